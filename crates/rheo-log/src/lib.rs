@@ -1,0 +1,336 @@
+//! `rheo-log`: Rheo's storage engine.
+//!
+//! A [`Store`] holds many independent append-only logs ([`Log`]s identified by [`LogId`]) of opaque byte entries.
+//! Every entry gets a dense per-log [`Offset`] and a millisecond timestamp that never decreases within a log.
+//!
+//! On disk, all logs share ONE journal of numbered segment files so that a single `fdatasync` acknowledges
+//! concurrent appends to many logs (group commit). See `docs/design/log-format.md` for the byte layout, the commit
+//! protocol and the crash analysis. With `StoreConfig::dir == None` the same API runs purely in memory.
+//!
+//! This crate knows nothing of Kinesis, HTTP or JSON.
+
+mod config;
+mod error;
+mod mem;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use config::{FsyncPolicy, ParseFsyncPolicyError, StoreConfig, DEFAULT_SEGMENT_BYTES_MAX};
+pub use error::{AppendError, CatalogError, OpenError, ReadError};
+
+/// Identifies one log inside a [`Store`]. Chosen by the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogId(pub u64);
+
+/// Position of an entry within its log: dense, starting at 0, assigned at append time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Offset(pub u64);
+
+/// Synonym used in documentation: a log is the sequence of entries stored under one [`LogId`].
+pub type Log = LogId;
+
+/// One stored entry as returned by [`Store::read`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The entry's offset in its log.
+    pub offset: Offset,
+    /// The timestamp the store assigned (never decreasing within a log).
+    pub timestamp_ms: i64,
+    /// The opaque payload.
+    pub payload: Bytes,
+}
+
+/// Acknowledgement of a successful append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendAck {
+    /// Offset of the first appended entry (for an empty append: the log's end, nothing was stored).
+    pub first: Offset,
+    /// Number of entries appended.
+    pub count: u32,
+    /// Timestamp given to every entry of this append.
+    pub timestamp_ms: i64,
+}
+
+/// Visible range of a log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogBounds {
+    /// First visible offset (moves forward with [`Store::trim`]).
+    pub start: Offset,
+    /// One past the last visible offset: the offset the next append will get once every in-flight append
+    /// is acknowledged. Offsets of appends not yet durable (per policy) are not included.
+    pub end: Offset,
+    /// Timestamp of the last visible entry ever appended (even if trimmed), `None` if the log never had one.
+    pub last_timestamp_ms: Option<i64>,
+}
+
+/// Counters for metrics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Journal segment files currently on disk (0 in memory mode).
+    pub segments: u64,
+    /// Bytes of journal segment files on disk (in memory mode: payload bytes held).
+    pub disk_bytes: u64,
+    /// Logs currently known (not deleted).
+    pub logs: u64,
+    /// Points held by the in-memory sparse indexes (all logs).
+    pub index_points: u64,
+    /// Append calls accepted (non-empty ones).
+    pub appends: u64,
+    /// Batched journal writes performed by the writer.
+    pub write_batches: u64,
+    /// `fdatasync` calls performed on journal segments.
+    pub fsyncs: u64,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Mem(mem::MemStore),
+}
+
+/// A set of durable append-only logs. Cheap to clone (shared inside); `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Backend>,
+}
+
+/// Largest number of entries one append may carry (the frame's count field is a u32).
+const MAX_ENTRIES_PER_APPEND: usize = u32::MAX as usize;
+
+impl Store {
+    /// Opens (or creates) the store described by `config`, recovering the journal after a crash if needed.
+    pub fn open(config: StoreConfig) -> Result<Store, OpenError> {
+        match config.dir {
+            None => Ok(Store {
+                inner: Arc::new(Backend::Mem(mem::MemStore::new())),
+            }),
+            Some(dir) => Err(OpenError::Corrupt(format!(
+                "disk mode not available yet in this build (dir {})",
+                dir.display()
+            ))),
+        }
+    }
+
+    /// Appends `payloads` as consecutive entries of `log` (created implicitly on first append; an unknown log reads
+    /// as empty with bounds 0..0). `timestamp_ms` is the caller's clock; the store uses max(timestamp_ms, log's last
+    /// timestamp) so timestamps never decrease within a log, and returns the one it used. Resolves when durable per
+    /// policy.
+    pub async fn append(
+        &self,
+        log: LogId,
+        timestamp_ms: i64,
+        payloads: Vec<Bytes>,
+    ) -> Result<AppendAck, AppendError> {
+        if payloads.len() > MAX_ENTRIES_PER_APPEND {
+            return Err(AppendError::TooLarge(payloads.len() as u64));
+        }
+        match &*self.inner {
+            Backend::Mem(m) => m.append(log, timestamp_ms, payloads),
+        }
+    }
+
+    /// Several logs in one go, committed in the same group (one fsync). Results in input order.
+    pub async fn append_many(
+        &self,
+        batches: Vec<(LogId, i64, Vec<Bytes>)>,
+    ) -> Vec<Result<AppendAck, AppendError>> {
+        match &*self.inner {
+            Backend::Mem(m) => batches
+                .into_iter()
+                .map(|(log, ts, payloads)| {
+                    if payloads.len() > MAX_ENTRIES_PER_APPEND {
+                        return Err(AppendError::TooLarge(payloads.len() as u64));
+                    }
+                    m.append(log, ts, payloads)
+                })
+                .collect(),
+        }
+    }
+
+    /// Up to `max_count` entries / about `max_bytes` of payload (at least one entry if any is visible and
+    /// `max_count > 0`) starting at `from` (clamped up to the log's start).
+    pub fn read(
+        &self,
+        log: LogId,
+        from: Offset,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Entry>, ReadError> {
+        match &*self.inner {
+            Backend::Mem(m) => Ok(m.read(log, from, max_count, max_bytes)),
+        }
+    }
+
+    /// The visible range of `log` (0..0 for an unknown log).
+    pub fn bounds(&self, log: LogId) -> Result<LogBounds, ReadError> {
+        match &*self.inner {
+            Backend::Mem(m) => Ok(m.bounds(log)),
+        }
+    }
+
+    /// First visible offset whose timestamp >= `timestamp_ms` (or `bounds.end` if none).
+    pub fn seek_timestamp(&self, log: LogId, timestamp_ms: i64) -> Result<Offset, ReadError> {
+        match &*self.inner {
+            Backend::Mem(m) => Ok(m.seek_timestamp(log, timestamp_ms)),
+        }
+    }
+
+    /// Makes entries with timestamp < `before_timestamp_ms` invisible. Not durable: re-apply after a restart.
+    /// Disk space is reclaimed a whole segment at a time once no live log needs it.
+    pub fn trim(&self, log: LogId, before_timestamp_ms: i64) -> Result<(), ReadError> {
+        match &*self.inner {
+            Backend::Mem(m) => {
+                m.trim(log, before_timestamp_ms);
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes `log` durably. A later append to the same id starts a new, empty log at offset 0.
+    pub async fn delete_log(&self, log: LogId) -> Result<(), AppendError> {
+        match &*self.inner {
+            Backend::Mem(m) => {
+                m.delete_log(log);
+                Ok(())
+            }
+        }
+    }
+
+    /// Durably stores `value` under `key` (atomic replace).
+    pub fn catalog_put(&self, key: &str, value: &[u8]) -> Result<(), CatalogError> {
+        match &*self.inner {
+            Backend::Mem(m) => {
+                m.catalog_put(key, value);
+                Ok(())
+            }
+        }
+    }
+
+    /// The value stored under `key`, if any.
+    pub fn catalog_get(&self, key: &str) -> Result<Option<Vec<u8>>, CatalogError> {
+        match &*self.inner {
+            Backend::Mem(m) => Ok(m.catalog_get(key)),
+        }
+    }
+
+    /// Durably removes `key` (no error if absent).
+    pub fn catalog_delete(&self, key: &str) -> Result<(), CatalogError> {
+        match &*self.inner {
+            Backend::Mem(m) => {
+                m.catalog_delete(key);
+                Ok(())
+            }
+        }
+    }
+
+    /// All entries whose key starts with `prefix`, sorted by key.
+    pub fn catalog_list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
+        match &*self.inner {
+            Backend::Mem(m) => Ok(m.catalog_list(prefix)),
+        }
+    }
+
+    /// Waits until everything appended so far is fsynced (used on shutdown).
+    pub async fn sync(&self) -> Result<(), AppendError> {
+        match &*self.inner {
+            Backend::Mem(_) => Ok(()),
+        }
+    }
+
+    /// Counters for metrics and tests.
+    pub fn stats(&self) -> StoreStats {
+        match &*self.inner {
+            Backend::Mem(m) => m.stats(),
+        }
+    }
+}
+
+/// The timestamp an append gets: the caller's clock, but never below the log's last timestamp.
+pub(crate) fn effective_timestamp(requested: i64, last: Option<i64>) -> i64 {
+    match last {
+        Some(last) if last > requested => last,
+        _ => requested,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn store_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<Store>();
+    }
+
+    #[test]
+    fn effective_timestamp_never_decreases() {
+        assert_eq!(effective_timestamp(5, None), 5);
+        assert_eq!(effective_timestamp(5, Some(7)), 7);
+        assert_eq!(effective_timestamp(9, Some(7)), 9);
+    }
+
+    #[test]
+    fn memory_store_through_public_api() {
+        let s = Store::open(StoreConfig::default()).unwrap();
+        rt().block_on(async {
+            let a = s.append(LogId(1), 100, vec![b("a"), b("b")]).await.unwrap();
+            assert_eq!(
+                a,
+                AppendAck {
+                    first: Offset(0),
+                    count: 2,
+                    timestamp_ms: 100
+                }
+            );
+            let r = s
+                .append_many(vec![
+                    (LogId(1), 50, vec![b("c")]),
+                    (LogId(2), 10, vec![b("x")]),
+                ])
+                .await;
+            assert_eq!(
+                r[0],
+                Ok(AppendAck {
+                    first: Offset(2),
+                    count: 1,
+                    timestamp_ms: 100
+                })
+            );
+            assert_eq!(
+                r[1],
+                Ok(AppendAck {
+                    first: Offset(0),
+                    count: 1,
+                    timestamp_ms: 10
+                })
+            );
+            s.sync().await.unwrap();
+        });
+        let e = s.read(LogId(1), Offset(1), 10, 1 << 20).unwrap();
+        assert_eq!(
+            e.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(),
+            vec![b("b"), b("c")]
+        );
+        assert_eq!(
+            s.bounds(LogId(9)).unwrap(),
+            LogBounds {
+                start: Offset(0),
+                end: Offset(0),
+                last_timestamp_ms: None
+            }
+        );
+        assert_eq!(s.stats().logs, 2);
+    }
+}
