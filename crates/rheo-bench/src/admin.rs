@@ -1,0 +1,141 @@
+//! Stream lifecycle: create and wait for ACTIVE, list shards, delete.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::client::{ApiResponse, Conn, Op};
+use crate::ctx::Ctx;
+use crate::proto;
+
+/// Errors a control-plane call may hit on a busy server; retried.
+fn is_retryable(kind: &str) -> bool {
+    matches!(
+        kind,
+        "LimitExceededException" | "ProvisionedThroughputExceededException" | "ThrottlingException"
+    ) || kind.starts_with("HTTP5")
+        || kind == "InternalFailure"
+        || kind == "ServiceUnavailable"
+}
+
+async fn call_retrying(conn: &mut Conn, op: Op, body: bytes::Bytes) -> Result<ApiResponse> {
+    let mut delay = Duration::from_millis(50);
+    for _ in 0..20 {
+        let resp = conn.call(op, body.clone()).await?;
+        match resp.error_type() {
+            Some(kind) if is_retryable(&kind) => {
+                tracing::debug!("{op:?} got {kind}, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            _ => return Ok(resp),
+        }
+    }
+    bail!("{op:?}: still throttled after 20 attempts")
+}
+
+fn fail(op: Op, resp: &ApiResponse) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{op:?} failed: HTTP {} {}",
+        resp.status,
+        String::from_utf8_lossy(&resp.body)
+    )
+}
+
+/// Creates the stream (an existing one is fine), waits until it is ACTIVE and
+/// returns its open shard ids.
+pub async fn setup(ctx: &Ctx, shards: u32, wait: Duration) -> Result<Vec<String>> {
+    let mut conn = ctx.conn();
+    let resp = call_retrying(
+        &mut conn,
+        Op::CreateStream,
+        proto::create_stream_body(&ctx.stream, shards),
+    )
+    .await?;
+    match resp.error_type().as_deref() {
+        None => tracing::info!("created stream {} with {shards} shards", ctx.stream),
+        Some("ResourceInUseException") => tracing::info!("stream {} already exists", ctx.stream),
+        Some(_) => return Err(fail(Op::CreateStream, &resp)),
+    }
+    wait_active(ctx, &mut conn, wait).await
+}
+
+/// Polls DescribeStream until ACTIVE; returns the open shard ids.
+pub async fn wait_active(ctx: &Ctx, conn: &mut Conn, wait: Duration) -> Result<Vec<String>> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let (status, shards) = describe(ctx, conn).await?;
+        if status == "ACTIVE" {
+            return Ok(shards);
+        }
+        if Instant::now() > deadline {
+            bail!("stream {} still {status} after {wait:?}", ctx.stream);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Status and open shard ids (following `HasMoreShards` pagination).
+pub async fn describe(ctx: &Ctx, conn: &mut Conn) -> Result<(String, Vec<String>)> {
+    let mut shards = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let resp = call_retrying(
+            conn,
+            Op::DescribeStream,
+            proto::describe_stream_body(&ctx.stream, start.as_deref()),
+        )
+        .await?;
+        if !resp.is_success() {
+            return Err(fail(Op::DescribeStream, &resp));
+        }
+        let d: proto::DescribeStreamResponse =
+            serde_json::from_slice(&resp.body).context("parsing DescribeStream response")?;
+        let desc = d.stream_description;
+        start = desc.shards.last().map(|s| s.shard_id.clone());
+        shards.extend(
+            desc.shards
+                .into_iter()
+                .filter(|s| s.is_open())
+                .map(|s| s.shard_id),
+        );
+        if !desc.has_more_shards || start.is_none() {
+            return Ok((desc.stream_status, shards));
+        }
+    }
+}
+
+/// Open shard ids of an existing, ACTIVE stream.
+pub async fn open_shards(ctx: &Ctx) -> Result<Vec<String>> {
+    let mut conn = ctx.conn();
+    wait_active(ctx, &mut conn, Duration::from_secs(60)).await
+}
+
+/// Deletes the stream and waits until it is gone (a missing stream is fine).
+pub async fn teardown(ctx: &Ctx, wait: Duration) -> Result<()> {
+    let mut conn = ctx.conn();
+    let resp = call_retrying(
+        &mut conn,
+        Op::DeleteStream,
+        proto::stream_only_body(&ctx.stream),
+    )
+    .await?;
+    match resp.error_type().as_deref() {
+        None | Some("ResourceNotFoundException") => {}
+        Some(_) => return Err(fail(Op::DeleteStream, &resp)),
+    }
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        let resp = call_retrying(
+            &mut conn,
+            Op::DescribeStream,
+            proto::stream_only_body(&ctx.stream),
+        )
+        .await?;
+        if resp.error_type().as_deref() == Some("ResourceNotFoundException") {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("stream {} not gone after {wait:?}", ctx.stream)
+}

@@ -1,0 +1,378 @@
+//! End-to-end latency: a producer writes at a fixed rate while one consumer
+//! per shard polls from LATEST; each record carries the instant its
+//! PutRecords was issued, so latency = arrival at a consumer - that instant.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+use serde::Serialize;
+use tokio::sync::Barrier;
+
+use crate::client::{Conn, Op};
+use crate::ctx::Ctx;
+use crate::hist::{Latency, LatencySummary};
+use crate::procstat::{self, Usage};
+use crate::proto;
+
+/// Bytes at the start of each payload: run tag, record index, send time.
+pub const HEADER_LEN: usize = 24;
+
+#[derive(Debug, Clone)]
+pub struct E2eOpts {
+    pub rate: u64,
+    pub duration: Duration,
+    /// The producer wakes this often and sends what is due in one request.
+    pub interval: Duration,
+    pub max_batch: usize,
+    pub record_size: usize,
+    pub key_spread: usize,
+    /// Consumer pause after an empty GetRecords (0 = just yield).
+    pub poll: Duration,
+    /// How long consumers may keep reading after the producer stops.
+    pub drain: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct E2eReport {
+    pub target_rate: u64,
+    pub duration_s: f64,
+    pub poll_ms: f64,
+    pub sent: u64,
+    pub acked: u64,
+    pub received: u64,
+    /// Acknowledged but never seen by a consumer.
+    pub lost: u64,
+    pub duplicates: u64,
+    pub achieved_rate: f64,
+    pub latency: LatencySummary,
+    pub put_latency: LatencySummary,
+    pub get_calls: u64,
+    pub empty_get_calls: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub server: Option<Usage>,
+    pub client: Option<Usage>,
+}
+
+/// Writes the header into the first HEADER_LEN bytes of `buf`.
+pub fn encode_header(buf: &mut [u8], tag: u64, index: u64, sent_us: u64) {
+    for (dst, src) in buf.iter_mut().zip(
+        tag.to_le_bytes()
+            .into_iter()
+            .chain(index.to_le_bytes())
+            .chain(sent_us.to_le_bytes()),
+    ) {
+        *dst = src;
+    }
+}
+
+/// `(index, sent_us)` when `data` carries this run's tag.
+pub fn decode_header(data: &[u8], tag: u64) -> Option<(u64, u64)> {
+    let word = |i: usize| -> Option<u64> {
+        let b: [u8; 8] = data.get(i * 8..i * 8 + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(b))
+    };
+    (word(0)? == tag).then_some(())?;
+    Some((word(1)?, word(2)?))
+}
+
+fn micros_since(base: Instant) -> u64 {
+    u64::try_from(base.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+struct Shared {
+    base: Instant,
+    tag: u64,
+    acked: AtomicU64,
+    received: AtomicU64,
+    producer_done: AtomicBool,
+}
+
+#[derive(Default)]
+struct ReaderOut {
+    hist: Latency,
+    indices: Vec<u64>,
+    calls: u64,
+    empty: u64,
+    errors: BTreeMap<String, u64>,
+}
+
+async fn latest_iterator(conn: &mut Conn, ctx: &Ctx, shard: &str) -> Result<String> {
+    let resp = conn
+        .call(
+            Op::GetShardIterator,
+            proto::get_shard_iterator_body(&ctx.stream, shard, "LATEST", None),
+        )
+        .await?;
+    if !resp.is_success() {
+        anyhow::bail!(
+            "GetShardIterator LATEST {shard}: HTTP {} {}",
+            resp.status,
+            String::from_utf8_lossy(&resp.body)
+        );
+    }
+    Ok(serde_json::from_slice::<proto::GetShardIteratorResponse>(&resp.body)?.shard_iterator)
+}
+
+async fn reader(
+    ctx: Ctx,
+    shard: String,
+    shared: Arc<Shared>,
+    ready: Arc<Barrier>,
+    poll: Duration,
+    hard_stop: Instant,
+) -> Result<ReaderOut> {
+    let mut conn = ctx.conn();
+    let mut out = ReaderOut::default();
+    let mut it = match latest_iterator(&mut conn, &ctx, &shard).await {
+        Ok(it) => it,
+        Err(e) => {
+            // Release the producer even on failure, or it would wait forever.
+            ready.wait().await;
+            return Err(e);
+        }
+    };
+    let mut primed = false;
+    loop {
+        let done = shared.producer_done.load(Ordering::Acquire)
+            && shared.received.load(Ordering::Acquire) >= shared.acked.load(Ordering::Acquire);
+        if primed && (done || Instant::now() >= hard_stop) {
+            break;
+        }
+        let resp = conn
+            .call(Op::GetRecords, proto::get_records_body(&it, 10_000))
+            .await;
+        let now_us = micros_since(shared.base);
+        out.calls += 1;
+        let mut got = 0usize;
+        match resp {
+            Ok(r) if r.is_success() => {
+                let r: proto::GetRecordsResponse = serde_json::from_slice(&r.body)?;
+                got = r.records.len();
+                for rec in &r.records {
+                    if let Some((idx, sent)) =
+                        proto::b64_decode(&rec.data).and_then(|d| decode_header(&d, shared.tag))
+                    {
+                        out.hist.record_us(now_us.saturating_sub(sent));
+                        out.indices.push(idx);
+                        shared.received.fetch_add(1, Ordering::AcqRel);
+                    }
+                }
+                match r.next_shard_iterator {
+                    Some(n) => it = n,
+                    None => break,
+                }
+            }
+            Ok(r) => {
+                let kind = r.error_type().unwrap_or_default();
+                if kind == "ExpiredIteratorException" {
+                    it = latest_iterator(&mut conn, &ctx, &shard).await?;
+                }
+                *out.errors.entry(kind).or_default() += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => {
+                *out.errors.entry(format!("transport: {e}")).or_default() += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        if !primed {
+            // One call on the LATEST iterator before any write, so a server
+            // that resolves LATEST lazily still starts before the first record.
+            primed = true;
+            ready.wait().await;
+            continue;
+        }
+        if got == 0 {
+            out.empty += 1;
+            if poll.is_zero() {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(poll).await;
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct ProducerOut {
+    sent: u64,
+    hist: Latency,
+    errors: BTreeMap<String, u64>,
+}
+
+async fn producer(ctx: Ctx, opts: E2eOpts, shared: Arc<Shared>) -> ProducerOut {
+    let mut conn = ctx.conn();
+    // StdRng (unlike thread_rng) is Send, so the producer can be spawned.
+    let mut rng = StdRng::from_entropy();
+    let mut filler = vec![0u8; opts.record_size.max(HEADER_LEN)];
+    rng.fill_bytes(&mut filler);
+    let keys: Vec<String> = (0..opts.key_spread.max(1))
+        .map(|i| format!("pk-{i}"))
+        .collect();
+    let mut out = ProducerOut {
+        sent: 0,
+        hist: Latency::new(),
+        errors: BTreeMap::new(),
+    };
+    let start = Instant::now();
+    let end = start + opts.duration;
+    let mut tick = tokio::time::interval(opts.interval.max(Duration::from_micros(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while Instant::now() < end {
+        tick.tick().await;
+        let due = (opts.rate as f64 * start.elapsed().as_secs_f64()) as u64;
+        let n = due
+            .saturating_sub(out.sent)
+            .min(opts.max_batch.max(1) as u64);
+        if n == 0 {
+            continue;
+        }
+        let sent_us = micros_since(shared.base);
+        let records: Vec<(&str, Vec<u8>)> = (0..n)
+            .map(|i| {
+                let mut data = filler.clone();
+                encode_header(&mut data, shared.tag, out.sent + i, sent_us);
+                let key = keys
+                    .get(rng.gen_range(0..keys.len()))
+                    .map_or("pk", |k| k.as_str());
+                (key, data)
+            })
+            .collect();
+        out.sent += n;
+        let t0 = Instant::now();
+        match conn
+            .call(
+                Op::PutRecords,
+                proto::put_records_body(&ctx.stream, &records),
+            )
+            .await
+        {
+            Ok(r) if r.is_success() => {
+                out.hist.record(t0.elapsed());
+                match serde_json::from_slice::<proto::PutRecordsResponse>(&r.body) {
+                    Ok(p) => {
+                        let ok = p
+                            .records
+                            .iter()
+                            .filter(|e| e.sequence_number.is_some() && e.error_code.is_none())
+                            .count() as u64;
+                        shared.acked.fetch_add(ok, Ordering::AcqRel);
+                        for e in p.records {
+                            if let Some(code) = e.error_code {
+                                *out.errors.entry(code).or_default() += 1;
+                            }
+                        }
+                    }
+                    Err(_) => *out.errors.entry("BadResponseBody".into()).or_default() += 1,
+                }
+            }
+            Ok(r) => {
+                *out.errors
+                    .entry(r.error_type().unwrap_or_default())
+                    .or_default() += 1
+            }
+            Err(e) => *out.errors.entry(format!("transport: {e}")).or_default() += 1,
+        }
+    }
+    shared.producer_done.store(true, Ordering::Release);
+    out
+}
+
+pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eReport> {
+    let shared = Arc::new(Shared {
+        base: Instant::now(),
+        tag: rand::thread_rng().next_u64(),
+        acked: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+        producer_done: AtomicBool::new(false),
+    });
+    let ready = Arc::new(Barrier::new(shards.len() + 1));
+    // Readers stop at the latest after the producer's run plus the drain time
+    // (plus slack for the priming round-trips).
+    let hard_stop = Instant::now() + opts.duration + opts.drain + Duration::from_secs(5);
+    let readers: Vec<_> = shards
+        .iter()
+        .map(|s| {
+            tokio::spawn(reader(
+                ctx.clone(),
+                s.clone(),
+                shared.clone(),
+                ready.clone(),
+                opts.poll,
+                hard_stop,
+            ))
+        })
+        .collect();
+    ready.wait().await;
+    let server = procstat::maybe_start(&ctx.server_pids);
+    let client = procstat::Sampler::start(vec!["self".into()]);
+    let started = Instant::now();
+    let prod = tokio::spawn(producer(ctx.clone(), opts.clone(), shared.clone())).await?;
+    let produced_for = started.elapsed().as_secs_f64();
+    let mut report = E2eReport {
+        target_rate: opts.rate,
+        duration_s: opts.duration.as_secs_f64(),
+        poll_ms: opts.poll.as_secs_f64() * 1000.0,
+        sent: prod.sent,
+        acked: shared.acked.load(Ordering::Acquire),
+        put_latency: prod.hist.summary(),
+        errors: prod.errors,
+        ..Default::default()
+    };
+    let drain_deadline = tokio::time::Instant::now() + opts.drain;
+    let mut hist = Latency::new();
+    let mut seen = HashSet::new();
+    for r in readers {
+        let out = match tokio::time::timeout_at(drain_deadline + Duration::from_secs(5), r).await {
+            Ok(joined) => joined??,
+            Err(_) => anyhow::bail!("e2e reader did not stop"),
+        };
+        hist.merge(&out.hist);
+        report.get_calls += out.calls;
+        report.empty_get_calls += out.empty;
+        for idx in out.indices {
+            if !seen.insert(idx) {
+                report.duplicates += 1;
+            }
+        }
+        for (k, v) in out.errors {
+            *report.errors.entry(k).or_default() += v;
+        }
+    }
+    report.server = procstat::maybe_finish(server).await;
+    report.client = Some(client.finish().await);
+    report.received = seen.len() as u64;
+    report.lost = report.acked.saturating_sub(report.received);
+    report.latency = hist.summary();
+    if produced_for > 0.0 {
+        report.achieved_rate = report.acked as f64 / produced_for;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip() {
+        let mut buf = vec![0xAAu8; 40];
+        encode_header(&mut buf, 0xDEAD_BEEF, 42, 1_234_567);
+        assert_eq!(decode_header(&buf, 0xDEAD_BEEF), Some((42, 1_234_567)));
+        assert_eq!(buf[HEADER_LEN], 0xAA, "filler after the header is kept");
+    }
+
+    #[test]
+    fn foreign_or_short_payloads_are_ignored() {
+        let mut buf = vec![0u8; 24];
+        encode_header(&mut buf, 1, 2, 3);
+        assert_eq!(decode_header(&buf, 9), None);
+        assert_eq!(decode_header(&buf[..20], 1), None);
+        assert_eq!(decode_header(b"", 1), None);
+    }
+}

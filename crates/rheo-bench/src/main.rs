@@ -1,0 +1,563 @@
+//! `rheo-bench`: measures any endpoint speaking the Kinesis Data Streams API
+//! (Rheo, kinesalite, kinesis-mock, ...) with one lean client, so peers can be
+//! compared on the same machine, and verifies that what was acknowledged is
+//! read back exactly once and in order.
+
+// Tests may unwrap (the project rule); production code may not.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod admin;
+mod client;
+mod ctx;
+mod disk;
+mod e2e;
+mod get;
+mod hist;
+mod procstat;
+mod proto;
+mod put;
+mod summary;
+mod verify;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::client::{AuthConfig, Endpoint};
+use crate::ctx::Ctx;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rheo-bench",
+    version,
+    about = "Benchmark for Kinesis-API endpoints"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// Server URL (plain HTTP).
+    #[arg(long, global = true, default_value = "http://127.0.0.1:4567")]
+    endpoint: String,
+    /// Stream name (default: rheo-bench, or a unique name for `all`).
+    #[arg(long, global = true)]
+    stream: Option<String>,
+    /// Print one JSON object with all figures as the last stdout line.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Server process id(s) to sample CPU and RSS from (comma-separated).
+    #[arg(long, global = true, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+    /// Client runtime threads (1 = current-thread runtime).
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+    /// Per-request timeout in milliseconds.
+    #[arg(long, global = true, default_value_t = 30_000)]
+    request_timeout_ms: u64,
+    /// A few seconds in total with small counts (for CI); non-zero exit on
+    /// verification failure.
+    #[arg(long, global = true)]
+    smoke: bool,
+    /// Name of the server in the Markdown row / JSON.
+    #[arg(long, global = true, default_value = "server")]
+    label: String,
+    /// Access key in the Authorization header.
+    #[arg(long, global = true, default_value = "test")]
+    access_key: String,
+    /// Region in the Authorization header.
+    #[arg(long, global = true, default_value = "us-east-1")]
+    region: String,
+}
+
+#[derive(Args, Debug, Clone)]
+struct SetupArgs {
+    #[arg(long, default_value_t = 4)]
+    shards: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+struct PutArgs {
+    /// Concurrent connections, each with one PutRecords in flight.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Records per PutRecords (1..=500).
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Payload bytes per record.
+    #[arg(long, default_value_t = 1024)]
+    record_size: usize,
+    /// Distinct partition keys to draw from.
+    #[arg(long, default_value_t = 1024)]
+    key_spread: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Pause (ms) of a connection after a throttled answer.
+    #[arg(long, default_value_t = 20)]
+    backoff_ms: u64,
+    /// Distinct pre-built request bodies.
+    #[arg(long, default_value_t = 8)]
+    bodies: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+struct GetArgs {
+    /// GetRecords Limit.
+    #[arg(long, default_value_t = 10_000)]
+    limit: u32,
+    /// Upper bound (s) of the catch-up read.
+    #[arg(long, default_value_t = 120.0)]
+    get_duration: f64,
+    /// A caught-up shard with nothing new for this long (ms) is done.
+    #[arg(long, default_value_t = 3000)]
+    idle_ms: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+struct E2eArgs {
+    /// Records per second written during the e2e phase.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds of e2e load.
+    #[arg(long, default_value_t = 10.0)]
+    e2e_duration: f64,
+    /// Producer tick (ms); each tick sends the records due in one request.
+    #[arg(long, default_value_t = 10)]
+    interval_ms: u64,
+    /// Largest PutRecords batch of the e2e producer (1 = single records).
+    #[arg(long, default_value_t = 500)]
+    max_batch: usize,
+    /// Consumer pause (ms) after an empty GetRecords; 0 = yield only.
+    #[arg(long, default_value_t = 1)]
+    poll_ms: u64,
+    /// Payload bytes per e2e record (at least 24).
+    #[arg(long, default_value_t = 1024)]
+    e2e_record_size: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// CreateStream (existing is fine) and wait until ACTIVE.
+    Setup(SetupArgs),
+    /// DeleteStream and wait until it is gone.
+    Teardown,
+    /// Closed-loop PutRecords load.
+    Put(PutArgs),
+    /// Catch-up read of every shard from TRIM_HORIZON.
+    Get {
+        #[command(flatten)]
+        get: GetArgs,
+        /// Records expected in total; exit non-zero if a different count is read.
+        #[arg(long)]
+        expect: Option<u64>,
+    },
+    /// Fixed-rate writes with per-shard LATEST consumers: end-to-end latency.
+    E2e(E2eArgs),
+    /// setup + put + get (verified) + e2e + teardown.
+    All {
+        #[command(flatten)]
+        setup: SetupArgs,
+        #[command(flatten)]
+        put: PutArgs,
+        #[command(flatten)]
+        get: GetArgs,
+        #[command(flatten)]
+        e2e: E2eArgs,
+        /// Keep the stream afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Sequential writes with fdatasync after each chunk: synced disk bandwidth.
+    DiskBaseline {
+        /// Directory to write the scratch file in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Bytes per chunk (one fdatasync each).
+        #[arg(long, default_value_t = 1 << 20)]
+        chunk: usize,
+        /// Total megabytes (10^6 B) to write at most.
+        #[arg(long, default_value_t = 256)]
+        total_mb: u64,
+        /// Seconds at most.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+    },
+    /// Markdown comparison from `all --json` outputs: medians per server and
+    /// ratios to a baseline. Each `--run LABEL=FILE` names a file of JSON lines.
+    Compare {
+        #[arg(long = "run", required = true)]
+        runs: Vec<String>,
+        #[arg(long, default_value = "kinesalite")]
+        baseline: String,
+    },
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(if s.is_finite() { s.max(0.0) } else { 0.0 })
+}
+
+impl PutArgs {
+    fn opts(&self, smoke: bool) -> put::PutOpts {
+        let mut o = put::PutOpts {
+            connections: self.connections.max(1),
+            batch: self.batch.clamp(1, 500),
+            record_size: self.record_size.max(1),
+            key_spread: self.key_spread.max(1),
+            duration: secs(self.duration),
+            warmup: secs(self.warmup),
+            backoff: Duration::from_millis(self.backoff_ms),
+            bodies: self.bodies.max(1),
+        };
+        if smoke {
+            o.connections = o.connections.min(2);
+            o.batch = o.batch.min(50);
+            o.duration = o.duration.min(Duration::from_secs(2));
+            o.warmup = Duration::ZERO;
+            o.bodies = o.bodies.min(4);
+        }
+        o
+    }
+}
+
+impl GetArgs {
+    fn opts(&self, smoke: bool, expected: Option<HashMap<String, u64>>) -> get::GetOpts {
+        let mut o = get::GetOpts {
+            limit: self.limit.max(1),
+            duration: secs(self.get_duration),
+            idle: Duration::from_millis(self.idle_ms),
+            expected,
+        };
+        if smoke {
+            o.duration = o.duration.min(Duration::from_secs(30));
+            o.idle = o.idle.min(Duration::from_secs(2));
+        }
+        o
+    }
+}
+
+impl E2eArgs {
+    fn opts(&self, smoke: bool, key_spread: usize) -> e2e::E2eOpts {
+        let mut o = e2e::E2eOpts {
+            rate: self.rate.max(1),
+            duration: secs(self.e2e_duration),
+            interval: Duration::from_millis(self.interval_ms.max(1)),
+            max_batch: self.max_batch.clamp(1, 500),
+            record_size: self.e2e_record_size.max(e2e::HEADER_LEN),
+            key_spread: key_spread.max(1),
+            poll: Duration::from_millis(self.poll_ms),
+            drain: Duration::from_secs(5),
+        };
+        if smoke {
+            o.rate = o.rate.min(200);
+            o.duration = o.duration.min(Duration::from_secs(2));
+        }
+        o
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = if cli.global.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cli.global.threads)
+            .enable_all()
+            .build()
+    };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn emit<T: Serialize>(json: bool, value: &T) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(value)?);
+    }
+    Ok(())
+}
+
+fn make_ctx(g: &Global, default_stream: String) -> Result<Ctx> {
+    Ok(Ctx {
+        endpoint: Arc::new(Endpoint::parse(&g.endpoint)?),
+        auth: Arc::new(AuthConfig {
+            access_key: g.access_key.clone(),
+            region: g.region.clone(),
+        }),
+        timeout: Duration::from_millis(g.request_timeout_ms.max(1)),
+        stream: g.stream.clone().unwrap_or(default_stream),
+        server_pids: g.server_pid.iter().map(u32::to_string).collect(),
+    })
+}
+
+/// Returns Ok(false) when a verification failed.
+async fn run(cli: Cli) -> Result<bool> {
+    let g = cli.global;
+    let wait = Duration::from_secs(60);
+    match cli.cmd {
+        Cmd::Setup(a) => {
+            let ctx = make_ctx(&g, "rheo-bench".into())?;
+            let shards = admin::setup(&ctx, a.shards, wait).await?;
+            println!(
+                "stream {} ACTIVE with {} open shards",
+                ctx.stream,
+                shards.len()
+            );
+            emit(
+                g.json,
+                &serde_json::json!({"stream": ctx.stream, "shards": shards}),
+            )?;
+            Ok(true)
+        }
+        Cmd::Teardown => {
+            let ctx = make_ctx(&g, "rheo-bench".into())?;
+            admin::teardown(&ctx, wait).await?;
+            println!("stream {} deleted", ctx.stream);
+            Ok(true)
+        }
+        Cmd::Put(a) => {
+            let ctx = make_ctx(&g, "rheo-bench".into())?;
+            let (report, _) = put::run(&ctx, &a.opts(g.smoke)).await?;
+            print_put(&report);
+            emit(g.json, &report)?;
+            Ok(report.duplicate_acks == 0)
+        }
+        Cmd::Get { get: a, expect } => {
+            let ctx = make_ctx(&g, "rheo-bench".into())?;
+            let shards = admin::open_shards(&ctx).await?;
+            let (report, read) = get::run(&ctx, &shards, &a.opts(g.smoke, None)).await?;
+            let v = verify::verify_read_only(&read, expect);
+            print_get(&report, &v);
+            emit(
+                g.json,
+                &serde_json::json!({"get": report, "verification": v}),
+            )?;
+            Ok(v.ok)
+        }
+        Cmd::E2e(a) => {
+            let ctx = make_ctx(&g, "rheo-bench".into())?;
+            let shards = admin::open_shards(&ctx).await?;
+            let report = e2e::run(&ctx, &shards, &a.opts(g.smoke, 1024)).await?;
+            print_e2e(&report);
+            emit(g.json, &report)?;
+            Ok(report.lost == 0 && report.duplicates == 0)
+        }
+        Cmd::All {
+            setup,
+            put: pa,
+            get: ga,
+            e2e: ea,
+            keep,
+        } => {
+            let unique = format!(
+                "rheo-bench-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+            );
+            let ctx = make_ctx(&g, unique)?;
+            let shard_count = if g.smoke {
+                setup.shards.min(2)
+            } else {
+                setup.shards
+            };
+            let shards = admin::setup(&ctx, shard_count, wait).await?;
+            eprintln!("# stream {} ACTIVE, {} shards", ctx.stream, shards.len());
+            let popts = pa.opts(g.smoke);
+            let (put_report, acks) = put::run(&ctx, &popts).await?;
+            print_put(&put_report);
+            let expected: HashMap<String, u64> = acks
+                .by_shard
+                .iter()
+                .map(|(k, v)| (k.clone(), v.len() as u64))
+                .collect();
+            let (get_report, read) =
+                get::run(&ctx, &shards, &ga.opts(g.smoke, Some(expected))).await?;
+            let verification = verify::verify(&acks, &read, put_report.unknown_outcome_records);
+            drop((acks, read));
+            print_get(&get_report, &verification);
+            let e2e_report = e2e::run(&ctx, &shards, &ea.opts(g.smoke, popts.key_spread)).await?;
+            print_e2e(&e2e_report);
+            if !keep {
+                if let Err(e) = admin::teardown(&ctx, wait).await {
+                    tracing::warn!("teardown failed: {e:#}");
+                }
+            }
+            let ok = verification.ok
+                && e2e_report.lost == 0
+                && e2e_report.duplicates == 0
+                && put_report.acked_total > 0;
+            let report = summary::AllReport {
+                label: g.label.clone(),
+                endpoint: g.endpoint.clone(),
+                stream: ctx.stream.clone(),
+                shards: shards.len(),
+                put: put_report,
+                get: get_report,
+                verification,
+                e2e: e2e_report,
+                ok,
+            };
+            let json_line = serde_json::to_string(&report)?;
+            let row = summary::Row::from_json(&json_line).context("re-reading the report")?;
+            println!("{}", summary::markdown_header());
+            println!("{}", summary::markdown_row(&g.label, &row, 1));
+            if g.json {
+                println!("{json_line}");
+            }
+            if !ok {
+                eprintln!("VERIFICATION FAILED");
+            }
+            Ok(ok)
+        }
+        Cmd::DiskBaseline {
+            dir,
+            chunk,
+            total_mb,
+            duration,
+        } => {
+            let r = tokio::task::spawn_blocking(move || {
+                disk::run(
+                    &dir,
+                    chunk,
+                    total_mb.saturating_mul(1_000_000),
+                    secs(duration),
+                )
+            })
+            .await??;
+            println!(
+                "disk-baseline {}: {} chunks of {} B in {:.2} s: {:.1} MB/s, {:.0} syncs/s, write+fdatasync {}",
+                r.path, r.chunks, r.chunk_bytes, r.elapsed_s, r.mb_per_sec, r.syncs_per_sec, r.sync_latency
+            );
+            emit(g.json, &r)?;
+            Ok(true)
+        }
+        Cmd::Compare { runs, baseline } => {
+            let mut servers = Vec::new();
+            for spec in runs {
+                let (label, path) = spec
+                    .split_once('=')
+                    .with_context(|| format!("--run {spec:?}: expected LABEL=FILE"))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+                let rows = text
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with('{'))
+                    .map(summary::Row::from_json)
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_context(|| format!("parsing {path}"))?;
+                if rows.is_empty() {
+                    anyhow::bail!("{path}: no results");
+                }
+                servers.push((label.to_string(), rows));
+            }
+            print!("{}", summary::comparison(&servers, &baseline));
+            Ok(true)
+        }
+    }
+}
+
+fn usage_str(u: &Option<procstat::Usage>) -> String {
+    u.map_or_else(String::new, |u| {
+        format!(
+            "; server CPU {:.2} cores, peak RSS {:.0} MB",
+            u.cpu_cores, u.peak_rss_mb
+        )
+    })
+}
+
+fn print_put(r: &put::PutReport) {
+    println!(
+        "put: {:.0} rec/s, {:.2} MB/s, {:.1} req/s ({} conns x {} x {} B); latency {}{}",
+        r.records_per_sec,
+        r.mb_per_sec,
+        r.requests_per_sec,
+        r.connections,
+        r.batch,
+        r.record_size,
+        r.latency,
+        usage_str(&r.server)
+    );
+    if !r.failed_records.is_empty() || !r.http_errors.is_empty() || r.transport_errors > 0 {
+        println!(
+            "put: failed records {:?}, HTTP errors {:?}, transport errors {}",
+            r.failed_records, r.http_errors, r.transport_errors
+        );
+    }
+}
+
+fn print_get(r: &get::GetReport, v: &verify::Verification) {
+    println!(
+        "get: {} records in {:.2} s: {:.0} rec/s, {:.2} MB/s, {} calls ({} empty){}",
+        r.records,
+        r.elapsed_s,
+        r.records_per_sec,
+        r.mb_per_sec,
+        r.calls,
+        r.empty_calls,
+        usage_str(&r.server)
+    );
+    println!(
+        "verify: {} acked, {} read, {} missing, {} duplicate reads, {} duplicate acks, {} unexpected ({} unknown-outcome), {} order violations: {}",
+        v.acked,
+        v.read,
+        v.missing,
+        v.duplicate_reads,
+        v.duplicate_acks,
+        v.unexpected,
+        v.unknown_outcome,
+        v.order_violations,
+        if v.ok { "OK" } else { "FAILED" }
+    );
+}
+
+fn print_e2e(r: &e2e::E2eReport) {
+    println!(
+        "e2e: {} rec/s target, {:.0} achieved, {} acked, {} received, {} lost, {} dup; latency {}{}",
+        r.target_rate,
+        r.achieved_rate,
+        r.acked,
+        r.received,
+        r.lost,
+        r.duplicates,
+        r.latency,
+        usage_str(&r.server)
+    );
+}
