@@ -5,6 +5,12 @@ The suite talks to a server only over HTTP, exactly as AWS clients do.  When
 hand, to check the expectations against a reference); otherwise it starts the
 Rheo binary (``RHEO_BIN``, default ``<repo>/target/debug/rheo``) on a free port
 for the whole session and kills it at the end.
+
+    pip install -r requirements-test.txt
+    pytest tests/blackbox                                   # against target/debug/rheo
+    RHEO_ENDPOINT=http://127.0.0.1:4568 pytest tests/blackbox -m "not modern"   # against kinesalite
+
+Tests marked `modern` use API features or limits newer than kinesalite implements.
 """
 
 import http.client
@@ -95,7 +101,8 @@ def endpoint():
             log.flush()
             with open(log.name, "rb") as f:
                 out = f.read().decode("utf-8", "replace")[-4000:]
-            pytest.fail(f"rheo did not accept connections on port {port} within 20 s; output:\n{out}")
+            state = "exited with code %s" % proc.returncode if proc.poll() is not None else "kept running"
+            pytest.fail(f"rheo did not accept connections on port {port} within 20 s ({state}); output:\n{out}")
         yield f"http://127.0.0.1:{port}"
     finally:
         if proc.poll() is None:

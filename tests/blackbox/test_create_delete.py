@@ -52,7 +52,7 @@ def test_create_returns_empty_body_and_starts_creating(kinesis, stream):
         wait_gone(kinesis, name)
 
 
-def test_creating_stream_is_not_writable_until_active(kinesis_nv):
+def test_creating_stream_has_no_shards_yet(kinesis_nv):
     name = unique_name()
     kinesis_nv.create_stream(StreamName=name, ShardCount=1)
     try:
@@ -103,7 +103,6 @@ def test_delete_missing_stream_is_not_found(kinesis):
     assert_error(kinesis.delete_stream, "ResourceNotFoundException", not_found_message(name), StreamName=name)
 
 
-@pytest.mark.modern
 def test_delete_accepts_enforce_consumer_deletion(kinesis):
     name = unique_name()
     kinesis.create_stream(StreamName=name, ShardCount=1)

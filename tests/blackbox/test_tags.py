@@ -101,9 +101,9 @@ def test_tag_resource_by_arn(kinesis, stream):
 @pytest.mark.modern
 def test_tag_resource_missing_stream(kinesis):
     name = unique_name()
-    code = assert_error(kinesis.list_tags_for_resource, "ResourceNotFoundException",
-                        ResourceARN=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{name}")
-    assert name in code
+    msg = assert_error(kinesis.list_tags_for_resource, "ResourceNotFoundException",
+                       ResourceARN=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{name}")
+    assert name in msg
 
 
 @pytest.mark.modern
