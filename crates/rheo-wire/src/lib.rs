@@ -1,0 +1,36 @@
+//! Rheo's generic wire layer for the Kinesis API (AWS JSON 1.1 and CBOR).
+//!
+//! This crate knows the service *model* but nothing of streams or storage: it turns request bytes into a
+//! validated, typed [`Node`] tree, turns response trees back into bytes, renders errors the way AWS does
+//! and reads SigV4 data. Mapping trees to domain calls is someone else's job.
+//!
+//! The order a server should apply, which is AWS's:
+//! 1. [`Protocol::from_content_type`] (`None` -> [`unsupported_content_type`]);
+//! 2. [`parse_target`] (`UnknownOperationException`);
+//! 3. [`parse_auth`] (`MissingAuthenticationToken`, `IncompleteSignature`, `InvalidSignature`);
+//! 4. [`decode_request`] (`SerializationException`, then `ValidationException`);
+//! 5. handler, then [`encode_response`] or [`encode_error`] / [`WireError::to_response`].
+//!
+//! AWS actually checks that the body parses as JSON before it looks at the target or the credentials;
+//! a server wanting that exact precedence can call `decode_request` first and hold the error.
+
+mod auth;
+mod decode;
+mod encode;
+mod error;
+pub mod fuzzing;
+mod model;
+mod node;
+mod protocol;
+mod raw;
+mod validate;
+
+pub use auth::{parse_auth, AuthInfo};
+pub use decode::decode_request;
+pub use encode::{encode_error, encode_response};
+pub use error::{unsupported_content_type, WireError};
+pub use model::{Member, Model, ModelError, Operation, Shape, ShapeKind};
+pub use node::Node;
+pub use protocol::{parse_target, Protocol};
+pub use raw::MAX_DEPTH;
+pub use validate::MAX_REPORTED;

@@ -1,0 +1,500 @@
+//! The parsed AWS service model (botocore `service-2.json`).
+//!
+//! Only what the wire layer needs is kept: operations (input/output/error shape names) and shapes with
+//! their type and constraints (`min`, `max`, `pattern`, `enum`, `required`). The model is data, so the
+//! decoder and validator stay operation-agnostic: adding an operation to the JSON file is enough for it to
+//! be decoded and validated.
+//!
+//! Patterns in the model are Java regexes evaluated with `String.matches` (whole-string match). They are
+//! compiled lazily (first use) into anchored `regex` crate expressions and cached per shape. `\d` is
+//! translated to `[0-9]` because Java's `\d` is ASCII-only while the `regex` crate's is Unicode. A pattern
+//! the `regex` crate still cannot compile is skipped (logged once) rather than rejecting every request;
+//! all nine patterns of the vendored Kinesis model compile (see the unit test).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{LazyLock, OnceLock};
+
+use regex::Regex;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// The vendored Kinesis model; kept in the crate so the binary needs no files at run time.
+const KINESIS_MODEL_JSON: &str = include_str!("../model/kinesis-2013-12-02.json");
+
+static KINESIS: LazyLock<Model> = LazyLock::new(|| match Model::from_json(KINESIS_MODEL_JSON) {
+    Ok(model) => model,
+    Err(err) => {
+        // The file is compiled in and covered by a unit test, so this is unreachable in a tested build;
+        // an empty model makes every target unknown instead of aborting the server.
+        tracing::error!(error = %err, "vendored Kinesis model failed to parse");
+        Model::default()
+    }
+});
+
+/// Errors while loading a service model.
+#[derive(thiserror::Error, Debug)]
+pub enum ModelError {
+    /// The text is not JSON.
+    #[error("model is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The JSON does not have the expected structure.
+    #[error("malformed model: {0}")]
+    Malformed(String),
+}
+
+/// The type of a shape, with the references that the type needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShapeKind {
+    /// A structure: members in model order.
+    Structure {
+        /// Members in the order the model lists them (AWS reports validation errors in this order).
+        members: Vec<Member>,
+    },
+    /// A list of `member` shapes.
+    List {
+        /// Shape name of the elements.
+        member: String,
+    },
+    /// A map from `key` shapes to `value` shapes.
+    Map {
+        /// Shape name of the keys (always a string shape).
+        key: String,
+        /// Shape name of the values.
+        value: String,
+    },
+    /// A UTF-8 string.
+    String,
+    /// A 32-bit integer (Java `Integer`).
+    Integer,
+    /// A 64-bit integer (Java `Long`).
+    Long,
+    /// A double or float.
+    Double,
+    /// A boolean.
+    Boolean,
+    /// Binary data (base64 in JSON, byte string in CBOR).
+    Blob,
+    /// A point in time.
+    Timestamp,
+}
+
+/// A structure member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Member name as on the wire (PascalCase, e.g. `StreamName`).
+    pub name: String,
+    /// Name of the member's shape.
+    pub shape: String,
+    /// Whether the structure lists this member as required.
+    pub required: bool,
+}
+
+/// A shape with its constraints.
+#[derive(Debug)]
+pub struct Shape {
+    /// Shape name.
+    pub name: String,
+    /// Type and references.
+    pub kind: ShapeKind,
+    /// `min` constraint (length for strings/blobs/lists/maps, value for numbers).
+    pub min: Option<i64>,
+    /// `max` constraint (length for strings/blobs/lists/maps, value for numbers).
+    pub max: Option<i64>,
+    /// The Java regex the value must match entirely.
+    pub pattern: Option<String>,
+    /// Allowed values, in model order.
+    pub enum_values: Option<Vec<String>>,
+    /// Whether this shape is an error shape.
+    pub exception: bool,
+    /// Whether this structure is an event stream (e.g. `SubscribeToShardEventStream`).
+    pub eventstream: bool,
+    regex: OnceLock<Option<Regex>>,
+}
+
+impl Shape {
+    /// The compiled pattern, if the shape has one that compiles. Compiled on first use.
+    pub fn regex(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| {
+                self.pattern
+                    .as_deref()
+                    .and_then(|p| compile_java_pattern(&self.name, p))
+            })
+            .as_ref()
+    }
+
+    /// Structure members, empty for other kinds.
+    pub fn members(&self) -> &[Member] {
+        match &self.kind {
+            ShapeKind::Structure { members } => members,
+            _ => &[],
+        }
+    }
+}
+
+/// Translate a Java regex from the model into an anchored `regex` crate expression and compile it.
+fn compile_java_pattern(shape: &str, pattern: &str) -> Option<Regex> {
+    let translated = translate_java_regex(pattern);
+    match Regex::new(&format!("^(?:{translated})$")) {
+        Ok(re) => Some(re),
+        Err(err) => {
+            tracing::warn!(shape, pattern, error = %err, "model pattern not supported; not enforced");
+            None
+        }
+    }
+}
+
+/// Java-isms the `regex` crate reads differently: `\d` (ASCII in Java) and `\/` (a no-op escape).
+fn translate_java_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('d') => out.push_str("[0-9]"),
+            Some('/') => out.push('/'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push_str("\\\\"),
+        }
+    }
+    out
+}
+
+/// An operation of the service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    /// Operation name, e.g. `PutRecord`.
+    pub name: String,
+    /// Input structure shape name, if any.
+    pub input: Option<String>,
+    /// Output structure shape name, if any.
+    pub output: Option<String>,
+    /// Documented error shape names.
+    pub errors: Vec<String>,
+}
+
+/// The parsed service model.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// `X-Amz-Target` prefix, e.g. `Kinesis_20131202`.
+    pub target_prefix: String,
+    /// Service API version, e.g. `2013-12-02`.
+    pub api_version: String,
+    /// SigV4 signing name / endpoint prefix, e.g. `kinesis`.
+    pub signing_name: String,
+    operations: BTreeMap<String, Operation>,
+    shapes: HashMap<String, Shape>,
+}
+
+impl Model {
+    /// The vendored Kinesis 2013-12-02 model, parsed once.
+    pub fn kinesis() -> &'static Model {
+        &KINESIS
+    }
+
+    /// Parse a botocore `service-2.json` document.
+    pub fn from_json(text: &str) -> Result<Model, ModelError> {
+        let doc: ModelDoc = serde_json::from_str(text)?;
+        let meta = doc.metadata.unwrap_or_default();
+        let signing_name = meta
+            .signing_name
+            .or(meta.endpoint_prefix)
+            .unwrap_or_default();
+        let operations = doc
+            .operations
+            .0
+            .into_iter()
+            .map(|(name, op)| {
+                let op = Operation {
+                    name: name.clone(),
+                    input: op.input.map(|r| r.shape),
+                    output: op.output.map(|r| r.shape),
+                    errors: op.errors.into_iter().map(|r| r.shape).collect(),
+                };
+                (name, op)
+            })
+            .collect();
+        let mut shapes = HashMap::with_capacity(doc.shapes.0.len());
+        for (name, shape) in doc.shapes.0 {
+            let parsed = parse_shape(&name, shape)?;
+            shapes.insert(name, parsed);
+        }
+        let model = Model {
+            target_prefix: meta.target_prefix.unwrap_or_default(),
+            api_version: meta.api_version.unwrap_or_default(),
+            signing_name,
+            operations,
+            shapes,
+        };
+        model.check_references()?;
+        Ok(model)
+    }
+
+    /// Refuse models with dangling shape references so the decoder never has to handle them.
+    fn check_references(&self) -> Result<(), ModelError> {
+        let missing = |name: &str| -> Result<(), ModelError> {
+            if self.shapes.contains_key(name) {
+                Ok(())
+            } else {
+                Err(ModelError::Malformed(format!(
+                    "reference to unknown shape '{name}'"
+                )))
+            }
+        };
+        for op in self.operations.values() {
+            for name in op
+                .input
+                .iter()
+                .chain(op.output.iter())
+                .chain(op.errors.iter())
+            {
+                missing(name)?;
+            }
+        }
+        for shape in self.shapes.values() {
+            match &shape.kind {
+                ShapeKind::Structure { members } => {
+                    for m in members {
+                        missing(&m.shape)?;
+                    }
+                }
+                ShapeKind::List { member } => missing(member)?,
+                ShapeKind::Map { key, value } => {
+                    missing(key)?;
+                    missing(value)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Look up an operation by name (`PutRecord`).
+    pub fn operation(&self, name: &str) -> Option<&Operation> {
+        self.operations.get(name)
+    }
+
+    /// All operations, sorted by name.
+    pub fn operations(&self) -> impl Iterator<Item = &Operation> {
+        self.operations.values()
+    }
+
+    /// Look up a shape by name.
+    pub fn shape(&self, name: &str) -> Option<&Shape> {
+        self.shapes.get(name)
+    }
+}
+
+/// A JSON object read with its key order kept (serde_json's own map sorts keys unless a crate-wide
+/// feature is enabled, and member order is meaningful: AWS reports validation errors in it).
+#[derive(Debug)]
+struct Ordered<T>(Vec<(String, T)>);
+
+impl<T> Default for Ordered<T> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Visit<T> {
+            type Value = Ordered<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, T>()? {
+                    entries.push((k, v));
+                }
+                Ok(Ordered(entries))
+            }
+        }
+        deserializer.deserialize_map(Visit(PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+struct ModelDoc {
+    metadata: Option<MetaDoc>,
+    operations: Ordered<OperationDoc>,
+    shapes: Ordered<ShapeDoc>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct MetaDoc {
+    target_prefix: Option<String>,
+    api_version: Option<String>,
+    signing_name: Option<String>,
+    endpoint_prefix: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ShapeRef {
+    shape: String,
+}
+
+#[derive(Deserialize)]
+struct OperationDoc {
+    input: Option<ShapeRef>,
+    output: Option<ShapeRef>,
+    #[serde(default)]
+    errors: Vec<ShapeRef>,
+}
+
+#[derive(Deserialize)]
+struct ShapeDoc {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    members: Ordered<ShapeRef>,
+    #[serde(default)]
+    required: Vec<String>,
+    member: Option<ShapeRef>,
+    key: Option<ShapeRef>,
+    value: Option<ShapeRef>,
+    min: Option<f64>,
+    max: Option<f64>,
+    pattern: Option<String>,
+    #[serde(rename = "enum")]
+    enum_values: Option<Vec<String>>,
+    #[serde(default)]
+    exception: bool,
+    #[serde(default)]
+    eventstream: bool,
+}
+
+fn parse_shape(name: &str, doc: ShapeDoc) -> Result<Shape, ModelError> {
+    let malformed = |what: &str| ModelError::Malformed(format!("shape '{name}': {what}"));
+    let target = |r: Option<ShapeRef>, key: &str| {
+        r.map(|r| r.shape)
+            .ok_or_else(|| malformed(&format!("missing '{key}'")))
+    };
+    let kind = match doc.ty.as_str() {
+        "structure" => ShapeKind::Structure {
+            members: doc
+                .members
+                .0
+                .into_iter()
+                .map(|(mname, r)| Member {
+                    required: doc.required.contains(&mname),
+                    name: mname,
+                    shape: r.shape,
+                })
+                .collect(),
+        },
+        "list" => ShapeKind::List {
+            member: target(doc.member, "member")?,
+        },
+        "map" => ShapeKind::Map {
+            key: target(doc.key, "key")?,
+            value: target(doc.value, "value")?,
+        },
+        "string" => ShapeKind::String,
+        "integer" | "short" | "byte" => ShapeKind::Integer,
+        "long" => ShapeKind::Long,
+        "double" | "float" => ShapeKind::Double,
+        "boolean" => ShapeKind::Boolean,
+        "blob" => ShapeKind::Blob,
+        "timestamp" => ShapeKind::Timestamp,
+        other => return Err(malformed(&format!("unsupported type '{other}'"))),
+    };
+    Ok(Shape {
+        name: name.to_string(),
+        kind,
+        min: doc.min.map(|v| v as i64),
+        max: doc.max.map(|v| v as i64),
+        pattern: doc.pattern,
+        enum_values: doc.enum_values,
+        exception: doc.exception,
+        eventstream: doc.eventstream,
+        regex: OnceLock::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinesis_model_loads_with_all_operations() {
+        let m = Model::kinesis();
+        assert_eq!(m.target_prefix, "Kinesis_20131202");
+        assert_eq!(m.signing_name, "kinesis");
+        assert!(
+            m.operations().count() >= 39,
+            "got {}",
+            m.operations().count()
+        );
+        let put = m.operation("PutRecord").unwrap();
+        assert_eq!(put.input.as_deref(), Some("PutRecordInput"));
+        assert_eq!(put.output.as_deref(), Some("PutRecordOutput"));
+        assert!(put.errors.iter().any(|e| e == "ResourceNotFoundException"));
+        let input = m.shape("PutRecordInput").unwrap();
+        let names: Vec<_> = input.members().iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names[..3], ["StreamName", "Data", "PartitionKey"]);
+        assert!(input.members()[1].required && !input.members()[0].required);
+    }
+
+    #[test]
+    fn every_pattern_in_the_kinesis_model_compiles() {
+        let m = Model::kinesis();
+        let mut n = 0;
+        for shape in m.shapes.values() {
+            if shape.pattern.is_some() {
+                n += 1;
+                assert!(
+                    shape.regex().is_some(),
+                    "pattern of {} did not compile",
+                    shape.name
+                );
+            }
+        }
+        assert!(n >= 9);
+    }
+
+    #[test]
+    fn patterns_match_whole_string_like_java() {
+        let m = Model::kinesis();
+        let name = m.shape("StreamName").unwrap().regex().unwrap();
+        assert!(name.is_match("my-stream_1.x"));
+        assert!(!name.is_match("bad name"));
+        assert!(!name.is_match(""));
+        let hk = m.shape("HashKey").unwrap().regex().unwrap();
+        assert!(hk.is_match("0"));
+        assert!(hk.is_match("340282366920938463463374607431768211455"));
+        assert!(!hk.is_match("01"));
+        // Java's \d is ASCII only: an Arabic-Indic digit must not pass.
+        assert!(!hk.is_match("1\u{0661}"));
+        let arn = m.shape("ConsumerARN").unwrap().regex().unwrap();
+        assert!(
+            arn.is_match("arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/c:1700000000")
+        );
+        assert!(!arn.is_match("arn:aws:kinesis:us-east-1:123:stream/s/consumer/c:1"));
+    }
+
+    #[test]
+    fn malformed_models_are_rejected() {
+        assert!(Model::from_json("not json").is_err());
+        assert!(Model::from_json("{}").is_err());
+        let dangling =
+            r#"{"metadata":{},"operations":{"A":{"input":{"shape":"Nope"}}},"shapes":{}}"#;
+        assert!(matches!(
+            Model::from_json(dangling),
+            Err(ModelError::Malformed(_))
+        ));
+        let bad_type = r#"{"operations":{},"shapes":{"X":{"type":"union"}}}"#;
+        assert!(Model::from_json(bad_type).is_err());
+    }
+}
