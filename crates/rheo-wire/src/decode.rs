@@ -169,6 +169,8 @@ fn typed(model: &Model, shape: &Shape, raw: Raw, proto: Protocol) -> Result<Node
                     None => out.push((k, node)),
                 }
             }
+            // Map order carries no meaning on AWS; sorting makes both protocols decode alike.
+            out.sort_by(|a, b| a.0.cmp(&b.0));
             Ok(Node::Map(out))
         }
         ShapeKind::String => match raw {
@@ -215,7 +217,15 @@ fn typed(model: &Model, shape: &Shape, raw: Raw, proto: Protocol) -> Result<Node
                 ))
             })),
         },
-        ShapeKind::Timestamp => timestamp(raw, proto == Protocol::Json).map(Node::Timestamp),
+        ShapeKind::Timestamp => {
+            let what = timestamp_description(&raw);
+            let ms = timestamp(raw, proto == Protocol::Json)?;
+            if (MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&ms) {
+                Ok(Node::Timestamp(ms))
+            } else {
+                Err(ser(format!("{what} can not be converted to a Timestamp")))
+            }
+        }
     }
 }
 
@@ -307,6 +317,21 @@ fn timestamp(raw: Raw, in_seconds: bool) -> Result<i64, WireError> {
         Raw::Str(s) => parse_timestamp_str(&s).ok_or_else(|| bad(&format!("'{s}'"))),
         Raw::Bool(_) => Err(bad("class java.lang.Boolean")),
         other => Err(container_error(&other).unwrap_or_else(|| bad(java_class(&other)))),
+    }
+}
+
+/// 0000-01-01T00:00:00Z. Timestamps are kept within years 0..=9999: beyond that no client sends them,
+/// and the JSON form (fractional seconds in an f64) would stop round-tripping exactly.
+pub const MIN_TIMESTAMP_MS: i64 = -62_167_219_200_000;
+/// 9999-12-31T23:59:59.999Z.
+pub const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
+
+fn timestamp_description(raw: &Raw) -> String {
+    match untag_ref(raw) {
+        Raw::Int(_) => "NUMBER_VALUE".to_string(),
+        Raw::Float(_) => "DECIMAL_VALUE".to_string(),
+        Raw::Str(s) => format!("'{s}'"),
+        other => java_class(other).to_string(),
     }
 }
 

@@ -69,9 +69,9 @@ fn json_node(out: &mut Vec<u8>, node: &Node) {
             out.push(b'"');
         }
         Node::Timestamp(ms) => {
-            let secs = ms.div_euclid(1000);
-            let frac = ms.rem_euclid(1000);
-            let _ = write!(out, "{secs}.{frac:03}");
+            let sign = if *ms < 0 { "-" } else { "" };
+            let abs = ms.unsigned_abs();
+            let _ = write!(out, "{sign}{}.{:03}", abs / 1000, abs % 1000);
         }
         Node::List(items) => {
             out.push(b'[');
@@ -231,7 +231,7 @@ mod tests {
         let s = String::from_utf8(encode_response(Protocol::Json, &n)).unwrap();
         assert_eq!(
             s,
-            r#"{"S":"a\"b\\c\n\u0001é","I":-5,"F":1.5,"W":2.0,"N":null,"B":"aGVsbG8=","T":1700000000.123,"T0":1700000000.000,"Neg":-1.999,"L":[true,null,false],"E":{}}"#
+            r#"{"S":"a\"b\\c\n\u0001é","I":-5,"F":1.5,"W":2.0,"N":null,"B":"aGVsbG8=","T":1700000000.123,"T0":1700000000.000,"Neg":-0.001,"L":[true,null,false],"E":{}}"#
         );
         // The output is valid JSON that a standard parser reads back.
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();

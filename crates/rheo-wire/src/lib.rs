@@ -23,6 +23,8 @@ mod model;
 mod node;
 mod protocol;
 mod raw;
+#[cfg(test)]
+mod request_tests;
 mod validate;
 
 pub use auth::{parse_auth, AuthInfo};

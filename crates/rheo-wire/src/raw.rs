@@ -38,52 +38,84 @@ fn too_deep() -> WireError {
 }
 
 /// Parse a JSON body. An unparsable body gives a `SerializationException` with no message, as AWS does.
+///
+/// Objects keep their key order (serde_json's own `Value` would sort them): AWS reports the first type
+/// error in document order.
 pub(crate) fn parse_json(body: &[u8]) -> Result<Raw, WireError> {
-    // serde_json refuses nesting beyond 128 by itself, which bounds the recursion below.
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| {
+    // serde_json refuses nesting beyond 128 by itself, which bounds the recursion of the visitor below
+    // and of `depth`.
+    let value: Raw = serde_json::from_slice(body).map_err(|err| {
         tracing::debug!(error = %err, "request body is not JSON");
         WireError::Serialization(String::new())
     })?;
-    from_json(value, 0)
+    if depth(&value) > MAX_DEPTH {
+        return Err(too_deep());
+    }
+    Ok(value)
 }
 
-fn from_json(value: serde_json::Value, depth: usize) -> Result<Raw, WireError> {
-    use serde_json::Value;
-    Ok(match value {
-        Value::Null => Raw::Null,
-        Value::Bool(b) => Raw::Bool(b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Raw::Int(i128::from(i))
-            } else if let Some(u) = n.as_u64() {
-                Raw::Int(i128::from(u))
-            } else {
-                Raw::Float(n.as_f64().unwrap_or(f64::NAN))
-            }
+/// Container nesting of a value (a scalar is 0, `[]` is 1).
+fn depth(raw: &Raw) -> usize {
+    match raw {
+        Raw::List(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Raw::Map(entries) => 1 + entries.iter().map(|(_, v)| depth(v)).max().unwrap_or(0),
+        Raw::Tag(_, inner) => 1 + depth(inner),
+        _ => 0,
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Raw {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RawVisitor {
+    type Value = Raw;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
+        Ok(Raw::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+        Ok(Raw::Int(i128::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+        Ok(Raw::Int(i128::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
+        Ok(Raw::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+        Ok(Raw::Str(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+        Ok(Raw::Str(v))
+    }
+    fn visit_unit<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_none<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Raw>()? {
+            items.push(item);
         }
-        Value::String(s) => Raw::Str(s),
-        Value::Array(items) => {
-            if depth >= MAX_DEPTH {
-                return Err(too_deep());
-            }
-            Raw::List(
-                items
-                    .into_iter()
-                    .map(|v| from_json(v, depth + 1))
-                    .collect::<Result<_, _>>()?,
-            )
+        Ok(Raw::List(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((k, v)) = map.next_entry::<String, Raw>()? {
+            entries.push((k, v));
         }
-        Value::Object(map) => {
-            if depth >= MAX_DEPTH {
-                return Err(too_deep());
-            }
-            let mut entries = Vec::with_capacity(map.len());
-            for (k, v) in map {
-                entries.push((k, from_json(v, depth + 1)?));
-            }
-            Raw::Map(entries)
-        }
-    })
+        Ok(Raw::Map(entries))
+    }
 }
 
 /// Parse a CBOR body: exactly one data item, nothing after it.
