@@ -9,9 +9,16 @@
 //!
 //! This crate knows nothing of Kinesis, HTTP or JSON.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod catalog;
 mod config;
+mod disk;
 mod error;
+mod frame;
+mod index;
 mod mem;
+mod storage;
 
 use std::sync::Arc;
 
@@ -87,6 +94,7 @@ pub struct StoreStats {
 #[derive(Debug)]
 enum Backend {
     Mem(mem::MemStore),
+    Disk(disk::DiskStore),
 }
 
 /// A set of durable append-only logs. Cheap to clone (shared inside); `Send + Sync`.
@@ -105,10 +113,36 @@ impl Store {
             None => Ok(Store {
                 inner: Arc::new(Backend::Mem(mem::MemStore::new())),
             }),
-            Some(dir) => Err(OpenError::Corrupt(format!(
-                "disk mode not available yet in this build (dir {})",
-                dir.display()
-            ))),
+            Some(ref dir) => Ok(Store {
+                inner: Arc::new(Backend::Disk(disk::DiskStore::open(&config, dir, None)?)),
+            }),
+        }
+    }
+
+    /// Opens a disk store whose segment files fail the Nth write/sync as configured in `faults`.
+    #[cfg(test)]
+    pub(crate) fn open_with_faults(
+        config: StoreConfig,
+        faults: Arc<storage::Faults>,
+    ) -> Result<Store, OpenError> {
+        let dir = config
+            .dir
+            .clone()
+            .ok_or_else(|| OpenError::Corrupt("fault injection needs a dir".into()))?;
+        Ok(Store {
+            inner: Arc::new(Backend::Disk(disk::DiskStore::open(
+                &config,
+                &dir,
+                Some(faults),
+            )?)),
+        })
+    }
+
+    /// Ids of the logs the store currently knows (not deleted), ascending.
+    pub fn log_ids(&self) -> Vec<LogId> {
+        match &*self.inner {
+            Backend::Mem(m) => m.log_ids(),
+            Backend::Disk(d) => d.log_ids(),
         }
     }
 
@@ -127,6 +161,7 @@ impl Store {
         }
         match &*self.inner {
             Backend::Mem(m) => m.append(log, timestamp_ms, payloads),
+            Backend::Disk(d) => d.append(log, timestamp_ms, payloads).await,
         }
     }
 
@@ -145,6 +180,7 @@ impl Store {
                     m.append(log, ts, payloads)
                 })
                 .collect(),
+            Backend::Disk(d) => d.append_many(batches).await,
         }
     }
 
@@ -159,6 +195,7 @@ impl Store {
     ) -> Result<Vec<Entry>, ReadError> {
         match &*self.inner {
             Backend::Mem(m) => Ok(m.read(log, from, max_count, max_bytes)),
+            Backend::Disk(d) => d.read(log, from, max_count, max_bytes),
         }
     }
 
@@ -166,6 +203,7 @@ impl Store {
     pub fn bounds(&self, log: LogId) -> Result<LogBounds, ReadError> {
         match &*self.inner {
             Backend::Mem(m) => Ok(m.bounds(log)),
+            Backend::Disk(d) => Ok(d.bounds(log)),
         }
     }
 
@@ -173,6 +211,7 @@ impl Store {
     pub fn seek_timestamp(&self, log: LogId, timestamp_ms: i64) -> Result<Offset, ReadError> {
         match &*self.inner {
             Backend::Mem(m) => Ok(m.seek_timestamp(log, timestamp_ms)),
+            Backend::Disk(d) => d.seek_timestamp(log, timestamp_ms),
         }
     }
 
@@ -184,6 +223,7 @@ impl Store {
                 m.trim(log, before_timestamp_ms);
                 Ok(())
             }
+            Backend::Disk(d) => d.trim(log, before_timestamp_ms),
         }
     }
 
@@ -194,6 +234,7 @@ impl Store {
                 m.delete_log(log);
                 Ok(())
             }
+            Backend::Disk(d) => d.delete_log(log).await,
         }
     }
 
@@ -204,6 +245,7 @@ impl Store {
                 m.catalog_put(key, value);
                 Ok(())
             }
+            Backend::Disk(d) => d.catalog().put(key, value),
         }
     }
 
@@ -211,6 +253,7 @@ impl Store {
     pub fn catalog_get(&self, key: &str) -> Result<Option<Vec<u8>>, CatalogError> {
         match &*self.inner {
             Backend::Mem(m) => Ok(m.catalog_get(key)),
+            Backend::Disk(d) => d.catalog().get(key),
         }
     }
 
@@ -221,6 +264,7 @@ impl Store {
                 m.catalog_delete(key);
                 Ok(())
             }
+            Backend::Disk(d) => d.catalog().delete(key),
         }
     }
 
@@ -228,6 +272,7 @@ impl Store {
     pub fn catalog_list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
         match &*self.inner {
             Backend::Mem(m) => Ok(m.catalog_list(prefix)),
+            Backend::Disk(d) => d.catalog().list(prefix),
         }
     }
 
@@ -235,6 +280,7 @@ impl Store {
     pub async fn sync(&self) -> Result<(), AppendError> {
         match &*self.inner {
             Backend::Mem(_) => Ok(()),
+            Backend::Disk(d) => d.sync().await,
         }
     }
 
@@ -242,8 +288,41 @@ impl Store {
     pub fn stats(&self) -> StoreStats {
         match &*self.inner {
             Backend::Mem(m) => m.stats(),
+            Backend::Disk(d) => d.stats(),
         }
     }
+}
+
+/// Opens a store whose only (active) journal segment holds `bytes`, then reads every recovered log. Must never
+/// panic whatever the bytes are; meant to be wired to `cargo fuzz` and used by property tests.
+pub fn fuzz_recover(bytes: &[u8]) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rheo-log-fuzz-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let journal = dir.join("journal");
+    if std::fs::create_dir_all(&journal).is_err()
+        || std::fs::write(journal.join(format!("{:020}.seg", 1)), bytes).is_err()
+    {
+        return;
+    }
+    let config = StoreConfig {
+        dir: Some(dir.clone()),
+        fsync: FsyncPolicy::Never,
+        ..StoreConfig::default()
+    };
+    if let Ok(store) = Store::open(config) {
+        for log in store.log_ids() {
+            if let Ok(b) = store.bounds(log) {
+                let _ = store.read(log, b.start, usize::MAX, usize::MAX);
+                let _ = store.seek_timestamp(log, i64::MIN);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The timestamp an append gets: the caller's clock, but never below the log's last timestamp.

@@ -173,6 +173,12 @@ impl MemStore {
             .collect()
     }
 
+    pub(crate) fn log_ids(&self) -> Vec<LogId> {
+        let mut v: Vec<LogId> = self.inner.lock().logs.keys().copied().collect();
+        v.sort();
+        v
+    }
+
     pub(crate) fn stats(&self) -> StoreStats {
         let g = self.inner.lock();
         StoreStats {

@@ -1,0 +1,1201 @@
+//! The disk engine: one shared journal of segment files, a group-commit writer thread, crash recovery, sparse
+//! indexes, reads by `pread`, and whole-segment garbage collection. See `docs/design/log-format.md`.
+//!
+//! Lock order: `state` before `queue`. Offsets are assigned and the frame is queued while holding `state`, so for each
+//! log offset order == queue order == journal order. The writer thread is the only code that writes segment files.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::oneshot;
+
+use crate::catalog::Catalog;
+use crate::frame::{self, FrameError, Header, Kind, HEADER_LEN};
+use crate::index::{self, IdxLog, LogIndex, Point};
+use crate::storage::{Faults, FileKind, JournalDir, SegmentFile};
+use crate::{
+    effective_timestamp, AppendAck, AppendError, Entry, FsyncPolicy, LogBounds, LogId, Offset,
+    OpenError, ReadError, StoreConfig, StoreStats,
+};
+
+/// Reads and recovery scan segments through a window of this size rather than one `pread` per frame header.
+const READ_WINDOW: usize = 256 * 1024;
+
+#[derive(Debug)]
+struct LogState {
+    /// Incarnation: a deleted and re-created log gets a new one, so stale frames of the old one are recognisable.
+    gen: u64,
+    /// Next offset to assign / timestamp of the last assigned entry (queue side).
+    next: u64,
+    next_ts: Option<i64>,
+    /// Visible (durable per policy) end and its last timestamp.
+    end: u64,
+    end_ts: Option<i64>,
+    start: u64,
+    index: LogIndex,
+    /// Where the last read stopped: consecutive reads resume there instead of scanning from a sparse point.
+    hint: Option<Point>,
+}
+
+impl LogState {
+    fn new(gen: u64, at: u64) -> Self {
+        LogState {
+            gen,
+            next: at,
+            next_ts: None,
+            end: at,
+            end_ts: None,
+            start: at,
+            index: LogIndex::default(),
+            hint: None,
+        }
+    }
+}
+
+/// What one segment holds of one log.
+#[derive(Debug, Clone, Default)]
+struct SegLog {
+    /// Incarnation the range belongs to (0: none / dead).
+    gen: u64,
+    tomb: bool,
+    range: Option<(u64, u64)>,
+    last_ts: i64,
+    /// (offset, position, timestamp) of the first data frame, kept even for dead incarnations so an `.idx` is
+    /// self-sufficient.
+    first_data: Option<(u64, u64, i64)>,
+}
+
+#[derive(Debug)]
+struct Seg {
+    file: Arc<dyn SegmentFile>,
+    len: u64,
+    logs: HashMap<u64, SegLog>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    logs: HashMap<u64, LogState>,
+    segs: BTreeMap<u64, Seg>,
+    last_gen: u64,
+}
+
+impl State {
+    fn budget(&self) -> usize {
+        index::GLOBAL_POINT_BUDGET / self.logs.len().max(1)
+    }
+
+    fn new_gen(&mut self) -> u64 {
+        self.last_gen += 1;
+        self.last_gen
+    }
+
+    /// Applies one frame at `seq`/`pos`. `writer_gen` is `Some` on the live path (the frame was queued for that
+    /// incarnation) and `None` during recovery (the journal order defines everything).
+    fn apply(&mut self, seq: u64, pos: u64, h: &Header, writer_gen: Option<u64>) {
+        let budget = self.budget();
+        if h.kind == Kind::Tombstone {
+            if writer_gen.is_none() {
+                self.logs.remove(&h.log);
+            }
+            if let Some(seg) = self.segs.get_mut(&seq) {
+                let sl = seg.logs.entry(h.log).or_default();
+                *sl = SegLog {
+                    tomb: true,
+                    ..SegLog::default()
+                };
+            }
+            return;
+        }
+        let gen = match writer_gen {
+            Some(g) => match self.logs.get(&h.log) {
+                Some(l) if l.gen == g => g,
+                // Written for an incarnation deleted since: garbage, followed by its tombstone.
+                _ => return,
+            },
+            None => match self.logs.get(&h.log) {
+                Some(l) => l.gen,
+                None => {
+                    let g = self.new_gen();
+                    self.logs.insert(h.log, LogState::new(g, h.base));
+                    g
+                }
+            },
+        };
+        let Some(l) = self.logs.get_mut(&h.log) else {
+            return;
+        };
+        let new_end = h.base + u64::from(h.count);
+        if h.kind == Kind::Data && h.count > 0 {
+            l.index.add_frame(
+                Point {
+                    off: h.base,
+                    seq,
+                    pos,
+                    ts: h.timestamp_ms,
+                    pinned: false,
+                },
+                h.frame_len,
+                budget,
+            );
+        }
+        if new_end >= l.end {
+            l.end = new_end;
+            l.end_ts = Some(h.timestamp_ms);
+        }
+        if writer_gen.is_none() {
+            l.next = l.end;
+            l.next_ts = l.end_ts;
+        }
+        if let Some(seg) = self.segs.get_mut(&seq) {
+            let sl = seg.logs.entry(h.log).or_default();
+            if sl.gen != gen {
+                sl.gen = gen;
+                sl.range = None;
+                sl.first_data = None;
+            }
+            sl.range = Some((sl.range.map_or(h.base, |r| r.0), new_end));
+            sl.last_ts = h.timestamp_ms;
+            if h.kind == Kind::Data && h.count > 0 && sl.first_data.is_none() {
+                sl.first_data = Some((h.base, pos, h.timestamp_ms));
+            }
+        }
+    }
+
+    /// Applies a sealed segment's `.idx` during recovery.
+    fn apply_idx(&mut self, seq: u64, logs: Vec<IdxLog>) {
+        for r in logs {
+            if r.tomb {
+                self.logs.remove(&r.log);
+                if let Some(seg) = self.segs.get_mut(&seq) {
+                    seg.logs.insert(
+                        r.log,
+                        SegLog {
+                            tomb: true,
+                            ..SegLog::default()
+                        },
+                    );
+                }
+            }
+            let Some((first, end)) = r.range else {
+                continue;
+            };
+            let gen = match self.logs.get(&r.log) {
+                Some(l) => l.gen,
+                None => {
+                    let g = self.new_gen();
+                    self.logs.insert(r.log, LogState::new(g, first));
+                    g
+                }
+            };
+            let Some(l) = self.logs.get_mut(&r.log) else {
+                continue;
+            };
+            for (i, (off, pos, ts)) in r.points.iter().enumerate() {
+                l.index.add_loaded(Point {
+                    off: *off,
+                    seq,
+                    pos: *pos,
+                    ts: *ts,
+                    pinned: i == 0,
+                });
+            }
+            if end >= l.end {
+                l.end = end;
+                l.end_ts = Some(r.last_ts);
+            }
+            l.next = l.end;
+            l.next_ts = l.end_ts;
+            if let Some(seg) = self.segs.get_mut(&seq) {
+                seg.logs.insert(
+                    r.log,
+                    SegLog {
+                        gen,
+                        tomb: r.tomb,
+                        range: Some((first, end)),
+                        last_ts: r.last_ts,
+                        first_data: r.points.first().copied(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn idx_for(&self, seq: u64) -> Vec<IdxLog> {
+        let Some(seg) = self.segs.get(&seq) else {
+            return Vec::new();
+        };
+        let mut out: Vec<IdxLog> = seg
+            .logs
+            .iter()
+            .map(|(log, sl)| {
+                let points = match self.logs.get(log) {
+                    Some(l) if l.gen == sl.gen => l
+                        .index
+                        .in_segment(seq)
+                        .map(|p| (p.off, p.pos, p.ts))
+                        .collect(),
+                    _ => sl.first_data.into_iter().collect(),
+                };
+                IdxLog {
+                    log: *log,
+                    tomb: sl.tomb,
+                    range: sl.range,
+                    last_ts: sl.last_ts,
+                    points,
+                }
+            })
+            .collect();
+        out.sort_by_key(|l| l.log);
+        out
+    }
+}
+
+#[derive(Debug)]
+struct QFrame {
+    log: u64,
+    gen: u64,
+    header: Header,
+    buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Req {
+    frames: Vec<QFrame>,
+    force_sync: bool,
+    reply: oneshot::Sender<Result<(), AppendError>>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    reqs: Vec<Req>,
+    shutdown: bool,
+    gc: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    policy: FsyncPolicy,
+    seg_max: u64,
+    dir: JournalDir,
+    state: Mutex<State>,
+    queue: Mutex<Queue>,
+    cv: Condvar,
+    poisoned: AtomicBool,
+    appends: AtomicU64,
+    batches: AtomicU64,
+    fsyncs: AtomicU64,
+}
+
+/// Disk-backed store.
+#[derive(Debug)]
+pub(crate) struct DiskStore {
+    shared: Arc<Shared>,
+    catalog: Catalog,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
+    move |source| OpenError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Reads a segment through a window so that scanning many small frames costs few syscalls.
+struct Window<'a> {
+    file: &'a dyn SegmentFile,
+    start: u64,
+    data: Vec<u8>,
+}
+
+impl<'a> Window<'a> {
+    fn new(file: &'a dyn SegmentFile) -> Self {
+        Window {
+            file,
+            start: 0,
+            data: Vec::new(),
+        }
+    }
+
+    /// Up to `len` bytes at `pos`, never past `limit` (fewer means the file/limit ends first).
+    fn get(&mut self, pos: u64, len: usize, limit: u64) -> io::Result<&[u8]> {
+        let want_end = (pos + len as u64).min(limit);
+        let have_end = self.start + self.data.len() as u64;
+        if pos < self.start || want_end > have_end {
+            let n = usize::try_from(limit.saturating_sub(pos))
+                .unwrap_or(usize::MAX)
+                .min(len.max(READ_WINDOW));
+            self.data.resize(n, 0);
+            let got = self.file.read_at(&mut self.data, pos)?;
+            self.data.truncate(got);
+            self.start = pos;
+        }
+        let a = usize::try_from(pos - self.start).unwrap_or(usize::MAX);
+        let b = usize::try_from(want_end.saturating_sub(self.start))
+            .unwrap_or(usize::MAX)
+            .min(self.data.len());
+        Ok(self.data.get(a..b.max(a)).unwrap_or_default())
+    }
+}
+
+/// Scans a segment from the start; returns every valid frame's (pos, header) and where valid data ends.
+fn scan_segment(file: &dyn SegmentFile, len: u64) -> io::Result<(Vec<(u64, Header)>, u64)> {
+    let mut w = Window::new(file);
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    while pos < len {
+        // Header first: cheap rejection of torn tails before loading a (possibly bogus) large length.
+        let hb = w.get(pos, HEADER_LEN, len)?;
+        let Ok(h) = frame::decode_header(hb) else {
+            break;
+        };
+        if pos + h.frame_len > len {
+            break;
+        }
+        let n = usize::try_from(h.frame_len).unwrap_or(usize::MAX);
+        if frame::check(w.get(pos, n, len)?).is_err() {
+            break;
+        }
+        out.push((pos, h));
+        pos += h.frame_len;
+    }
+    Ok((out, pos))
+}
+
+impl DiskStore {
+    pub(crate) fn open(
+        config: &StoreConfig,
+        dir: &Path,
+        faults: Option<Arc<Faults>>,
+    ) -> Result<Self, OpenError> {
+        let jpath = dir.join("journal");
+        fs::create_dir_all(&jpath).map_err(io_err(&jpath))?;
+        let cpath = dir.join("catalog");
+        let catalog = Catalog::open(&cpath).map_err(io_err(&cpath))?;
+        let jdir = JournalDir {
+            path: jpath.clone(),
+            faults,
+        };
+        let mut state = State::default();
+        let mut seqs = jdir.list_segments().map_err(io_err(&jpath))?;
+        if seqs.is_empty() {
+            jdir.open_segment(1, true).map_err(io_err(&jpath))?;
+            jdir.sync_dir().map_err(io_err(&jpath))?;
+            seqs.push(1);
+        }
+        let active = seqs.last().copied().unwrap_or(1);
+        for &seq in &seqs {
+            let path = jdir.file_path(seq, FileKind::Segment);
+            let file = jdir.open_segment(seq, false).map_err(io_err(&path))?;
+            let len = file.len().map_err(io_err(&path))?;
+            state.segs.insert(
+                seq,
+                Seg {
+                    file: file.clone(),
+                    len,
+                    logs: HashMap::new(),
+                },
+            );
+            if seq != active {
+                let idx = jdir
+                    .read_index(seq)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| index::decode_idx(&b).ok());
+                match idx {
+                    Some((s, l, logs)) if s == seq && l == len => {
+                        state.apply_idx(seq, logs);
+                        continue;
+                    }
+                    _ => tracing::warn!(
+                        seq,
+                        "segment index missing or invalid; rebuilding by scanning"
+                    ),
+                }
+            }
+            let (frames, valid) = scan_segment(&*file, len).map_err(io_err(&path))?;
+            for (pos, h) in &frames {
+                state.apply(seq, *pos, h, None);
+            }
+            if seq == active {
+                if valid < len {
+                    tracing::warn!(seq, valid, len, "truncating torn journal tail");
+                    file.truncate(valid).map_err(io_err(&path))?;
+                    if let Some(s) = state.segs.get_mut(&seq) {
+                        s.len = valid;
+                    }
+                }
+                // An .idx next to the active segment is stale (its successor's creation was lost).
+                jdir.remove(seq, FileKind::Index).map_err(io_err(&path))?;
+            } else {
+                if valid < len {
+                    return Err(OpenError::Corrupt(format!(
+                        "sealed segment {} has invalid data at byte {valid} of {len}",
+                        path.display()
+                    )));
+                }
+                let b = index::encode_idx(seq, len, &state.idx_for(seq));
+                jdir.write_index(seq, &b).map_err(io_err(&path))?;
+            }
+        }
+        // Drop index files whose segment is gone (deleted by GC just before a crash).
+        if let Ok(rd) = fs::read_dir(&jpath) {
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".idx")) else {
+                    continue;
+                };
+                if stem
+                    .parse::<u64>()
+                    .is_ok_and(|s| !state.segs.contains_key(&s))
+                {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        let shared = Arc::new(Shared {
+            policy: config.fsync,
+            seg_max: config.segment_bytes_max.max(1),
+            dir: jdir,
+            state: Mutex::new(state),
+            queue: Mutex::new(Queue::default()),
+            cv: Condvar::new(),
+            poisoned: AtomicBool::new(false),
+            appends: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            fsyncs: AtomicU64::new(0),
+        });
+        let sh = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("rheo-log-writer".into())
+            .spawn(move || Writer::new(sh).run())
+            .map_err(OpenError::Thread)?;
+        Ok(DiskStore {
+            shared,
+            catalog,
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    fn push(&self, q: &mut Queue, req: Req) {
+        q.reqs.push(req);
+        self.shared.cv.notify_one();
+    }
+
+    async fn wait(rx: oneshot::Receiver<Result<(), AppendError>>) -> Result<(), AppendError> {
+        rx.await.unwrap_or(Err(AppendError::Closed))
+    }
+
+    /// Assigns offsets and encodes one append's frame; the caller holds the state lock.
+    fn prepare(
+        st: &mut State,
+        log: LogId,
+        ts: i64,
+        payloads: &[Bytes],
+    ) -> Result<(AppendAck, Option<QFrame>), AppendError> {
+        let len = frame::data_frame_len(payloads);
+        if len > frame::MAX_FRAME_LEN || payloads.iter().any(|p| p.len() > u32::MAX as usize) {
+            return Err(AppendError::TooLarge(len));
+        }
+        if !st.logs.contains_key(&log.0) {
+            let g = st.new_gen();
+            st.logs.insert(log.0, LogState::new(g, 0));
+        }
+        let Some(l) = st.logs.get_mut(&log.0) else {
+            return Err(AppendError::Closed);
+        };
+        let ts = effective_timestamp(ts, l.next_ts);
+        let count = payloads.len() as u32;
+        let ack = AppendAck {
+            first: Offset(l.next),
+            count,
+            timestamp_ms: ts,
+        };
+        if count == 0 {
+            return Ok((ack, None));
+        }
+        let mut buf = Vec::with_capacity(len as usize);
+        frame::encode(&mut buf, Kind::Data, log.0, l.next, ts, payloads);
+        let header = frame::decode_header(&buf)
+            .map_err(|e| AppendError::Io(format!("frame encoding: {e:?}")))?;
+        l.next += u64::from(count);
+        l.next_ts = Some(ts);
+        Ok((
+            ack,
+            Some(QFrame {
+                log: log.0,
+                gen: l.gen,
+                header,
+                buf,
+            }),
+        ))
+    }
+
+    pub(crate) async fn append_many(
+        &self,
+        batches: Vec<(LogId, i64, Vec<Bytes>)>,
+    ) -> Vec<Result<AppendAck, AppendError>> {
+        let mut results = Vec::with_capacity(batches.len());
+        let mut frames = Vec::new();
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut st = self.shared.state.lock();
+            if self.shared.poisoned.load(Ordering::SeqCst) {
+                return batches.iter().map(|_| Err(AppendError::Poisoned)).collect();
+            }
+            for (log, ts, payloads) in &batches {
+                match Self::prepare(&mut st, *log, *ts, payloads) {
+                    Ok((ack, f)) => {
+                        if let Some(f) = f {
+                            frames.push(f);
+                        }
+                        results.push(Ok(ack));
+                    }
+                    Err(e) => results.push(Err(e)),
+                }
+            }
+            if frames.is_empty() {
+                return results;
+            }
+            self.shared
+                .appends
+                .fetch_add(frames.len() as u64, Ordering::Relaxed);
+            let mut q = self.shared.queue.lock();
+            self.push(
+                &mut q,
+                Req {
+                    frames,
+                    force_sync: false,
+                    reply: tx,
+                },
+            );
+        }
+        match Self::wait(rx).await {
+            Ok(()) => results,
+            Err(e) => results.into_iter().map(|r| r.and(Err(e.clone()))).collect(),
+        }
+    }
+
+    pub(crate) async fn append(
+        &self,
+        log: LogId,
+        ts: i64,
+        payloads: Vec<Bytes>,
+    ) -> Result<AppendAck, AppendError> {
+        let (tx, rx) = oneshot::channel();
+        let ack = {
+            let mut st = self.shared.state.lock();
+            if self.shared.poisoned.load(Ordering::SeqCst) {
+                return Err(AppendError::Poisoned);
+            }
+            let (ack, f) = Self::prepare(&mut st, log, ts, &payloads)?;
+            let Some(f) = f else { return Ok(ack) };
+            self.shared.appends.fetch_add(1, Ordering::Relaxed);
+            let mut q = self.shared.queue.lock();
+            self.push(
+                &mut q,
+                Req {
+                    frames: vec![f],
+                    force_sync: false,
+                    reply: tx,
+                },
+            );
+            ack
+        };
+        Self::wait(rx).await.map(|()| ack)
+    }
+
+    pub(crate) async fn delete_log(&self, log: LogId) -> Result<(), AppendError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut st = self.shared.state.lock();
+            if self.shared.poisoned.load(Ordering::SeqCst) {
+                return Err(AppendError::Poisoned);
+            }
+            st.logs.remove(&log.0);
+            let mut buf = Vec::with_capacity(HEADER_LEN);
+            frame::encode(&mut buf, Kind::Tombstone, log.0, 0, 0, &[]);
+            let header = frame::decode_header(&buf)
+                .map_err(|e| AppendError::Io(format!("frame encoding: {e:?}")))?;
+            let mut q = self.shared.queue.lock();
+            q.gc = true;
+            self.push(
+                &mut q,
+                Req {
+                    frames: vec![QFrame {
+                        log: log.0,
+                        gen: 0,
+                        header,
+                        buf,
+                    }],
+                    force_sync: true,
+                    reply: tx,
+                },
+            );
+        }
+        Self::wait(rx).await
+    }
+
+    pub(crate) async fn sync(&self) -> Result<(), AppendError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut q = self.shared.queue.lock();
+            self.push(
+                &mut q,
+                Req {
+                    frames: Vec::new(),
+                    force_sync: true,
+                    reply: tx,
+                },
+            );
+        }
+        Self::wait(rx).await
+    }
+
+    pub(crate) fn bounds(&self, log: LogId) -> LogBounds {
+        let st = self.shared.state.lock();
+        match st.logs.get(&log.0) {
+            None => LogBounds {
+                start: Offset(0),
+                end: Offset(0),
+                last_timestamp_ms: None,
+            },
+            Some(l) => LogBounds {
+                start: Offset(l.start),
+                end: Offset(l.end),
+                last_timestamp_ms: l.end_ts,
+            },
+        }
+    }
+
+    /// Everything a reader needs from the state, taken under the lock; the I/O happens without it.
+    fn plan(&self, log: LogId, from: Option<u64>, ts: Option<i64>) -> Option<ReadPlan> {
+        let st = self.shared.state.lock();
+        let l = st.logs.get(&log.0)?;
+        let from = from.unwrap_or(l.start).max(l.start);
+        let mut p = match ts {
+            Some(ts) => l.index.floor_ts(ts).or_else(|| l.index.first())?,
+            None => l.index.floor(from)?,
+        };
+        if ts.is_none() {
+            if let Some(h) = l.hint {
+                if h.off <= from && (h.seq, h.pos) > (p.seq, p.pos) && st.segs.contains_key(&h.seq)
+                {
+                    p = h;
+                }
+            }
+        }
+        let mut segs = Vec::new();
+        let seg_of = |seq: u64| st.segs.get(&seq).map(|s| (seq, s.file.clone(), s.len));
+        if let Some((seq, f, len)) = seg_of(p.seq) {
+            segs.push((seq, f, p.pos, len));
+        }
+        for q in l.index.segments_after(p.seq) {
+            if let Some((seq, f, len)) = seg_of(q.seq) {
+                segs.push((seq, f, q.pos, len));
+            }
+        }
+        Some(ReadPlan {
+            from,
+            start: l.start,
+            end: l.end,
+            gen: l.gen,
+            segs,
+        })
+    }
+
+    pub(crate) fn read(
+        &self,
+        log: LogId,
+        from: Offset,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Entry>, ReadError> {
+        let mut out = Vec::new();
+        if max_count == 0 {
+            return Ok(out);
+        }
+        let Some(plan) = self.plan(log, Some(from.0), None) else {
+            return Ok(out);
+        };
+        if plan.from >= plan.end {
+            return Ok(out);
+        }
+        let mut bytes = 0usize;
+        let mut hint = None;
+        'segs: for (seq, file, start_pos, len) in &plan.segs {
+            let mut w = Window::new(&**file);
+            let mut pos = *start_pos;
+            while pos < *len {
+                let hb = w
+                    .get(pos, HEADER_LEN, *len)
+                    .map_err(|e| ReadError::Io(e.to_string()))?;
+                let h = frame::decode_header(hb).map_err(|e| corrupt(*seq, pos, e))?;
+                if h.log == log.0 && h.kind == Kind::Data {
+                    if h.base >= plan.end {
+                        break 'segs;
+                    }
+                    if h.base + u64::from(h.count) > plan.from {
+                        let n = usize::try_from(h.frame_len).unwrap_or(usize::MAX);
+                        let fb = Bytes::copy_from_slice(
+                            w.get(pos, n, *len)
+                                .map_err(|e| ReadError::Io(e.to_string()))?,
+                        );
+                        let h = frame::check(&fb).map_err(|e| corrupt(*seq, pos, e))?;
+                        let payloads =
+                            frame::entries(&fb, &h).map_err(|e| corrupt(*seq, pos, e))?;
+                        for (i, p) in payloads.into_iter().enumerate() {
+                            let off = h.base + i as u64;
+                            if off < plan.from {
+                                continue;
+                            }
+                            if off >= plan.end
+                                || out.len() >= max_count
+                                || (!out.is_empty() && bytes + p.len() > max_bytes)
+                            {
+                                hint = Some(Point {
+                                    off: h.base,
+                                    seq: *seq,
+                                    pos,
+                                    ts: h.timestamp_ms,
+                                    pinned: false,
+                                });
+                                break 'segs;
+                            }
+                            bytes += p.len();
+                            out.push(Entry {
+                                offset: Offset(off),
+                                timestamp_ms: h.timestamp_ms,
+                                payload: p,
+                            });
+                        }
+                        hint = Some(Point {
+                            off: h.base + u64::from(h.count),
+                            seq: *seq,
+                            pos: pos + h.frame_len,
+                            ts: h.timestamp_ms,
+                            pinned: false,
+                        });
+                    }
+                }
+                pos += h.frame_len;
+            }
+        }
+        if let Some(h) = hint {
+            let mut st = self.shared.state.lock();
+            if let Some(l) = st.logs.get_mut(&log.0) {
+                if l.gen == plan.gen {
+                    l.hint = Some(h);
+                }
+            }
+        }
+        // The start may have moved while we read without the lock: never return trimmed entries.
+        let start = self.bounds(log).start.0.max(plan.start);
+        out.retain(|e| e.offset.0 >= start);
+        Ok(out)
+    }
+
+    pub(crate) fn seek_timestamp(&self, log: LogId, ts: i64) -> Result<Offset, ReadError> {
+        let Some(plan) = self.plan(log, None, Some(ts)) else {
+            return Ok(self.bounds(log).end);
+        };
+        for (seq, file, start_pos, len) in &plan.segs {
+            let mut w = Window::new(&**file);
+            let mut pos = *start_pos;
+            while pos < *len {
+                let hb = w
+                    .get(pos, HEADER_LEN, *len)
+                    .map_err(|e| ReadError::Io(e.to_string()))?;
+                let h = frame::decode_header(hb).map_err(|e| corrupt(*seq, pos, e))?;
+                if h.log == log.0 && h.kind == Kind::Data && h.count > 0 {
+                    if h.base >= plan.end {
+                        return Ok(Offset(plan.end));
+                    }
+                    if h.timestamp_ms >= ts {
+                        return Ok(Offset(h.base.max(plan.start).min(plan.end)));
+                    }
+                }
+                pos += h.frame_len;
+            }
+        }
+        Ok(Offset(plan.end))
+    }
+
+    pub(crate) fn trim(&self, log: LogId, before_ts: i64) -> Result<(), ReadError> {
+        let new_start = self.seek_timestamp(log, before_ts)?;
+        let mut st = self.shared.state.lock();
+        let Some(l) = st.logs.get_mut(&log.0) else {
+            return Ok(());
+        };
+        if new_start.0 > l.start {
+            l.start = new_start.0.min(l.end);
+            let mut q = self.shared.queue.lock();
+            q.gc = true;
+            self.shared.cv.notify_one();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub(crate) fn stats(&self) -> StoreStats {
+        let st = self.shared.state.lock();
+        StoreStats {
+            segments: st.segs.len() as u64,
+            disk_bytes: st.segs.values().map(|s| s.len).sum(),
+            logs: st.logs.len() as u64,
+            index_points: st.logs.values().map(|l| l.index.len() as u64).sum(),
+            appends: self.shared.appends.load(Ordering::Relaxed),
+            write_batches: self.shared.batches.load(Ordering::Relaxed),
+            fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Ids of all live logs (for the fuzz harness and tests).
+    pub(crate) fn log_ids(&self) -> Vec<LogId> {
+        let mut v: Vec<LogId> = self
+            .shared
+            .state
+            .lock()
+            .logs
+            .keys()
+            .map(|k| LogId(*k))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for DiskStore {
+    fn drop(&mut self) {
+        {
+            let mut q = self.shared.queue.lock();
+            q.shutdown = true;
+            self.shared.cv.notify_one();
+        }
+        if let Some(h) = self.writer.lock().take() {
+            if h.join().is_err() {
+                tracing::error!("journal writer thread panicked");
+            }
+        }
+    }
+}
+
+fn corrupt(seq: u64, pos: u64, e: FrameError) -> ReadError {
+    ReadError::Corrupt(format!("segment {seq} position {pos}: {e:?}"))
+}
+
+struct ReadPlan {
+    from: u64,
+    start: u64,
+    end: u64,
+    gen: u64,
+    /// (seq, file, position to start scanning at, segment length snapshot)
+    segs: Vec<(u64, Arc<dyn SegmentFile>, u64, u64)>,
+}
+
+/// The single writer thread's state.
+struct Writer {
+    sh: Arc<Shared>,
+    buf: Vec<u8>,
+    dirty: bool,
+    last_sync: Instant,
+}
+
+impl Writer {
+    fn new(sh: Arc<Shared>) -> Self {
+        Writer {
+            sh,
+            buf: Vec::new(),
+            dirty: false,
+            last_sync: Instant::now(),
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            let (reqs, shutdown, gc) = {
+                let mut q = self.sh.queue.lock();
+                loop {
+                    if !q.reqs.is_empty() || q.shutdown || q.gc {
+                        break;
+                    }
+                    match self.sh.policy {
+                        FsyncPolicy::Interval(d) if self.dirty => {
+                            let wait = d.saturating_sub(self.last_sync.elapsed());
+                            if wait.is_zero() || self.sh.cv.wait_for(&mut q, wait).timed_out() {
+                                break;
+                            }
+                        }
+                        _ => self.sh.cv.wait(&mut q),
+                    }
+                }
+                (
+                    std::mem::take(&mut q.reqs),
+                    q.shutdown,
+                    std::mem::take(&mut q.gc),
+                )
+            };
+            if let FsyncPolicy::Interval(d) = self.sh.policy {
+                if self.dirty && self.last_sync.elapsed() >= d {
+                    if let Err(e) = self.sync_active() {
+                        self.poison(&e);
+                    }
+                }
+            }
+            if self.sh.policy == FsyncPolicy::Always {
+                for r in reqs {
+                    self.commit(vec![r], true);
+                }
+            } else if !reqs.is_empty() {
+                let sync =
+                    self.sh.policy == FsyncPolicy::Group || reqs.iter().any(|r| r.force_sync);
+                self.commit(reqs, sync);
+            }
+            if gc && !self.sh.poisoned.load(Ordering::SeqCst) {
+                if let Err(e) = self.gc() {
+                    self.poison(&e);
+                }
+            }
+            if shutdown && self.sh.queue.lock().reqs.is_empty() {
+                if self.dirty && !self.sh.poisoned.load(Ordering::SeqCst) {
+                    if let Err(e) = self.sync_active() {
+                        self.poison(&e);
+                    }
+                }
+                return;
+            }
+        }
+    }
+
+    fn poison(&self, e: &io::Error) {
+        tracing::error!(error = %e, "journal I/O failed; store is poisoned until reopened");
+        self.sh.poisoned.store(true, Ordering::SeqCst);
+    }
+
+    fn active(&self) -> Option<(u64, Arc<dyn SegmentFile>, u64)> {
+        let st = self.sh.state.lock();
+        st.segs
+            .iter()
+            .next_back()
+            .map(|(seq, s)| (*seq, s.file.clone(), s.len))
+    }
+
+    fn sync_active(&mut self) -> io::Result<()> {
+        if let Some((_, f, _)) = self.active() {
+            f.sync()?;
+            self.sh.fsyncs.fetch_add(1, Ordering::Relaxed);
+        }
+        self.dirty = false;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Writes all frames of `reqs` with one write (and one fdatasync if `sync`), publishes them, then acknowledges.
+    fn commit(&mut self, reqs: Vec<Req>, sync: bool) {
+        if self.sh.poisoned.load(Ordering::SeqCst) {
+            for r in reqs {
+                let _ = r.reply.send(Err(AppendError::Poisoned));
+            }
+            return;
+        }
+        match self.write_frames(reqs.iter().flat_map(|r| r.frames.iter()), sync) {
+            Ok(()) => {
+                for r in reqs {
+                    let _ = r.reply.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                self.poison(&e);
+                for r in reqs {
+                    let _ = r.reply.send(Err(AppendError::Io(e.to_string())));
+                }
+            }
+        }
+    }
+
+    fn write_frames<'a>(
+        &mut self,
+        frames: impl Iterator<Item = &'a QFrame> + Clone,
+        sync: bool,
+    ) -> io::Result<()> {
+        let total: u64 = frames.clone().map(|f| f.buf.len() as u64).sum();
+        let Some(mut active) = self.active() else {
+            return Err(io::Error::other("no active segment"));
+        };
+        if total > 0 && active.2 > 0 && active.2 + total > self.sh.seg_max {
+            self.roll()?;
+            active = self
+                .active()
+                .ok_or_else(|| io::Error::other("no active segment"))?;
+        }
+        let (seq, file, len) = active;
+        let mut placed = Vec::new();
+        self.buf.clear();
+        for f in frames {
+            placed.push((len + self.buf.len() as u64, f));
+            self.buf.extend_from_slice(&f.buf);
+        }
+        if total > 0 {
+            file.write_all_at(&self.buf, len)?;
+            self.dirty = true;
+            self.sh.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        if sync && self.dirty {
+            self.sync_active()?;
+        }
+        let mut st = self.sh.state.lock();
+        if let Some(s) = st.segs.get_mut(&seq) {
+            s.len = len + total;
+        }
+        for (pos, f) in placed {
+            let gen = if f.header.kind == Kind::Tombstone {
+                None
+            } else {
+                Some(f.gen)
+            };
+            match gen {
+                Some(g) => st.apply(seq, pos, &f.header, Some(g)),
+                // Tombstones on the live path only mark the segment; the log was already dropped at enqueue time.
+                None => {
+                    if let Some(s) = st.segs.get_mut(&seq) {
+                        s.logs.insert(
+                            f.log,
+                            SegLog {
+                                tomb: true,
+                                ..SegLog::default()
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment (fsync + `.idx`) and starts the next one.
+    fn roll(&mut self) -> io::Result<()> {
+        let Some((seq, file, len)) = self.active() else {
+            return Ok(());
+        };
+        file.sync()?;
+        self.sh.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.dirty = false;
+        let idx = index::encode_idx(seq, len, &self.sh.state.lock().idx_for(seq));
+        self.sh.dir.write_index(seq, &idx)?;
+        let next = self.sh.dir.open_segment(seq + 1, true)?;
+        self.sh.dir.sync_dir()?;
+        self.sh.state.lock().segs.insert(
+            seq + 1,
+            Seg {
+                file: next,
+                len: 0,
+                logs: HashMap::new(),
+            },
+        );
+        tracing::debug!(sealed = seq, "journal segment sealed");
+        Ok(())
+    }
+
+    /// Deletes the longest prefix of sealed segments that no live log still needs. Only a prefix, so a tombstone is
+    /// never deleted while older frames of its log survive. Logs that would lose every trace of themselves first get
+    /// a watermark frame in the active segment so their offsets are not reused after a restart.
+    fn gc(&mut self) -> io::Result<()> {
+        let (victims, marks) = {
+            let st = self.sh.state.lock();
+            let active = st.segs.keys().next_back().copied().unwrap_or(0);
+            let mut victims = Vec::new();
+            for (seq, seg) in &st.segs {
+                if *seq == active {
+                    break;
+                }
+                let dead = seg.logs.iter().all(|(log, sl)| match st.logs.get(log) {
+                    Some(l) if l.gen == sl.gen => sl.range.is_none_or(|(_, e)| e <= l.start),
+                    _ => true,
+                });
+                if !dead {
+                    break;
+                }
+                victims.push(*seq);
+            }
+            let Some(&last_victim) = victims.last() else {
+                return Ok(());
+            };
+            let mut marks = Vec::new();
+            for (log, l) in &st.logs {
+                let in_victims = victims.iter().any(|s| {
+                    st.segs
+                        .get(s)
+                        .and_then(|g| g.logs.get(log))
+                        .is_some_and(|sl| sl.gen == l.gen)
+                });
+                let survives = st
+                    .segs
+                    .range(last_victim + 1..)
+                    .any(|(_, g)| g.logs.get(log).is_some_and(|sl| sl.gen == l.gen));
+                if in_victims && !survives {
+                    let mut buf = Vec::with_capacity(HEADER_LEN);
+                    frame::encode(
+                        &mut buf,
+                        Kind::Watermark,
+                        *log,
+                        l.end,
+                        l.end_ts.unwrap_or(0),
+                        &[],
+                    );
+                    let header = frame::decode_header(&buf)
+                        .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    marks.push(QFrame {
+                        log: *log,
+                        gen: l.gen,
+                        header,
+                        buf,
+                    });
+                }
+            }
+            (victims, marks)
+        };
+        if !marks.is_empty() {
+            self.write_frames(marks.iter(), true)?;
+        }
+        let first_kept = {
+            let mut st = self.sh.state.lock();
+            for s in &victims {
+                st.segs.remove(s);
+            }
+            let first_kept = st.segs.keys().next().copied().unwrap_or(0);
+            for l in st.logs.values_mut() {
+                l.index.drop_segments_below(first_kept);
+                if l.hint.is_some_and(|h| h.seq < first_kept) {
+                    l.hint = None;
+                }
+            }
+            first_kept
+        };
+        for s in &victims {
+            self.sh.dir.remove(*s, FileKind::Segment)?;
+            self.sh.dir.remove(*s, FileKind::Index)?;
+        }
+        self.sh.dir.sync_dir()?;
+        tracing::debug!(
+            deleted = victims.len(),
+            first_kept,
+            "journal segments garbage-collected"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "disk_tests.rs"]
+mod tests;

@@ -1,0 +1,284 @@
+//! Journal frame codec. One append call (or a tombstone / watermark) becomes one frame:
+//!
+//! ```text
+//! off size field
+//!  0   4   magic        0x464C4852 ("RHLF" little-endian)
+//!  4   4   len          bytes after the crc field (header rest + body)
+//!  8   4   crc32c       CRC32C of those `len` bytes
+//! 12   4   kind         1 data, 2 tombstone, 3 watermark
+//! 16   8   log id
+//! 24   8   base offset
+//! 32   8   timestamp_ms (i64)
+//! 40   4   entry count
+//! 44   ..  entries: { u32 len, bytes }  (data frames only)
+//! ```
+//! All integers little-endian. The CRC covers everything after itself so a frame is accepted only if every byte that
+//! gives it meaning was written; `len` is bounded so garbage cannot make recovery allocate or skip absurdly.
+
+use bytes::Bytes;
+
+/// Frame magic (little-endian "RHLF").
+pub(crate) const MAGIC: u32 = 0x464C_4852;
+/// Size of the fixed frame header.
+pub(crate) const HEADER_LEN: usize = 44;
+/// Bytes before the CRC-covered region.
+pub(crate) const PREFIX_LEN: usize = 12;
+/// Upper bound on a frame's `len` field: larger values are treated as corruption by recovery.
+pub(crate) const MAX_FRAME_LEN: u64 = 256 * 1024 * 1024;
+
+/// What a frame means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `count` entries of `log` starting at `base`.
+    Data = 1,
+    /// The log is deleted: everything of it earlier in the journal is garbage.
+    Tombstone = 2,
+    /// The log exists with end offset `base` and last timestamp `timestamp_ms` (written before garbage collection
+    /// removes the last segment that held the log's data, so the offsets are never reused).
+    Watermark = 3,
+}
+
+impl Kind {
+    fn from_u32(v: u32) -> Option<Kind> {
+        match v {
+            1 => Some(Kind::Data),
+            2 => Some(Kind::Tombstone),
+            3 => Some(Kind::Watermark),
+            _ => None,
+        }
+    }
+}
+
+/// Decoded fixed header of a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub kind: Kind,
+    pub log: u64,
+    pub base: u64,
+    pub timestamp_ms: i64,
+    pub count: u32,
+    /// Total frame length on disk, header included.
+    pub frame_len: u64,
+    pub crc: u32,
+}
+
+/// Why bytes are not a valid frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FrameError {
+    /// Fewer bytes than the header / the announced length.
+    Short,
+    /// Magic, kind or length field is invalid.
+    BadHeader,
+    /// CRC mismatch.
+    BadCrc,
+    /// Entry lengths do not add up to the frame body.
+    BadBody,
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 4)?;
+    let mut a = [0u8; 4];
+    a.copy_from_slice(s);
+    Some(u32::from_le_bytes(a))
+}
+
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    let s = b.get(at..at + 8)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(s);
+    Some(u64::from_le_bytes(a))
+}
+
+/// Encoded size of a data frame holding `payloads`.
+pub(crate) fn data_frame_len(payloads: &[Bytes]) -> u64 {
+    HEADER_LEN as u64 + payloads.iter().map(|p| 4 + p.len() as u64).sum::<u64>()
+}
+
+/// Appends one encoded frame to `out`. Callers check sizes against [`MAX_FRAME_LEN`] first.
+pub(crate) fn encode(
+    out: &mut Vec<u8>,
+    kind: Kind,
+    log: u64,
+    base: u64,
+    ts: i64,
+    payloads: &[Bytes],
+) {
+    let start = out.len();
+    let body: usize = payloads.iter().map(|p| 4 + p.len()).sum();
+    let len = (HEADER_LEN - PREFIX_LEN + body) as u32;
+    out.reserve(HEADER_LEN + body);
+    out.extend_from_slice(&MAGIC.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes()); // crc, patched below
+    out.extend_from_slice(&(kind as u32).to_le_bytes());
+    out.extend_from_slice(&log.to_le_bytes());
+    out.extend_from_slice(&base.to_le_bytes());
+    out.extend_from_slice(&ts.to_le_bytes());
+    out.extend_from_slice(&(payloads.len() as u32).to_le_bytes());
+    for p in payloads {
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(p);
+    }
+    let crc = crc32c::crc32c(&out[start + PREFIX_LEN..]);
+    out[start + 8..start + 12].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Parses the fixed header (no CRC check: the body may not be loaded yet).
+pub(crate) fn decode_header(b: &[u8]) -> Result<Header, FrameError> {
+    if b.len() < HEADER_LEN {
+        return Err(FrameError::Short);
+    }
+    let field32 = |at| u32_at(b, at).ok_or(FrameError::Short);
+    let field64 = |at| u64_at(b, at).ok_or(FrameError::Short);
+    if field32(0)? != MAGIC {
+        return Err(FrameError::BadHeader);
+    }
+    let len = u64::from(field32(4)?);
+    if len < (HEADER_LEN - PREFIX_LEN) as u64 || len > MAX_FRAME_LEN {
+        return Err(FrameError::BadHeader);
+    }
+    let kind = Kind::from_u32(field32(12)?).ok_or(FrameError::BadHeader)?;
+    let count = field32(40)?;
+    // Every entry needs at least its 4-byte length; rejects absurd counts before anything is allocated.
+    if u64::from(count) * 4 > len - (HEADER_LEN - PREFIX_LEN) as u64 {
+        return Err(FrameError::BadHeader);
+    }
+    if kind != Kind::Data && count != 0 {
+        return Err(FrameError::BadHeader);
+    }
+    let base = field64(24)?;
+    // Offsets must stay representable: `base + count` is used everywhere.
+    if base.checked_add(u64::from(count)).is_none() {
+        return Err(FrameError::BadHeader);
+    }
+    Ok(Header {
+        kind,
+        log: field64(16)?,
+        base,
+        timestamp_ms: field64(32)? as i64,
+        count,
+        frame_len: len + PREFIX_LEN as u64,
+        crc: field32(8)?,
+    })
+}
+
+/// Validates a whole frame held in `b` (exactly `frame_len` bytes or more) and returns its header.
+pub(crate) fn check(b: &[u8]) -> Result<Header, FrameError> {
+    let h = decode_header(b)?;
+    let total = usize::try_from(h.frame_len).map_err(|_| FrameError::BadHeader)?;
+    let covered = b.get(PREFIX_LEN..total).ok_or(FrameError::Short)?;
+    if crc32c::crc32c(covered) != h.crc {
+        return Err(FrameError::BadCrc);
+    }
+    // Entry lengths must tile the body exactly.
+    let mut at = HEADER_LEN;
+    for _ in 0..h.count {
+        let n = u32_at(b, at).ok_or(FrameError::BadBody)? as usize;
+        at = at.checked_add(4 + n).ok_or(FrameError::BadBody)?;
+        if at > total {
+            return Err(FrameError::BadBody);
+        }
+    }
+    if at != total {
+        return Err(FrameError::BadBody);
+    }
+    Ok(h)
+}
+
+/// Splits a validated data frame (as returned with [`check`]) into its payloads, zero-copy.
+pub(crate) fn entries(frame: &Bytes, h: &Header) -> Result<Vec<Bytes>, FrameError> {
+    let mut out = Vec::with_capacity(h.count as usize);
+    let mut at = HEADER_LEN;
+    for _ in 0..h.count {
+        let n = u32_at(frame, at).ok_or(FrameError::BadBody)? as usize;
+        let s = at + 4;
+        let e = s.checked_add(n).ok_or(FrameError::BadBody)?;
+        if e > frame.len() {
+            return Err(FrameError::BadBody);
+        }
+        out.push(frame.slice(s..e));
+        at = e;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(payloads: &[&str]) -> Vec<u8> {
+        let p: Vec<Bytes> = payloads
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect();
+        let mut out = Vec::new();
+        encode(&mut out, Kind::Data, 7, 100, -5, &p);
+        assert_eq!(out.len() as u64, data_frame_len(&p));
+        out
+    }
+
+    #[test]
+    fn round_trip() {
+        let f = enc(&["hello", "", "world"]);
+        let h = check(&f).unwrap();
+        assert_eq!(
+            (h.kind, h.log, h.base, h.timestamp_ms, h.count),
+            (Kind::Data, 7, 100, -5, 3)
+        );
+        assert_eq!(h.frame_len, f.len() as u64);
+        let b = Bytes::from(f);
+        let e = entries(&b, &h).unwrap();
+        assert_eq!(
+            e,
+            vec![
+                Bytes::from_static(b"hello"),
+                Bytes::new(),
+                Bytes::from_static(b"world")
+            ]
+        );
+    }
+
+    #[test]
+    fn tombstone_round_trip() {
+        let mut f = Vec::new();
+        encode(&mut f, Kind::Tombstone, 3, 0, 9, &[]);
+        assert_eq!(f.len(), HEADER_LEN);
+        let h = check(&f).unwrap();
+        assert_eq!((h.kind, h.log, h.count), (Kind::Tombstone, 3, 0));
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_detected() {
+        let f = enc(&["abc", "defg"]);
+        for i in 0..f.len() {
+            for bit in 0..8 {
+                let mut g = f.clone();
+                g[i] ^= 1 << bit;
+                assert!(check(&g).is_err(), "flip byte {i} bit {bit} accepted");
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_detected() {
+        let f = enc(&["abc", "defg"]);
+        for cut in 0..f.len() {
+            assert!(check(&f[..cut]).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn zeroes_are_not_a_frame() {
+        assert_eq!(decode_header(&[0u8; 64]), Err(FrameError::BadHeader));
+    }
+
+    #[test]
+    fn absurd_length_and_count_rejected() {
+        let mut f = enc(&["abc"]);
+        f[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode_header(&f), Err(FrameError::BadHeader));
+        let mut g = enc(&["abc"]);
+        g[40..44].copy_from_slice(&1000u32.to_le_bytes());
+        assert_eq!(decode_header(&g), Err(FrameError::BadHeader));
+    }
+}
