@@ -36,9 +36,12 @@ pub struct PutReport {
     pub connections: usize,
     pub batch: usize,
     pub record_size: usize,
+    /// Measured span: from the end of the warm-up to the last answer (the
+    /// requests in flight when `--duration` ends are waited for and counted,
+    /// so a server slower than the window still gets a figure).
     pub duration_s: f64,
     pub warmup_s: f64,
-    /// Records acknowledged within the measured window.
+    /// Records acknowledged by answers that arrived after the warm-up.
     pub records: u64,
     pub records_per_sec: f64,
     /// Payload megabytes (10^6 B) acknowledged per second.
@@ -90,6 +93,7 @@ struct WorkerOut {
     transport_errors: u64,
     unknown_outcome: u64,
     acks: SeqLog,
+    last_answer: Option<Instant>,
 }
 
 /// Applies one PutRecords answer; returns whether any record was throttled.
@@ -126,6 +130,8 @@ async fn worker(
     backoff: Duration,
 ) -> WorkerOut {
     let (from, end) = window;
+    // Latency counts requests issued after the warm-up; throughput counts
+    // answers that arrive after it.
     let mut conn = ctx.conn();
     let mut out = WorkerOut::default();
     let mut cycle = bodies.iter().cycle().skip(offset);
@@ -134,7 +140,8 @@ async fn worker(
         let t0 = Instant::now();
         let result = conn.call(Op::PutRecords, body.clone()).await;
         let t1 = Instant::now();
-        let in_window = t0 >= from && t1 <= end;
+        out.last_answer = Some(t1);
+        let in_window = t1 >= from;
         match result {
             Ok(resp) if resp.is_success() => {
                 if t0 >= from {
@@ -209,15 +216,19 @@ pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog
             *total.http_errors.entry(k).or_default() += v;
         }
         total.acks.extend(w.acks);
+        total.last_answer = total.last_answer.max(w.last_answer);
     }
     let server = procstat::maybe_finish(server).await;
     let client = client.finish().await;
-    let secs = opts.duration.as_secs_f64().max(1e-9);
+    let measured = total
+        .last_answer
+        .map_or(opts.duration, |t| t.saturating_duration_since(from));
+    let secs = measured.as_secs_f64().max(1e-9);
     let report = PutReport {
         connections: opts.connections,
         batch: opts.batch,
         record_size: opts.record_size,
-        duration_s: opts.duration.as_secs_f64(),
+        duration_s: measured.as_secs_f64(),
         warmup_s: opts.warmup.as_secs_f64(),
         records: total.window_records,
         records_per_sec: total.window_records as f64 / secs,
