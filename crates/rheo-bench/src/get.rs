@@ -151,8 +151,16 @@ async fn read_shard(ctx: Ctx, shard: String, opts: GetOpts, deadline: Instant) -
         }
         for rec in r.records {
             out.bytes += proto::b64_decoded_len(&rec.data) as u64;
-            count += 1;
-            last_seq = Some(rec.sequence_number.clone());
+            // Only forward progress counts toward the expected total, so a
+            // server that repeats records cannot end the read early and turn
+            // its duplicates into "missing" records.
+            let forward = last_seq.as_deref().is_none_or(|l| {
+                crate::verify::cmp_seq(&rec.sequence_number, l) == std::cmp::Ordering::Greater
+            });
+            if forward {
+                count += 1;
+                last_seq = Some(rec.sequence_number.clone());
+            }
             out.read.push(&shard, rec.sequence_number);
         }
         match r.next_shard_iterator {

@@ -11,6 +11,8 @@ mod client;
 mod ctx;
 mod disk;
 mod e2e;
+#[cfg(test)]
+mod fake;
 mod get;
 mod hist;
 mod procstat;
