@@ -101,6 +101,7 @@ if [ "$DO_RHEO" = 1 ]; then
     :
   else
     log "SKIP rheo: target/release/rheo does not build yet (see $RESULTS/build-rheo.log)"
+    SKIPPED+="- rheo: skipped, \`target/release/rheo\` did not build"$'\n'
     DO_RHEO=0
   fi
 fi
@@ -108,6 +109,7 @@ fi
 # ---------------------------------------------------------------- servers
 SERVER_PID=""
 SERVER_DIR=""
+SKIPPED=""
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -147,6 +149,7 @@ start_server() {
       ;;
     ferrokinesis)
       "$WORK/ferrokinesis/bin/ferrokinesis" --port "$port" \
+        --create-stream-ms 50 --delete-stream-ms 50 --update-stream-ms 50 \
         >"$RESULTS/$name.server.log" 2>&1 &
       ;;
     rheo)
@@ -162,6 +165,7 @@ start_server() {
     else
       log "SKIP $name: the server exited at once (not implemented yet?) (see $RESULTS/$name.server.log)"
     fi
+    SKIPPED+="- $name: skipped, the server did not start or answer"$'\n'
     stop_server
     return 1
   fi
@@ -243,7 +247,7 @@ for name in "${DONE[@]}"; do
   case "$name" in
     kinesalite) v="$(node -p "require('$WORK/node_modules/kinesalite/package.json').version" 2>/dev/null || echo '?')" ;;
     kinesis-mock) v="kinesis-local $(node -p "require('$WORK/node_modules/kinesis-local/package.json').version" 2>/dev/null || echo '?')" ;;
-    ferrokinesis) v="$("$WORK/ferrokinesis/bin/ferrokinesis" --version 2>/dev/null | head -n 1 || echo '?')" ;;
+    ferrokinesis) v="$(cargo install --list --root "$WORK/ferrokinesis" 2>/dev/null | sed -n 's/^ferrokinesis \(v[^:]*\):.*/\1/p' | head -n 1)"; v="${v:-?}" ;;
     rheo) v="$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?') (durable, default fsync)" ;;
   esac
   VERSIONS+="- $name: $v"$'\n'
@@ -268,8 +272,9 @@ command; raw results (one JSON object per run) were kept in \`$RESULTS\`.
 
 ## Servers
 
-$VERSIONS
-kinesalite and kinesis-mock keep data in memory; Rheo runs durable (\`--data-dir\` in a
+$VERSIONS$SKIPPED
+The peers keep data in memory (their defaults: kinesalite without \`--path\`, kinesis-mock
+without persistence, ferrokinesis without \`--state-dir\`); Rheo runs durable (\`--data-dir\` in a
 temporary directory, default fsync policy), so its writes pay for the disk above.
 
 ## Workload
@@ -287,6 +292,10 @@ Each server is started fresh for each run and measured by the same client,
   pause after an empty answer); latency = arrival at the consumer - PutRecords issued.
 - **server CPU**: cores used by the server process during the put phase (utime+stime from
   /proc); **peak RSS**: largest VmRSS seen during any phase.
+
+The e2e producer sends one request per 10 ms tick; a server whose PutRecords takes
+longer than that cannot be driven at the target rate, and its e2e latency includes its
+own queueing. The achieved rate is in the raw JSON (\`e2e.achieved_rate\`).
 
 Figures are medians of $RUNS run(s). MB = 10^6 bytes of record payload.
 
