@@ -29,6 +29,7 @@ RUNS=""
 PORT_BASE=45670
 DO_KINESALITE=1 DO_KMOCK=1 DO_FERRO=1 DO_RHEO=1 DO_INSTALL=1
 EXTRA=()
+SKIPPED=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -109,7 +110,6 @@ fi
 # ---------------------------------------------------------------- servers
 SERVER_PID=""
 SERVER_DIR=""
-SKIPPED=""
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
