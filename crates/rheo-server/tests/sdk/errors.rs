@@ -1,5 +1,5 @@
 //! Typed SDK errors and exact AWS messages: ResourceNotFound, ResourceInUse, InvalidArgument, and
-//! ValidationException (which the SDK does not model, so it is checked by its raw error code).
+//! ValidationException (typed where the model lists it, otherwise checked by its raw error code).
 
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::Blob;
@@ -308,7 +308,8 @@ async fn validation_exception_by_raw_code() {
             .await,
     );
     assert_eq!(status, 400);
-    // ValidationException is not in the Kinesis model, so the SDK surfaces it as unhandled.
+    // GetRecords does not list ValidationException in the model, so the SDK surfaces it as an
+    // unhandled error recognisable only by its code.
     assert!(!err.is_invalid_argument_exception());
     assert_code_message(
         &err,
@@ -352,6 +353,8 @@ async fn validation_exception_by_raw_code() {
             .send()
             .await,
     );
+    // CreateStream does model it, so here it is typed.
+    assert!(err.is_validation_exception(), "{err:?}");
     assert_code_message(
         &err,
         "ValidationException",
