@@ -1,1 +1,32 @@
-//! placeholder
+//! The Kinesis Data Streams domain: streams, shards, hash ranges, sequence numbers, iterators
+//! and shard lineage.
+//!
+//! Architecture invariant: this crate knows nothing of HTTP, JSON, CBOR or signatures. It takes
+//! typed requests ([`types`]) and answers typed results or a [`KinesisError`] carrying AWS's
+//! wording; the wire layer does the translating. It stores records and metadata only through
+//! `rheo_log::Store`, so it knows nothing of files either.
+
+mod admin;
+pub mod clock;
+mod data;
+pub mod error;
+pub mod hash;
+pub mod iterator;
+mod messages;
+pub mod meta;
+mod reshard;
+pub mod sequence;
+mod service;
+pub mod types;
+
+pub use admin::{
+    DEFAULT_MAX_RECORD_SIZE_KIB, NEXT_TOKEN_TTL_MS, ON_DEMAND_SHARDS, RETENTION_HOURS_MAX,
+    RETENTION_HOURS_MIN, TAGS_PER_STREAM_MAX,
+};
+pub use data::{java_date, GET_RECORDS_BYTES_MAX, GET_RECORDS_LIMIT_MAX, PUT_RECORDS_BYTES_MAX};
+pub use error::KinesisError;
+pub use meta::{StreamMode, StreamStatus};
+pub use service::{Config, Streams};
+
+#[cfg(test)]
+mod tests;

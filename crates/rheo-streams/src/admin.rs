@@ -1,0 +1,642 @@
+//! Stream lifecycle and description: create, delete, describe, list, limits, retention, mode,
+//! tags.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use tokio::sync::RwLock as AsyncRwLock;
+
+use crate::error::{KinesisError, Result};
+use crate::hash::{split_evenly, HashRange};
+use crate::messages;
+use crate::meta::{
+    parse_shard_id, shard_id, Pending, ShardMeta, StreamMeta, StreamMode, StreamStatus,
+    META_VERSION,
+};
+use crate::sequence::SequenceNumber;
+use crate::service::{StreamState, Streams};
+use crate::types::*;
+
+/// Shards of a new ON_DEMAND stream, as AWS gives.
+pub const ON_DEMAND_SHARDS: u32 = 4;
+pub const RETENTION_HOURS_MIN: u32 = 24;
+pub const RETENTION_HOURS_MAX: u32 = 8760;
+pub const TAGS_PER_STREAM_MAX: usize = 50;
+pub const DEFAULT_MAX_RECORD_SIZE_KIB: u32 = 1024;
+/// Lifetime of a ListShards NextToken (AWS: 300 seconds).
+pub const NEXT_TOKEN_TTL_MS: i64 = 300_000;
+
+impl Streams {
+    pub async fn create_stream(&self, ctx: &Ctx, req: CreateStream) -> Result<()> {
+        let _admin = self.inner.admin.lock().await;
+        let now = self.now_ms();
+        let mode = req.mode.unwrap_or(StreamMode::Provisioned);
+        let shard_count = match (mode, req.shard_count) {
+            (StreamMode::Provisioned, Some(n)) => n,
+            (StreamMode::Provisioned, None) => {
+                return Err(KinesisError::InvalidArgument(
+                    "ShardCount is required for PROVISIONED streams.".into(),
+                ))
+            }
+            (StreamMode::OnDemand, Some(_)) => {
+                return Err(KinesisError::InvalidArgument(
+                    "ShardCount cannot be specified for ON_DEMAND streams.".into(),
+                ))
+            }
+            (StreamMode::OnDemand, None) => ON_DEMAND_SHARDS,
+        };
+        if req.tags.len() > TAGS_PER_STREAM_MAX {
+            return Err(too_many_tags(&req.name, self.account()));
+        }
+        if let Some(existing) = self.get_handle(&ctx.region, &req.name) {
+            self.settle(&existing).await?;
+            if !existing.read().await.gone {
+                return Err(messages::stream_exists(&req.name, self.account()));
+            }
+        }
+        let open = self.open_shard_total(&ctx.region).await;
+        let limit = self.inner.config.shard_limit;
+        if open + u64::from(shard_count) > u64::from(limit) {
+            return Err(messages::shard_limit(
+                self.account(),
+                &ctx.region,
+                open,
+                limit,
+                u64::from(shard_count),
+            ));
+        }
+        if mode == StreamMode::OnDemand {
+            let on_demand = self.on_demand_total(&ctx.region).await;
+            if on_demand >= self.inner.config.on_demand_stream_limit {
+                return Err(KinesisError::LimitExceeded(format!(
+                    "This request would exceed the on-demand stream limit for the account {} in {}. \
+                     Limit: {}.",
+                    self.account(),
+                    ctx.region,
+                    self.inner.config.on_demand_stream_limit
+                )));
+            }
+        }
+        let logs = self.allocate_logs(u64::from(shard_count)).await?;
+        let shards = split_evenly(HashRange::FULL, shard_count)
+            .into_iter()
+            .zip(logs)
+            .enumerate()
+            .map(|(i, (range, log))| ShardMeta {
+                index: i as u64,
+                log,
+                range,
+                parent: None,
+                adjacent_parent: None,
+                created_ms: now,
+                closed_ms: None,
+                children: Vec::new(),
+            })
+            .collect();
+        let meta = StreamMeta {
+            v: META_VERSION,
+            name: req.name.clone(),
+            region: ctx.region.clone(),
+            created_ms: now,
+            status: StreamStatus::Creating,
+            pending: Some(Pending::Activate),
+            due_ms: now + self.inner.config.create_stream_ms,
+            retention_hours: RETENTION_HOURS_MIN,
+            mode,
+            shards,
+            tags: req.tags,
+            encryption_key: None,
+            enhanced_metrics: Vec::new(),
+            max_record_size_kib: req
+                .max_record_size_kib
+                .unwrap_or(DEFAULT_MAX_RECORD_SIZE_KIB),
+            warm_throughput_mibps: req.warm_throughput_mibps,
+        };
+        self.persist(&meta)?;
+        let key = (ctx.region.clone(), req.name.clone());
+        let handle = Arc::new(AsyncRwLock::new(StreamState::new(meta)));
+        self.inner.registry.write().insert(key, handle);
+        tracing::info!(stream = %req.name, region = %ctx.region, shard_count, "stream created");
+        Ok(())
+    }
+
+    pub async fn delete_stream(&self, ctx: &Ctx, target: &StreamTarget) -> Result<()> {
+        let _admin = self.inner.admin.lock().await;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        if state.meta.status == StreamStatus::Deleting {
+            return Ok(());
+        }
+        state.meta.status = StreamStatus::Deleting;
+        state.meta.pending = Some(Pending::Delete);
+        state.meta.due_ms = self.now_ms() + self.inner.config.delete_stream_ms;
+        self.persist(&state.meta)?;
+        tracing::info!(stream = %name, "stream deleting");
+        Ok(())
+    }
+
+    pub async fn describe_stream(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        limit: Option<u32>,
+        exclusive_start_shard_id: Option<&str>,
+    ) -> Result<StreamDescription> {
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let state = handle.read().await;
+        let limit = limit.unwrap_or(100) as usize;
+        let start_after = exclusive_start_shard_id.and_then(parse_shard_id);
+        let visible = self.visible_shards(&state.meta);
+        let mut shards: Vec<ShardInfo> = visible
+            .iter()
+            .filter(|s| start_after.is_none_or(|a| s.index > a))
+            .take(limit + 1)
+            .map(|s| self.shard_info(s))
+            .collect();
+        let has_more = shards.len() > limit;
+        shards.truncate(limit);
+        let m = &state.meta;
+        Ok(StreamDescription {
+            arn: self.stream_arn(&m.region, &name),
+            name,
+            status: m.status,
+            mode: m.mode,
+            shards,
+            has_more_shards: has_more,
+            retention_hours: m.retention_hours,
+            created_ms: m.created_ms,
+            enhanced_metrics: m.enhanced_metrics.clone(),
+            encryption_key: m.encryption_key.clone(),
+        })
+    }
+
+    pub async fn describe_stream_summary(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+    ) -> Result<StreamSummary> {
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let state = handle.read().await;
+        let m = &state.meta;
+        Ok(StreamSummary {
+            arn: self.stream_arn(&m.region, &name),
+            name,
+            status: m.status,
+            mode: m.mode,
+            retention_hours: m.retention_hours,
+            created_ms: m.created_ms,
+            enhanced_metrics: m.enhanced_metrics.clone(),
+            encryption_key: m.encryption_key.clone(),
+            open_shard_count: m.open_shard_count() as u32,
+            consumer_count: 0,
+            max_record_size_kib: m.max_record_size_kib,
+            warm_throughput_mibps: m.warm_throughput_mibps,
+        })
+    }
+
+    pub async fn list_streams(&self, ctx: &Ctx, req: ListStreams) -> Result<ListStreamsOutput> {
+        let start_after = match (&req.next_token, &req.exclusive_start_stream_name) {
+            (Some(token), _) => Some(decode_list_streams_token(token)?),
+            (None, Some(name)) => Some(name.clone()),
+            (None, None) => None,
+        };
+        let limit = req.limit.unwrap_or(100) as usize;
+        let mut entries = Vec::new();
+        for handle in self.handles() {
+            self.settle(&handle).await?;
+            let state = handle.read().await;
+            if state.gone || state.meta.region != ctx.region {
+                continue;
+            }
+            let m = &state.meta;
+            entries.push((
+                m.name.clone(),
+                self.stream_arn(&m.region, &m.name),
+                m.status,
+                m.mode,
+                m.created_ms,
+            ));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut page: Vec<_> = entries
+            .into_iter()
+            .filter(|e| start_after.as_ref().is_none_or(|s| e.0 > *s))
+            .take(limit + 1)
+            .collect();
+        let has_more = page.len() > limit;
+        page.truncate(limit);
+        let next_token = if has_more {
+            page.last().map(|e| STANDARD.encode(format!("v1:{}", e.0)))
+        } else {
+            None
+        };
+        Ok(ListStreamsOutput {
+            names: page.iter().map(|e| e.0.clone()).collect(),
+            summaries: page,
+            has_more,
+            next_token,
+        })
+    }
+
+    pub async fn list_shards(&self, ctx: &Ctx, req: ListShards) -> Result<ListShardsOutput> {
+        let now = self.now_ms();
+        let (name, after, created_filter, filter) = match &req.next_token {
+            Some(token) => {
+                if req.target.name.is_some() || req.target.arn.is_some() {
+                    return Err(KinesisError::InvalidArgument(
+                        "NextToken and StreamName cannot be provided together.".into(),
+                    ));
+                }
+                if req.exclusive_start_shard_id.is_some() {
+                    return Err(KinesisError::InvalidArgument(
+                        "NextToken and ExclusiveStartShardId cannot be provided together.".into(),
+                    ));
+                }
+                if req.stream_creation_ms.is_some() {
+                    return Err(KinesisError::InvalidArgument(
+                        "NextToken and StreamCreationTimestamp cannot be provided together.".into(),
+                    ));
+                }
+                let t = ShardsToken::decode(token)?;
+                if now - t.issued_ms > NEXT_TOKEN_TTL_MS {
+                    return Err(KinesisError::ExpiredNextToken(format!(
+                        "The timestamp of the NextToken has expired: {token}"
+                    )));
+                }
+                (
+                    t.name,
+                    Some(t.after),
+                    Some(t.created_ms),
+                    req.filter.clone(),
+                )
+            }
+            None => {
+                if req.target.name.is_none() && req.target.arn.is_none() {
+                    return Err(KinesisError::InvalidArgument(
+                        "Either NextToken or StreamName should be provided.".into(),
+                    ));
+                }
+                let name = self.target_name(ctx, &req.target)?;
+                let after = req
+                    .exclusive_start_shard_id
+                    .as_deref()
+                    .map(|id| parse_shard_id(id).map(|i| i as i64).unwrap_or(-1));
+                (name, after, req.stream_creation_ms, req.filter.clone())
+            }
+        };
+        let handle = self.lookup_name(&ctx.region, &name).await?;
+        let state = handle.read().await;
+        let m = &state.meta;
+        if let Some(created) = created_filter {
+            if created != m.created_ms && created / 1000 != m.created_ms / 1000 {
+                return Err(messages::stream_not_found(&name, self.account()));
+            }
+        }
+        let mut after = after;
+        let horizon = now - i64::from(m.retention_hours) * 3_600_000;
+        let mut selected: Vec<&ShardMeta> = self.visible_shards(m);
+        if let Some(f) = &filter {
+            match f.kind {
+                ShardFilterType::AfterShardId => {
+                    let id = f.shard_id.as_deref().ok_or_else(|| {
+                        KinesisError::InvalidArgument(
+                            "ShardId must be specified for ShardFilter type AFTER_SHARD_ID.".into(),
+                        )
+                    })?;
+                    let i = parse_shard_id(id).map(|i| i as i64).unwrap_or(-1);
+                    after = Some(after.map_or(i, |a| a.max(i)));
+                }
+                ShardFilterType::AtTrimHorizon => {
+                    selected.retain(|s| open_at(s, horizon));
+                }
+                ShardFilterType::FromTrimHorizon => {}
+                ShardFilterType::AtLatest => selected.retain(|s| s.is_open()),
+                ShardFilterType::AtTimestamp | ShardFilterType::FromTimestamp => {
+                    let ts = f.timestamp_ms.ok_or_else(|| {
+                        KinesisError::InvalidArgument(format!(
+                            "Timestamp must be specified for ShardFilter type {}.",
+                            if f.kind == ShardFilterType::AtTimestamp {
+                                "AT_TIMESTAMP"
+                            } else {
+                                "FROM_TIMESTAMP"
+                            }
+                        ))
+                    })?;
+                    if f.kind == ShardFilterType::AtTimestamp {
+                        selected.retain(|s| open_at(s, ts.max(m.created_ms)));
+                    } else {
+                        selected.retain(|s| s.closed_ms.is_none_or(|c| c > ts));
+                    }
+                }
+            }
+        }
+        if let Some(a) = after {
+            selected.retain(|s| s.index as i64 > a);
+        }
+        let limit = req.max_results.unwrap_or(1000).min(10_000) as usize;
+        let has_more = selected.len() > limit;
+        selected.truncate(limit);
+        let next_token = match (has_more, selected.last()) {
+            (true, Some(last)) => Some(
+                ShardsToken {
+                    name: name.clone(),
+                    created_ms: m.created_ms,
+                    after: last.index as i64,
+                    issued_ms: now,
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok(ListShardsOutput {
+            shards: selected.into_iter().map(|s| self.shard_info(s)).collect(),
+            next_token,
+        })
+    }
+
+    pub async fn describe_limits(&self, ctx: &Ctx) -> Result<Limits> {
+        Ok(Limits {
+            shard_limit: self.inner.config.shard_limit,
+            open_shard_count: self.open_shard_total(&ctx.region).await as u32,
+            on_demand_stream_count: self.on_demand_total(&ctx.region).await,
+            on_demand_stream_count_limit: self.inner.config.on_demand_stream_limit,
+        })
+    }
+
+    pub async fn increase_retention(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        hours: i64,
+    ) -> Result<()> {
+        self.change_retention(ctx, target, hours, true).await
+    }
+
+    pub async fn decrease_retention(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        hours: i64,
+    ) -> Result<()> {
+        self.change_retention(ctx, target, hours, false).await
+    }
+
+    async fn change_retention(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        hours: i64,
+        increase: bool,
+    ) -> Result<()> {
+        let _admin = self.inner.admin.lock().await;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        let current = state.meta.retention_hours;
+        if hours < i64::from(RETENTION_HOURS_MIN) {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Minimum allowed retention period is {RETENTION_HOURS_MIN} hours. Requested \
+                 retention period ({hours} hours) is too short."
+            )));
+        }
+        if hours > i64::from(RETENTION_HOURS_MAX) {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Maximum allowed retention period is {RETENTION_HOURS_MAX} hours. Requested \
+                 retention period ({hours} hours) is too long."
+            )));
+        }
+        if state.meta.status != StreamStatus::Active {
+            return Err(messages::stream_not_active(
+                &name,
+                self.account(),
+                state.meta.status.as_str(),
+            ));
+        }
+        if increase && hours < i64::from(current) {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Requested retention period ({hours} hours) for stream {name} can not be shorter \
+                 than existing retention period ({current} hours). Use DecreaseRetentionPeriod API."
+            )));
+        }
+        if !increase && hours > i64::from(current) {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Requested retention period ({hours} hours) for stream {name} can not be longer \
+                 than existing retention period ({current} hours). Use IncreaseRetentionPeriod API."
+            )));
+        }
+        state.meta.retention_hours = hours as u32;
+        self.persist(&state.meta)?;
+        if !increase {
+            let horizon = self.now_ms() - hours * 3_600_000;
+            for s in &state.meta.shards {
+                self.inner.store.trim(rheo_log::LogId(s.log), horizon)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn update_stream_mode(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        mode: StreamMode,
+    ) -> Result<()> {
+        let _admin = self.inner.admin.lock().await;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        if state.meta.status != StreamStatus::Active {
+            return Err(messages::stream_not_active(
+                &name,
+                self.account(),
+                state.meta.status.as_str(),
+            ));
+        }
+        if state.meta.mode == mode {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Stream {name} under account {} is already in {} mode.",
+                self.account(),
+                mode.as_str()
+            )));
+        }
+        state.meta.status = StreamStatus::Updating;
+        state.meta.pending = Some(Pending::Mode(mode));
+        state.meta.due_ms = self.now_ms() + self.inner.config.update_stream_ms;
+        self.persist(&state.meta)?;
+        Ok(())
+    }
+
+    pub async fn add_tags(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        tags: Vec<(String, String)>,
+    ) -> Result<()> {
+        let _admin = self.inner.admin.lock().await;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        let mut merged = state.meta.tags.clone();
+        for (k, v) in tags {
+            merged.insert(k, v);
+        }
+        if merged.len() > TAGS_PER_STREAM_MAX {
+            return Err(too_many_tags(&name, self.account()));
+        }
+        state.meta.tags = merged;
+        self.persist(&state.meta)
+    }
+
+    pub async fn remove_tags(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        keys: Vec<String>,
+    ) -> Result<()> {
+        let _admin = self.inner.admin.lock().await;
+        let (_, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        for k in keys {
+            state.meta.tags.remove(&k);
+        }
+        self.persist(&state.meta)
+    }
+
+    pub async fn list_tags(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        exclusive_start_tag_key: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<TagList> {
+        let (_, handle) = self.lookup(ctx, target).await?;
+        let state = handle.read().await;
+        let limit = limit.unwrap_or(u32::MAX) as usize;
+        let mut tags: Vec<(String, String)> = state
+            .meta
+            .tags
+            .iter()
+            .filter(|(k, _)| exclusive_start_tag_key.is_none_or(|s| k.as_str() > s))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let has_more = tags.len() > limit;
+        tags.truncate(limit);
+        Ok(TagList { tags, has_more })
+    }
+
+    /// Shards still within retention, in shard-id order.
+    pub(crate) fn visible_shards<'a>(&self, m: &'a StreamMeta) -> Vec<&'a ShardMeta> {
+        let horizon = self.now_ms() - i64::from(m.retention_hours) * 3_600_000;
+        let mut v: Vec<&ShardMeta> = m
+            .shards
+            .iter()
+            .filter(|s| s.closed_ms.is_none_or(|c| c >= horizon))
+            .collect();
+        v.sort_by_key(|s| s.index);
+        v
+    }
+
+    pub(crate) fn shard_info(&self, s: &ShardMeta) -> ShardInfo {
+        let ending = s.closed_ms.map(|_| {
+            let end = self
+                .inner
+                .store
+                .bounds(rheo_log::LogId(s.log))
+                .map(|b| b.end.0)
+                .unwrap_or(0);
+            SequenceNumber::new(s.index, rheo_log::Offset(end.saturating_sub(1))).to_string()
+        });
+        ShardInfo {
+            shard_id: shard_id(s.index),
+            parent_shard_id: s.parent.map(shard_id),
+            adjacent_parent_shard_id: s.adjacent_parent.map(shard_id),
+            range: s.range,
+            starting_sequence_number: SequenceNumber::new(s.index, rheo_log::Offset(0)).to_string(),
+            ending_sequence_number: ending,
+        }
+    }
+
+    pub(crate) async fn open_shard_total(&self, region: &str) -> u64 {
+        let mut total = 0u64;
+        for handle in self.handles() {
+            let state = handle.read().await;
+            if !state.gone && state.meta.region == region {
+                total += state.meta.open_shard_count() as u64;
+            }
+        }
+        total
+    }
+
+    async fn on_demand_total(&self, region: &str) -> u32 {
+        let mut total = 0;
+        for handle in self.handles() {
+            let state = handle.read().await;
+            if !state.gone && state.meta.region == region && state.meta.mode == StreamMode::OnDemand
+            {
+                total += 1;
+            }
+        }
+        total
+    }
+}
+
+fn open_at(s: &ShardMeta, ts: i64) -> bool {
+    s.created_ms <= ts && s.closed_ms.is_none_or(|c| c > ts)
+}
+
+fn too_many_tags(name: &str, account: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "Failed to add tags to stream {name} under account {account} because a given stream \
+         cannot have more than {TAGS_PER_STREAM_MAX} tags associated with it."
+    ))
+}
+
+fn decode_list_streams_token(token: &str) -> Result<String> {
+    let bad = || KinesisError::InvalidArgument(format!("Invalid NextToken: {token}"));
+    let raw = STANDARD.decode(token).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    text.strip_prefix("v1:").map(str::to_string).ok_or_else(bad)
+}
+
+/// The state a ListShards NextToken carries: which stream, where to resume, when issued.
+struct ShardsToken {
+    name: String,
+    created_ms: i64,
+    after: i64,
+    issued_ms: i64,
+}
+
+impl ShardsToken {
+    fn encode(&self) -> String {
+        let body = format!(
+            "v1|{}|{}|{}|{}",
+            self.created_ms, self.after, self.issued_ms, self.name
+        );
+        let crc = crc32c::crc32c(body.as_bytes());
+        STANDARD.encode(format!("{body}|{crc:08x}"))
+    }
+
+    fn decode(token: &str) -> Result<Self> {
+        let bad = || KinesisError::InvalidArgument(format!("Invalid NextToken: {token}"));
+        let raw = STANDARD.decode(token).map_err(|_| bad())?;
+        let text = String::from_utf8(raw).map_err(|_| bad())?;
+        let (body, crc) = text.rsplit_once('|').ok_or_else(bad)?;
+        if format!("{:08x}", crc32c::crc32c(body.as_bytes())) != crc {
+            return Err(bad());
+        }
+        let mut parts = body.splitn(5, '|');
+        if parts.next() != Some("v1") {
+            return Err(bad());
+        }
+        let mut num =
+            || -> Result<i64> { parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad) };
+        let created_ms = num()?;
+        let after = num()?;
+        let issued_ms = num()?;
+        let name = parts.next().ok_or_else(bad)?.to_string();
+        Ok(ShardsToken {
+            name,
+            created_ms,
+            after,
+            issued_ms,
+        })
+    }
+}

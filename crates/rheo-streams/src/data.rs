@@ -1,0 +1,465 @@
+//! The data path: PutRecord(s), GetShardIterator, GetRecords.
+//!
+//! A record is stored in its shard's log as one entry: `[version 1][u16 BE partition-key
+//! length][partition key][data]`. The log gives the offset and arrival timestamp; the sequence
+//! number is derived from (shard index, offset) and never stored.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use rheo_log::{LogId, Offset};
+
+use crate::error::{KinesisError, Result};
+use crate::hash::{parse_hash_key, partition_key_hash};
+use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
+use crate::messages;
+use crate::meta::{parse_shard_id, shard_id, StreamStatus};
+use crate::sequence::SequenceNumber;
+use crate::service::{StreamState, Streams};
+use crate::types::*;
+
+const ENTRY_VERSION: u8 = 1;
+const ITERATOR_ARGS_HINT: &str = "Must either specify (1) AT_SEQUENCE_NUMBER or \
+     AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no \
+     StartingSequenceNumber.";
+/// PutRecords: total of data and partition keys (AWS: 5 MiB).
+pub const PUT_RECORDS_BYTES_MAX: usize = 5 * 1024 * 1024;
+/// GetRecords: most records per call.
+pub const GET_RECORDS_LIMIT_MAX: u32 = 10_000;
+/// GetRecords: most bytes per call (AWS: 10 MiB).
+pub const GET_RECORDS_BYTES_MAX: usize = 10 * 1024 * 1024;
+
+pub(crate) fn encode_entry(partition_key: &str, data: &[u8]) -> Bytes {
+    let pk = partition_key.as_bytes();
+    let mut b = BytesMut::with_capacity(3 + pk.len() + data.len());
+    b.put_u8(ENTRY_VERSION);
+    // Partition keys are at most 256 characters (1 KiB of UTF-8), validated before this.
+    b.put_u16(pk.len().min(u16::MAX as usize) as u16);
+    b.put_slice(pk);
+    b.put_slice(data);
+    b.freeze()
+}
+
+pub(crate) fn decode_entry(payload: &Bytes) -> Option<(String, Bytes)> {
+    let version = *payload.first()?;
+    if version != ENTRY_VERSION {
+        return None;
+    }
+    let len_bytes: [u8; 2] = payload.get(1..3)?.try_into().ok()?;
+    let pk_end = 3 + usize::from(u16::from_be_bytes(len_bytes));
+    let pk = std::str::from_utf8(payload.get(3..pk_end)?)
+        .ok()?
+        .to_string();
+    Some((pk, payload.slice(pk_end..)))
+}
+
+fn ensure_writable(state: &StreamState, name: &str, account: &str) -> Result<()> {
+    match state.meta.status {
+        StreamStatus::Active | StreamStatus::Updating if !state.gone => Ok(()),
+        _ => Err(messages::stream_not_found(name, account)),
+    }
+}
+
+impl Streams {
+    pub async fn put_record(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        entry: PutEntry,
+    ) -> Result<PutResult> {
+        let out = self.put(ctx, target, vec![entry], true).await?;
+        match out.records.into_iter().next() {
+            Some(PutRecordsEntry::Ok(r)) => Ok(r),
+            Some(PutRecordsEntry::Failed { message, .. }) => Err(KinesisError::Internal(message)),
+            None => Err(KinesisError::Internal("no result".into())),
+        }
+    }
+
+    pub async fn put_records(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        entries: Vec<PutEntry>,
+    ) -> Result<PutRecordsOutput> {
+        self.put(ctx, target, entries, false).await
+    }
+
+    async fn put(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        entries: Vec<PutEntry>,
+        single: bool,
+    ) -> Result<PutRecordsOutput> {
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let state = handle.read().await;
+        ensure_writable(&state, &name, self.account())?;
+        let record_max = state.meta.max_record_size_kib as usize * 1024;
+        let mut total = 0usize;
+        // Route every record first: a bad hash key or size fails the whole request, as in AWS.
+        let mut routed = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let size = e.data.len() + e.partition_key.len();
+            total += size;
+            if size > record_max {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "Record size exceeds the maximum allowed record size of {} KiB for stream {name}.",
+                    state.meta.max_record_size_kib
+                )));
+            }
+            let key = match &e.explicit_hash_key {
+                Some(text) => {
+                    parse_hash_key(text).ok_or_else(|| messages::invalid_explicit_hash_key(text))?
+                }
+                None => partition_key_hash(&e.partition_key),
+            };
+            let route = state
+                .route(key)
+                .ok_or_else(|| KinesisError::Internal("no open shard owns the hash key".into()))?;
+            routed.push(route);
+        }
+        if !single && total > PUT_RECORDS_BYTES_MAX {
+            return Err(KinesisError::InvalidArgument(
+                "Records size exceeds 5 MB limit".into(),
+            ));
+        }
+        // One batch per shard, in request order within each shard.
+        let mut batches: Vec<(u64, LogId, Vec<Bytes>, Vec<usize>)> = Vec::new();
+        for (i, (e, r)) in entries.iter().zip(&routed).enumerate() {
+            let payload = encode_entry(&e.partition_key, &e.data);
+            match batches.iter_mut().find(|b| b.0 == r.shard_index) {
+                Some(b) => {
+                    b.2.push(payload);
+                    b.3.push(i);
+                }
+                None => batches.push((r.shard_index, r.log, vec![payload], vec![i])),
+            }
+        }
+        let now = self.now_ms();
+        let mut positions = Vec::with_capacity(batches.len());
+        let mut requests = Vec::with_capacity(batches.len());
+        for (shard, log, payloads, idx) in batches {
+            positions.push((shard, idx));
+            requests.push((log, now, payloads));
+        }
+        let acks = self.inner.store.append_many(requests).await;
+        drop(state);
+        let mut records: Vec<Option<PutRecordsEntry>> = vec![None; entries.len()];
+        let mut failed = 0u32;
+        for ((shard, idx), ack) in positions.into_iter().zip(acks) {
+            for (k, i) in idx.into_iter().enumerate() {
+                let entry = match &ack {
+                    Ok(a) => PutRecordsEntry::Ok(PutResult {
+                        shard_id: shard_id(shard),
+                        sequence_number: SequenceNumber::new(shard, Offset(a.first.0 + k as u64))
+                            .to_string(),
+                    }),
+                    Err(e) => {
+                        tracing::error!(error = %e, "append failed");
+                        failed += 1;
+                        PutRecordsEntry::Failed {
+                            code: "InternalFailure".into(),
+                            message: "Internal service failure.".into(),
+                        }
+                    }
+                };
+                if let Some(slot) = records.get_mut(i) {
+                    *slot = Some(entry);
+                }
+            }
+        }
+        if single && failed > 0 {
+            return Err(KinesisError::Internal("Internal service failure.".into()));
+        }
+        Ok(PutRecordsOutput {
+            failed_count: failed,
+            records: records
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or(PutRecordsEntry::Failed {
+                        code: "InternalFailure".into(),
+                        message: "Internal service failure.".into(),
+                    })
+                })
+                .collect(),
+            encrypted: false,
+        })
+    }
+
+    pub async fn get_shard_iterator(&self, ctx: &Ctx, req: GetShardIterator) -> Result<String> {
+        let name = self.target_name(ctx, &req.target)?;
+        let account = self.account().to_string();
+        let index = parse_shard_id(&req.shard_id)
+            .filter(|i| *i <= i32::MAX as u64)
+            .ok_or_else(|| messages::could_not_find_shard(&req.shard_id, &name, &account))?;
+        let missing = || messages::shard_not_found(&shard_id(index), &name, &account);
+        let handle = self
+            .lookup_name(&ctx.region, &name)
+            .await
+            .map_err(|_| missing())?;
+        let state = handle.read().await;
+        let shard = state
+            .meta
+            .shard(index)
+            .filter(|s| {
+                self.visible_shards(&state.meta)
+                    .iter()
+                    .any(|v| v.index == s.index)
+            })
+            .ok_or_else(missing)?;
+        let log = LogId(shard.log);
+        let bounds = self.inner.store.bounds(log)?;
+        let kind = req.kind;
+        let seq_needed = matches!(
+            kind,
+            IteratorType::AtSequenceNumber | IteratorType::AfterSequenceNumber
+        );
+        if seq_needed && req.starting_sequence_number.is_none() {
+            return Err(KinesisError::InvalidArgument(format!(
+                "{ITERATOR_ARGS_HINT} Request specified {} and no StartingSequenceNumber.",
+                kind.as_str()
+            )));
+        }
+        if !seq_needed {
+            if kind != IteratorType::AtTimestamp && req.starting_sequence_number.is_some() {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "{ITERATOR_ARGS_HINT} Request specified {} and also a StartingSequenceNumber.",
+                    kind.as_str()
+                )));
+            }
+        }
+        if kind == IteratorType::AtTimestamp && req.timestamp_ms.is_none() {
+            return Err(KinesisError::InvalidArgument(
+                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. \
+                 Current request has no timestamp parameter."
+                    .into(),
+            ));
+        }
+        let offset = match kind {
+            IteratorType::TrimHorizon => bounds.start,
+            IteratorType::Latest => bounds.end,
+            IteratorType::AtTimestamp => {
+                let ts = req.timestamp_ms.unwrap_or(0);
+                let now = self.now_ms();
+                if ts > now {
+                    return Err(KinesisError::InvalidArgument(format!(
+                        "The timestampInMillis parameter cannot be greater than the \
+                         currentTimestampInMillis. timestampInMillis: {ts}, \
+                         currentTimestampInMillis: {now}"
+                    )));
+                }
+                self.inner.store.seek_timestamp(log, ts)?
+            }
+            IteratorType::AtSequenceNumber | IteratorType::AfterSequenceNumber => {
+                let text = req.starting_sequence_number.as_deref().unwrap_or_default();
+                let seq = SequenceNumber::parse(text).map_err(|_| {
+                    KinesisError::InvalidArgument(format!(
+                        "StartingSequenceNumber {text} used in GetShardIterator on shard {} in \
+                         stream {name} under account {account} is invalid.",
+                        req.shard_id
+                    ))
+                })?;
+                if seq.shard_index != shard.index {
+                    return Err(KinesisError::InvalidArgument(format!(
+                        "Invalid StartingSequenceNumber. It encodes {}, while it was used in a \
+                         call to a shard with {}",
+                        shard_id(seq.shard_index),
+                        shard_id(shard.index)
+                    )));
+                }
+                if kind == IteratorType::AtSequenceNumber {
+                    seq.offset
+                } else {
+                    Offset(seq.offset.0.saturating_add(1))
+                }
+            }
+        };
+        Ok(ShardIterator {
+            issued_ms: self.now_ms(),
+            region: ctx.region.clone(),
+            stream_name: name,
+            stream_created_ms: state.meta.created_ms,
+            shard_index: shard.index,
+            offset,
+        }
+        .encode())
+    }
+
+    pub async fn get_records(
+        &self,
+        ctx: &Ctx,
+        iterator: &str,
+        limit: Option<u32>,
+        stream_arn: Option<&str>,
+    ) -> Result<GetRecordsOutput> {
+        let it = ShardIterator::decode(iterator).map_err(|_| messages::invalid_shard_iterator())?;
+        let limit = limit.unwrap_or(GET_RECORDS_LIMIT_MAX);
+        if limit > GET_RECORDS_LIMIT_MAX || limit == 0 {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Limit {limit} is not in the range of [1, 10000]."
+            )));
+        }
+        let now = self.now_ms();
+        if now - it.issued_ms > ITERATOR_TTL_MS {
+            return Err(KinesisError::ExpiredIterator(format!(
+                "Iterator expired. The iterator was created at time {} while right now it is {} \
+                 which is further in the future than the tolerated delay of {ITERATOR_TTL_MS} \
+                 milliseconds.",
+                java_date(it.issued_ms),
+                java_date(now)
+            )));
+        }
+        if it.region != ctx.region {
+            return Err(messages::invalid_shard_iterator());
+        }
+        if let Some(arn) = stream_arn {
+            let target = StreamTarget {
+                name: None,
+                arn: Some(arn.to_string()),
+            };
+            if self.target_name(ctx, &target)? != it.stream_name {
+                return Err(messages::invalid_shard_iterator());
+            }
+        }
+        let account = self.account().to_string();
+        let missing =
+            || messages::shard_not_found(&shard_id(it.shard_index), &it.stream_name, &account);
+        let handle = self
+            .lookup_name(&it.region, &it.stream_name)
+            .await
+            .map_err(|_| missing())?;
+        let state = handle.read().await;
+        if state.meta.created_ms != it.stream_created_ms {
+            return Err(missing());
+        }
+        let shard = state.meta.shard(it.shard_index).ok_or_else(missing)?;
+        let log = LogId(shard.log);
+        let entries =
+            self.inner
+                .store
+                .read(log, it.offset, limit as usize, GET_RECORDS_BYTES_MAX)?;
+        let bounds = self.inner.store.bounds(log)?;
+        let mut next = it.offset.max(bounds.start);
+        let mut records = Vec::with_capacity(entries.len());
+        let mut last_ts = None;
+        for e in entries {
+            next = Offset(e.offset.0 + 1);
+            last_ts = Some(e.timestamp_ms);
+            let Some((partition_key, data)) = decode_entry(&e.payload) else {
+                tracing::error!(
+                    log = log.0,
+                    offset = e.offset.0,
+                    "undecodable entry skipped"
+                );
+                continue;
+            };
+            records.push(Record {
+                sequence_number: SequenceNumber::new(shard.index, e.offset).to_string(),
+                arrival_ms: e.timestamp_ms,
+                data,
+                partition_key,
+            });
+        }
+        let caught_up = next >= bounds.end;
+        let millis_behind_latest = if caught_up {
+            0
+        } else {
+            last_ts.map_or(0, |t| (now - t).max(0))
+        };
+        let (next_shard_iterator, child_shards) = if !shard.is_open() && caught_up {
+            let children = shard
+                .children
+                .iter()
+                .filter_map(|c| state.meta.shard(*c))
+                .map(|c| ChildShard {
+                    shard_id: shard_id(c.index),
+                    parent_shards: c
+                        .parent
+                        .into_iter()
+                        .chain(c.adjacent_parent)
+                        .map(shard_id)
+                        .collect(),
+                    range: c.range,
+                })
+                .collect();
+            (None, Some(children))
+        } else {
+            let token = ShardIterator {
+                issued_ms: now,
+                offset: next,
+                ..it
+            }
+            .encode();
+            (Some(token), None)
+        };
+        Ok(GetRecordsOutput {
+            records,
+            next_shard_iterator,
+            millis_behind_latest,
+            child_shards,
+            encrypted: state.meta.encryption_key.is_some(),
+        })
+    }
+}
+
+/// `java.util.Date#toString` in UTC, the format AWS prints times in: `Mon Nov 23 04:11:51 UTC 2026`.
+pub fn java_date(ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let weekday = DAYS
+        .get(days.rem_euclid(7) as usize)
+        .copied()
+        .unwrap_or("Thu");
+    let month = MONTHS.get((m - 1) as usize).copied().unwrap_or("Jan");
+    format!(
+        "{weekday} {month} {d:02} {:02}:{:02}:{:02} UTC {y}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn java_date_formats_like_aws() {
+        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(java_date(1_795_406_511_000), "Mon Nov 23 04:01:51 UTC 2026");
+    }
+
+    proptest! {
+        #[test]
+        fn entry_round_trips(pk in "\\PC{1,256}", data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let e = encode_entry(&pk, &data);
+            let (p, d) = decode_entry(&e).unwrap();
+            prop_assert_eq!(p, pk);
+            prop_assert_eq!(&d[..], &data[..]);
+        }
+
+        #[test]
+        fn decode_entry_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_entry(&Bytes::from(raw));
+        }
+    }
+}

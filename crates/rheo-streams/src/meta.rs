@@ -1,0 +1,176 @@
+//! Stream and shard metadata: what the catalog persists, one JSON document per stream.
+//!
+//! The document is versioned (`v`) so later formats can still read it. Everything needed to
+//! serve a stream after a restart is here: its shards with their logs, hash ranges and lineage,
+//! its tags, retention, mode, and any status transition still pending.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::HashRange;
+
+pub const META_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamStatus {
+    #[serde(rename = "CREATING")]
+    Creating,
+    #[serde(rename = "DELETING")]
+    Deleting,
+    #[serde(rename = "ACTIVE")]
+    Active,
+    #[serde(rename = "UPDATING")]
+    Updating,
+}
+
+impl StreamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Creating => "CREATING",
+            StreamStatus::Deleting => "DELETING",
+            StreamStatus::Active => "ACTIVE",
+            StreamStatus::Updating => "UPDATING",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamMode {
+    #[serde(rename = "PROVISIONED")]
+    Provisioned,
+    #[serde(rename = "ON_DEMAND")]
+    OnDemand,
+}
+
+impl StreamMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamMode::Provisioned => "PROVISIONED",
+            StreamMode::OnDemand => "ON_DEMAND",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "PROVISIONED" => Some(StreamMode::Provisioned),
+            "ON_DEMAND" => Some(StreamMode::OnDemand),
+            _ => None,
+        }
+    }
+}
+
+/// A status transition that completes when its time comes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pending {
+    /// CREATING -> ACTIVE.
+    Activate,
+    /// DELETING -> gone.
+    Delete,
+    /// UPDATING -> ACTIVE, replacing `close` shards by `open` ones.
+    Reshard(Reshard),
+    /// UPDATING -> ACTIVE with the new capacity mode.
+    Mode(StreamMode),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reshard {
+    pub close: Vec<u64>,
+    pub open: Vec<NewShard>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewShard {
+    /// Allocated when the change is requested, so applying it needs no I/O.
+    pub log: u64,
+    pub range: HashRange,
+    pub parent: Option<u64>,
+    pub adjacent_parent: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardMeta {
+    pub index: u64,
+    /// The storage log holding this shard's records. Never reused.
+    pub log: u64,
+    pub range: HashRange,
+    pub parent: Option<u64>,
+    pub adjacent_parent: Option<u64>,
+    pub created_ms: i64,
+    /// When resharding closed it; a closed shard takes no writes but stays readable.
+    pub closed_ms: Option<i64>,
+    /// Child shard indexes, filled when the shard is closed.
+    #[serde(default)]
+    pub children: Vec<u64>,
+}
+
+impl ShardMeta {
+    pub fn is_open(&self) -> bool {
+        self.closed_ms.is_none()
+    }
+}
+
+pub fn shard_id(index: u64) -> String {
+    format!("shardId-{index:012}")
+}
+
+/// Parses `shardId-000000000007` (AWS also accepts a bare suffix after the last '-').
+pub fn parse_shard_id(id: &str) -> Option<u64> {
+    let digits = id.rsplit('-').next()?;
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamMeta {
+    pub v: u32,
+    pub name: String,
+    pub region: String,
+    pub created_ms: i64,
+    pub status: StreamStatus,
+    pub pending: Option<Pending>,
+    /// When `pending` completes.
+    pub due_ms: i64,
+    pub retention_hours: u32,
+    pub mode: StreamMode,
+    pub shards: Vec<ShardMeta>,
+    pub tags: BTreeMap<String, String>,
+    /// KMS key id when server-side encryption is on.
+    pub encryption_key: Option<String>,
+    pub enhanced_metrics: Vec<String>,
+    pub max_record_size_kib: u32,
+    pub warm_throughput_mibps: Option<u32>,
+}
+
+impl StreamMeta {
+    pub fn shard(&self, index: u64) -> Option<&ShardMeta> {
+        // Shards are stored in index order with no gaps, but search defensively.
+        self.shards
+            .get(index as usize)
+            .filter(|s| s.index == index)
+            .or_else(|| self.shards.iter().find(|s| s.index == index))
+    }
+
+    pub fn open_shards(&self) -> impl Iterator<Item = &ShardMeta> {
+        self.shards.iter().filter(|s| s.is_open())
+    }
+
+    pub fn open_shard_count(&self) -> usize {
+        self.open_shards().count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_ids_round_trip() {
+        assert_eq!(shard_id(7), "shardId-000000000007");
+        assert_eq!(parse_shard_id("shardId-000000000007"), Some(7));
+        assert_eq!(parse_shard_id("7"), Some(7));
+        assert_eq!(parse_shard_id("shardId-"), None);
+        assert_eq!(parse_shard_id("shardId-x"), None);
+    }
+}

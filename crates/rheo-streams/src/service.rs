@@ -1,0 +1,385 @@
+//! The stream registry: resolves names and ARNs to streams, persists their metadata in the
+//! storage catalog, and completes pending status transitions when their time comes.
+//!
+//! Locking: the registry map is behind a short-held `parking_lot` lock. Each stream's state is
+//! behind a `tokio` RwLock: data operations (put, get) hold it shared across their storage
+//! await, and resharding takes it exclusively, so when a shard closes no append to it is still
+//! in flight and its final length is known. Administrative operations are serialised by one
+//! async mutex, which keeps "check, allocate logs, persist" sequences free of races.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use rheo_log::{LogId, Store};
+use tokio::sync::{Mutex, RwLock as AsyncRwLock};
+
+use crate::clock::Clock;
+use crate::error::{KinesisError, Result};
+use crate::hash::HashKey;
+use crate::messages;
+use crate::meta::{Pending, StreamMeta, StreamStatus};
+use crate::types::{Ctx, StreamTarget};
+
+const CATALOG_STREAM_PREFIX: &str = "stream/";
+const CATALOG_NEXT_LOG: &str = "counter/next-log-id";
+
+/// Settings of the domain, from the server's configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub account_id: String,
+    /// How long a stream stays CREATING.
+    pub create_stream_ms: i64,
+    /// How long a stream stays DELETING.
+    pub delete_stream_ms: i64,
+    /// How long a stream stays UPDATING.
+    pub update_stream_ms: i64,
+    /// Open shards per account and region.
+    pub shard_limit: u32,
+    pub on_demand_stream_limit: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            account_id: "000000000000".into(),
+            create_stream_ms: 500,
+            delete_stream_ms: 500,
+            update_stream_ms: 500,
+            shard_limit: 500,
+            on_demand_stream_limit: 50,
+        }
+    }
+}
+
+/// A route from a hash-key range to an open shard, for the put path.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Route {
+    pub start: HashKey,
+    pub end: HashKey,
+    pub shard_index: u64,
+    pub log: LogId,
+}
+
+pub(crate) struct StreamState {
+    pub meta: StreamMeta,
+    /// Open shards sorted by starting hash key.
+    pub routes: Vec<Route>,
+    /// Set once the stream is removed, for handles still held by in-flight requests.
+    pub gone: bool,
+}
+
+impl StreamState {
+    pub fn new(meta: StreamMeta) -> Self {
+        let mut state = StreamState {
+            meta,
+            routes: Vec::new(),
+            gone: false,
+        };
+        state.rebuild_routes();
+        state
+    }
+
+    pub fn rebuild_routes(&mut self) {
+        let mut routes: Vec<Route> = self
+            .meta
+            .open_shards()
+            .map(|s| Route {
+                start: s.range.start,
+                end: s.range.end,
+                shard_index: s.index,
+                log: LogId(s.log),
+            })
+            .collect();
+        routes.sort_by_key(|r| r.start);
+        self.routes = routes;
+    }
+
+    /// The open shard owning `key`.
+    pub fn route(&self, key: HashKey) -> Option<Route> {
+        let i = self.routes.partition_point(|r| r.start <= key);
+        let r = *self.routes.get(i.checked_sub(1)?)?;
+        (key <= r.end).then_some(r)
+    }
+}
+
+pub(crate) type Handle = Arc<AsyncRwLock<StreamState>>;
+
+pub(crate) struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub registry: RwLock<HashMap<(String, String), Handle>>,
+    pub admin: Mutex<()>,
+    pub next_log: Mutex<u64>,
+}
+
+/// The Kinesis Data Streams service over one storage engine.
+#[derive(Clone)]
+pub struct Streams {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Streams {
+    /// Loads every stream from the catalog.
+    pub fn open(config: Config, store: Store, clock: Arc<dyn Clock>) -> Result<Self> {
+        let mut registry = HashMap::new();
+        let mut max_log = 0u64;
+        for (key, value) in store.catalog_list(CATALOG_STREAM_PREFIX)? {
+            let meta: StreamMeta = match serde_json::from_slice(&value) {
+                Ok(m) => m,
+                Err(e) => {
+                    // A document we cannot read is kept on disk untouched, never overwritten.
+                    tracing::error!(%key, error = %e, "unreadable stream metadata, skipping");
+                    continue;
+                }
+            };
+            for s in &meta.shards {
+                max_log = max_log.max(s.log + 1);
+            }
+            let k = (meta.region.clone(), meta.name.clone());
+            registry.insert(k, Arc::new(AsyncRwLock::new(StreamState::new(meta))));
+        }
+        let stored_next = match store.catalog_get(CATALOG_NEXT_LOG)? {
+            Some(bytes) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .unwrap_or(0),
+            None => 0,
+        };
+        tracing::info!(streams = registry.len(), "streams loaded");
+        Ok(Streams {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                clock,
+                registry: RwLock::new(registry),
+                admin: Mutex::new(()),
+                next_log: Mutex::new(stored_next.max(max_log).max(1)),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    pub(crate) fn account(&self) -> &str {
+        &self.inner.config.account_id
+    }
+
+    pub fn stream_arn(&self, region: &str, name: &str) -> String {
+        format!(
+            "arn:aws:kinesis:{region}:{}:stream/{name}",
+            self.inner.config.account_id
+        )
+    }
+
+    /// Reserves `count` never-used log ids, durably, before anything refers to them.
+    pub(crate) async fn allocate_logs(&self, count: u64) -> Result<Vec<u64>> {
+        let mut next = self.inner.next_log.lock().await;
+        let first = *next;
+        let after = first + count;
+        self.inner
+            .store
+            .catalog_put(CATALOG_NEXT_LOG, after.to_string().as_bytes())?;
+        *next = after;
+        Ok((first..after).collect())
+    }
+
+    pub(crate) fn persist(&self, meta: &StreamMeta) -> Result<()> {
+        let key = catalog_key(&meta.region, &meta.name);
+        let doc = serde_json::to_vec(meta)
+            .map_err(|e| KinesisError::Internal(format!("cannot encode metadata: {e}")))?;
+        self.inner.store.catalog_put(&key, &doc)?;
+        Ok(())
+    }
+
+    /// The stream's name in the request's region, from `StreamName` or `StreamARN`.
+    pub(crate) fn target_name(&self, ctx: &Ctx, target: &StreamTarget) -> Result<String> {
+        match (&target.name, &target.arn) {
+            (Some(name), None) => Ok(name.clone()),
+            (name, Some(arn)) => {
+                let (region, account, arn_name) = parse_stream_arn(arn)
+                    .ok_or_else(|| KinesisError::InvalidArgument(format!("Invalid ARN: {arn}")))?;
+                if account != self.account() || region != ctx.region {
+                    return Err(messages::stream_not_found(
+                        arn_name,
+                        &account_display(account),
+                    ));
+                }
+                if let Some(name) = name {
+                    if name != arn_name {
+                        return Err(KinesisError::InvalidArgument(format!(
+                            "StreamName {name} and StreamARN {arn} do not refer to the same stream."
+                        )));
+                    }
+                }
+                Ok(arn_name.to_string())
+            }
+            (None, None) => Err(messages::either_name_or_arn()),
+        }
+    }
+
+    /// Finds a stream, completing its pending transition first if it is due.
+    pub(crate) async fn lookup(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+    ) -> Result<(String, Handle)> {
+        let name = self.target_name(ctx, target)?;
+        let handle = self.lookup_name(&ctx.region, &name).await?;
+        Ok((name, handle))
+    }
+
+    pub(crate) async fn lookup_name(&self, region: &str, name: &str) -> Result<Handle> {
+        let handle = self.get_handle(region, name);
+        let handle = handle.ok_or_else(|| messages::stream_not_found(name, self.account()))?;
+        self.settle(&handle).await?;
+        if handle.read().await.gone {
+            return Err(messages::stream_not_found(name, self.account()));
+        }
+        Ok(handle)
+    }
+
+    pub(crate) fn get_handle(&self, region: &str, name: &str) -> Option<Handle> {
+        self.inner
+            .registry
+            .read()
+            .get(&(region.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    pub(crate) fn handles(&self) -> Vec<Handle> {
+        self.inner.registry.read().values().cloned().collect()
+    }
+
+    /// Completes the stream's pending transition if its time has come.
+    pub(crate) async fn settle(&self, handle: &Handle) -> Result<()> {
+        let now = self.now_ms();
+        {
+            let state = handle.read().await;
+            if state.gone || state.meta.pending.is_none() || state.meta.due_ms > now {
+                return Ok(());
+            }
+        }
+        let mut state = handle.write().await;
+        let Some(pending) = state.meta.pending.clone() else {
+            return Ok(());
+        };
+        if state.gone || state.meta.due_ms > now {
+            return Ok(());
+        }
+        match pending {
+            Pending::Activate => {
+                state.meta.status = StreamStatus::Active;
+                state.meta.pending = None;
+                self.persist(&state.meta)?;
+            }
+            Pending::Mode(mode) => {
+                state.meta.mode = mode;
+                state.meta.status = StreamStatus::Active;
+                state.meta.pending = None;
+                self.persist(&state.meta)?;
+            }
+            Pending::Reshard(plan) => {
+                self.apply_reshard(&mut state, &plan, now);
+                state.meta.status = StreamStatus::Active;
+                state.meta.pending = None;
+                self.persist(&state.meta)?;
+            }
+            Pending::Delete => {
+                let key = (state.meta.region.clone(), state.meta.name.clone());
+                self.inner
+                    .store
+                    .catalog_delete(&catalog_key(&key.0, &key.1))?;
+                state.gone = true;
+                let logs: Vec<u64> = state.meta.shards.iter().map(|s| s.log).collect();
+                {
+                    let mut reg = self.inner.registry.write();
+                    if reg.get(&key).is_some_and(|h| Arc::ptr_eq(h, handle)) {
+                        reg.remove(&key);
+                    }
+                }
+                drop(state);
+                for log in logs {
+                    self.inner.store.delete_log(LogId(log)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Periodic work: completes due transitions and applies retention. The server calls it
+    /// every few hundred milliseconds; every operation also settles the stream it touches.
+    pub async fn tick(&self) {
+        let now = self.now_ms();
+        for handle in self.handles() {
+            if let Err(e) = self.settle(&handle).await {
+                tracing::warn!(error = %e, "could not complete a stream transition");
+            }
+            let state = handle.read().await;
+            if state.gone {
+                continue;
+            }
+            let horizon = now - i64::from(state.meta.retention_hours) * 3_600_000;
+            for shard in &state.meta.shards {
+                if let Err(e) = self.inner.store.trim(LogId(shard.log), horizon) {
+                    tracing::warn!(error = %e, log = shard.log, "retention trim failed");
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn catalog_key(region: &str, name: &str) -> String {
+    format!("{CATALOG_STREAM_PREFIX}{region}/{name}")
+}
+
+fn account_display(account: &str) -> String {
+    account.to_string()
+}
+
+/// Splits `arn:aws:kinesis:<region>:<account>:stream/<name>` (consumer ARNs resolve to their
+/// stream) into (region, account, name).
+pub(crate) fn parse_stream_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_lit, partition, service) = (parts.next()?, parts.next()?, parts.next()?);
+    let (region, account, resource) = (parts.next()?, parts.next()?, parts.next()?);
+    if arn_lit != "arn" || !partition.starts_with("aws") || service != "kinesis" {
+        return None;
+    }
+    let rest = resource.strip_prefix("stream/")?;
+    let name = rest.split('/').next()?;
+    if name.is_empty() {
+        return None;
+    }
+    Some((region, account, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stream_and_consumer_arns() {
+        assert_eq!(
+            parse_stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/s1"),
+            Some(("us-east-1", "000000000000", "s1"))
+        );
+        assert_eq!(
+            parse_stream_arn("arn:aws:kinesis:eu-west-1:123456789012:stream/s/consumer/c:1"),
+            Some(("eu-west-1", "123456789012", "s"))
+        );
+        assert_eq!(parse_stream_arn("arn:aws:s3:::bucket"), None);
+        assert_eq!(parse_stream_arn("arn:aws:kinesis:r:a:stream/"), None);
+    }
+}

@@ -1,0 +1,789 @@
+//! Scenario tests of the domain over the in-memory store, with a manual clock.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rheo_log::{Store, StoreConfig};
+
+use crate::clock::ManualClock;
+use crate::types::*;
+use crate::{Config, KinesisError, StreamMode, StreamStatus, Streams};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn setup() -> (Streams, ManualClock, Ctx) {
+    let clock = ManualClock::new(T0);
+    let store = Store::open(StoreConfig::default()).unwrap();
+    let config = Config {
+        create_stream_ms: 100,
+        delete_stream_ms: 100,
+        update_stream_ms: 100,
+        shard_limit: 50,
+        ..Config::default()
+    };
+    let streams = Streams::open(config, store, Arc::new(clock.clone())).unwrap();
+    (
+        streams,
+        clock,
+        Ctx {
+            region: "us-east-1".into(),
+        },
+    )
+}
+
+async fn create(s: &Streams, clock: &ManualClock, ctx: &Ctx, name: &str, shards: u32) {
+    s.create_stream(
+        ctx,
+        CreateStream {
+            name: name.into(),
+            shard_count: Some(shards),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    clock.advance_ms(101);
+}
+
+fn entry(pk: &str, data: &str) -> PutEntry {
+    PutEntry {
+        data: Bytes::from(data.to_string()),
+        partition_key: pk.into(),
+        explicit_hash_key: None,
+    }
+}
+
+async fn read_all(
+    s: &Streams,
+    ctx: &Ctx,
+    name: &str,
+    shard: &str,
+) -> (Vec<Record>, GetRecordsOutput) {
+    let it = s
+        .get_shard_iterator(
+            ctx,
+            GetShardIterator {
+                target: StreamTarget::name(name),
+                shard_id: shard.into(),
+                kind: IteratorType::TrimHorizon,
+                starting_sequence_number: None,
+                timestamp_ms: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let mut it = Some(it);
+    loop {
+        let r = s
+            .get_records(ctx, it.as_deref().unwrap(), None, None)
+            .await
+            .unwrap();
+        out.extend(r.records.clone());
+        if r.records.is_empty() || r.next_shard_iterator.is_none() {
+            return (out, r);
+        }
+        it = r.next_shard_iterator.clone();
+    }
+}
+
+#[tokio::test]
+async fn create_describe_activates_after_delay() {
+    let (s, clock, ctx) = setup();
+    s.create_stream(
+        &ctx,
+        CreateStream {
+            name: "a".into(),
+            shard_count: Some(3),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let d = s
+        .describe_stream(&ctx, &StreamTarget::name("a"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(d.status, StreamStatus::Creating);
+    assert_eq!(d.shards.len(), 3);
+    assert_eq!(d.arn, "arn:aws:kinesis:us-east-1:000000000000:stream/a");
+    clock.advance_ms(101);
+    let d = s
+        .describe_stream(&ctx, &StreamTarget::name("a"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(d.status, StreamStatus::Active);
+    let err = s
+        .create_stream(
+            &ctx,
+            CreateStream {
+                name: "a".into(),
+                shard_count: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::ResourceInUse("Stream a under account 000000000000 already exists.".into())
+    );
+}
+
+#[tokio::test]
+async fn streams_are_namespaced_by_region() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    let other = Ctx {
+        region: "eu-west-1".into(),
+    };
+    let err = s
+        .describe_stream_summary(&other, &StreamTarget::name("a"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::ResourceNotFound(_)));
+    create(&s, &clock, &other, "a", 2).await;
+    let sum = s
+        .describe_stream_summary(&other, &StreamTarget::name("a"))
+        .await
+        .unwrap();
+    assert_eq!(sum.open_shard_count, 2);
+    assert_eq!(sum.arn, "arn:aws:kinesis:eu-west-1:000000000000:stream/a");
+}
+
+#[tokio::test]
+async fn put_routes_by_md5_and_reads_back_in_order() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 4).await;
+    let mut by_shard: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    for i in 0..200 {
+        let pk = format!("key-{i}");
+        let r = s
+            .put_record(&ctx, &StreamTarget::name("a"), entry(&pk, &format!("v{i}")))
+            .await
+            .unwrap();
+        let h = crate::hash::partition_key_hash(&pk);
+        let expected = crate::hash::split_evenly(crate::hash::HashRange::FULL, 4)
+            .iter()
+            .position(|r| r.contains(h))
+            .unwrap();
+        assert_eq!(r.shard_id, crate::meta::shard_id(expected as u64));
+        by_shard
+            .entry(r.shard_id)
+            .or_default()
+            .push((r.sequence_number, format!("v{i}")));
+    }
+    for (shard, written) in by_shard {
+        let (records, last) = read_all(&s, &ctx, "a", &shard).await;
+        let got: Vec<(String, String)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.sequence_number.clone(),
+                    String::from_utf8(r.data.to_vec()).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, written);
+        assert_eq!(last.millis_behind_latest, 0);
+        assert!(last.next_shard_iterator.is_some());
+    }
+}
+
+#[tokio::test]
+async fn put_records_reports_per_record_results_in_request_order() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 2).await;
+    let entries: Vec<PutEntry> = (0..50).map(|i| entry(&format!("k{i}"), "x")).collect();
+    let out = s
+        .put_records(&ctx, &StreamTarget::name("a"), entries)
+        .await
+        .unwrap();
+    assert_eq!(out.failed_count, 0);
+    assert_eq!(out.records.len(), 50);
+    for (i, r) in out.records.iter().enumerate() {
+        let PutRecordsEntry::Ok(r) = r else {
+            panic!("failed")
+        };
+        let h = crate::hash::partition_key_hash(&format!("k{i}"));
+        let expect = if h <= u128::MAX / 2 {
+            "shardId-000000000000"
+        } else {
+            "shardId-000000000001"
+        };
+        assert_eq!(r.shard_id, expect);
+    }
+}
+
+#[tokio::test]
+async fn explicit_hash_key_out_of_range_fails_whole_request() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    let mut e = entry("k", "x");
+    e.explicit_hash_key = Some("340282366920938463463374607431768211456".into());
+    let err = s
+        .put_records(&ctx, &StreamTarget::name("a"), vec![entry("a", "b"), e])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KinesisError::InvalidArgument(m) if m.starts_with("Invalid ExplicitHashKey."))
+    );
+    // Nothing was written.
+    let (records, _) = read_all(&s, &ctx, "a", "shardId-000000000000").await;
+    assert!(records.is_empty());
+}
+
+#[tokio::test]
+async fn iterator_types_position_correctly() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    let mut seqs = Vec::new();
+    for i in 0..5 {
+        clock.advance_ms(10);
+        let r = s
+            .put_record(&ctx, &StreamTarget::name("a"), entry("k", &i.to_string()))
+            .await
+            .unwrap();
+        seqs.push(r.sequence_number);
+    }
+    let get = |kind, seq: Option<String>, ts: Option<i64>| {
+        let s = s.clone();
+        let ctx = ctx.clone();
+        async move {
+            let it = s
+                .get_shard_iterator(
+                    &ctx,
+                    GetShardIterator {
+                        target: StreamTarget::name("a"),
+                        shard_id: "shardId-000000000000".into(),
+                        kind,
+                        starting_sequence_number: seq,
+                        timestamp_ms: ts,
+                    },
+                )
+                .await?;
+            let r = s.get_records(&ctx, &it, None, None).await?;
+            Ok::<Vec<String>, KinesisError>(
+                r.records
+                    .iter()
+                    .map(|r| String::from_utf8(r.data.to_vec()).unwrap())
+                    .collect(),
+            )
+        }
+    };
+    assert_eq!(
+        get(IteratorType::TrimHorizon, None, None).await.unwrap(),
+        ["0", "1", "2", "3", "4"]
+    );
+    assert!(get(IteratorType::Latest, None, None)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        get(IteratorType::AtSequenceNumber, Some(seqs[2].clone()), None)
+            .await
+            .unwrap(),
+        ["2", "3", "4"]
+    );
+    assert_eq!(
+        get(
+            IteratorType::AfterSequenceNumber,
+            Some(seqs[2].clone()),
+            None
+        )
+        .await
+        .unwrap(),
+        ["3", "4"]
+    );
+    assert_eq!(
+        get(IteratorType::AtTimestamp, None, Some(T0 + 101 + 30))
+            .await
+            .unwrap(),
+        ["2", "3", "4"]
+    );
+    let err = get(IteratorType::AtSequenceNumber, None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KinesisError::InvalidArgument(m) if m.ends_with("Request specified AT_SEQUENCE_NUMBER and no StartingSequenceNumber."))
+    );
+    let err = get(IteratorType::TrimHorizon, Some(seqs[0].clone()), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KinesisError::InvalidArgument(m) if m.ends_with("and also a StartingSequenceNumber."))
+    );
+}
+
+#[tokio::test]
+async fn sequence_number_from_another_shard_is_refused() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 2).await;
+    let mut e = entry("k", "x");
+    e.explicit_hash_key = Some("0".into());
+    let r = s
+        .put_record(&ctx, &StreamTarget::name("a"), e)
+        .await
+        .unwrap();
+    assert_eq!(r.shard_id, "shardId-000000000000");
+    let err = s
+        .get_shard_iterator(
+            &ctx,
+            GetShardIterator {
+                target: StreamTarget::name("a"),
+                shard_id: "shardId-000000000001".into(),
+                kind: IteratorType::AtSequenceNumber,
+                starting_sequence_number: Some(r.sequence_number),
+                timestamp_ms: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument(
+            "Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used in \
+             a call to a shard with shardId-000000000001"
+                .into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn iterators_expire_after_five_minutes() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    let it = s
+        .get_shard_iterator(
+            &ctx,
+            GetShardIterator {
+                target: StreamTarget::name("a"),
+                shard_id: "shardId-000000000000".into(),
+                kind: IteratorType::Latest,
+                starting_sequence_number: None,
+                timestamp_ms: None,
+            },
+        )
+        .await
+        .unwrap();
+    clock.advance_ms(300_001);
+    let err = s.get_records(&ctx, &it, None, None).await.unwrap_err();
+    assert!(
+        matches!(err, KinesisError::ExpiredIterator(m) if m.starts_with("Iterator expired. The iterator was created at time "))
+    );
+    let err = s
+        .get_records(&ctx, "bm90IGFuIGl0ZXJhdG9y", None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument("Invalid ShardIterator.".into())
+    );
+}
+
+#[tokio::test]
+async fn split_closes_parent_and_lineage_is_reported() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    s.put_record(&ctx, &StreamTarget::name("a"), entry("k", "before"))
+        .await
+        .unwrap();
+    let mid = (u128::MAX / 2).to_string();
+    s.split_shard(&ctx, &StreamTarget::name("a"), "shardId-000000000000", &mid)
+        .await
+        .unwrap();
+    let err = s
+        .split_shard(&ctx, &StreamTarget::name("a"), "shardId-000000000000", &mid)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KinesisError::ResourceInUse(m) if m.ends_with("not ACTIVE, instead in state UPDATING"))
+    );
+    clock.advance_ms(101);
+    let d = s
+        .describe_stream(&ctx, &StreamTarget::name("a"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(d.status, StreamStatus::Active);
+    assert_eq!(d.shards.len(), 3);
+    assert!(d.shards[0].ending_sequence_number.is_some());
+    assert_eq!(
+        d.shards[1].parent_shard_id.as_deref(),
+        Some("shardId-000000000000")
+    );
+    assert_eq!(d.shards[1].range.end + 1, d.shards[2].range.start);
+    let (records, last) = read_all(&s, &ctx, "a", "shardId-000000000000").await;
+    assert_eq!(records.len(), 1);
+    assert!(last.next_shard_iterator.is_none());
+    let children = last.child_shards.unwrap();
+    assert_eq!(children.len(), 2);
+    assert_eq!(children[0].parent_shards, ["shardId-000000000000"]);
+    // Writes now go to the children.
+    let r = s
+        .put_record(&ctx, &StreamTarget::name("a"), entry("k", "after"))
+        .await
+        .unwrap();
+    assert_ne!(r.shard_id, "shardId-000000000000");
+    // Closed shards cannot be split again.
+    let err = s
+        .split_shard(&ctx, &StreamTarget::name("a"), "shardId-000000000000", &mid)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KinesisError::InvalidArgument(m) if m.contains("has already been merged or split"))
+    );
+}
+
+#[tokio::test]
+async fn merge_requires_adjacent_lower_first() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 3).await;
+    let t = StreamTarget::name("a");
+    let err = s
+        .merge_shards(&ctx, &t, "shardId-000000000000", "shardId-000000000002")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KinesisError::InvalidArgument(m) if m.contains("are not an adjacent pair"))
+    );
+    s.merge_shards(&ctx, &t, "shardId-000000000001", "shardId-000000000002")
+        .await
+        .unwrap();
+    clock.advance_ms(101);
+    let d = s.describe_stream(&ctx, &t, None, None).await.unwrap();
+    let merged = d.shards.last().unwrap();
+    assert_eq!(
+        merged.parent_shard_id.as_deref(),
+        Some("shardId-000000000001")
+    );
+    assert_eq!(
+        merged.adjacent_parent_shard_id.as_deref(),
+        Some("shardId-000000000002")
+    );
+    assert_eq!(merged.range.end, u128::MAX);
+}
+
+#[tokio::test]
+async fn update_shard_count_scales_uniformly_within_limits() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 2).await;
+    let t = StreamTarget::name("a");
+    let err = s.update_shard_count(&ctx, &t, 5).await.unwrap_err();
+    assert!(
+        matches!(err, KinesisError::LimitExceeded(m) if m.starts_with("UpdateShardCount cannot scale up over double"))
+    );
+    let out = s.update_shard_count(&ctx, &t, 4).await.unwrap();
+    assert_eq!((out.current, out.target), (2, 4));
+    clock.advance_ms(101);
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(sum.open_shard_count, 4);
+    let shards = s
+        .list_shards(
+            &ctx,
+            ListShards {
+                target: t.clone(),
+                filter: Some(ShardFilter {
+                    kind: ShardFilterType::AtLatest,
+                    shard_id: None,
+                    timestamp_ms: None,
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .shards;
+    assert_eq!(shards.len(), 4);
+    assert_eq!(
+        shards[0].parent_shard_id.as_deref(),
+        Some("shardId-000000000000")
+    );
+    assert_eq!(
+        shards[3].parent_shard_id.as_deref(),
+        Some("shardId-000000000001")
+    );
+}
+
+#[tokio::test]
+async fn list_shards_pages_with_next_token() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 5).await;
+    let first = s
+        .list_shards(
+            &ctx,
+            ListShards {
+                target: StreamTarget::name("a"),
+                max_results: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.shards.len(), 2);
+    let token = first.next_token.unwrap();
+    let err = s
+        .list_shards(
+            &ctx,
+            ListShards {
+                target: StreamTarget::name("a"),
+                next_token: Some(token.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument(
+            "NextToken and StreamName cannot be provided together.".into()
+        )
+    );
+    let second = s
+        .list_shards(
+            &ctx,
+            ListShards {
+                next_token: Some(token.clone()),
+                max_results: Some(10),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        second
+            .shards
+            .iter()
+            .map(|s| s.shard_id.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "shardId-000000000002",
+            "shardId-000000000003",
+            "shardId-000000000004"
+        ]
+    );
+    assert!(second.next_token.is_none());
+    clock.advance_ms(300_001);
+    let err = s
+        .list_shards(
+            &ctx,
+            ListShards {
+                next_token: Some(token),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::ExpiredNextToken(_)));
+}
+
+#[tokio::test]
+async fn retention_rules_and_trim() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    let t = StreamTarget::name("a");
+    let err = s.decrease_retention(&ctx, &t, 23).await.unwrap_err();
+    assert!(
+        matches!(err, KinesisError::InvalidArgument(m) if m.starts_with("Minimum allowed retention period is 24 hours."))
+    );
+    let err = s.increase_retention(&ctx, &t, 8761).await.unwrap_err();
+    assert!(
+        matches!(err, KinesisError::InvalidArgument(m) if m.starts_with("Maximum allowed retention period is 8760 hours."))
+    );
+    s.increase_retention(&ctx, &t, 48).await.unwrap();
+    let err = s.increase_retention(&ctx, &t, 24).await.unwrap_err();
+    assert!(
+        matches!(err, KinesisError::InvalidArgument(m) if m.contains("can not be shorter than existing retention period (48 hours)"))
+    );
+    s.put_record(&ctx, &t, entry("k", "old")).await.unwrap();
+    clock.advance_ms(30 * 3_600_000);
+    s.put_record(&ctx, &t, entry("k", "new")).await.unwrap();
+    s.decrease_retention(&ctx, &t, 24).await.unwrap();
+    let (records, _) = read_all(&s, &ctx, "a", "shardId-000000000000").await;
+    let data: Vec<_> = records
+        .iter()
+        .map(|r| String::from_utf8(r.data.to_vec()).unwrap())
+        .collect();
+    assert_eq!(data, ["new"]);
+}
+
+#[tokio::test]
+async fn delete_removes_stream_after_delay_and_names_free_again() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    s.delete_stream(&ctx, &StreamTarget::name("a"))
+        .await
+        .unwrap();
+    let sum = s
+        .describe_stream_summary(&ctx, &StreamTarget::name("a"))
+        .await
+        .unwrap();
+    assert_eq!(sum.status, StreamStatus::Deleting);
+    clock.advance_ms(101);
+    let err = s
+        .describe_stream_summary(&ctx, &StreamTarget::name("a"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::ResourceNotFound("Stream a under account 000000000000 not found.".into())
+    );
+    assert!(s
+        .list_streams(&ctx, ListStreams::default())
+        .await
+        .unwrap()
+        .names
+        .is_empty());
+    create(&s, &clock, &ctx, "a", 1).await;
+}
+
+#[tokio::test]
+async fn shard_limit_is_enforced() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 40).await;
+    let err = s
+        .create_stream(
+            &ctx,
+            CreateStream {
+                name: "b".into(),
+                shard_count: Some(11),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KinesisError::LimitExceeded(m) if m.contains("Current shard count for the account: 40. Limit: 50."))
+    );
+    let limits = s.describe_limits(&ctx).await.unwrap();
+    assert_eq!((limits.shard_limit, limits.open_shard_count), (50, 40));
+}
+
+#[tokio::test]
+async fn on_demand_gets_four_shards_and_mode_switches() {
+    let (s, clock, ctx) = setup();
+    s.create_stream(
+        &ctx,
+        CreateStream {
+            name: "od".into(),
+            mode: Some(StreamMode::OnDemand),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    clock.advance_ms(101);
+    let t = StreamTarget::name("od");
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!((sum.mode, sum.open_shard_count), (StreamMode::OnDemand, 4));
+    let arn = StreamTarget {
+        name: None,
+        arn: Some(sum.arn.clone()),
+    };
+    s.update_stream_mode(&ctx, &arn, StreamMode::Provisioned)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.describe_stream_summary(&ctx, &arn).await.unwrap().status,
+        StreamStatus::Updating
+    );
+    clock.advance_ms(101);
+    let sum = s.describe_stream_summary(&ctx, &arn).await.unwrap();
+    assert_eq!(
+        (sum.mode, sum.status),
+        (StreamMode::Provisioned, StreamStatus::Active)
+    );
+}
+
+#[tokio::test]
+async fn tags_add_list_remove() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    let t = StreamTarget::name("a");
+    s.add_tags(
+        &ctx,
+        &t,
+        vec![("b".into(), "2".into()), ("a".into(), "1".into())],
+    )
+    .await
+    .unwrap();
+    let l = s.list_tags(&ctx, &t, None, Some(1)).await.unwrap();
+    assert_eq!(l.tags, [("a".to_string(), "1".to_string())]);
+    assert!(l.has_more);
+    s.remove_tags(&ctx, &t, vec!["a".into(), "zzz".into()])
+        .await
+        .unwrap();
+    let l = s.list_tags(&ctx, &t, None, None).await.unwrap();
+    assert_eq!(l.tags, [("b".to_string(), "2".to_string())]);
+    let many: Vec<_> = (0..50).map(|i| (format!("k{i}"), String::new())).collect();
+    let err = s.add_tags(&ctx, &t, many).await.unwrap_err();
+    assert!(
+        matches!(err, KinesisError::InvalidArgument(m) if m.contains("cannot have more than 50 tags"))
+    );
+}
+
+#[tokio::test]
+async fn metadata_survives_reopen_of_a_durable_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let cfg = || StoreConfig {
+        dir: Some(dir.path().to_path_buf()),
+        ..StoreConfig::default()
+    };
+    let ctx = Ctx {
+        region: "us-east-1".into(),
+    };
+    let seq;
+    {
+        let s = Streams::open(
+            Config {
+                create_stream_ms: 0,
+                ..Config::default()
+            },
+            Store::open(cfg()).unwrap(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        s.create_stream(
+            &ctx,
+            CreateStream {
+                name: "a".into(),
+                shard_count: Some(2),
+                tags: [("t".to_string(), "v".to_string())].into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        seq = s
+            .put_record(&ctx, &StreamTarget::name("a"), entry("k", "kept"))
+            .await
+            .unwrap();
+        s.store().sync().await.unwrap();
+    }
+    let s = Streams::open(
+        Config::default(),
+        Store::open(cfg()).unwrap(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let sum = s
+        .describe_stream_summary(&ctx, &StreamTarget::name("a"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (sum.status, sum.open_shard_count),
+        (StreamStatus::Active, 2)
+    );
+    assert_eq!(
+        s.list_tags(&ctx, &StreamTarget::name("a"), None, None)
+            .await
+            .unwrap()
+            .tags
+            .len(),
+        1
+    );
+    let (records, _) = read_all(&s, &ctx, "a", &seq.shard_id).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].sequence_number, seq.sequence_number);
+    assert_eq!(&records[0].data[..], b"kept");
+}

@@ -1,0 +1,255 @@
+//! Requests and results of the domain operations, in domain terms (no wire encoding).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::hash::HashRange;
+use crate::meta::{StreamMode, StreamStatus};
+
+/// Who is asking: the region of the request (from its signature) scopes every stream name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ctx {
+    pub region: String,
+}
+
+/// A stream named by `StreamName` or by `StreamARN` (at least one, as the model allows).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamTarget {
+    pub name: Option<String>,
+    pub arn: Option<String>,
+}
+
+impl StreamTarget {
+    pub fn name(name: impl Into<String>) -> Self {
+        StreamTarget {
+            name: Some(name.into()),
+            arn: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CreateStream {
+    pub name: String,
+    pub shard_count: Option<u32>,
+    pub mode: Option<StreamMode>,
+    pub tags: BTreeMap<String, String>,
+    pub warm_throughput_mibps: Option<u32>,
+    pub max_record_size_kib: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardInfo {
+    pub shard_id: String,
+    pub parent_shard_id: Option<String>,
+    pub adjacent_parent_shard_id: Option<String>,
+    pub range: HashRange,
+    pub starting_sequence_number: String,
+    pub ending_sequence_number: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StreamDescription {
+    pub name: String,
+    pub arn: String,
+    pub status: StreamStatus,
+    pub mode: StreamMode,
+    pub shards: Vec<ShardInfo>,
+    pub has_more_shards: bool,
+    pub retention_hours: u32,
+    pub created_ms: i64,
+    pub enhanced_metrics: Vec<String>,
+    pub encryption_key: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StreamSummary {
+    pub name: String,
+    pub arn: String,
+    pub status: StreamStatus,
+    pub mode: StreamMode,
+    pub retention_hours: u32,
+    pub created_ms: i64,
+    pub enhanced_metrics: Vec<String>,
+    pub encryption_key: Option<String>,
+    pub open_shard_count: u32,
+    pub consumer_count: u32,
+    pub max_record_size_kib: u32,
+    pub warm_throughput_mibps: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListStreams {
+    pub limit: Option<u32>,
+    pub exclusive_start_stream_name: Option<String>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ListStreamsOutput {
+    pub names: Vec<String>,
+    pub summaries: Vec<(String, String, StreamStatus, StreamMode, i64)>,
+    pub has_more: bool,
+    pub next_token: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardFilterType {
+    AfterShardId,
+    AtTrimHorizon,
+    FromTrimHorizon,
+    AtLatest,
+    AtTimestamp,
+    FromTimestamp,
+}
+
+impl ShardFilterType {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "AFTER_SHARD_ID" => Self::AfterShardId,
+            "AT_TRIM_HORIZON" => Self::AtTrimHorizon,
+            "FROM_TRIM_HORIZON" => Self::FromTrimHorizon,
+            "AT_LATEST" => Self::AtLatest,
+            "AT_TIMESTAMP" => Self::AtTimestamp,
+            "FROM_TIMESTAMP" => Self::FromTimestamp,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ShardFilter {
+    pub kind: ShardFilterType,
+    pub shard_id: Option<String>,
+    pub timestamp_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListShards {
+    pub target: StreamTarget,
+    pub next_token: Option<String>,
+    pub exclusive_start_shard_id: Option<String>,
+    pub max_results: Option<u32>,
+    pub stream_creation_ms: Option<i64>,
+    pub filter: Option<ShardFilter>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ListShardsOutput {
+    pub shards: Vec<ShardInfo>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PutEntry {
+    pub data: Bytes,
+    pub partition_key: String,
+    pub explicit_hash_key: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutResult {
+    pub shard_id: String,
+    pub sequence_number: String,
+}
+
+/// One entry of a PutRecords answer: a result or a per-record failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutRecordsEntry {
+    Ok(PutResult),
+    Failed { code: String, message: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct PutRecordsOutput {
+    pub failed_count: u32,
+    pub records: Vec<PutRecordsEntry>,
+    pub encrypted: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IteratorType {
+    AtSequenceNumber,
+    AfterSequenceNumber,
+    TrimHorizon,
+    Latest,
+    AtTimestamp,
+}
+
+impl IteratorType {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "AT_SEQUENCE_NUMBER" => Self::AtSequenceNumber,
+            "AFTER_SEQUENCE_NUMBER" => Self::AfterSequenceNumber,
+            "TRIM_HORIZON" => Self::TrimHorizon,
+            "LATEST" => Self::Latest,
+            "AT_TIMESTAMP" => Self::AtTimestamp,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AtSequenceNumber => "AT_SEQUENCE_NUMBER",
+            Self::AfterSequenceNumber => "AFTER_SEQUENCE_NUMBER",
+            Self::TrimHorizon => "TRIM_HORIZON",
+            Self::Latest => "LATEST",
+            Self::AtTimestamp => "AT_TIMESTAMP",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct GetShardIterator {
+    pub target: StreamTarget,
+    pub shard_id: String,
+    pub kind: IteratorType,
+    pub starting_sequence_number: Option<String>,
+    pub timestamp_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub sequence_number: String,
+    pub arrival_ms: i64,
+    pub data: Bytes,
+    pub partition_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildShard {
+    pub shard_id: String,
+    pub parent_shards: Vec<String>,
+    pub range: HashRange,
+}
+
+#[derive(Clone, Debug)]
+pub struct GetRecordsOutput {
+    pub records: Vec<Record>,
+    pub next_shard_iterator: Option<String>,
+    pub millis_behind_latest: i64,
+    pub child_shards: Option<Vec<ChildShard>>,
+    pub encrypted: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub shard_limit: u32,
+    pub open_shard_count: u32,
+    pub on_demand_stream_count: u32,
+    pub on_demand_stream_count_limit: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct TagList {
+    pub tags: Vec<(String, String)>,
+    pub has_more: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ShardCountChange {
+    pub name: String,
+    pub arn: String,
+    pub current: u32,
+    pub target: u32,
+}
