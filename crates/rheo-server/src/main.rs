@@ -1,1 +1,144 @@
-fn main() {}
+//! The `rheo` binary: reads the configuration and wires the storage engine, the domain, the wire
+//! layer and the HTTP server together. It holds no Kinesis logic of its own.
+
+mod config;
+mod http;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rheo_log::{Store, StoreConfig};
+use rheo_streams::clock::SystemClock;
+use rheo_streams::Streams;
+use tokio::net::TcpListener;
+
+use crate::config::{Cli, Command, Settings};
+
+/// How often stream transitions and retention are checked in the background.
+const TICK_INTERVAL: Duration = Duration::from_millis(100);
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RHEO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let Command::Serve(args) = cli.command;
+    let settings = args.resolve()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(settings))
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = Store::open(StoreConfig {
+        dir: settings.data_dir.clone(),
+        fsync: settings.fsync,
+        ..StoreConfig::default()
+    })
+    .with_context(|| format!("opening storage at {:?}", settings.data_dir))?;
+    let domain = rheo_streams::Config {
+        account_id: settings.account_id.clone(),
+        create_stream_ms: settings.create_stream_ms as i64,
+        delete_stream_ms: settings.delete_stream_ms as i64,
+        update_stream_ms: settings.update_stream_ms as i64,
+        shard_limit: settings.shard_limit,
+        ..rheo_streams::Config::default()
+    };
+    let streams = Streams::open(domain, store.clone(), Arc::new(SystemClock))
+        .context("loading stream metadata")?;
+    let app = Arc::new(http::App {
+        streams: streams.clone(),
+        model: rheo_wire::Model::kinesis(),
+        max_body_bytes: settings.max_body_bytes,
+    });
+
+    let listener = TcpListener::bind((settings.host, settings.port))
+        .await
+        .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+    let local = listener.local_addr()?;
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(TICK_INTERVAL);
+        loop {
+            every.tick().await;
+            streams.tick().await;
+        }
+    });
+
+    tracing::info!(address = %local, storage = ?settings.data_dir, fsync = %settings.fsync, "rheo ready");
+    println!("rheo ready on http://{local}");
+
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (socket, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Out of file descriptors and similar: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = socket.set_nodelay(true);
+                let app = app.clone();
+                let service = hyper::service::service_fn(move |req| http::handle(app.clone(), req));
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    tracing::info!("shutting down");
+    drop(listener);
+    ticker.abort();
+    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 5 s; closing them");
+    }
+    store.sync().await.context("final fsync")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

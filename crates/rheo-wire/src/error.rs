@@ -4,9 +4,10 @@
 //! classes and tests compare messages. The texts below are the ones AWS Kinesis returns (as recorded by
 //! projects that test against the real service); the wording is reproduced, not the code.
 //!
-//! Status codes: request-shape problems are 400. For the authentication errors the project contract says
-//! 403 (what most AWS front ends answer). Note that recordings of Kinesis's JSON endpoint from its early
-//! years show 400 for these; if a client is ever found to care, only [`WireError::status`] changes.
+//! Status codes: request-shape problems are 400, and so are the authentication errors of a request with
+//! an AWS JSON/CBOR content type: recordings of Kinesis's JSON endpoint show 400 for
+//! MissingAuthenticationToken, IncompleteSignature and InvalidSignature. 403 is only for the XML
+//! answers to requests whose content type was not understood.
 
 use crate::Protocol;
 
@@ -60,10 +61,10 @@ impl WireError {
         match self {
             WireError::UnknownOperation
             | WireError::Serialization(_)
-            | WireError::Validation(_) => 400,
-            WireError::MissingAuthenticationToken
+            | WireError::Validation(_)
+            | WireError::MissingAuthenticationToken
             | WireError::IncompleteSignature(_)
-            | WireError::InvalidSignature(_) => 403,
+            | WireError::InvalidSignature(_) => 400,
             WireError::UnsupportedContentType { has_target: true } => 404,
             WireError::UnsupportedContentType { has_target: false } => 403,
         }
@@ -171,19 +172,19 @@ mod tests {
             (
                 WireError::MissingAuthenticationToken,
                 "MissingAuthenticationTokenException",
-                403,
+                400,
                 "Missing Authentication Token",
             ),
             (
                 WireError::IncompleteSignature("i".into()),
                 "IncompleteSignatureException",
-                403,
+                400,
                 "i",
             ),
             (
                 WireError::InvalidSignature("s".into()),
                 "InvalidSignatureException",
-                403,
+                400,
                 "s",
             ),
         ];

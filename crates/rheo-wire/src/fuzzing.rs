@@ -80,7 +80,7 @@ pub fn fuzz_auth_header(data: &[u8]) {
                     | WireError::IncompleteSignature(_)
                     | WireError::InvalidSignature(_)
             ));
-            assert_eq!(err.status(), 403);
+            assert_eq!(err.status(), 400);
         }
     }
 }

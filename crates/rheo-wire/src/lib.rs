@@ -2,7 +2,8 @@
 //!
 //! This crate knows the service *model* but nothing of streams or storage: it turns request bytes into a
 //! validated, typed [`Node`] tree, turns response trees back into bytes, renders errors the way AWS does
-//! and reads SigV4 data. Mapping trees to domain calls is someone else's job.
+//! and reads SigV4 data. [`ops`] translates those trees to calls of the `rheo-streams` domain and back;
+//! everything else here is operation-agnostic.
 //!
 //! The order a server should apply, which is AWS's:
 //! 1. [`Protocol::from_content_type`] (`None` -> [`unsupported_content_type`]);
@@ -21,6 +22,7 @@ mod error;
 pub mod fuzzing;
 mod model;
 mod node;
+pub mod ops;
 mod protocol;
 mod raw;
 #[cfg(test)]

@@ -1,0 +1,218 @@
+//! Configuration: command-line flags, then `RHEO_*` environment variables, then an optional TOML
+//! file, then defaults (first found wins).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use rheo_log::FsyncPolicy;
+use serde::Deserialize;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rheo",
+    version,
+    about = "An Amazon Kinesis Data Streams server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the Kinesis API.
+    Serve(ServeArgs),
+}
+
+/// Every setting is optional here so that the TOML file can fill what flags and env leave out.
+#[derive(Args, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1].
+    #[arg(long, env = "RHEO_HOST")]
+    pub host: Option<IpAddr>,
+    /// Port to listen on; 0 picks a free one [default: 4567].
+    #[arg(long, env = "RHEO_PORT")]
+    pub port: Option<u16>,
+    /// Directory of the embedded storage [default: ./rheo-data].
+    #[arg(long, env = "RHEO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep everything in memory (nothing survives a restart).
+    #[arg(long, env = "RHEO_IN_MEMORY")]
+    #[serde(default)]
+    pub in_memory: bool,
+    /// When an acknowledged write is durable: always | group | interval:MS | never [default: group].
+    #[arg(long, env = "RHEO_FSYNC")]
+    pub fsync: Option<String>,
+    /// How long a new stream stays CREATING, in ms [default: 500].
+    #[arg(long, alias = "createStreamMs", env = "RHEO_CREATE_STREAM_MS")]
+    pub create_stream_ms: Option<u64>,
+    /// How long a deleted stream stays DELETING, in ms [default: 500].
+    #[arg(long, alias = "deleteStreamMs", env = "RHEO_DELETE_STREAM_MS")]
+    pub delete_stream_ms: Option<u64>,
+    /// How long a stream stays UPDATING, in ms [default: 500].
+    #[arg(long, alias = "updateStreamMs", env = "RHEO_UPDATE_STREAM_MS")]
+    pub update_stream_ms: Option<u64>,
+    /// Open shards allowed per account and region [default: 500].
+    #[arg(long, alias = "shardLimit", env = "RHEO_SHARD_LIMIT")]
+    pub shard_limit: Option<u32>,
+    /// The account id in ARNs and messages [default: 000000000000].
+    #[arg(long, env = "RHEO_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Largest request body accepted, in bytes [default: 16 MiB].
+    #[arg(long, env = "RHEO_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// A TOML file with any of these settings (kebab-case keys).
+    #[arg(long, env = "RHEO_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: IpAddr,
+    pub port: u16,
+    /// `None` in memory.
+    pub data_dir: Option<PathBuf>,
+    pub fsync: FsyncPolicy,
+    pub create_stream_ms: u64,
+    pub delete_stream_ms: u64,
+    pub update_stream_ms: u64,
+    pub shard_limit: u32,
+    pub account_id: String,
+    pub max_body_bytes: usize,
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => load_file(path)?,
+            None => ServeArgs::default(),
+        };
+        let in_memory = self.in_memory || file.in_memory;
+        let fsync_text = self.fsync.or(file.fsync).unwrap_or_else(|| "group".into());
+        let fsync: FsyncPolicy = fsync_text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--fsync {fsync_text}: {e}"))?;
+        let account_id = self
+            .account_id
+            .or(file.account_id)
+            .unwrap_or_else(|| "000000000000".into());
+        anyhow::ensure!(
+            account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit()),
+            "--account-id must be 12 digits"
+        );
+        Ok(Settings {
+            host: self
+                .host
+                .or(file.host)
+                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            port: self.port.or(file.port).unwrap_or(4567),
+            data_dir: if in_memory {
+                None
+            } else {
+                Some(
+                    self.data_dir
+                        .or(file.data_dir)
+                        .unwrap_or_else(|| PathBuf::from("rheo-data")),
+                )
+            },
+            fsync,
+            create_stream_ms: self
+                .create_stream_ms
+                .or(file.create_stream_ms)
+                .unwrap_or(500),
+            delete_stream_ms: self
+                .delete_stream_ms
+                .or(file.delete_stream_ms)
+                .unwrap_or(500),
+            update_stream_ms: self
+                .update_stream_ms
+                .or(file.update_stream_ms)
+                .unwrap_or(500),
+            shard_limit: self.shard_limit.or(file.shard_limit).unwrap_or(500),
+            account_id,
+            max_body_bytes: self
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(16 * 1024 * 1024),
+        })
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<ServeArgs> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["rheo", "serve"];
+        all.extend_from_slice(args);
+        match Cli::parse_from(all).command {
+            Command::Serve(a) => a,
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let s = parse(&[]).resolve().unwrap();
+        assert_eq!(s.port, 4567);
+        assert_eq!(s.host.to_string(), "127.0.0.1");
+        assert_eq!(s.data_dir, Some(PathBuf::from("rheo-data")));
+        assert_eq!(s.fsync, FsyncPolicy::Group);
+        assert_eq!(s.account_id, "000000000000");
+    }
+
+    #[test]
+    fn kinesalite_flag_spellings_are_accepted() {
+        let s = parse(&[
+            "--createStreamMs",
+            "5",
+            "--deleteStreamMs",
+            "6",
+            "--updateStreamMs",
+            "7",
+            "--shardLimit",
+            "9",
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            (
+                s.create_stream_ms,
+                s.delete_stream_ms,
+                s.update_stream_ms,
+                s.shard_limit
+            ),
+            (5, 6, 7, 9)
+        );
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(&path, "port = 9000\nshard-limit = 3\nfsync = \"always\"\n").unwrap();
+        let s = parse(&["--config", path.to_str().unwrap(), "--port", "9001"])
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            (s.port, s.shard_limit, s.fsync),
+            (9001, 3, FsyncPolicy::Always)
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse(&["--fsync", "sometimes"]).resolve().is_err());
+        assert!(parse(&["--account-id", "12"]).resolve().is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! The HTTP front: one hyper service for HTTP/1.1 and cleartext HTTP/2 on the same port.
+//!
+//! Per request, in AWS's order: method and content type, `X-Amz-Target`, body size (refused
+//! from `Content-Length` before reading, and bounded while reading), SigV4 header, then the wire
+//! layer decodes and validates, the domain runs, and the wire layer encodes. Nothing here knows
+//! an operation's meaning.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use rheo_streams::types::Ctx;
+use rheo_streams::Streams;
+use rheo_wire::{ops, Model, Protocol, WireError};
+
+pub struct App {
+    pub streams: Streams,
+    pub model: &'static Model,
+    pub max_body_bytes: usize,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    Ok(serve(&app, req).await)
+}
+
+async fn serve(app: &App, req: Request<Incoming>) -> Reply {
+    let (parts, body) = req.into_parts();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let target = header("x-amz-target").map(str::to_string);
+    let protocol = Protocol::from_content_type(header("content-type"));
+    let Some(protocol) = protocol.filter(|_| parts.method == Method::POST) else {
+        return wire_error(
+            &rheo_wire::unsupported_content_type(target.as_deref()),
+            None,
+        );
+    };
+    let op = match rheo_wire::parse_target(app.model, target.as_deref()) {
+        Ok(op) => op,
+        Err(e) => return wire_error(&e, Some(protocol)),
+    };
+    let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > app.max_body_bytes) {
+        return too_large();
+    }
+    let auth = match rheo_wire::parse_auth(&parts.headers, parts.uri.query()) {
+        Ok(a) => a,
+        Err(e) => return wire_error(&e, Some(protocol)),
+    };
+    let bytes = match Limited::new(body, app.max_body_bytes).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return too_large();
+            }
+            tracing::debug!(error = %e, "request body could not be read");
+            return reply(StatusCode::BAD_REQUEST, None, Bytes::new());
+        }
+    };
+    let input = match rheo_wire::decode_request(app.model, op, protocol, &bytes) {
+        Ok(input) => input,
+        Err(e) => return wire_error(&e, Some(protocol)),
+    };
+    let ctx = Ctx {
+        region: auth.region,
+    };
+    match ops::dispatch(&app.streams, &ctx, &op.name, &input).await {
+        Ok(output) => reply(
+            StatusCode::OK,
+            Some(protocol.content_type()),
+            Bytes::from(rheo_wire::encode_response(protocol, &output)),
+        ),
+        Err(e) => {
+            let (ty, status) = ops::error_parts(&e);
+            if status >= 500 {
+                tracing::error!(operation = %op.name, error = %e, "request failed");
+            }
+            let message = if status >= 500 {
+                String::new()
+            } else {
+                e.to_string()
+            };
+            let body = rheo_wire::encode_error(protocol, ty, &message);
+            reply(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                Some(protocol.content_type()),
+                Bytes::from(body),
+            )
+        }
+    }
+}
+
+fn wire_error(e: &WireError, protocol: Option<Protocol>) -> Reply {
+    let (status, content_type, body) = e.to_response(protocol);
+    reply(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        content_type,
+        Bytes::from(body),
+    )
+}
+
+/// AWS answers an oversized body with 413 and an empty body.
+fn too_large() -> Reply {
+    reply(StatusCode::PAYLOAD_TOO_LARGE, None, Bytes::new())
+}
+
+fn reply(status: StatusCode, content_type: Option<&'static str>, body: Bytes) -> Reply {
+    let len = body.len();
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    if let Some(ct) = content_type {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if let Ok(id) = HeaderValue::from_str(&request_id()) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    resp
+}
+
+/// A random UUID (version 4 layout), like AWS's request ids.
+fn request_id() -> String {
+    let r: u128 = rand::random();
+    let r = (r & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+    let h = format!("{r:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_look_like_uuids() {
+        let id = super::request_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.as_bytes()[14], b'4');
+    }
+}

@@ -1,0 +1,566 @@
+//! Translation between validated request trees and the `rheo-streams` domain.
+//!
+//! [`decode_request`](crate::decode_request) has already enforced every constraint of the model
+//! (types, required members, lengths, patterns, enums), so a missing required member here is a
+//! bug, answered as a validation error rather than a panic. This module only renames: wire
+//! members to domain fields, domain results to the model's output shapes, domain errors to
+//! `__type` and HTTP status (one exhaustive match, [`error_parts`]).
+
+use std::collections::BTreeMap;
+
+use rheo_streams::hash::HashRange;
+use rheo_streams::types::*;
+use rheo_streams::{KinesisError, StreamMode, Streams};
+
+use crate::Node;
+
+type OpResult = Result<Node, KinesisError>;
+
+/// `__type` and HTTP status of a domain error.
+pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
+    match e {
+        KinesisError::ResourceNotFound(_) => ("ResourceNotFoundException", 400),
+        KinesisError::ResourceInUse(_) => ("ResourceInUseException", 400),
+        KinesisError::InvalidArgument(_) => ("InvalidArgumentException", 400),
+        KinesisError::LimitExceeded(_) => ("LimitExceededException", 400),
+        KinesisError::ExpiredIterator(_) => ("ExpiredIteratorException", 400),
+        KinesisError::ExpiredNextToken(_) => ("ExpiredNextTokenException", 400),
+        KinesisError::ProvisionedThroughputExceeded(_) => {
+            ("ProvisionedThroughputExceededException", 400)
+        }
+        KinesisError::Validation(_) => ("ValidationException", 400),
+        KinesisError::AccessDenied(_) => ("AccessDeniedException", 400),
+        KinesisError::Internal(_) => ("InternalFailure", 500),
+        // `KinesisError` is non_exhaustive; a new variant is an internal failure until mapped.
+        #[allow(unreachable_patterns)]
+        _ => ("InternalFailure", 500),
+    }
+}
+
+/// Runs operation `op` with its validated `input` tree.
+pub async fn dispatch(streams: &Streams, ctx: &Ctx, op: &str, input: &Node) -> OpResult {
+    match op {
+        "CreateStream" => create_stream(streams, ctx, input).await,
+        "DeleteStream" => {
+            streams.delete_stream(ctx, &target(input)).await?;
+            Ok(Node::map())
+        }
+        "DescribeStream" => describe_stream(streams, ctx, input).await,
+        "DescribeStreamSummary" => describe_stream_summary(streams, ctx, input).await,
+        "ListStreams" => list_streams(streams, ctx, input).await,
+        "ListShards" => list_shards(streams, ctx, input).await,
+        "PutRecord" => put_record(streams, ctx, input).await,
+        "PutRecords" => put_records(streams, ctx, input).await,
+        "GetShardIterator" => get_shard_iterator(streams, ctx, input).await,
+        "GetRecords" => get_records(streams, ctx, input).await,
+        "IncreaseStreamRetentionPeriod" => {
+            let hours = int(input, "RetentionPeriodHours")?;
+            streams
+                .increase_retention(ctx, &target(input), hours)
+                .await?;
+            Ok(Node::map())
+        }
+        "DecreaseStreamRetentionPeriod" => {
+            let hours = int(input, "RetentionPeriodHours")?;
+            streams
+                .decrease_retention(ctx, &target(input), hours)
+                .await?;
+            Ok(Node::map())
+        }
+        "SplitShard" => {
+            let shard = string(input, "ShardToSplit")?;
+            let key = string(input, "NewStartingHashKey")?;
+            streams.split_shard(ctx, &target(input), shard, key).await?;
+            Ok(Node::map())
+        }
+        "MergeShards" => {
+            let a = string(input, "ShardToMerge")?;
+            let b = string(input, "AdjacentShardToMerge")?;
+            streams.merge_shards(ctx, &target(input), a, b).await?;
+            Ok(Node::map())
+        }
+        "UpdateShardCount" => update_shard_count(streams, ctx, input).await,
+        "DescribeLimits" => {
+            let l = streams.describe_limits(ctx).await?;
+            Ok(Node::map()
+                .with("ShardLimit", l.shard_limit)
+                .with("OpenShardCount", l.open_shard_count)
+                .with("OnDemandStreamCount", l.on_demand_stream_count)
+                .with("OnDemandStreamCountLimit", l.on_demand_stream_count_limit))
+        }
+        "UpdateStreamMode" => {
+            let mode = mode_of(input.get("StreamModeDetails"))?;
+            streams
+                .update_stream_mode(ctx, &target(input), mode)
+                .await?;
+            Ok(Node::map())
+        }
+        "AddTagsToStream" => {
+            streams
+                .add_tags(ctx, &target(input), tag_map(input.get("Tags")))
+                .await?;
+            Ok(Node::map())
+        }
+        "RemoveTagsFromStream" => {
+            streams
+                .remove_tags(ctx, &target(input), strings(input.get("TagKeys")))
+                .await?;
+            Ok(Node::map())
+        }
+        "ListTagsForStream" => {
+            let start = input.get("ExclusiveStartTagKey").and_then(Node::as_str);
+            let limit = input.get("Limit").and_then(Node::as_i64).map(|l| l as u32);
+            let tags = streams
+                .list_tags(ctx, &target(input), start, Some(limit.unwrap_or(10)))
+                .await?;
+            Ok(Node::map()
+                .with("Tags", tag_list(&tags.tags))
+                .with("HasMoreTags", tags.has_more))
+        }
+        "TagResource" => {
+            streams
+                .add_tags(ctx, &resource(input)?, tag_map(input.get("Tags")))
+                .await?;
+            Ok(Node::map())
+        }
+        "UntagResource" => {
+            streams
+                .remove_tags(ctx, &resource(input)?, strings(input.get("TagKeys")))
+                .await?;
+            Ok(Node::map())
+        }
+        "ListTagsForResource" => {
+            let tags = streams
+                .list_tags(ctx, &resource(input)?, None, None)
+                .await?;
+            Ok(Node::map().with("Tags", tag_list(&tags.tags)))
+        }
+        other => Err(KinesisError::Validation(format!(
+            "The operation {other} is not supported by this server yet."
+        ))),
+    }
+}
+
+fn target(input: &Node) -> StreamTarget {
+    StreamTarget {
+        name: input
+            .get("StreamName")
+            .and_then(Node::as_str)
+            .map(str::to_string),
+        arn: input
+            .get("StreamARN")
+            .and_then(Node::as_str)
+            .map(str::to_string),
+    }
+}
+
+fn resource(input: &Node) -> Result<StreamTarget, KinesisError> {
+    Ok(StreamTarget {
+        name: None,
+        arn: Some(string(input, "ResourceARN")?.to_string()),
+    })
+}
+
+fn missing(member: &str) -> KinesisError {
+    KinesisError::Validation(format!(
+        "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member \
+         must not be null",
+        lower_camel(member)
+    ))
+}
+
+fn lower_camel(member: &str) -> String {
+    let mut chars = member.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn string<'a>(input: &'a Node, member: &str) -> Result<&'a str, KinesisError> {
+    input
+        .get(member)
+        .and_then(Node::as_str)
+        .ok_or_else(|| missing(member))
+}
+
+fn int(input: &Node, member: &str) -> Result<i64, KinesisError> {
+    input
+        .get(member)
+        .and_then(Node::as_i64)
+        .ok_or_else(|| missing(member))
+}
+
+fn opt_u32(input: &Node, member: &str) -> Option<u32> {
+    input
+        .get(member)
+        .and_then(Node::as_i64)
+        .map(|v| v.clamp(0, i64::from(u32::MAX)) as u32)
+}
+
+fn strings(node: Option<&Node>) -> Vec<String> {
+    node.and_then(Node::as_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect()
+}
+
+fn tag_map(node: Option<&Node>) -> Vec<(String, String)> {
+    node.and_then(Node::as_map)
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+fn tag_list(tags: &[(String, String)]) -> Node {
+    Node::List(
+        tags.iter()
+            .map(|(k, v)| {
+                Node::map()
+                    .with("Key", k.as_str())
+                    .with("Value", v.as_str())
+            })
+            .collect(),
+    )
+}
+
+fn mode_of(details: Option<&Node>) -> Result<StreamMode, KinesisError> {
+    let text = details
+        .and_then(|d| d.get("StreamMode"))
+        .and_then(Node::as_str)
+        .ok_or_else(|| missing("StreamModeDetails"))?;
+    StreamMode::parse(text).ok_or_else(|| missing("StreamMode"))
+}
+
+fn mode_details(mode: StreamMode) -> Node {
+    Node::map().with("StreamMode", mode.as_str())
+}
+
+fn hash_range(r: &HashRange) -> Node {
+    Node::map()
+        .with("StartingHashKey", r.start.to_string())
+        .with("EndingHashKey", r.end.to_string())
+}
+
+fn shard(s: &ShardInfo) -> Node {
+    Node::map()
+        .with("ShardId", s.shard_id.as_str())
+        .with_opt("ParentShardId", s.parent_shard_id.clone())
+        .with_opt("AdjacentParentShardId", s.adjacent_parent_shard_id.clone())
+        .with("HashKeyRange", hash_range(&s.range))
+        .with(
+            "SequenceNumberRange",
+            Node::map()
+                .with(
+                    "StartingSequenceNumber",
+                    s.starting_sequence_number.as_str(),
+                )
+                .with_opt("EndingSequenceNumber", s.ending_sequence_number.clone()),
+        )
+}
+
+fn enhanced_monitoring(metrics: &[String]) -> Node {
+    Node::List(vec![Node::map().with(
+        "ShardLevelMetrics",
+        Node::List(metrics.iter().map(|m| Node::from(m.as_str())).collect()),
+    )])
+}
+
+fn encryption_type(key: &Option<String>) -> &'static str {
+    if key.is_some() {
+        "KMS"
+    } else {
+        "NONE"
+    }
+}
+
+async fn create_stream(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let mode = match input.get("StreamModeDetails") {
+        Some(d) => Some(mode_of(Some(d))?),
+        None => None,
+    };
+    let tags: BTreeMap<String, String> = tag_map(input.get("Tags")).into_iter().collect();
+    streams
+        .create_stream(
+            ctx,
+            CreateStream {
+                name: string(input, "StreamName")?.to_string(),
+                shard_count: opt_u32(input, "ShardCount"),
+                mode,
+                tags,
+                warm_throughput_mibps: opt_u32(input, "WarmThroughputMiBps"),
+                max_record_size_kib: opt_u32(input, "MaxRecordSizeInKiB"),
+            },
+        )
+        .await?;
+    Ok(Node::map())
+}
+
+async fn describe_stream(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let d = streams
+        .describe_stream(
+            ctx,
+            &target(input),
+            opt_u32(input, "Limit"),
+            input.get("ExclusiveStartShardId").and_then(Node::as_str),
+        )
+        .await?;
+    let desc = Node::map()
+        .with("StreamName", d.name.as_str())
+        .with("StreamARN", d.arn.as_str())
+        .with("StreamStatus", d.status.as_str())
+        .with("StreamModeDetails", mode_details(d.mode))
+        .with("Shards", Node::List(d.shards.iter().map(shard).collect()))
+        .with("HasMoreShards", d.has_more_shards)
+        .with("RetentionPeriodHours", d.retention_hours)
+        .with("StreamCreationTimestamp", Node::Timestamp(d.created_ms))
+        .with(
+            "EnhancedMonitoring",
+            enhanced_monitoring(&d.enhanced_metrics),
+        )
+        .with("EncryptionType", encryption_type(&d.encryption_key))
+        .with_opt("KeyId", d.encryption_key.clone());
+    Ok(Node::map().with("StreamDescription", desc))
+}
+
+async fn describe_stream_summary(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let s = streams.describe_stream_summary(ctx, &target(input)).await?;
+    let summary = Node::map()
+        .with("StreamName", s.name.as_str())
+        .with("StreamARN", s.arn.as_str())
+        .with("StreamStatus", s.status.as_str())
+        .with("StreamModeDetails", mode_details(s.mode))
+        .with("RetentionPeriodHours", s.retention_hours)
+        .with("StreamCreationTimestamp", Node::Timestamp(s.created_ms))
+        .with(
+            "EnhancedMonitoring",
+            enhanced_monitoring(&s.enhanced_metrics),
+        )
+        .with("EncryptionType", encryption_type(&s.encryption_key))
+        .with_opt("KeyId", s.encryption_key.clone())
+        .with("OpenShardCount", s.open_shard_count)
+        .with("ConsumerCount", s.consumer_count)
+        .with("MaxRecordSizeInKiB", s.max_record_size_kib)
+        .with_opt(
+            "WarmThroughput",
+            s.warm_throughput_mibps
+                .map(|w| Node::map().with("TargetMiBps", w).with("CurrentMiBps", w)),
+        );
+    Ok(Node::map().with("StreamDescriptionSummary", summary))
+}
+
+async fn list_streams(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let out = streams
+        .list_streams(
+            ctx,
+            ListStreams {
+                limit: opt_u32(input, "Limit"),
+                exclusive_start_stream_name: input
+                    .get("ExclusiveStartStreamName")
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+                next_token: input
+                    .get("NextToken")
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+            },
+        )
+        .await?;
+    let summaries = out
+        .summaries
+        .iter()
+        .map(|(name, arn, status, mode, created)| {
+            Node::map()
+                .with("StreamName", name.as_str())
+                .with("StreamARN", arn.as_str())
+                .with("StreamStatus", status.as_str())
+                .with("StreamModeDetails", mode_details(*mode))
+                .with("StreamCreationTimestamp", Node::Timestamp(*created))
+        })
+        .collect();
+    Ok(Node::map()
+        .with(
+            "StreamNames",
+            Node::List(out.names.iter().map(|n| Node::from(n.as_str())).collect()),
+        )
+        .with("HasMoreStreams", out.has_more)
+        .with_opt("NextToken", out.next_token)
+        .with("StreamSummaries", Node::List(summaries)))
+}
+
+async fn list_shards(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let filter = match input.get("ShardFilter") {
+        Some(f) => {
+            let kind = f
+                .get("Type")
+                .and_then(Node::as_str)
+                .and_then(ShardFilterType::parse)
+                .ok_or_else(|| missing("Type"))?;
+            Some(ShardFilter {
+                kind,
+                shard_id: f.get("ShardId").and_then(Node::as_str).map(str::to_string),
+                timestamp_ms: f.get("Timestamp").and_then(Node::as_timestamp_ms),
+            })
+        }
+        None => None,
+    };
+    let out = streams
+        .list_shards(
+            ctx,
+            ListShards {
+                target: target(input),
+                next_token: input
+                    .get("NextToken")
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+                exclusive_start_shard_id: input
+                    .get("ExclusiveStartShardId")
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+                max_results: opt_u32(input, "MaxResults"),
+                stream_creation_ms: input
+                    .get("StreamCreationTimestamp")
+                    .and_then(Node::as_timestamp_ms),
+                filter,
+            },
+        )
+        .await?;
+    Ok(Node::map()
+        .with("Shards", Node::List(out.shards.iter().map(shard).collect()))
+        .with_opt("NextToken", out.next_token))
+}
+
+fn put_entry(node: &Node) -> Result<PutEntry, KinesisError> {
+    Ok(PutEntry {
+        data: node
+            .get("Data")
+            .and_then(Node::as_bytes)
+            .cloned()
+            .ok_or_else(|| missing("Data"))?,
+        partition_key: string(node, "PartitionKey")?.to_string(),
+        explicit_hash_key: node
+            .get("ExplicitHashKey")
+            .and_then(Node::as_str)
+            .map(str::to_string),
+    })
+}
+
+async fn put_record(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let r = streams
+        .put_record(ctx, &target(input), put_entry(input)?)
+        .await?;
+    Ok(Node::map()
+        .with("ShardId", r.shard_id)
+        .with("SequenceNumber", r.sequence_number))
+}
+
+async fn put_records(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let entries = input
+        .get("Records")
+        .and_then(Node::as_list)
+        .ok_or_else(|| missing("Records"))?
+        .iter()
+        .map(put_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = streams.put_records(ctx, &target(input), entries).await?;
+    let records = out
+        .records
+        .into_iter()
+        .map(|r| match r {
+            PutRecordsEntry::Ok(r) => Node::map()
+                .with("SequenceNumber", r.sequence_number)
+                .with("ShardId", r.shard_id),
+            PutRecordsEntry::Failed { code, message } => Node::map()
+                .with("ErrorCode", code)
+                .with("ErrorMessage", message),
+        })
+        .collect();
+    Ok(Node::map()
+        .with("FailedRecordCount", out.failed_count)
+        .with("Records", Node::List(records))
+        .with_opt("EncryptionType", out.encrypted.then_some("KMS")))
+}
+
+async fn get_shard_iterator(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let kind_text = string(input, "ShardIteratorType")?;
+    let kind = IteratorType::parse(kind_text).ok_or_else(|| missing("ShardIteratorType"))?;
+    let it = streams
+        .get_shard_iterator(
+            ctx,
+            GetShardIterator {
+                target: target(input),
+                shard_id: string(input, "ShardId")?.to_string(),
+                kind,
+                starting_sequence_number: input
+                    .get("StartingSequenceNumber")
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+                timestamp_ms: input.get("Timestamp").and_then(Node::as_timestamp_ms),
+            },
+        )
+        .await?;
+    Ok(Node::map().with("ShardIterator", it))
+}
+
+async fn get_records(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let out = streams
+        .get_records(
+            ctx,
+            string(input, "ShardIterator")?,
+            opt_u32(input, "Limit"),
+            input.get("StreamARN").and_then(Node::as_str),
+        )
+        .await?;
+    let records = out
+        .records
+        .into_iter()
+        .map(|r| {
+            Node::map()
+                .with("SequenceNumber", r.sequence_number)
+                .with("ApproximateArrivalTimestamp", Node::Timestamp(r.arrival_ms))
+                .with("Data", r.data)
+                .with("PartitionKey", r.partition_key)
+                .with_opt("EncryptionType", out.encrypted.then_some("KMS"))
+        })
+        .collect();
+    let children = out.child_shards.map(|c| {
+        Node::List(
+            c.iter()
+                .map(|c| {
+                    Node::map()
+                        .with("ShardId", c.shard_id.as_str())
+                        .with(
+                            "ParentShards",
+                            Node::List(
+                                c.parent_shards
+                                    .iter()
+                                    .map(|p| Node::from(p.as_str()))
+                                    .collect(),
+                            ),
+                        )
+                        .with("HashKeyRange", hash_range(&c.range))
+                })
+                .collect(),
+        )
+    });
+    Ok(Node::map()
+        .with("Records", Node::List(records))
+        .with_opt("NextShardIterator", out.next_shard_iterator)
+        .with("MillisBehindLatest", out.millis_behind_latest)
+        .with_opt("ChildShards", children))
+}
+
+async fn update_shard_count(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    let count = int(input, "TargetShardCount")?;
+    let count = u32::try_from(count).unwrap_or(u32::MAX);
+    let out = streams
+        .update_shard_count(ctx, &target(input), count)
+        .await?;
+    Ok(Node::map()
+        .with("StreamName", out.name)
+        .with("CurrentShardCount", out.current)
+        .with("TargetShardCount", out.target)
+        .with("StreamARN", out.arn))
+}
