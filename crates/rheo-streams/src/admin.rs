@@ -147,7 +147,12 @@ impl Streams {
         let state = handle.read().await;
         let limit = limit.unwrap_or(100) as usize;
         let start_after = exclusive_start_shard_id.and_then(parse_shard_id);
-        let visible = self.visible_shards(&state.meta);
+        // AWS lists no shards while a stream is being created.
+        let visible = if state.meta.status == StreamStatus::Creating {
+            Vec::new()
+        } else {
+            self.visible_shards(&state.meta)
+        };
         let mut shards: Vec<ShardInfo> = visible
             .iter()
             .filter(|s| start_after.is_none_or(|a| s.index > a))
@@ -308,7 +313,9 @@ impl Streams {
                     after = Some(after.map_or(i, |a| a.max(i)));
                 }
                 ShardFilterType::AtTrimHorizon => {
-                    selected.retain(|s| open_at(s, horizon));
+                    // A stream younger than its retention has its trim horizon at its creation.
+                    let at = horizon.max(m.created_ms);
+                    selected.retain(|s| open_at(s, at));
                 }
                 ShardFilterType::FromTrimHorizon => {}
                 ShardFilterType::AtLatest => selected.retain(|s| s.is_open()),
@@ -473,6 +480,12 @@ impl Streams {
     ) -> Result<()> {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
+        check_tag_chars(
+            tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+            "add tags to",
+            &name,
+            self.account(),
+        )?;
         let mut state = handle.write().await;
         let mut merged = state.meta.tags.clone();
         for (k, v) in tags {
@@ -492,7 +505,13 @@ impl Streams {
         keys: Vec<String>,
     ) -> Result<()> {
         let _admin = self.inner.admin.lock().await;
-        let (_, handle) = self.lookup(ctx, target).await?;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        check_tag_chars(
+            keys.iter().map(String::as_str),
+            "remove tags from",
+            &name,
+            self.account(),
+        )?;
         let mut state = handle.write().await;
         for k in keys {
             state.meta.tags.remove(&k);
@@ -580,6 +599,32 @@ impl Streams {
 
 fn open_at(s: &ShardMeta, ts: i64) -> bool {
     s.created_ms <= ts && s.closed_ms.is_none_or(|c| c > ts)
+}
+
+/// AWS allows Unicode letters, digits, white space and `_ . / = + - @` in tags; `%` passes the
+/// first check but is refused by a second one with its own wording.
+fn check_tag_chars<'a>(
+    texts: impl Iterator<Item = &'a str> + Clone,
+    verb: &str,
+    name: &str,
+    account: &str,
+) -> Result<()> {
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_./=+-%@".contains(c);
+    if texts.clone().any(|t| !t.chars().all(allowed)) {
+        return Err(KinesisError::InvalidArgument(
+            "Some tags contain invalid characters. Valid characters: Unicode letters, digits, \
+             white space, _ . / = + - % @."
+                .into(),
+        ));
+    }
+    if texts.into_iter().any(|t| t.contains('%')) {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Failed to {verb} stream {name} under account {account} because some tags contained \
+             illegal characters. The allowed characters are Unicode letters, white-spaces, \
+             '_',',','/','=','+','-','@'."
+        )));
+    }
+    Ok(())
 }
 
 fn too_many_tags(name: &str, account: &str) -> KinesisError {

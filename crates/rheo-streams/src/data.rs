@@ -93,12 +93,20 @@ impl Streams {
         let state = handle.read().await;
         ensure_writable(&state, &name, self.account())?;
         let record_max = state.meta.max_record_size_kib as usize * 1024;
-        let mut total = 0usize;
+        // The request-size check comes before any per-record one, as in AWS.
+        let total: usize = entries
+            .iter()
+            .map(|e| e.data.len() + e.partition_key.len())
+            .sum();
+        if !single && total > PUT_RECORDS_BYTES_MAX {
+            return Err(KinesisError::InvalidArgument(
+                "Records size exceeds 5 MB limit".into(),
+            ));
+        }
         // Route every record first: a bad hash key or size fails the whole request, as in AWS.
         let mut routed = Vec::with_capacity(entries.len());
         for e in &entries {
             let size = e.data.len() + e.partition_key.len();
-            total += size;
             if size > record_max {
                 return Err(KinesisError::InvalidArgument(format!(
                     "Record size exceeds the maximum allowed record size of {} KiB for stream {name}.",
@@ -115,11 +123,6 @@ impl Streams {
                 .route(key)
                 .ok_or_else(|| KinesisError::Internal("no open shard owns the hash key".into()))?;
             routed.push(route);
-        }
-        if !single && total > PUT_RECORDS_BYTES_MAX {
-            return Err(KinesisError::InvalidArgument(
-                "Records size exceeds 5 MB limit".into(),
-            ));
         }
         // One batch per shard, in request order within each shard.
         let mut batches: Vec<(u64, LogId, Vec<Bytes>, Vec<usize>)> = Vec::new();

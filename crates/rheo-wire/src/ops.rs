@@ -110,9 +110,7 @@ pub async fn dispatch(streams: &Streams, ctx: &Ctx, op: &str, input: &Node) -> O
         "ListTagsForStream" => {
             let start = input.get("ExclusiveStartTagKey").and_then(Node::as_str);
             let limit = input.get("Limit").and_then(Node::as_i64).map(|l| l as u32);
-            let tags = streams
-                .list_tags(ctx, &target(input), start, Some(limit.unwrap_or(10)))
-                .await?;
+            let tags = streams.list_tags(ctx, &target(input), start, limit).await?;
             Ok(Node::map()
                 .with("Tags", tag_list(&tags.tags))
                 .with("HasMoreTags", tags.has_more))
@@ -453,7 +451,8 @@ async fn put_record(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
         .await?;
     Ok(Node::map()
         .with("ShardId", r.shard_id)
-        .with("SequenceNumber", r.sequence_number))
+        .with("SequenceNumber", r.sequence_number)
+        .with("EncryptionType", "NONE"))
 }
 
 async fn put_records(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
@@ -480,7 +479,7 @@ async fn put_records(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
     Ok(Node::map()
         .with("FailedRecordCount", out.failed_count)
         .with("Records", Node::List(records))
-        .with_opt("EncryptionType", out.encrypted.then_some("KMS")))
+        .with("EncryptionType", if out.encrypted { "KMS" } else { "NONE" }))
 }
 
 async fn get_shard_iterator(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
