@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting and lints, the Rust unit/property/integration tests
+# (including the aws-sdk-kinesis suite against the real binary), the black-box pytest suites with
+# boto3, the AWS CLI and CBOR (including the kill -9 crash test), and a benchmark smoke run that
+# verifies its counts. Installs the Python test dependencies into ./.venv on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo build"
+cargo build --workspace --locked
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "python test environment"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c 'import boto3, awscli, pytest, cbor2, pytest_timeout' 2>/dev/null; then
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+
+step "black-box tests (boto3, AWS CLI, CBOR, crash)"
+RHEO_BIN="$PWD/target/debug/rheo" .venv/bin/python -m pytest tests/blackbox -q -p no:cacheprovider
+
+step "benchmark smoke run"
+scripts/bench-smoke.sh
