@@ -8,7 +8,7 @@ use aws_sdk_kinesis::types::{PutRecordsRequestEntry, Record, ShardIteratorType};
 use aws_sdk_kinesis::Client;
 use aws_smithy_types::DateTime;
 
-use crate::harness::{Server, ACCOUNT};
+use crate::harness::{stream_arn, Server, ACCOUNT};
 use crate::util::*;
 
 async fn iterator(
@@ -261,6 +261,74 @@ async fn put_records_reports_per_record_results() {
             assert_eq!(r.partition_key(), Some("explicit"));
         }
     }
+}
+
+#[tokio::test]
+async fn stream_arn_addressing_and_ordering() {
+    let server = Server::start();
+    let client = server.client();
+    create_active(&client, "by-arn", 2).await;
+    let arn = stream_arn("by-arn");
+
+    let first = client
+        .put_record()
+        .stream_arn(&arn)
+        .partition_key("same-key")
+        .data(Blob::new(b"one".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    // SequenceNumberForOrdering: the new record must sort after the given one.
+    let second = client
+        .put_record()
+        .stream_arn(&arn)
+        .partition_key("same-key")
+        .sequence_number_for_ordering(first.sequence_number())
+        .data(Blob::new(b"two".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.shard_id(), second.shard_id());
+    assert!(seq_lt(first.sequence_number(), second.sequence_number()));
+    let batch = client
+        .put_records()
+        .stream_arn(&arn)
+        .records(
+            PutRecordsRequestEntry::builder()
+                .partition_key("same-key")
+                .data(Blob::new(b"three".to_vec()))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.failed_record_count(), Some(0));
+    assert_eq!(batch.records()[0].shard_id(), Some(first.shard_id()));
+
+    let it = client
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(first.shard_id())
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let page = client
+        .get_records()
+        .stream_arn(&arn)
+        .shard_iterator(it.shard_iterator().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let data: Vec<&[u8]> = page.records().iter().map(data_of).collect();
+    assert_eq!(data, [&b"one"[..], b"two", b"three"]);
+    let shards = client.list_shards().stream_arn(&arn).send().await.unwrap();
+    assert_eq!(shards.shards().len(), 2);
+    assert_eq!(
+        first.shard_id(),
+        owning_shard(shards.shards(), md5_hash_key("same-key"))
+    );
 }
 
 #[tokio::test]

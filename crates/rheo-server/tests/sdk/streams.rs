@@ -176,6 +176,18 @@ async fn list_streams_paginates_in_name_order() {
     assert!(!page2.has_more_streams());
     assert!(page2.next_token().is_none());
 
+    // The SDK's own paginator follows NextToken to the end.
+    let mut pages = client.list_streams().into_paginator().page_size(1).send();
+    let mut paged = Vec::new();
+    let mut page_count = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        page_count += 1;
+        paged.extend(page.stream_names().iter().cloned());
+    }
+    assert_eq!(paged, ["alpha", "bravo", "charlie", "delta"]);
+    assert_eq!(page_count, 4);
+
     let after = client
         .list_streams()
         .exclusive_start_stream_name("bravo")
