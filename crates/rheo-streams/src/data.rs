@@ -221,13 +221,14 @@ impl Streams {
                 kind.as_str()
             )));
         }
-        if !seq_needed {
-            if kind != IteratorType::AtTimestamp && req.starting_sequence_number.is_some() {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "{ITERATOR_ARGS_HINT} Request specified {} and also a StartingSequenceNumber.",
-                    kind.as_str()
-                )));
-            }
+        if !seq_needed
+            && kind != IteratorType::AtTimestamp
+            && req.starting_sequence_number.is_some()
+        {
+            return Err(KinesisError::InvalidArgument(format!(
+                "{ITERATOR_ARGS_HINT} Request specified {} and also a StartingSequenceNumber.",
+                kind.as_str()
+            )));
         }
         if kind == IteratorType::AtTimestamp && req.timestamp_ms.is_none() {
             return Err(KinesisError::InvalidArgument(

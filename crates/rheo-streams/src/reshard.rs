@@ -181,7 +181,7 @@ impl Streams {
                     })
                     .collect();
                 // Parents are the old shards covering most of the new range, in key order.
-                overlaps.sort_by(|x, y| y.0.cmp(&x.0));
+                overlaps.sort_by_key(|o| std::cmp::Reverse(o.0));
                 overlaps.truncate(2);
                 overlaps.sort_by_key(|o| {
                     old.iter()
