@@ -10,6 +10,7 @@ mod admin;
 pub mod clock;
 mod data;
 pub mod error;
+pub mod fuzzing;
 pub mod hash;
 pub mod iterator;
 mod messages;
