@@ -241,16 +241,13 @@ impl Streams {
             IteratorType::TrimHorizon => bounds.start,
             IteratorType::Latest => bounds.end,
             IteratorType::AtTimestamp => {
+                // A timestamp in the future positions at the tip: nothing yet, and no error.
                 let ts = req.timestamp_ms.unwrap_or(0);
-                let now = self.now_ms();
-                if ts > now {
-                    return Err(KinesisError::InvalidArgument(format!(
-                        "The timestampInMillis parameter cannot be greater than the \
-                         currentTimestampInMillis. timestampInMillis: {ts}, \
-                         currentTimestampInMillis: {now}"
-                    )));
+                if ts > self.now_ms() {
+                    bounds.end
+                } else {
+                    self.inner.store.seek_timestamp(log, ts)?
                 }
-                self.inner.store.seek_timestamp(log, ts)?
             }
             IteratorType::AtSequenceNumber | IteratorType::AfterSequenceNumber => {
                 let text = req.starting_sequence_number.as_deref().unwrap_or_default();

@@ -294,12 +294,18 @@ fn decode_base64(s: &str) -> Result<Vec<u8>, WireError> {
 /// Epoch milliseconds from a timestamp value.
 ///
 /// JSON numbers are epoch seconds (fractions allowed). CBOR numbers are epoch milliseconds (what the Java
-/// SDK v2 sends for Kinesis); CBOR tag 1 wraps epoch seconds and tag 0 an RFC 3339 string. Strings in
-/// either protocol may be ISO-8601 / RFC 3339 or a plain number of epoch seconds.
+/// SDK v2 sends for Kinesis). CBOR tag 1 is epoch seconds in the CBOR standard, but the AWS Java SDKs
+/// write tag 1 around epoch *milliseconds*; an integer under tag 1 is therefore read as milliseconds
+/// when its magnitude is at least 10^11 (as seconds that would be after the year 5000) and as seconds
+/// otherwise, and a float under tag 1 as seconds. Tag 0 wraps an RFC 3339 string. Strings in either
+/// protocol may be ISO-8601 / RFC 3339 or a plain number of epoch seconds.
 fn timestamp(raw: Raw, in_seconds: bool) -> Result<i64, WireError> {
     let bad = |what: &str| ser(format!("{what} can not be converted to a Timestamp"));
     match raw {
-        Raw::Tag(1, inner) => timestamp(*inner, true),
+        Raw::Tag(1, inner) => match *inner {
+            Raw::Int(i) if i.unsigned_abs() >= 100_000_000_000 => timestamp(Raw::Int(i), false),
+            other => timestamp(other, true),
+        },
         Raw::Tag(_, inner) => timestamp(*inner, in_seconds),
         Raw::Int(i) => {
             let ms = if in_seconds {
