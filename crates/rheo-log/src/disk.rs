@@ -297,9 +297,29 @@ struct Shared {
 /// Disk-backed store.
 #[derive(Debug)]
 pub(crate) struct DiskStore {
+    /// Held (locked) for the store's lifetime: two writers on one journal would corrupt it.
+    _lock: fs::File,
     shared: Arc<Shared>,
     catalog: Catalog,
     writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Takes an exclusive advisory lock on `<dir>/LOCK`, released when the file is closed (also by
+/// the kernel when the process dies, so a crash never leaves the directory locked).
+fn lock_dir(dir: &Path) -> Result<fs::File, OpenError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let path = dir.join("LOCK");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(OpenError::Locked(dir.to_path_buf())),
+        Err(fs::TryLockError::Error(e)) => Err(OpenError::Io { path, source: e }),
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
@@ -376,6 +396,7 @@ impl DiskStore {
         dir: &Path,
         faults: Option<Arc<Faults>>,
     ) -> Result<Self, OpenError> {
+        let lock = lock_dir(dir)?;
         let jpath = dir.join("journal");
         fs::create_dir_all(&jpath).map_err(io_err(&jpath))?;
         let cpath = dir.join("catalog");
@@ -479,6 +500,7 @@ impl DiskStore {
             .spawn(move || Writer::new(sh).run())
             .map_err(OpenError::Thread)?;
         Ok(DiskStore {
+            _lock: lock,
             shared,
             catalog,
             writer: Mutex::new(Some(writer)),

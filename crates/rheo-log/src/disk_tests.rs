@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::storage::Faults;
-use crate::{AppendError, FsyncPolicy, LogBounds, LogId, Offset, Store, StoreConfig};
+use crate::{AppendError, FsyncPolicy, LogBounds, LogId, Offset, OpenError, Store, StoreConfig};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -468,4 +468,20 @@ fn fuzz_recover_handles_hostile_inputs() {
     crate::frame::encode(&mut g, crate::frame::Kind::Tombstone, 1, 0, 0, &[]);
     g.extend_from_slice(&f);
     crate::fuzz_recover(&g);
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        dir: Some(dir.path().to_path_buf()),
+        ..StoreConfig::default()
+    };
+    let first = Store::open(config.clone()).unwrap();
+    assert!(matches!(
+        Store::open(config.clone()),
+        Err(OpenError::Locked(_))
+    ));
+    drop(first);
+    Store::open(config).unwrap();
 }

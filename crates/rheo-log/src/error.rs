@@ -17,6 +17,9 @@ pub enum OpenError {
     /// On-disk state that recovery cannot repair (a sealed segment is unreadable, ...).
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// Another process (or another open store in this one) holds the directory's lock.
+    #[error("store directory {0} is in use by another process")]
+    Locked(PathBuf),
     /// The writer thread could not be started.
     #[error("cannot start writer thread: {0}")]
     Thread(std::io::Error),
