@@ -87,7 +87,7 @@ impl LogIndex {
                 return true;
             }
             k += 1;
-            k % 2 == 0
+            k.is_multiple_of(2)
         });
         self.unpinned = self.points.iter().filter(|p| !p.pinned).count();
         self.stride = self.stride.saturating_mul(2);
