@@ -19,7 +19,8 @@ What is verified after every restart, reading every shard from TRIM_HORIZON:
 * a record once seen by a reader after a restart stays, with the same sequence number;
 * a record that PutRecords explicitly reported as failed never appears.
 
-Knobs: RHEO_CRASH_CYCLES (default 20), RHEO_CRASH_SEED (random), RHEO_CRASH_WRITERS (default 4).
+Knobs: RHEO_CRASH_CYCLES (default 20), RHEO_CRASH_SEED (random), RHEO_CRASH_WRITERS (default 4),
+RHEO_CRASH_FSYNC (passed as --fsync; unset = the server's default, group).
 Note: kill -9 kills the process, not the kernel: data written to the page cache survives, so this
 checks the server's own commit/recovery logic (partial frames, lost in-process buffers, index
 rebuild), not behaviour on power loss.
@@ -58,6 +59,8 @@ DIGEST = 16
 HEADER = struct.Struct(">HHI")  # cycle, writer, counter
 SHARDS = 4
 CREDS = Credentials("test", "test")
+# The server's default policy (group) unless RHEO_CRASH_FSYNC names another one to try.
+FSYNC = ["--fsync", os.environ["RHEO_CRASH_FSYNC"]] if os.environ.get("RHEO_CRASH_FSYNC") else []
 
 
 # --------------------------------------------------------------------------- payloads
@@ -90,7 +93,7 @@ class Server:
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(
             [binary, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", data_dir,
-             "--create-stream-ms", "0", "--update-stream-ms", "0"],
+             "--create-stream-ms", "0", "--update-stream-ms", "0", *FSYNC],
             stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         self.host, self.port = self._wait_ready(30)
