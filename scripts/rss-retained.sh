@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 target_mb="${1:-1024}"
 cargo build --release -p rheo-server -p rheo-bench >/dev/null
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${pid:-}" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 target/release/rheo serve --port 0 --data-dir "$work/data" --create-stream-ms 50 >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q 'rheo ready on' "$work/out" 2>/dev/null && break; sleep 0.1; done
@@ -25,3 +25,13 @@ sleep 2
 echo "idle RSS with data retained: $(rss)"
 "${bench[@]}" --server-pid "$pid" get --idle-ms 1000 | grep -E '^get'
 echo "RSS after catch-up read: $(rss)"
+# Restart on the same data: what memory the retained data itself costs (index, metadata).
+kill -TERM "$pid"; wait "$pid" || true
+target/release/rheo serve --port 0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q 'rheo ready on' "$work/out" 2>/dev/null && break; sleep 0.1; done
+endpoint=$(grep -o 'http://[0-9.:]*' "$work/out" | head -n 1)
+bench=(target/release/rheo-bench --endpoint "$endpoint" --stream rss)
+echo "idle RSS after restart with data retained: $(rss)"
+"${bench[@]}" --server-pid "$pid" get --idle-ms 1000 | grep -E '^get'
+echo "RSS after restart and catch-up read: $(rss)"

@@ -24,6 +24,16 @@ pub const RETENTION_HOURS_MIN: u32 = 24;
 pub const RETENTION_HOURS_MAX: u32 = 8760;
 pub const TAGS_PER_STREAM_MAX: usize = 50;
 pub const DEFAULT_MAX_RECORD_SIZE_KIB: u32 = 1024;
+/// The shard-level metrics of enhanced monitoring, in AWS's order.
+pub const SHARD_LEVEL_METRICS: [&str; 7] = [
+    "IncomingBytes",
+    "IncomingRecords",
+    "OutgoingBytes",
+    "OutgoingRecords",
+    "WriteProvisionedThroughputExceeded",
+    "ReadProvisionedThroughputExceeded",
+    "IteratorAgeMilliseconds",
+];
 /// Lifetime of a ListShards NextToken (AWS: 300 seconds).
 pub const NEXT_TOKEN_TTL_MS: i64 = 300_000;
 
@@ -539,6 +549,73 @@ impl Streams {
         let has_more = tags.len() > limit;
         tags.truncate(limit);
         Ok(TagList { tags, has_more })
+    }
+
+    /// Enables (or, with `enable` false, disables) shard-level metrics; returns (current,
+    /// desired) lists. "ALL" stands for every metric.
+    pub async fn set_enhanced_monitoring(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        metrics: Vec<String>,
+        enable: bool,
+    ) -> Result<(String, String, Vec<String>, Vec<String>)> {
+        let _admin = self.inner.admin.lock().await;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        if state.meta.status != StreamStatus::Active {
+            return Err(messages::stream_not_active(
+                &name,
+                self.account(),
+                state.meta.status.as_str(),
+            ));
+        }
+        let current = state.meta.enhanced_metrics.clone();
+        let named: Vec<String> = if metrics.iter().any(|m| m == "ALL") {
+            SHARD_LEVEL_METRICS.iter().map(|m| m.to_string()).collect()
+        } else {
+            metrics
+        };
+        let mut desired = current.clone();
+        if enable {
+            for m in named {
+                if !desired.contains(&m) {
+                    desired.push(m);
+                }
+            }
+        } else {
+            desired.retain(|m| !named.contains(m));
+        }
+        desired.sort_by_key(|m| SHARD_LEVEL_METRICS.iter().position(|k| k == m));
+        state.meta.enhanced_metrics = desired.clone();
+        self.persist(&state.meta)?;
+        Ok((
+            name.clone(),
+            self.stream_arn(&ctx.region, &name),
+            current,
+            desired,
+        ))
+    }
+
+    /// Server-side encryption: `Some(key)` starts it with that KMS key, `None` stops it.
+    pub async fn set_encryption(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        key_id: Option<String>,
+    ) -> Result<()> {
+        let _admin = self.inner.admin.lock().await;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        if state.meta.status != StreamStatus::Active {
+            return Err(messages::stream_not_active(
+                &name,
+                self.account(),
+                state.meta.status.as_str(),
+            ));
+        }
+        state.meta.encryption_key = key_id;
+        self.persist(&state.meta)
     }
 
     /// Shards still within retention, in shard-id order.

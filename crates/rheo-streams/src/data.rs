@@ -73,6 +73,26 @@ impl Streams {
         }
     }
 
+    /// PutRecord's `SequenceNumberForOrdering` must be a sequence number of ours (records of a
+    /// shard are ordered by arrival anyway, so a valid one needs no further action).
+    pub async fn check_sequence_for_ordering(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        sequence_number: &str,
+    ) -> Result<()> {
+        let (name, _) = self.lookup(ctx, target).await?;
+        SequenceNumber::parse(sequence_number)
+            .map(|_| ())
+            .map_err(|_| {
+                KinesisError::InvalidArgument(format!(
+                    "ExclusiveMinimumSequenceNumber {sequence_number} used in PutRecord on stream \
+                 {name} under account {} is invalid.",
+                    self.account()
+                ))
+            })
+    }
+
     pub async fn put_records(
         &self,
         ctx: &Ctx,
@@ -144,6 +164,7 @@ impl Streams {
             requests.push((log, now, payloads));
         }
         let acks = self.inner.store.append_many(requests).await;
+        let state_encrypted = state.meta.encryption_key.is_some();
         drop(state);
         let mut records: Vec<Option<PutRecordsEntry>> = vec![None; entries.len()];
         let mut failed = 0u32;
@@ -154,6 +175,7 @@ impl Streams {
                         shard_id: shard_id(shard),
                         sequence_number: SequenceNumber::new(shard, Offset(a.first.0 + k as u64))
                             .to_string(),
+                        encrypted: state_encrypted,
                     }),
                     Err(e) => {
                         tracing::error!(error = %e, "append failed");
@@ -183,7 +205,7 @@ impl Streams {
                     })
                 })
                 .collect(),
-            encrypted: false,
+            encrypted: state_encrypted,
         })
     }
 

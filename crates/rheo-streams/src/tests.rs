@@ -788,3 +788,63 @@ async fn metadata_survives_reopen_of_a_durable_store() {
     assert_eq!(records[0].sequence_number, seq.sequence_number);
     assert_eq!(&records[0].data[..], b"kept");
 }
+
+#[tokio::test]
+async fn sequence_number_for_ordering_must_be_ours() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    let t = StreamTarget::name("a");
+    let r = s.put_record(&ctx, &t, entry("k", "x")).await.unwrap();
+    s.check_sequence_for_ordering(&ctx, &t, &r.sequence_number)
+        .await
+        .unwrap();
+    let err = s
+        .check_sequence_for_ordering(&ctx, &t, "12345")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument(
+            "ExclusiveMinimumSequenceNumber 12345 used in PutRecord on stream a under account \
+             000000000000 is invalid."
+                .into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn monitoring_and_encryption_are_recorded() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 1).await;
+    let t = StreamTarget::name("a");
+    let (_, _, current, desired) = s
+        .set_enhanced_monitoring(&ctx, &t, vec!["IncomingBytes".into()], true)
+        .await
+        .unwrap();
+    assert!(current.is_empty());
+    assert_eq!(desired, ["IncomingBytes"]);
+    let (_, _, _, desired) = s
+        .set_enhanced_monitoring(&ctx, &t, vec!["ALL".into()], true)
+        .await
+        .unwrap();
+    assert_eq!(desired.len(), 7);
+    let (_, _, _, desired) = s
+        .set_enhanced_monitoring(&ctx, &t, vec!["ALL".into()], false)
+        .await
+        .unwrap();
+    assert!(desired.is_empty());
+    s.set_encryption(&ctx, &t, Some("alias/aws/kinesis".into()))
+        .await
+        .unwrap();
+    let r = s.put_record(&ctx, &t, entry("k", "x")).await.unwrap();
+    assert!(r.encrypted);
+    let d = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(d.encryption_key.as_deref(), Some("alias/aws/kinesis"));
+    s.set_encryption(&ctx, &t, None).await.unwrap();
+    assert!(
+        !s.put_record(&ctx, &t, entry("k", "y"))
+            .await
+            .unwrap()
+            .encrypted
+    );
+}

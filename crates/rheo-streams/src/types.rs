@@ -152,6 +152,7 @@ pub struct PutEntry {
 pub struct PutResult {
     pub shard_id: String,
     pub sequence_number: String,
+    pub encrypted: bool,
 }
 
 /// One entry of a PutRecords answer: a result or a per-record failure.

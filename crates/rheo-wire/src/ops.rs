@@ -133,6 +133,30 @@ pub async fn dispatch(streams: &Streams, ctx: &Ctx, op: &str, input: &Node) -> O
                 .await?;
             Ok(Node::map().with("Tags", tag_list(&tags.tags)))
         }
+        "EnableEnhancedMonitoring" | "DisableEnhancedMonitoring" => {
+            let metrics = strings(input.get("ShardLevelMetrics"));
+            let enable = op == "EnableEnhancedMonitoring";
+            let (name, arn, current, desired) = streams
+                .set_enhanced_monitoring(ctx, &target(input), metrics, enable)
+                .await?;
+            let list = |v: Vec<String>| Node::List(v.into_iter().map(Node::from).collect());
+            Ok(Node::map()
+                .with("StreamName", name)
+                .with("CurrentShardLevelMetrics", list(current))
+                .with("DesiredShardLevelMetrics", list(desired))
+                .with("StreamARN", arn))
+        }
+        "StartStreamEncryption" => {
+            let key = string(input, "KeyId")?.to_string();
+            streams
+                .set_encryption(ctx, &target(input), Some(key))
+                .await?;
+            Ok(Node::map())
+        }
+        "StopStreamEncryption" => {
+            streams.set_encryption(ctx, &target(input), None).await?;
+            Ok(Node::map())
+        }
         other => Err(KinesisError::Validation(format!(
             "The operation {other} is not supported by this server yet."
         ))),
@@ -446,13 +470,21 @@ fn put_entry(node: &Node) -> Result<PutEntry, KinesisError> {
 }
 
 async fn put_record(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    if let Some(seq) = input
+        .get("SequenceNumberForOrdering")
+        .and_then(Node::as_str)
+    {
+        streams
+            .check_sequence_for_ordering(ctx, &target(input), seq)
+            .await?;
+    }
     let r = streams
         .put_record(ctx, &target(input), put_entry(input)?)
         .await?;
     Ok(Node::map()
         .with("ShardId", r.shard_id)
         .with("SequenceNumber", r.sequence_number)
-        .with("EncryptionType", "NONE"))
+        .with("EncryptionType", if r.encrypted { "KMS" } else { "NONE" }))
 }
 
 async fn put_records(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
