@@ -422,13 +422,7 @@ impl Streams {
                  retention period ({hours} hours) is too long."
             )));
         }
-        if state.meta.status != StreamStatus::Active {
-            return Err(messages::stream_not_active(
-                &name,
-                self.account(),
-                state.meta.status.as_str(),
-            ));
-        }
+        self.ensure_active(&state, &name)?;
         if increase && hours < i64::from(current) {
             return Err(KinesisError::InvalidArgument(format!(
                 "Requested retention period ({hours} hours) for stream {name} can not be shorter \
@@ -461,13 +455,7 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
-        if state.meta.status != StreamStatus::Active {
-            return Err(messages::stream_not_active(
-                &name,
-                self.account(),
-                state.meta.status.as_str(),
-            ));
-        }
+        self.ensure_active(&state, &name)?;
         if state.meta.mode == mode {
             return Err(KinesisError::InvalidArgument(format!(
                 "Stream {name} under account {} is already in {} mode.",
@@ -563,13 +551,7 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
-        if state.meta.status != StreamStatus::Active {
-            return Err(messages::stream_not_active(
-                &name,
-                self.account(),
-                state.meta.status.as_str(),
-            ));
-        }
+        self.ensure_active(&state, &name)?;
         let current = state.meta.enhanced_metrics.clone();
         let named: Vec<String> = if metrics.iter().any(|m| m == "ALL") {
             SHARD_LEVEL_METRICS.iter().map(|m| m.to_string()).collect()
@@ -607,13 +589,7 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
-        if state.meta.status != StreamStatus::Active {
-            return Err(messages::stream_not_active(
-                &name,
-                self.account(),
-                state.meta.status.as_str(),
-            ));
-        }
+        self.ensure_active(&state, &name)?;
         state.meta.encryption_key = key_id;
         self.persist(&state.meta)
     }

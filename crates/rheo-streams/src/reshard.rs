@@ -257,7 +257,7 @@ impl Streams {
         state.rebuild_routes();
     }
 
-    fn ensure_active(&self, state: &StreamState, name: &str) -> Result<()> {
+    pub(crate) fn ensure_active(&self, state: &StreamState, name: &str) -> Result<()> {
         if state.meta.status != StreamStatus::Active {
             return Err(messages::stream_not_active(
                 name,
