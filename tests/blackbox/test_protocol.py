@@ -27,6 +27,14 @@ def test_malformed_json_is_serialization_exception(raw_post):
         assert r.error_type == "SerializationException", body
 
 
+def test_empty_body_is_serialization_exception_without_message(raw_post):
+    # AWS answers a body-less request with a bare {"__type": "SerializationException"}.
+    r = raw_post("ListStreams", b"")
+    assert r.status == 400
+    assert r.error_type == "SerializationException"
+    assert r.json == {"__type": "SerializationException"}
+
+
 def test_wrong_json_types_are_serialization_exceptions(raw_post):
     cases = [
         ("CreateStream", {"StreamName": "x", "ShardCount": "three"}),

@@ -21,22 +21,20 @@ use crate::{Model, Node, Operation, Protocol, WireError};
 /// The result is a [`Node::Map`] with the operation's input members in model order: blobs as
 /// [`Node::Bytes`] (base64-decoded for JSON), timestamps as [`Node::Timestamp`] (epoch ms), integers as
 /// [`Node::Int`]. Unknown members are ignored and JSON/CBOR nulls count as absent, as on AWS.
-/// An empty body stands for an empty document (`{}`) in both protocols.
+/// An empty (or, in JSON, all-whitespace) body is a SerializationException with no message, as
+/// AWS answers it: clients always send at least `{}`.
 pub fn decode_request(
     model: &Model,
     op: &Operation,
     protocol: Protocol,
     body: &[u8],
 ) -> Result<Node, WireError> {
-    let raw = if body.is_empty()
-        || (protocol == Protocol::Json && body.iter().all(u8::is_ascii_whitespace))
-    {
-        Raw::Map(Vec::new())
-    } else {
-        match protocol {
-            Protocol::Json => raw::parse_json(body)?,
-            Protocol::Cbor => raw::parse_cbor(body)?,
-        }
+    if body.is_empty() || (protocol == Protocol::Json && body.iter().all(u8::is_ascii_whitespace)) {
+        return Err(WireError::Serialization(String::new()));
+    }
+    let raw = match protocol {
+        Protocol::Json => raw::parse_json(body)?,
+        Protocol::Cbor => raw::parse_cbor(body)?,
     };
     let input = match op.input.as_deref().and_then(|name| model.shape(name)) {
         Some(shape) => shape,
