@@ -270,6 +270,12 @@ fn decode_base64(s: &str) -> Result<Vec<u8>, WireError> {
             s.len()
         )));
     }
+    // The engine decides validity in one fast pass; the byte-by-byte diagnosis below only runs
+    // to word AWS's message once decoding has failed (it cost a quarter of the put path).
+    let engine = base64::engine::general_purpose::STANDARD;
+    if let Ok(decoded) = engine.decode(s.as_bytes()) {
+        return Ok(decoded);
+    }
     let bytes = s.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         let valid = b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
@@ -283,10 +289,10 @@ fn decode_base64(s: &str) -> Result<Vec<u8>, WireError> {
             return Err(fail(format!("Invalid Base64 character: '{c}'")));
         }
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(bytes)
-        // AWS's own spelling, typo included.
-        .map_err(|_| fail("Invalid last non-pad Base64 character dectected".to_string()))
+    // AWS's own spelling, typo included.
+    Err(fail(
+        "Invalid last non-pad Base64 character dectected".to_string(),
+    ))
 }
 
 /// Epoch milliseconds from a timestamp value.
