@@ -187,16 +187,8 @@ fn missing(member: &str) -> KinesisError {
     KinesisError::Validation(format!(
         "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member \
          must not be null",
-        lower_camel(member)
+        crate::validate::lower_first(member)
     ))
-}
-
-fn lower_camel(member: &str) -> String {
-    let mut chars = member.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 fn string<'a>(input: &'a Node, member: &str) -> Result<&'a str, KinesisError> {

@@ -41,7 +41,7 @@ pub(crate) fn validate_input(model: &Model, shape: &Shape, node: &Node) -> Resul
 }
 
 /// `StreamName` -> `streamName`, `StreamARN` -> `streamARN`.
-fn lower_first(name: &str) -> String {
+pub(crate) fn lower_first(name: &str) -> String {
     let mut chars = name.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
@@ -335,7 +335,7 @@ fn value_str(model: &Model, shape: &Shape, node: &Node) -> String {
 fn format_iso(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = rheo_streams::clock::civil_from_days(days);
     let (h, min, s, milli) = (
         rem / 3_600_000,
         rem / 60_000 % 60,
@@ -343,19 +343,6 @@ fn format_iso(ms: i64) -> String {
         rem % 1000,
     );
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
