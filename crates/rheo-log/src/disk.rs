@@ -22,8 +22,8 @@ use crate::frame::{self, FrameError, Header, Kind, HEADER_LEN};
 use crate::index::{self, IdxLog, LogIndex, Point};
 use crate::storage::{Faults, FileKind, JournalDir, SegmentFile};
 use crate::{
-    effective_timestamp, AppendAck, AppendError, Entry, FsyncPolicy, LogBounds, LogId, Offset,
-    OpenError, ReadError, StoreConfig, StoreStats,
+    effective_timestamp, AppendAck, AppendError, Batch, Entry, FsyncPolicy, LogBounds, LogId,
+    Offset, OpenError, ReadError, StoreConfig, StoreStats,
 };
 
 /// Reads and recovery scan segments through a window of this size rather than one `pread` per frame header.
@@ -516,15 +516,15 @@ impl DiskStore {
         rx.await.unwrap_or(Err(AppendError::Closed))
     }
 
-    /// Assigns offsets and encodes one append's frame; the caller holds the state lock.
+    /// Assigns offsets and seals one append's frame in place; the caller holds the state lock.
     fn prepare(
         st: &mut State,
         log: LogId,
         ts: i64,
-        payloads: &[Bytes],
+        mut batch: Batch,
     ) -> Result<(AppendAck, Option<QFrame>), AppendError> {
-        let len = frame::data_frame_len(payloads);
-        if len > frame::MAX_FRAME_LEN || payloads.iter().any(|p| p.len() > u32::MAX as usize) {
+        let len = batch.frame_len();
+        if len > frame::MAX_FRAME_LEN {
             return Err(AppendError::TooLarge(len));
         }
         if !st.logs.contains_key(&log.0) {
@@ -535,7 +535,7 @@ impl DiskStore {
             return Err(AppendError::Closed);
         };
         let ts = effective_timestamp(ts, l.next_ts);
-        let count = payloads.len() as u32;
+        let count = batch.count;
         let ack = AppendAck {
             first: Offset(l.next),
             count,
@@ -544,9 +544,8 @@ impl DiskStore {
         if count == 0 {
             return Ok((ack, None));
         }
-        let mut buf = Vec::with_capacity(len as usize);
-        frame::encode(&mut buf, Kind::Data, log.0, l.next, ts, payloads);
-        let header = frame::decode_header(&buf)
+        frame::seal(&mut batch.buf, Kind::Data, log.0, l.next, ts, count);
+        let header = frame::decode_header(&batch.buf)
             .map_err(|e| AppendError::Io(format!("frame encoding: {e:?}")))?;
         l.next += u64::from(count);
         l.next_ts = Some(ts);
@@ -556,25 +555,26 @@ impl DiskStore {
                 log: log.0,
                 gen: l.gen,
                 header,
-                buf,
+                buf: batch.buf,
             }),
         ))
     }
 
     pub(crate) async fn append_many(
         &self,
-        batches: Vec<(LogId, i64, Vec<Bytes>)>,
+        batches: Vec<(LogId, i64, Batch)>,
     ) -> Vec<Result<AppendAck, AppendError>> {
-        let mut results = Vec::with_capacity(batches.len());
+        let n = batches.len();
+        let mut results = Vec::with_capacity(n);
         let mut frames = Vec::new();
         let (tx, rx) = oneshot::channel();
         {
             let mut st = self.shared.state.lock();
             if self.shared.poisoned.load(Ordering::SeqCst) {
-                return batches.iter().map(|_| Err(AppendError::Poisoned)).collect();
+                return (0..n).map(|_| Err(AppendError::Poisoned)).collect();
             }
-            for (log, ts, payloads) in &batches {
-                match Self::prepare(&mut st, *log, *ts, payloads) {
+            for (log, ts, batch) in batches {
+                match Self::prepare(&mut st, log, ts, batch) {
                     Ok((ack, f)) => {
                         if let Some(f) = f {
                             frames.push(f);
@@ -610,7 +610,7 @@ impl DiskStore {
         &self,
         log: LogId,
         ts: i64,
-        payloads: Vec<Bytes>,
+        batch: Batch,
     ) -> Result<AppendAck, AppendError> {
         let (tx, rx) = oneshot::channel();
         let ack = {
@@ -618,7 +618,7 @@ impl DiskStore {
             if self.shared.poisoned.load(Ordering::SeqCst) {
                 return Err(AppendError::Poisoned);
             }
-            let (ack, f) = Self::prepare(&mut st, log, ts, &payloads)?;
+            let (ack, f) = Self::prepare(&mut st, log, ts, batch)?;
             let Some(f) = f else { return Ok(ack) };
             self.shared.appends.fetch_add(1, Ordering::Relaxed);
             let mut q = self.shared.queue.lock();

@@ -75,7 +75,7 @@ pub(crate) enum FrameError {
     BadBody,
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at + 4)?;
     let mut a = [0u8; 4];
     a.copy_from_slice(s);
@@ -90,6 +90,7 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
 }
 
 /// Encoded size of a data frame holding `payloads`.
+#[cfg(test)]
 pub(crate) fn data_frame_len(payloads: &[Bytes]) -> u64 {
     HEADER_LEN as u64 + payloads.iter().map(|p| 4 + p.len() as u64).sum::<u64>()
 }
@@ -121,6 +122,31 @@ pub(crate) fn encode(
     }
     let crc = crc32c::crc32c(&out[start + PREFIX_LEN..]);
     out[start + 8..start + 12].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Fills in the header and CRC of a frame whose entries are already in place after
+/// [`HEADER_LEN`] reserved bytes (see [`crate::Batch`]). `frame` must be at least `HEADER_LEN` long.
+pub(crate) fn seal(frame: &mut [u8], kind: Kind, log: u64, base: u64, ts: i64, count: u32) {
+    let len = frame.len().saturating_sub(PREFIX_LEN) as u32;
+    let mut header = [0u8; HEADER_LEN];
+    header[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+    header[4..8].copy_from_slice(&len.to_le_bytes());
+    header[12..16].copy_from_slice(&(kind as u32).to_le_bytes());
+    header[16..24].copy_from_slice(&log.to_le_bytes());
+    header[24..32].copy_from_slice(&base.to_le_bytes());
+    header[32..40].copy_from_slice(&ts.to_le_bytes());
+    header[40..44].copy_from_slice(&count.to_le_bytes());
+    let Some(head) = frame.get_mut(..HEADER_LEN) else {
+        return;
+    };
+    head.copy_from_slice(&header);
+    let crc = frame
+        .get(PREFIX_LEN..)
+        .map(crc32c::crc32c)
+        .unwrap_or_default();
+    if let Some(slot) = frame.get_mut(8..12) {
+        slot.copy_from_slice(&crc.to_le_bytes());
+    }
 }
 
 /// Parses the fixed header (no CRC check: the body may not be loaded yet).
@@ -215,6 +241,16 @@ mod tests {
         encode(&mut out, Kind::Data, 7, 100, -5, &p);
         assert_eq!(out.len() as u64, data_frame_len(&p));
         out
+    }
+
+    #[test]
+    fn sealed_batch_equals_encoded_frame() {
+        let p = vec![Bytes::from("hello"), Bytes::new(), Bytes::from("world")];
+        let mut batch = crate::Batch::from_payloads(&p);
+        seal(&mut batch.buf, Kind::Data, 7, 100, -5, batch.count);
+        let mut out = Vec::new();
+        encode(&mut out, Kind::Data, 7, 100, -5, &p);
+        assert_eq!(batch.buf, out);
     }
 
     #[test]

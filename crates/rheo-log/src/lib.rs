@@ -11,6 +11,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod batch;
 mod catalog;
 mod config;
 mod disk;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use batch::{Batch, EntryWriter};
 pub use config::{FsyncPolicy, ParseFsyncPolicyError, StoreConfig, DEFAULT_SEGMENT_BYTES_MAX};
 pub use error::{AppendError, CatalogError, OpenError, ReadError};
 
@@ -161,7 +163,10 @@ impl Store {
         }
         match &*self.inner {
             Backend::Mem(m) => m.append(log, timestamp_ms, payloads),
-            Backend::Disk(d) => d.append(log, timestamp_ms, payloads).await,
+            Backend::Disk(d) => {
+                d.append(log, timestamp_ms, Batch::from_payloads(&payloads))
+                    .await
+            }
         }
     }
 
@@ -170,15 +175,25 @@ impl Store {
         &self,
         batches: Vec<(LogId, i64, Vec<Bytes>)>,
     ) -> Vec<Result<AppendAck, AppendError>> {
+        self.append_batches(
+            batches
+                .into_iter()
+                .map(|(log, ts, payloads)| (log, ts, Batch::from_payloads(&payloads)))
+                .collect(),
+        )
+        .await
+    }
+
+    /// Like [`Store::append_many`] with entries already laid out in [`Batch`]es: on disk the
+    /// batch's buffer becomes the journal frame without another copy.
+    pub async fn append_batches(
+        &self,
+        batches: Vec<(LogId, i64, Batch)>,
+    ) -> Vec<Result<AppendAck, AppendError>> {
         match &*self.inner {
             Backend::Mem(m) => batches
                 .into_iter()
-                .map(|(log, ts, payloads)| {
-                    if payloads.len() > MAX_ENTRIES_PER_APPEND {
-                        return Err(AppendError::TooLarge(payloads.len() as u64));
-                    }
-                    m.append(log, ts, payloads)
-                })
+                .map(|(log, ts, batch)| m.append(log, ts, batch.into_payloads()))
                 .collect(),
             Backend::Disk(d) => d.append_many(batches).await,
         }

@@ -64,20 +64,17 @@ async fn serve(app: &App, req: Request<Incoming>) -> Reply {
             return reply(StatusCode::BAD_REQUEST, None, Bytes::new());
         }
     };
-    let input = match rheo_wire::decode_request(app.model, op, protocol, &bytes) {
-        Ok(input) => input,
-        Err(e) => return wire_error(&e, Some(protocol)),
-    };
     let ctx = Ctx {
         region: auth.region,
     };
-    match ops::dispatch(&app.streams, &ctx, &op.name, &input).await {
-        Ok(output) => reply(
+    match ops::execute(&app.streams, &ctx, app.model, op, protocol, &bytes).await {
+        Ok(body) => reply(
             StatusCode::OK,
             Some(protocol.content_type()),
-            Bytes::from(rheo_wire::encode_response(protocol, &output)),
+            Bytes::from(body),
         ),
-        Err(e) => {
+        Err(ops::Failure::Wire(e)) => wire_error(&e, Some(protocol)),
+        Err(ops::Failure::Domain(e)) => {
             let (ty, status) = ops::error_parts(&e);
             if status >= 500 {
                 tracing::error!(operation = %op.name, error = %e, "request failed");

@@ -4,8 +4,8 @@
 //! length][partition key][data]`. The log gives the offset and arrival timestamp; the sequence
 //! number is derived from (shard index, offset) and never stored.
 
-use bytes::{BufMut, Bytes, BytesMut};
-use rheo_log::{LogId, Offset};
+use bytes::Bytes;
+use rheo_log::{Batch, EntryWriter, LogId, Offset};
 
 use crate::error::{KinesisError, Result};
 use crate::hash::{parse_hash_key, partition_key_hash};
@@ -27,15 +27,23 @@ pub const GET_RECORDS_LIMIT_MAX: u32 = 10_000;
 /// GetRecords: most bytes per call (AWS: 10 MiB).
 pub const GET_RECORDS_BYTES_MAX: usize = 10 * 1024 * 1024;
 
-pub(crate) fn encode_entry(partition_key: &str, data: &[u8]) -> Bytes {
+fn write_entry(w: &mut EntryWriter<'_>, partition_key: &str, data: &[u8]) {
     let pk = partition_key.as_bytes();
-    let mut b = BytesMut::with_capacity(3 + pk.len() + data.len());
-    b.put_u8(ENTRY_VERSION);
+    w.put_u8(ENTRY_VERSION);
     // Partition keys are at most 256 characters (1 KiB of UTF-8), validated before this.
-    b.put_u16(pk.len().min(u16::MAX as usize) as u16);
-    b.put_slice(pk);
-    b.put_slice(data);
-    b.freeze()
+    w.put(&(pk.len().min(u16::MAX as usize) as u16).to_be_bytes());
+    w.put(pk);
+    w.put(data);
+}
+
+/// The entry layout written independently of [`write_entry`], for tests of the decoder.
+#[cfg(test)]
+pub(crate) fn encode_entry(partition_key: &str, data: &[u8]) -> Bytes {
+    let mut v = vec![ENTRY_VERSION];
+    v.extend_from_slice(&(partition_key.len() as u16).to_be_bytes());
+    v.extend_from_slice(partition_key.as_bytes());
+    v.extend_from_slice(data);
+    Bytes::from(v)
 }
 
 pub(crate) fn decode_entry(payload: &Bytes) -> Option<(String, Bytes)> {
@@ -65,7 +73,7 @@ impl Streams {
         target: &StreamTarget,
         entry: PutEntry,
     ) -> Result<PutResult> {
-        let out = self.put(ctx, target, vec![entry], true).await?;
+        let out = self.put(ctx, target, &[entry.as_record()], true).await?;
         match out.records.into_iter().next() {
             Some(PutRecordsEntry::Ok(r)) => Ok(r),
             Some(PutRecordsEntry::Failed { message, .. }) => Err(KinesisError::Internal(message)),
@@ -99,6 +107,18 @@ impl Streams {
         target: &StreamTarget,
         entries: Vec<PutEntry>,
     ) -> Result<PutRecordsOutput> {
+        let refs: Vec<PutRecordRef<'_>> = entries.iter().map(PutEntry::as_record).collect();
+        self.put(ctx, target, &refs, false).await
+    }
+
+    /// PutRecords with borrowed records: what the wire layer's fast path calls, so no record is
+    /// copied before it is written into its shard's log batch.
+    pub async fn put_record_refs(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        entries: &[PutRecordRef<'_>],
+    ) -> Result<PutRecordsOutput> {
         self.put(ctx, target, entries, false).await
     }
 
@@ -106,7 +126,7 @@ impl Streams {
         &self,
         ctx: &Ctx,
         target: &StreamTarget,
-        entries: Vec<PutEntry>,
+        entries: &[PutRecordRef<'_>],
         single: bool,
     ) -> Result<PutRecordsOutput> {
         let (name, handle) = self.lookup(ctx, target).await?;
@@ -124,8 +144,9 @@ impl Streams {
             ));
         }
         // Route every record first: a bad hash key or size fails the whole request, as in AWS.
-        let mut routed = Vec::with_capacity(entries.len());
-        for e in &entries {
+        // Each record's entry is then written once, straight into its shard's frame buffer.
+        let mut batches: Vec<(u64, LogId, Batch, Vec<u32>)> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
             let size = e.data.len() + e.partition_key.len();
             if size > record_max {
                 return Err(KinesisError::InvalidArgument(format!(
@@ -133,38 +154,44 @@ impl Streams {
                     state.meta.max_record_size_kib
                 )));
             }
-            let key = match &e.explicit_hash_key {
+            let key = match e.explicit_hash_key {
                 Some(text) => {
                     parse_hash_key(text).ok_or_else(|| messages::invalid_explicit_hash_key(text))?
                 }
-                None => partition_key_hash(&e.partition_key),
+                None => partition_key_hash(e.partition_key),
             };
             let route = state
                 .route(key)
                 .ok_or_else(|| KinesisError::Internal("no open shard owns the hash key".into()))?;
-            routed.push(route);
-        }
-        // One batch per shard, in request order within each shard.
-        let mut batches: Vec<(u64, LogId, Vec<Bytes>, Vec<usize>)> = Vec::new();
-        for (i, (e, r)) in entries.iter().zip(&routed).enumerate() {
-            let payload = encode_entry(&e.partition_key, &e.data);
-            match batches.iter_mut().find(|b| b.0 == r.shard_index) {
-                Some(b) => {
-                    b.2.push(payload);
-                    b.3.push(i);
+            let at = match batches.iter().position(|b| b.0 == route.shard_index) {
+                Some(at) => at,
+                None => {
+                    // Sized for an even spread so most batches never reallocate.
+                    let share = entries.len() / state.meta.open_shard_count().max(1) + 1;
+                    let bytes = total / state.meta.open_shard_count().max(1) + share * 8;
+                    batches.push((
+                        route.shard_index,
+                        route.log,
+                        Batch::with_capacity_for(share, bytes),
+                        Vec::with_capacity(share),
+                    ));
+                    batches.len() - 1
                 }
-                None => batches.push((r.shard_index, r.log, vec![payload], vec![i])),
+            };
+            if let Some(b) = batches.get_mut(at) {
+                b.2.push_with(|w| write_entry(w, e.partition_key, e.data));
+                b.3.push(i as u32);
             }
         }
         let now = self.now_ms();
         let mut positions = Vec::with_capacity(batches.len());
         let mut requests = Vec::with_capacity(batches.len());
-        for (shard, log, payloads, idx) in batches {
+        for (shard, log, batch, idx) in batches {
             positions.push((shard, idx));
-            requests.push((log, now, payloads));
+            requests.push((log, now, batch));
         }
-        let acks = self.inner.store.append_many(requests).await;
-        let state_encrypted = state.meta.encryption_key.is_some();
+        let acks = self.inner.store.append_batches(requests).await;
+        let encrypted = state.meta.encryption_key.is_some();
         drop(state);
         let mut records: Vec<Option<PutRecordsEntry>> = vec![None; entries.len()];
         let mut failed = 0u32;
@@ -172,10 +199,8 @@ impl Streams {
             for (k, i) in idx.into_iter().enumerate() {
                 let entry = match &ack {
                     Ok(a) => PutRecordsEntry::Ok(PutResult {
-                        shard_id: shard_id(shard),
-                        sequence_number: SequenceNumber::new(shard, Offset(a.first.0 + k as u64))
-                            .to_string(),
-                        encrypted: state_encrypted,
+                        sequence: SequenceNumber::new(shard, Offset(a.first.0 + k as u64)),
+                        encrypted,
                     }),
                     Err(e) => {
                         tracing::error!(error = %e, "append failed");
@@ -186,7 +211,7 @@ impl Streams {
                         }
                     }
                 };
-                if let Some(slot) = records.get_mut(i) {
+                if let Some(slot) = records.get_mut(i as usize) {
                     *slot = Some(entry);
                 }
             }
@@ -205,7 +230,7 @@ impl Streams {
                     })
                 })
                 .collect(),
-            encrypted: state_encrypted,
+            encrypted,
         })
     }
 

@@ -168,11 +168,11 @@ async fn put_routes_by_md5_and_reads_back_in_order() {
             .iter()
             .position(|r| r.contains(h))
             .unwrap();
-        assert_eq!(r.shard_id, crate::meta::shard_id(expected as u64));
+        assert_eq!(r.shard_id(), crate::meta::shard_id(expected as u64));
         by_shard
-            .entry(r.shard_id)
+            .entry(r.shard_id())
             .or_default()
-            .push((r.sequence_number, format!("v{i}")));
+            .push((r.sequence_number(), format!("v{i}")));
     }
     for (shard, written) in by_shard {
         let (records, last) = read_all(&s, &ctx, "a", &shard).await;
@@ -212,7 +212,7 @@ async fn put_records_reports_per_record_results_in_request_order() {
         } else {
             "shardId-000000000001"
         };
-        assert_eq!(r.shard_id, expect);
+        assert_eq!(r.shard_id(), expect);
     }
 }
 
@@ -245,7 +245,7 @@ async fn iterator_types_position_correctly() {
             .put_record(&ctx, &StreamTarget::name("a"), entry("k", &i.to_string()))
             .await
             .unwrap();
-        seqs.push(r.sequence_number);
+        seqs.push(r.sequence_number());
     }
     let get = |kind, seq: Option<String>, ts: Option<i64>| {
         let s = s.clone();
@@ -326,7 +326,7 @@ async fn sequence_number_from_another_shard_is_refused() {
         .put_record(&ctx, &StreamTarget::name("a"), e)
         .await
         .unwrap();
-    assert_eq!(r.shard_id, "shardId-000000000000");
+    assert_eq!(r.shard_id(), "shardId-000000000000");
     let err = s
         .get_shard_iterator(
             &ctx,
@@ -334,7 +334,7 @@ async fn sequence_number_from_another_shard_is_refused() {
                 target: StreamTarget::name("a"),
                 shard_id: "shardId-000000000001".into(),
                 kind: IteratorType::AtSequenceNumber,
-                starting_sequence_number: Some(r.sequence_number),
+                starting_sequence_number: Some(r.sequence_number()),
                 timestamp_ms: None,
             },
         )
@@ -424,7 +424,7 @@ async fn split_closes_parent_and_lineage_is_reported() {
         .put_record(&ctx, &StreamTarget::name("a"), entry("k", "after"))
         .await
         .unwrap();
-    assert_ne!(r.shard_id, "shardId-000000000000");
+    assert_ne!(r.shard_id(), "shardId-000000000000");
     // Closed shards cannot be split again.
     let err = s
         .split_shard(&ctx, &StreamTarget::name("a"), "shardId-000000000000", &mid)
@@ -783,9 +783,9 @@ async fn metadata_survives_reopen_of_a_durable_store() {
             .len(),
         1
     );
-    let (records, _) = read_all(&s, &ctx, "a", &seq.shard_id).await;
+    let (records, _) = read_all(&s, &ctx, "a", &seq.shard_id()).await;
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0].sequence_number, seq.sequence_number);
+    assert_eq!(records[0].sequence_number, seq.sequence_number());
     assert_eq!(&records[0].data[..], b"kept");
 }
 
@@ -795,7 +795,7 @@ async fn sequence_number_for_ordering_must_be_ours() {
     create(&s, &clock, &ctx, "a", 1).await;
     let t = StreamTarget::name("a");
     let r = s.put_record(&ctx, &t, entry("k", "x")).await.unwrap();
-    s.check_sequence_for_ordering(&ctx, &t, &r.sequence_number)
+    s.check_sequence_for_ordering(&ctx, &t, &r.sequence_number())
         .await
         .unwrap();
     let err = s

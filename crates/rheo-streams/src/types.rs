@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::hash::HashRange;
 use crate::meta::{StreamMode, StreamStatus};
+use crate::sequence::SequenceNumber;
 
 /// Who is asking: the region of the request (from its signature) scopes every stream name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,11 +149,47 @@ pub struct PutEntry {
     pub explicit_hash_key: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl PutEntry {
+    pub fn as_record(&self) -> PutRecordRef<'_> {
+        PutRecordRef {
+            data: &self.data,
+            partition_key: &self.partition_key,
+            explicit_hash_key: self.explicit_hash_key.as_deref(),
+        }
+    }
+}
+
+/// A record to put, borrowing its parts from wherever the request was parsed (the wire layer's
+/// fast path points straight into the request body and one decode buffer).
+#[derive(Clone, Copy, Debug)]
+pub struct PutRecordRef<'a> {
+    pub data: &'a [u8],
+    pub partition_key: &'a str,
+    pub explicit_hash_key: Option<&'a str>,
+}
+
+/// Where a put record landed. Kept as numbers: the answer of a 500-record PutRecords is
+/// written straight from these, without a string per record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PutResult {
-    pub shard_id: String,
-    pub sequence_number: String,
+    pub sequence: SequenceNumber,
     pub encrypted: bool,
+}
+
+impl PutResult {
+    pub fn shard_index(&self) -> u64 {
+        self.sequence.shard_index
+    }
+
+    /// `shardId-000000000003`.
+    pub fn shard_id(&self) -> String {
+        crate::meta::shard_id(self.sequence.shard_index)
+    }
+
+    /// The 38-digit decimal sequence number.
+    pub fn sequence_number(&self) -> String {
+        self.sequence.to_string()
+    }
 }
 
 /// One entry of a PutRecords answer: a result or a per-record failure.

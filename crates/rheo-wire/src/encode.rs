@@ -109,7 +109,7 @@ fn json_float(out: &mut Vec<u8>, f: f64) {
     }
 }
 
-fn json_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut run_start = 0;

@@ -19,6 +19,7 @@ mod auth;
 mod decode;
 mod encode;
 mod error;
+pub mod fast;
 pub mod fuzzing;
 mod model;
 mod node;

@@ -37,6 +37,39 @@ pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
     }
 }
 
+/// Why [`execute`] produced no answer: the request was refused by the wire layer (serialization,
+/// validation) or by the domain.
+#[derive(Debug)]
+pub enum Failure {
+    Wire(crate::WireError),
+    Domain(KinesisError),
+}
+
+/// Decodes, validates and runs one request, and encodes its answer. A plain JSON PutRecords
+/// takes the [`fast`](crate::fast) path; everything else, and anything that path declines,
+/// goes through the model-driven decoder and [`dispatch`].
+pub async fn execute(
+    streams: &Streams,
+    ctx: &Ctx,
+    model: &crate::Model,
+    op: &crate::Operation,
+    protocol: crate::Protocol,
+    body: &[u8],
+) -> Result<Vec<u8>, Failure> {
+    if protocol == crate::Protocol::Json && op.name == "PutRecords" {
+        if let Some(req) = crate::fast::PutRecordsRequest::parse(body) {
+            return crate::fast::put_records(streams, ctx, &req)
+                .await
+                .map_err(Failure::Domain);
+        }
+    }
+    let input = crate::decode_request(model, op, protocol, body).map_err(Failure::Wire)?;
+    let output = dispatch(streams, ctx, &op.name, &input)
+        .await
+        .map_err(Failure::Domain)?;
+    Ok(crate::encode_response(protocol, &output))
+}
+
 /// Runs operation `op` with its validated `input` tree.
 pub async fn dispatch(streams: &Streams, ctx: &Ctx, op: &str, input: &Node) -> OpResult {
     match op {
@@ -474,8 +507,8 @@ async fn put_record(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
         .put_record(ctx, &target(input), put_entry(input)?)
         .await?;
     Ok(Node::map()
-        .with("ShardId", r.shard_id)
-        .with("SequenceNumber", r.sequence_number)
+        .with("ShardId", r.shard_id())
+        .with("SequenceNumber", r.sequence_number())
         .with("EncryptionType", if r.encrypted { "KMS" } else { "NONE" }))
 }
 
@@ -493,8 +526,8 @@ async fn put_records(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
         .into_iter()
         .map(|r| match r {
             PutRecordsEntry::Ok(r) => Node::map()
-                .with("SequenceNumber", r.sequence_number)
-                .with("ShardId", r.shard_id),
+                .with("SequenceNumber", r.sequence_number())
+                .with("ShardId", r.shard_id()),
             PutRecordsEntry::Failed { code, message } => Node::map()
                 .with("ErrorCode", code)
                 .with("ErrorMessage", message),
