@@ -45,18 +45,19 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+case "$gib$streams$peak_secs" in
+  *[!0-9]*) echo "--gib and --streams take whole numbers" >&2; exit 2 ;;
+esac
+[ "$gib" -ge 1 ] || { echo "--gib must be at least 1" >&2; exit 2; }
 for tool in curl jq; do
   command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
 done
 if [ "$build" = 1 ]; then
   cargo build --release -p rheo-server -p rheo-bench >&2
 fi
-rheo=$PWD/target/release/rheo
-bench_bin=$PWD/target/release/rheo-bench
-
-work=$(mktemp -d /tmp/rheo-bench-memory.XXXXXX)
 pid=""      # the server
 load_pid="" # a background rheo-bench put
+work=""
 cleanup() {
   local p
   for p in "$load_pid" "$pid"; do
@@ -65,10 +66,16 @@ cleanup() {
       wait "$p" 2>/dev/null || true
     fi
   done
-  rm -rf "$work"
+  [ -z "$work" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+work=$(mktemp -d /tmp/rheo-bench-memory.XXXXXX)
+# Private copies: the target dir is shared, and a rebuild mid-run must not change what restarts.
+mkdir "$work/bin"
+cp target/release/rheo target/release/rheo-bench "$work/bin/"
+rheo=$work/bin/rheo
+bench_bin=$work/bin/rheo-bench
 
 log() { printf '[bench-memory %s] %s\n' "$(date +%T)" "$*" >&2; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -77,6 +84,12 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 rss_mib() { mib "$(kib VmRSS)"; }
 hwm_mib() { mib "$(kib VmHWM)"; }
 data_bytes() { du -sb "$1" | cut -f1; }
+# active_seg_mib DATA_DIR: size of the newest journal segment, the one recovery scans in full.
+active_seg_mib() {
+  local f
+  f=$(find "$1/journal" -name '*.seg' | sort | tail -n 1)
+  awk -v b="$(stat -c %s "$f")" 'BEGIN {printf "%.1f", b / 2^20}'
+}
 evict_cache() {
   sync -f "$1/journal" 2>/dev/null || sync
   find "$1" -type f -exec dd if={} iflag=nocache count=0 status=none \;
@@ -156,17 +169,30 @@ kapi() {
   cat "$work/resp" 2>/dev/null || true
   [ "$code" = 200 ]
 }
-# wait_serving STREAM: polls ListShards until it answers 200; prints ms since t_exec.
+# probe STREAM: ListShards over bash's /dev/tcp, no fork, so that restart times are measured to a few
+# ms rather than to curl's start-up time; succeeds on a 200 answer.
+probe() {
+  local body="{\"StreamName\":\"$1\"}" line="" host=${endpoint#http://}
+  host=${host%:*}
+  {
+    printf 'POST / HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/x-amz-json-1.1\r\n' "$host" "$port"
+    printf 'X-Amz-Target: Kinesis_20131202.ListShards\r\nX-Amz-Date: 20260101T000000Z\r\n%s\r\n' "$auth"
+    printf 'Content-Length: %d\r\nConnection: close\r\n\r\n%s' "${#body}" "$body"
+    read -r -t 10 line <&3
+  } 2>/dev/null 3<>"/dev/tcp/$host/$port" >&3 || return 1
+  [[ $line == "HTTP/1.1 200"* ]]
+}
+# wait_serving STREAM: probes until ListShards answers 200; prints ms since t_exec.
 wait_serving() {
   local i
-  for i in $(seq 1 60000); do
-    if kapi ListShards "{\"StreamName\":\"$1\"}" >/dev/null 2>&1; then
+  for i in $(seq 1 30000); do
+    if probe "$1"; then
       echo $(($(now_ms) - t_exec))
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$work/err.cur" >&2; echo "rheo exited" >&2; return 1; }
-    [ "$i" = 60000 ] && { echo "not serving after 60000 tries" >&2; return 1; }
-    sleep 0.005
+    [ "$i" = 30000 ] && { echo "not serving after 30000 probes" >&2; return 1; }
+    sleep 0.002
   done
 }
 
@@ -223,6 +249,11 @@ if [ "$next_mark" -le "$gib" ]; then
   load_pid=$!
   poll_load fill
 fi
+series=""
+for k in $(seq 1 "$gib"); do
+  series+="${series:+ / }${val[rss_at_${k}_gib_mib]:-?}"
+done
+record rss_series_mib "$series" MiB
 record data_dir_gib "$(awk -v b="$(data_bytes "$data")" 'BEGIN {printf "%.2f", b / 2^30}')" GiB
 record rss_peak_during_fill_mib "$(hwm_mib)" MiB
 sleep 2
@@ -231,6 +262,7 @@ record rss_idle_after_fill_mib "$(rss_mib)" MiB
 log "phase 3a: SIGTERM and restart with $gib GiB retained"
 stop_server TERM
 record sigterm_shutdown_ms "$t_stop_ms" ms
+record active_segment_mib "$(active_seg_mib "$data")" MiB
 start_server "$data"
 ms=$(wait_serving mem)
 record restart_ready_line_ms "$(ready_line_ms)" ms
@@ -262,6 +294,7 @@ stop_server KILL
 kill -TERM "$load_pid" 2>/dev/null || true
 wait "$load_pid" 2>/dev/null || true
 load_pid=""
+record active_segment_mib_at_crash "$(active_seg_mib "$data")" MiB
 record data_dir_gib_at_crash "$(awk -v b="$(data_bytes "$data")" 'BEGIN {printf "%.2f", b / 2^30}')" GiB
 start_server "$data"
 ms=$(wait_serving mem)
@@ -362,7 +395,9 @@ if [ "$streams" -gt 0 ]; then
 fi
 
 # --- report --------------------------------------------------------------------------------------
-echo "### rheo memory and restart ($gib GiB retained, $streams streams x 10 shards, $(nproc) cores, $(date -u +%F))"
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || rev+=" + uncommitted changes"
+echo "### rheo memory and restart ($gib GiB retained, $streams streams x 10 shards, $(nproc) cores, $(date -u +%F), $rev)"
 echo
 echo "| metric | value | target | verdict |"
 echo "|---|---|---|---|"
