@@ -1,6 +1,18 @@
 //! End-to-end latency: a producer writes at a fixed rate while one consumer
 //! per shard polls from LATEST; each record carries the instant its
-//! PutRecords was issued, so latency = arrival at a consumer - that instant.
+//! PutRecords was issued, so latency = arrival at a consumer - that instant,
+//! both read from one monotonic clock of this process.
+//!
+//! Each consumer runs on its own OS thread (its own current-thread runtime)
+//! and pauses after an empty GetRecords with a blocking `thread::sleep`, the
+//! way a KCL-style polling worker does. Two reasons: tokio's timer wheel has
+//! 1 ms granularity, so `tokio::time::sleep(200 µs)` really sleeps 1-2 ms and
+//! every consumer wakes on the same millisecond ticks as the producer's
+//! interval. Polls then sample the server at fixed phases of the producer
+//! instead of at random instants, and the measured latency becomes a
+//! quantised function of the server's put time rather than its
+//! distribution. And consumers sharing the producer's thread would add
+//! their parsing time to each other's (and the producer's) figures.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,12 +23,12 @@ use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use serde::Serialize;
-use tokio::sync::Barrier;
+use tokio::sync::{oneshot, Barrier};
 
 use crate::client::{Conn, Op};
 use crate::ctx::Ctx;
 use crate::hist::{Latency, LatencySummary};
-use crate::procstat::{self, Usage};
+use crate::procstat::{self, HostUsage, Usage};
 use crate::proto;
 
 /// Bytes at the start of each payload: run tag, record index, send time.
@@ -31,7 +43,7 @@ pub struct E2eOpts {
     pub max_batch: usize,
     pub record_size: usize,
     pub key_spread: usize,
-    /// Consumer pause after an empty GetRecords (0 = just yield).
+    /// Consumer pause after an empty GetRecords (0 = poll again at once).
     pub poll: Duration,
     /// How long consumers may keep reading after the producer stops.
     pub drain: Duration,
@@ -42,6 +54,8 @@ pub struct E2eReport {
     pub target_rate: u64,
     pub duration_s: f64,
     pub poll_ms: f64,
+    /// Consumer threads (one per shard).
+    pub consumers: usize,
     pub sent: u64,
     pub acked: u64,
     pub received: u64,
@@ -56,6 +70,8 @@ pub struct E2eReport {
     pub errors: BTreeMap<String, u64>,
     pub server: Option<Usage>,
     pub client: Option<Usage>,
+    /// Whole-machine CPU over the phase (other processes included).
+    pub host: Option<HostUsage>,
 }
 
 /// Writes the header into the first HEADER_LEN bytes of `buf`.
@@ -192,11 +208,37 @@ async fn reader(
             if poll.is_zero() {
                 tokio::task::yield_now().await;
             } else {
-                tokio::time::sleep(poll).await;
+                // Blocking on purpose: this thread runs only this consumer
+                // (and its idle connection), and thread::sleep has
+                // microsecond resolution where tokio's timer has 1 ms.
+                std::thread::sleep(poll);
             }
         }
     }
     Ok(out)
+}
+
+/// Runs one consumer on a thread of its own; its result arrives on the
+/// returned channel (dropped unsent if the thread panics).
+fn spawn_reader(
+    ctx: Ctx,
+    shard: String,
+    shared: Arc<Shared>,
+    ready: Arc<Barrier>,
+    poll: Duration,
+    hard_stop: Instant,
+) -> Result<oneshot::Receiver<Result<ReaderOut>>> {
+    let (tx, rx) = oneshot::channel();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(format!("e2e-{shard}"))
+        .spawn(move || {
+            let out = rt.block_on(reader(ctx, shard, shared, ready, poll, hard_stop));
+            let _ = tx.send(out);
+        })?;
+    Ok(rx)
 }
 
 struct ProducerOut {
@@ -298,19 +340,20 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
     let readers: Vec<_> = shards
         .iter()
         .map(|s| {
-            tokio::spawn(reader(
+            spawn_reader(
                 ctx.clone(),
                 s.clone(),
                 shared.clone(),
                 ready.clone(),
                 opts.poll,
                 hard_stop,
-            ))
+            )
         })
-        .collect();
+        .collect::<Result<_>>()?;
     ready.wait().await;
     let server = procstat::maybe_start(&ctx.server_pids);
     let client = procstat::Sampler::start(vec!["self".into()]);
+    let host = procstat::HostSampler::start();
     let started = Instant::now();
     let prod = tokio::spawn(producer(ctx.clone(), opts.clone(), shared.clone())).await?;
     let produced_for = started.elapsed().as_secs_f64();
@@ -318,6 +361,7 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
         target_rate: opts.rate,
         duration_s: opts.duration.as_secs_f64(),
         poll_ms: opts.poll.as_secs_f64() * 1000.0,
+        consumers: shards.len(),
         sent: prod.sent,
         acked: shared.acked.load(Ordering::Acquire),
         put_latency: prod.hist.summary(),
@@ -329,7 +373,8 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
     let mut seen = HashSet::new();
     for r in readers {
         let out = match tokio::time::timeout_at(drain_deadline + Duration::from_secs(5), r).await {
-            Ok(joined) => joined??,
+            Ok(Ok(result)) => result?,
+            Ok(Err(_)) => anyhow::bail!("e2e reader thread died"),
             Err(_) => anyhow::bail!("e2e reader did not stop"),
         };
         hist.merge(&out.hist);
@@ -346,6 +391,7 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
     }
     report.server = procstat::maybe_finish(server).await;
     report.client = Some(client.finish().await);
+    report.host = host.finish();
     report.received = seen.len() as u64;
     report.lost = report.acked.saturating_sub(report.received);
     report.latency = hist.summary();

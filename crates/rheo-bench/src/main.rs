@@ -18,6 +18,7 @@ mod hist;
 mod procstat;
 mod proto;
 mod put;
+mod scaling;
 mod summary;
 mod verify;
 
@@ -143,9 +144,17 @@ struct E2eArgs {
     /// Largest PutRecords batch of the e2e producer (1 = single records).
     #[arg(long, default_value_t = 500)]
     max_batch: usize,
-    /// Consumer pause (ms) after an empty GetRecords; 0 = yield only.
-    #[arg(long, default_value_t = 1)]
-    poll_ms: u64,
+    /// Consumer pause (µs) after an empty GetRecords; 0 = poll again at once.
+    ///
+    /// Each consumer is a thread of its own that sleeps this long (with
+    /// thread::sleep, µs resolution) when a poll returns nothing, like a
+    /// KCL-style worker tuned for latency (its idle time between reads cut
+    /// down; AWS itself allows only 5 GetRecords/s per shard, emulators do
+    /// not limit it). The default, 500 µs, adds ~0.25 ms on average to the
+    /// latency and costs at most ~2,000 empty polls/s per shard; keep it the
+    /// same for every server compared.
+    #[arg(long, default_value_t = 500)]
+    poll_us: u64,
     /// Payload bytes per e2e record (at least 24).
     #[arg(long, default_value_t = 1024)]
     e2e_record_size: usize,
@@ -206,6 +215,25 @@ enum Cmd {
         #[arg(long, default_value = "kinesalite")]
         baseline: String,
     },
+    /// Markdown table of a scaling sweep from `put --json` outputs (one JSON
+    /// line per point, in the files given), with a "limited by" column.
+    ScalingTable {
+        /// Files of `put --json` lines; other lines are ignored.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Cores shared by server and client (default: this machine's).
+        #[arg(long)]
+        cores: Option<f64>,
+        /// Runtime threads the client ran with (`--threads` of the sweep).
+        #[arg(long, default_value_t = 1.0)]
+        client_threads: f64,
+        /// Synced disk bandwidth in MB/s (from `disk-baseline`), if measured.
+        #[arg(long)]
+        disk_mbps: Option<f64>,
+        /// Also write the table to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn secs(s: f64) -> Duration {
@@ -260,7 +288,7 @@ impl E2eArgs {
             max_batch: self.max_batch.clamp(1, 500),
             record_size: self.e2e_record_size.max(e2e::HEADER_LEN),
             key_spread: key_spread.max(1),
-            poll: Duration::from_millis(self.poll_ms),
+            poll: Duration::from_micros(self.poll_us),
             drain: Duration::from_secs(5),
         };
         if smoke {
@@ -354,7 +382,9 @@ async fn run(cli: Cli) -> Result<bool> {
         }
         Cmd::Put(a) => {
             let ctx = make_ctx(&g, "rheo-bench".into())?;
-            let (report, _) = put::run(&ctx, &a.opts(g.smoke)).await?;
+            let shards = admin::open_shards(&ctx).await.ok().map(|s| s.len());
+            let (mut report, _) = put::run(&ctx, &a.opts(g.smoke)).await?;
+            report.stream_shards = shards;
             print_put(&report);
             emit(g.json, &report)?;
             Ok(report.duplicate_acks == 0)
@@ -403,7 +433,8 @@ async fn run(cli: Cli) -> Result<bool> {
             let shards = admin::setup(&ctx, shard_count, wait).await?;
             eprintln!("# stream {} ACTIVE, {} shards", ctx.stream, shards.len());
             let popts = pa.opts(g.smoke);
-            let (put_report, acks) = put::run(&ctx, &popts).await?;
+            let (mut put_report, acks) = put::run(&ctx, &popts).await?;
+            put_report.stream_shards = Some(shards.len());
             print_put(&put_report);
             let expected: HashMap<String, u64> = acks
                 .by_shard
@@ -493,16 +524,68 @@ async fn run(cli: Cli) -> Result<bool> {
             print!("{}", summary::comparison(&servers, &baseline));
             Ok(true)
         }
+        Cmd::ScalingTable {
+            files,
+            cores,
+            client_threads,
+            disk_mbps,
+            out,
+        } => {
+            let mut points = Vec::new();
+            for path in &files {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                for line in text.lines().filter(|l| l.trim_start().starts_with('{')) {
+                    points.push(
+                        scaling::Point::from_json(line)
+                            .with_context(|| format!("parsing {}", path.display()))?,
+                    );
+                }
+            }
+            let machine = scaling::Machine {
+                cores: cores.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+                }),
+                client_threads,
+                disk_mbps,
+            };
+            let table = scaling::table(&points, &machine);
+            print!("{table}");
+            if let Some(out) = out {
+                std::fs::write(&out, &table)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            emit(g.json, &points)?;
+            Ok(true)
+        }
     }
 }
 
-fn usage_str(u: &Option<procstat::Usage>) -> String {
-    u.map_or_else(String::new, |u| {
-        format!(
+/// "; server CPU .., client CPU .., machine .." for a phase's text line, so
+/// each figure says whether the server, the client or neither (another
+/// process on a shared host) was the busy side.
+fn usage_str(
+    server: &Option<procstat::Usage>,
+    client: &Option<procstat::Usage>,
+    host: &Option<procstat::HostUsage>,
+) -> String {
+    let mut s = String::new();
+    if let Some(u) = server {
+        s.push_str(&format!(
             "; server CPU {:.2} cores, peak RSS {:.0} MB",
             u.cpu_cores, u.peak_rss_mb
-        )
-    })
+        ));
+    }
+    if let Some(u) = client {
+        s.push_str(&format!("; client CPU {:.2} cores", u.cpu_cores));
+    }
+    if let Some(h) = host {
+        s.push_str(&format!(
+            "; machine busy {:.2} cores, iowait {:.2}",
+            h.busy_cores, h.iowait_cores
+        ));
+    }
+    s
 }
 
 fn print_put(r: &put::PutReport) {
@@ -515,7 +598,7 @@ fn print_put(r: &put::PutReport) {
         r.batch,
         r.record_size,
         r.latency,
-        usage_str(&r.server)
+        usage_str(&r.server, &r.client, &r.host)
     );
     if !r.failed_records.is_empty() || !r.http_errors.is_empty() || r.transport_errors > 0 {
         println!(
@@ -534,7 +617,7 @@ fn print_get(r: &get::GetReport, v: &verify::Verification) {
         r.mb_per_sec,
         r.calls,
         r.empty_calls,
-        usage_str(&r.server)
+        usage_str(&r.server, &r.client, &None)
     );
     println!(
         "verify: {} acked, {} read, {} missing, {} duplicate reads, {} duplicate acks, {} unexpected ({} unknown-outcome), {} order violations: {}",
@@ -560,6 +643,6 @@ fn print_e2e(r: &e2e::E2eReport) {
         r.lost,
         r.duplicates,
         r.latency,
-        usage_str(&r.server)
+        usage_str(&r.server, &r.client, &r.host)
     );
 }

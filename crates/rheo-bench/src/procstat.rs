@@ -108,6 +108,66 @@ impl Sampler {
     }
 }
 
+/// `(busy, iowait)` clock ticks summed over all CPUs, from the first line of
+/// /proc/stat (`cpu  user nice system idle iowait irq softirq steal ...`).
+/// Busy is everything but idle and iowait; steal counts as busy because the
+/// benchmark cannot use it either.
+pub fn parse_proc_stat_busy(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let vals: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = vals.iter().take(8).sum();
+    let idle = *vals.get(3)?;
+    let iowait = vals.get(4).copied().unwrap_or(0);
+    Some((total.saturating_sub(idle + iowait), iowait))
+}
+
+fn read_host_ticks() -> Option<(u64, u64)> {
+    parse_proc_stat_busy(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// Whole-machine CPU use over one phase: on a shared host, what the server
+/// and the client did not use may still have been taken by other processes.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct HostUsage {
+    /// Cores busy (any process, kernel included).
+    pub busy_cores: f64,
+    /// Cores idle while some I/O was outstanding.
+    pub iowait_cores: f64,
+}
+
+/// Samples /proc/stat at the start and end of a phase.
+pub struct HostSampler {
+    start: Option<(u64, u64)>,
+    started: Instant,
+}
+
+impl HostSampler {
+    pub fn start() -> Self {
+        Self {
+            start: read_host_ticks(),
+            started: Instant::now(),
+        }
+    }
+
+    /// `None` where /proc/stat is unreadable (not Linux).
+    pub fn finish(self) -> Option<HostUsage> {
+        let wall = self.started.elapsed().as_secs_f64();
+        let (b0, w0) = self.start?;
+        let (b1, w1) = read_host_ticks()?;
+        if wall <= 0.0 {
+            return None;
+        }
+        Some(HostUsage {
+            busy_cores: b1.saturating_sub(b0) as f64 / TICKS_PER_SEC / wall,
+            iowait_cores: w1.saturating_sub(w0) as f64 / TICKS_PER_SEC / wall,
+        })
+    }
+}
+
 /// Optional sampler: a no-op when no PIDs were given.
 pub fn maybe_start(pids: &[String]) -> Option<Sampler> {
     (!pids.is_empty()).then(|| Sampler::start(pids.to_vec()))
@@ -138,6 +198,18 @@ mod tests {
         let status = "Name:\tnode\nVmPeak:\t  999 kB\nVmRSS:\t   81234 kB\nThreads:\t11\n";
         assert_eq!(parse_status_rss_kb(status), Some(81234));
         assert_eq!(parse_status_rss_kb("Name: x\n"), None);
+    }
+
+    #[test]
+    fn parses_proc_stat_busy_and_iowait() {
+        let stat = "cpu  100 5 50 1000 30 2 3 10 0 0\ncpu0 50 2 25 500 15 1 1 5 0 0\nintr 1\n";
+        // total of the first 8 = 1200; minus idle 1000 and iowait 30.
+        assert_eq!(parse_proc_stat_busy(stat), Some((170, 30)));
+        assert_eq!(parse_proc_stat_busy("cpu0 1 2 3 4\n"), None);
+        assert_eq!(parse_proc_stat_busy("cpu  1 x 3 4\n"), None);
+        assert_eq!(parse_proc_stat_busy("cpu  1 2 3\n"), None);
+        let h = HostSampler::start().finish().unwrap();
+        assert!(h.busy_cores >= 0.0 && h.iowait_cores >= 0.0);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::client::Op;
 use crate::ctx::Ctx;
 use crate::hist::{Latency, LatencySummary};
-use crate::procstat::{self, Usage};
+use crate::procstat::{self, HostUsage, Usage};
 use crate::proto;
 use crate::verify::SeqLog;
 
@@ -59,8 +59,14 @@ pub struct PutReport {
     pub unknown_outcome_records: u64,
     pub per_shard: BTreeMap<String, u64>,
     pub duplicate_acks: u64,
+    /// Open shards of the stream (filled in by the caller that knows them).
+    pub stream_shards: Option<usize>,
+    /// Server and client resource use over the measured span (after the
+    /// warm-up), so each figure can be told apart from the warm-up's.
     pub server: Option<Usage>,
     pub client: Option<Usage>,
+    /// Whole-machine CPU over the same span (other processes included).
+    pub host: Option<HostUsage>,
 }
 
 /// Random partition keys drawn from `spread` distinct values and random
@@ -182,8 +188,6 @@ async fn worker(
 /// Runs the write phase; returns the report and every acknowledged record.
 pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog)> {
     let bodies = Arc::new(build_bodies(&ctx.stream, opts));
-    let server = procstat::maybe_start(&ctx.server_pids);
-    let client = procstat::Sampler::start(vec!["self".into()]);
     let start = Instant::now();
     let from = start + opts.warmup;
     let end = from + opts.duration;
@@ -200,6 +204,12 @@ pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog
             ))
         })
         .collect();
+    // CPU is sampled over the measured span only: the warm-up includes
+    // connection set-up and a cold server.
+    tokio::time::sleep_until(from.into()).await;
+    let server = procstat::maybe_start(&ctx.server_pids);
+    let client = procstat::Sampler::start(vec!["self".into()]);
+    let host = procstat::HostSampler::start();
     let mut total = WorkerOut::default();
     for h in handles {
         let w = h.await?;
@@ -220,6 +230,7 @@ pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog
     }
     let server = procstat::maybe_finish(server).await;
     let client = client.finish().await;
+    let host = host.finish();
     let measured = total
         .last_answer
         .map_or(opts.duration, |t| t.saturating_duration_since(from));
@@ -247,8 +258,10 @@ pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog
             .map(|(k, v)| (k.clone(), v.len() as u64))
             .collect(),
         duplicate_acks: total.acks.duplicates(),
+        stream_shards: None,
         server,
         client: Some(client),
+        host,
     };
     Ok((report, total.acks))
 }
