@@ -77,6 +77,10 @@ pub struct StoreConfig {
     pub fsync: FsyncPolicy,
     /// Soft cap on a journal segment's size: a new segment is started once the active one would exceed it.
     pub segment_bytes_max: u64,
+    /// Write journal segments with `O_DIRECT` where the file system allows it (falls back to
+    /// buffered writes where it does not). Durability is the same either way: acknowledgement
+    /// still waits for `fdatasync` per the policy.
+    pub direct_io: bool,
 }
 
 /// Default segment size cap (128 MiB).
@@ -88,6 +92,7 @@ impl Default for StoreConfig {
             dir: None,
             fsync: FsyncPolicy::Group,
             segment_bytes_max: DEFAULT_SEGMENT_BYTES_MAX,
+            direct_io: true,
         }
     }
 }

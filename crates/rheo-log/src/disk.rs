@@ -404,6 +404,7 @@ impl DiskStore {
         let jdir = JournalDir {
             path: jpath.clone(),
             faults,
+            direct_io: config.direct_io,
         };
         let mut state = State::default();
         let mut seqs = jdir.list_segments().map_err(io_err(&jpath))?;
@@ -995,7 +996,27 @@ impl Writer {
                         self.poison(&e);
                     }
                 }
+                if !self.sh.poisoned.load(Ordering::SeqCst) {
+                    self.trim_padding();
+                }
                 return;
+            }
+        }
+    }
+
+    /// A clean shutdown leaves the active segment exactly as long as its frames (direct writes
+    /// pad it to a block boundary), so the next open finds no tail to recover.
+    fn trim_padding(&self) {
+        if let Some((seq, file, len)) = self.active() {
+            let r = file.len().and_then(|on_disk| {
+                if on_disk != len {
+                    file.truncate(len)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = r {
+                tracing::warn!(seq, error = %e, "could not trim the active segment's padding");
             }
         }
     }
@@ -1113,6 +1134,10 @@ impl Writer {
         file.sync()?;
         self.sh.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.dirty = false;
+        // Direct writes pad the file to a block boundary; a sealed segment is exactly its frames.
+        if file.len()? != len {
+            file.truncate(len)?;
+        }
         let idx = index::encode_idx(seq, len, &self.sh.state.lock().idx_for(seq));
         self.sh.dir.write_index(seq, &idx)?;
         let next = self.sh.dir.open_segment(seq + 1, true)?;

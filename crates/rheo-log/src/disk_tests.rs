@@ -25,6 +25,7 @@ fn cfg(dir: &Path, seg: u64) -> StoreConfig {
         dir: Some(dir.to_path_buf()),
         fsync: FsyncPolicy::Group,
         segment_bytes_max: seg,
+        direct_io: true,
     }
 }
 
@@ -390,6 +391,7 @@ fn policies_all_persist_after_sync() {
             dir: Some(d.path().to_path_buf()),
             fsync: pol,
             segment_bytes_max: 1 << 20,
+            direct_io: true,
         };
         let s = Store::open(c.clone()).unwrap();
         let r = rt();

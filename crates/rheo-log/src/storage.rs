@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -42,10 +42,77 @@ impl Faults {
     }
 }
 
+/// Alignment of direct writes: file offset, length and memory address (4 KiB covers every
+/// logical block size Linux file systems use).
+const BLOCK: u64 = 4096;
+
 #[derive(Debug)]
 struct FsSegment {
     file: File,
+    /// A second descriptor opened with `O_DIRECT`, used for journal writes when available.
+    direct: Option<parking_lot::Mutex<Direct>>,
     faults: Option<Arc<Faults>>,
+}
+
+/// Direct-write state. Why direct I/O at all: on the machines this was measured on, a buffered
+/// `pwrite` spent more CPU copying into freshly allocated page-cache pages than the whole rest of
+/// the put path (1 GB in 2 MB synced writes: 5.4 s of system time buffered, 0.27 s direct). The
+/// journal is written once and read back rarely, so it gains little from the page cache.
+///
+/// Direct writes must cover whole blocks, so each write starts at the block holding the current
+/// end and re-writes that block's valid prefix (kept in `tail`) with identical bytes; the zero
+/// padding after the end is overwritten by the next write, cut by [`SegmentFile::truncate`] when
+/// the segment is sealed, and read by recovery as a torn tail. Re-writing identical bytes is
+/// safe under a torn write: every sector holds either the old or the new copy of the same data.
+#[derive(Debug)]
+struct Direct {
+    file: File,
+    /// Valid bytes of the block that holds the file's logical end, and that block's offset.
+    tail: Vec<u8>,
+    tail_block: Option<u64>,
+    /// Staging memory; the aligned window inside it is found with `align_offset`, so no
+    /// custom allocator (and no `unsafe`) is needed.
+    staging: Vec<u8>,
+}
+
+impl FsSegment {
+    fn write_direct(&self, d: &mut Direct, buf: &[u8], pos: u64) -> io::Result<()> {
+        let block = pos / BLOCK * BLOCK;
+        let head = (pos - block) as usize;
+        if d.tail_block != Some(block) || d.tail.len() != head {
+            // First write after open, or not at the end we last wrote: fetch the block's prefix.
+            d.tail.resize(head, 0);
+            let got = self.read_at(&mut d.tail, block)?;
+            if got != head {
+                return Err(io::Error::other("segment shorter than its logical length"));
+            }
+        }
+        let total = head + buf.len();
+        let padded = total.div_ceil(BLOCK as usize) * BLOCK as usize;
+        if d.staging.len() < padded + BLOCK as usize {
+            d.staging.resize(padded + BLOCK as usize, 0);
+        }
+        let at = d.staging.as_ptr().align_offset(BLOCK as usize);
+        let window = d
+            .staging
+            .get_mut(at..at + padded)
+            .ok_or_else(|| io::Error::other("staging buffer misaligned"))?;
+        let (prefix, rest) = window.split_at_mut(head);
+        prefix.copy_from_slice(&d.tail);
+        let (body, pad) = rest.split_at_mut(buf.len());
+        body.copy_from_slice(buf);
+        pad.fill(0);
+        d.file.write_all_at(window, block)?;
+        let end = pos + buf.len() as u64;
+        let new_block = end / BLOCK * BLOCK;
+        let keep = window
+            .get((new_block - block) as usize..(end - block) as usize)
+            .unwrap_or_default();
+        d.tail.clear();
+        d.tail.extend_from_slice(keep);
+        d.tail_block = Some(new_block);
+        Ok(())
+    }
 }
 
 impl SegmentFile for FsSegment {
@@ -53,7 +120,18 @@ impl SegmentFile for FsSegment {
         if let Some(f) = &self.faults {
             Faults::trip(&f.writes, &f.fail_write_at, "write")?;
         }
-        self.file.write_all_at(buf, pos)
+        match &self.direct {
+            Some(d) => {
+                let mut d = d.lock();
+                let r = self.write_direct(&mut d, buf, pos);
+                if r.is_err() {
+                    // The file's tail is unknown now; a later write must read it back.
+                    d.tail_block = None;
+                }
+                r
+            }
+            None => self.file.write_all_at(buf, pos),
+        }
     }
 
     fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<usize> {
@@ -83,15 +161,26 @@ impl SegmentFile for FsSegment {
 
     fn truncate(&self, len: u64) -> io::Result<()> {
         self.file.set_len(len)?;
+        if let Some(d) = &self.direct {
+            d.lock().tail_block = None;
+        }
         self.file.sync_all()
     }
 }
+
+#[cfg(target_os = "linux")]
+const O_DIRECT: i32 = libc::O_DIRECT;
+/// Elsewhere no direct I/O: the second descriptor is then an ordinary one.
+#[cfg(not(target_os = "linux"))]
+const O_DIRECT: i32 = 0;
 
 /// The journal directory: segment files `<seq:020>.seg` and their sealed indexes `<seq:020>.idx`.
 #[derive(Debug, Clone)]
 pub(crate) struct JournalDir {
     pub path: PathBuf,
     pub faults: Option<Arc<Faults>>,
+    /// Write segments with `O_DIRECT` where the file system supports it.
+    pub direct_io: bool,
 }
 
 /// Kind of file in the journal directory.
@@ -130,14 +219,37 @@ impl JournalDir {
 
     /// Opens (creating if asked) a segment file for read + write.
     pub(crate) fn open_segment(&self, seq: u64, create: bool) -> io::Result<Arc<dyn SegmentFile>> {
+        let path = self.file_path(seq, FileKind::Segment);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(create)
             .truncate(false)
-            .open(self.file_path(seq, FileKind::Segment))?;
+            .open(&path)?;
+        let direct = if self.direct_io {
+            // Not every file system takes O_DIRECT (tmpfs refuses it): then writes stay buffered.
+            OpenOptions::new()
+                .write(true)
+                .custom_flags(O_DIRECT)
+                .open(&path)
+                .inspect_err(
+                    |e| tracing::debug!(error = %e, "O_DIRECT unavailable; buffered writes"),
+                )
+                .ok()
+                .map(|file| {
+                    parking_lot::Mutex::new(Direct {
+                        file,
+                        tail: Vec::new(),
+                        tail_block: None,
+                        staging: Vec::new(),
+                    })
+                })
+        } else {
+            None
+        };
         Ok(Arc::new(FsSegment {
             file,
+            direct,
             faults: self.faults.clone(),
         }))
     }
@@ -187,4 +299,61 @@ pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<
     }
     fs::rename(&tmp, path)?;
     sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(direct_io: bool) -> (tempfile::TempDir, JournalDir) {
+        let d = tempfile::tempdir().unwrap();
+        let j = JournalDir {
+            path: d.path().to_path_buf(),
+            faults: None,
+            direct_io,
+        };
+        (d, j)
+    }
+
+    fn content(f: &dyn SegmentFile, len: usize) -> Vec<u8> {
+        let mut b = vec![0u8; len];
+        assert_eq!(f.read_at(&mut b, 0).unwrap(), len);
+        b
+    }
+
+    /// Writes at logical ends that are not block aligned, across block boundaries, after a
+    /// truncation and after a reopen: the bytes read back are exactly the bytes written.
+    #[test]
+    fn unaligned_appends_read_back_exactly() {
+        for direct_io in [true, false] {
+            let (_d, j) = dir(direct_io);
+            let f = j.open_segment(1, true).unwrap();
+            let mut expect = Vec::new();
+            let write = |f: &dyn SegmentFile, expect: &mut Vec<u8>, n: usize, fill: u8| {
+                let chunk = vec![fill; n];
+                f.write_all_at(&chunk, expect.len() as u64).unwrap();
+                expect.extend_from_slice(&chunk);
+            };
+            write(&*f, &mut expect, 3, 1);
+            write(&*f, &mut expect, 4100, 2);
+            write(&*f, &mut expect, 10, 3);
+            let to_boundary = 8192 - expect.len();
+            write(&*f, &mut expect, to_boundary, 4);
+            write(&*f, &mut expect, 1, 5);
+            assert_eq!(content(&*f, expect.len()), expect);
+            let on_disk = f.len().unwrap();
+            if direct_io && on_disk != expect.len() as u64 {
+                // Direct writes pad to the block.
+                assert_eq!(on_disk % BLOCK, 0);
+            }
+            f.truncate(5000).unwrap();
+            expect.truncate(5000);
+            write(&*f, &mut expect, 7, 6);
+            assert_eq!(content(&*f, expect.len()), expect);
+            drop(f);
+            let f = j.open_segment(1, false).unwrap();
+            write(&*f, &mut expect, 4000, 7);
+            assert_eq!(content(&*f, expect.len()), expect);
+        }
+    }
 }

@@ -71,6 +71,7 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
         dir: dir.map(Path::to_path_buf),
         fsync: FsyncPolicy::Group,
         segment_bytes_max: 512,
+        direct_io: true,
     };
     let mut store = Store::open(cfg.clone()).unwrap();
     let mut model: HashMap<u64, ModelLog> = HashMap::new();

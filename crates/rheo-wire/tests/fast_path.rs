@@ -58,7 +58,7 @@ fn record() -> impl Strategy<Value = (String, bool)> {
     let data = prop_oneof![
         6 => proptest::collection::vec(any::<u8>(), 0..40)
             .prop_map(|b| (base64::engine::general_purpose::STANDARD.encode(b), true)),
-        1 => prop::sample::select(vec!["aGk", "a=Gk", "!!!!", "aGk=aGk=", "aGl="])
+        1 => prop::sample::select(vec!["aGk", "a=Gk", "!!!!", "aGk=aGk=", "aGl=", "aB==", "aGk==", "a===", "===="])
             .prop_map(|s| (s.to_string(), false)),
     ];
     let key = prop_oneof![
