@@ -3,7 +3,8 @@
 #   1. VmRSS of an empty server, and peak VmRSS (VmHWM) under a put load
 #      (8 connections x 500 records x 1 KiB into 4 shards)                      target <= 256 MiB
 #   2. VmRSS while data is retained: writes until the data directory holds GIB GiB, sampling VmRSS
-#      at every GiB, then idle VmRSS after the fill and after a clean restart (flat = no growth)
+#      at every GiB, then idle VmRSS after the fill and after a clean restart (flat = no growth),
+#      and the idle server's CPU and read rate over 5 s (background work such as retention)
 #   3. restart with GIB GiB retained:
 #      a. SIGTERM: how long the shutdown takes, and from the new process's exec until ListShards
 #         answers 200                                                            target <= 2 s
@@ -11,7 +12,8 @@
 #      b. kill -9 during a put load: from the new exec until ListShards answers  target <= 10 s;
 #         then GetRecords from TRIM_HORIZON on shard 0 must return records, and a PutRecord must work
 #   4. STREAMS streams x 10 shards (one PutRecords of 10 records per stream): VmRSS target <= 1 GiB,
-#      and the clean restart time with that many streams                        target <= 2 s
+#      idle CPU and read rate, and the clean restart time with that many streams target <= 2 s
+# Restart rows also give the MiB the new process read (rchar) before it first answered.
 # Prints a Markdown table (metric | value | target | verdict); --json adds one JSON object as the
 # last stdout line. Progress goes to stderr. Everything runs in a temp dir under /tmp, removed on exit.
 #
@@ -71,6 +73,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 work=$(mktemp -d /tmp/rheo-bench-memory.XXXXXX)
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || rev+=" + uncommitted changes"
 # Private copies: the target dir is shared, and a rebuild mid-run must not change what restarts.
 mkdir "$work/bin"
 cp target/release/rheo target/release/rheo-bench "$work/bin/"
@@ -84,6 +88,19 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 rss_mib() { mib "$(kib VmRSS)"; }
 hwm_mib() { mib "$(kib VmHWM)"; }
 data_bytes() { du -sb "$1" | cut -f1; }
+# idle_load SECS: prints "CPU-cores MiB/s-read" of the server over SECS seconds with no requests.
+idle_load() {
+  local c0 r0 c1 r1
+  c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  r0=$(awk '$1 == "rchar:" {print $2}' "/proc/$pid/io")
+  sleep "$1"
+  c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  r1=$(awk '$1 == "rchar:" {print $2}' "/proc/$pid/io")
+  awk -v c=$((c1 - c0)) -v r=$((r1 - r0)) -v s="$1" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {printf "%.2f %.1f", c / hz / s, r / 2^20 / s}'
+}
+# read_mib: bytes the server has read through read-like syscalls so far (rchar), in MiB.
+read_mib() { awk '$1 == "rchar:" {printf "%.1f", $2 / 2^20}' "/proc/$pid/io"; }
 # active_seg_mib DATA_DIR: size of the newest journal segment, the one recovery scans in full.
 active_seg_mib() {
   local f
@@ -258,6 +275,9 @@ record data_dir_gib "$(awk -v b="$(data_bytes "$data")" 'BEGIN {printf "%.2f", b
 record rss_peak_during_fill_mib "$(hwm_mib)" MiB
 sleep 2
 record rss_idle_after_fill_mib "$(rss_mib)" MiB
+read -r cores mibs <<<"$(idle_load 5)"
+record idle_cpu_cores_after_fill "$cores" cores
+record idle_read_mib_per_s_after_fill "$mibs" MiB/s
 
 log "phase 3a: SIGTERM and restart with $gib GiB retained"
 stop_server TERM
@@ -267,6 +287,7 @@ start_server "$data"
 ms=$(wait_serving mem)
 record restart_ready_line_ms "$(ready_line_ms)" ms
 record restart_serving_ms "$ms" ms "<= 2000 ms" le 2000
+record restart_read_mib "$(read_mib)" MiB
 sleep 2
 record rss_idle_after_restart_mib "$(rss_mib)" MiB
 record rss_peak_during_restart_mib "$(hwm_mib)" MiB
@@ -278,6 +299,7 @@ start_server "$data"
 ms=$(wait_serving mem)
 record cold_restart_ready_line_ms "$(ready_line_ms)" ms
 record cold_restart_serving_ms "$ms" ms "<= 2000 ms" le 2000
+record cold_restart_read_mib "$(read_mib)" MiB
 if [ "$catch_up" = 1 ]; then
   bench mem --server-pid "$pid" get --idle-ms 1000 --get-duration 1200 >"$work/get.out" 2>>"$work/bench.err"
   grep -E '^get' "$work/get.out" >&2 || true
@@ -300,6 +322,7 @@ start_server "$data"
 ms=$(wait_serving mem)
 record crash_restart_ready_line_ms "$(ready_line_ms)" ms
 record crash_restart_serving_ms "$ms" ms "<= 10000 ms" le 10000
+record crash_restart_read_mib "$(read_mib)" MiB
 got=0
 if kapi GetShardIterator '{"StreamName":"mem","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}' >"$work/it.json"; then
   it=$(jq -r .ShardIterator "$work/it.json")
@@ -373,6 +396,9 @@ if [ "$streams" -gt 0 ]; then
   sleep 2
   record rss_streams_mib "$(rss_mib)" MiB "<= 1024 MiB" le 1024
   record rss_peak_streams_mib "$(hwm_mib)" MiB
+  read -r cores mibs <<<"$(idle_load 5)"
+  record streams_idle_cpu_cores "$cores" cores
+  record streams_idle_read_mib_per_s "$mibs" MiB/s
   record data_dir_streams_mib "$(awk -v b="$(data_bytes "$data")" 'BEGIN {printf "%.1f", b / 2^20}')" MiB
   stop_server TERM
   record streams_sigterm_shutdown_ms "$t_stop_ms" ms
@@ -380,6 +406,7 @@ if [ "$streams" -gt 0 ]; then
   ms=$(wait_serving "$last")
   record streams_restart_ready_line_ms "$(ready_line_ms)" ms
   record streams_restart_serving_ms "$ms" ms "<= 2000 ms" le 2000
+  record streams_restart_read_mib "$(read_mib)" MiB
   # ListStreams, page by page: how many streams the restarted server knows.
   n=0
   req='{"Limit":1000}'
@@ -395,8 +422,6 @@ if [ "$streams" -gt 0 ]; then
 fi
 
 # --- report --------------------------------------------------------------------------------------
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || rev+=" + uncommitted changes"
 echo "### rheo memory and restart ($gib GiB retained, $streams streams x 10 shards, $(nproc) cores, $(date -u +%F), $rev)"
 echo
 echo "| metric | value | target | verdict |"
