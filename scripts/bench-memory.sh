@@ -13,7 +13,8 @@
 #         then GetRecords from TRIM_HORIZON on shard 0 must return records, and a PutRecord must work
 #   4. STREAMS streams x 10 shards (one PutRecords of 10 records per stream): VmRSS target <= 1 GiB,
 #      idle CPU and read rate, and the clean restart time with that many streams target <= 2 s
-# Restart rows also give the MiB the new process read (rchar) before it first answered.
+# Restart rows also give the MiB the new process had read (rchar) when it first answered: recovery
+# plus whatever background work read in the meantime.
 # Prints a Markdown table (metric | value | target | verdict); --json adds one JSON object as the
 # last stdout line. Progress goes to stderr. Everything runs in a temp dir under /tmp, removed on exit.
 #
