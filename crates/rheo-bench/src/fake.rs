@@ -221,6 +221,7 @@ mod tests {
             warmup: Duration::from_millis(50),
             backoff: Duration::ZERO,
             bodies: 3,
+            rate: 0.0,
         }
     }
 
@@ -285,6 +286,46 @@ mod tests {
         admin::teardown(&ctx, Duration::from_secs(5)).await.unwrap();
         // Gone: tearing down again is fine too.
         admin::teardown(&ctx, Duration::from_secs(5)).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn paced_put_offers_the_target_rate() {
+        let (addr, _state) = start().await;
+        let ctx = ctx(addr);
+        let shards = admin::setup(&ctx, 2, Duration::from_secs(5)).await.unwrap();
+        // 2 connections x 20 records at 2,000 records/s: one request per
+        // connection every 20 ms, 0.1 s of warm-up then 0.5 s measured.
+        let opts = put::PutOpts {
+            rate: 2000.0,
+            duration: Duration::from_millis(500),
+            warmup: Duration::from_millis(100),
+            ..put_opts()
+        };
+        let (pr, acks) = put::run(&ctx, &opts).await.unwrap();
+        assert_eq!(pr.target_rate, Some(2000.0));
+        // 0.6 s in all at 2,000/s = 1,200 records (30 rounds of 40); the
+        // fake answers in well under the 20 ms interval, so none is skipped
+        // and none comes early.
+        assert!(
+            (1000..=1240).contains(&pr.acked_total),
+            "{}",
+            pr.acked_total
+        );
+        assert!(
+            (1500.0..=2300.0).contains(&pr.records_per_sec),
+            "{}",
+            pr.records_per_sec
+        );
+        let sched = pr.latency_from_schedule.unwrap();
+        assert!(sched.count > 0);
+        // From the schedule is never shorter than from the actual send.
+        assert!(
+            sched.p50_ms >= pr.latency.p50_ms,
+            "{sched:?} {:?}",
+            pr.latency
+        );
+        assert_eq!(acks.len() as u64, pr.acked_total);
+        assert_eq!(shards.len(), 2);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -20,6 +20,7 @@ mod proto;
 mod put;
 mod scaling;
 mod summary;
+mod targets;
 mod verify;
 
 use std::collections::HashMap;
@@ -166,8 +167,17 @@ enum Cmd {
     Setup(SetupArgs),
     /// DeleteStream and wait until it is gone.
     Teardown,
-    /// Closed-loop PutRecords load.
-    Put(PutArgs),
+    /// PutRecords load: closed loop, or paced with `--rate`.
+    Put {
+        #[command(flatten)]
+        put: PutArgs,
+        /// Offered records/s over all connections (0 = closed loop). Each
+        /// connection sends on a fixed schedule; a late request goes out at
+        /// once, and latency is reported from the scheduled send as well as
+        /// from the actual send.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+    },
     /// Catch-up read of every shard from TRIM_HORIZON.
     Get {
         #[command(flatten)]
@@ -208,12 +218,38 @@ enum Cmd {
         duration: f64,
     },
     /// Markdown comparison from `all --json` outputs: medians per server and
-    /// ratios to a baseline. Each `--run LABEL=FILE` names a file of JSON lines.
+    /// ratios to baselines. Each `--run LABEL=FILE` names a file of JSON lines.
     Compare {
         #[arg(long = "run", required = true)]
         runs: Vec<String>,
-        #[arg(long, default_value = "kinesalite")]
-        baseline: String,
+        /// Servers to give ratios to (each one present gets a table).
+        #[arg(long = "baseline", default_values_t = ["kinesalite".to_string(), "ferrokinesis".to_string()])]
+        baselines: Vec<String>,
+        /// `SERVER:WORKLOAD=FILE` of `put --json` lines: extra workloads
+        /// (`half-rate`, `100B` and `256KiB` feed the targets).
+        #[arg(long = "put-run")]
+        put_runs: Vec<String>,
+        /// File of `disk-baseline --json` lines whose chunk size matches the
+        /// 256KiB workload's requests.
+        #[arg(long)]
+        disk: Option<PathBuf>,
+        /// Check the targets for this server (against `kinesalite`
+        /// and `ferrokinesis` of the same run).
+        #[arg(long)]
+        targets: Option<String>,
+        /// Write the extra-workload table here instead of printing it.
+        #[arg(long)]
+        extra_out: Option<PathBuf>,
+        /// Write the targets table here instead of printing it.
+        #[arg(long)]
+        targets_out: Option<PathBuf>,
+    },
+    /// Median of the number at a JSON pointer (e.g. `/put/records_per_sec`)
+    /// over the JSON lines of a file.
+    Median {
+        #[arg(long)]
+        pointer: String,
+        file: PathBuf,
     },
     /// Markdown table of a scaling sweep from `put --json` outputs (one JSON
     /// line per point, in the files given), with a "limited by" column.
@@ -251,6 +287,7 @@ impl PutArgs {
             warmup: secs(self.warmup),
             backoff: Duration::from_millis(self.backoff_ms),
             bodies: self.bodies.max(1),
+            rate: 0.0,
         };
         if smoke {
             o.connections = o.connections.min(2);
@@ -380,10 +417,12 @@ async fn run(cli: Cli) -> Result<bool> {
             println!("stream {} deleted", ctx.stream);
             Ok(true)
         }
-        Cmd::Put(a) => {
+        Cmd::Put { put: a, rate } => {
             let ctx = make_ctx(&g, "rheo-bench".into())?;
             let shards = admin::open_shards(&ctx).await.ok().map(|s| s.len());
-            let (mut report, _) = put::run(&ctx, &a.opts(g.smoke)).await?;
+            let mut opts = a.opts(g.smoke);
+            opts.rate = rate;
+            let (mut report, _) = put::run(&ctx, &opts).await?;
             report.stream_shards = shards;
             print_put(&report);
             emit(g.json, &report)?;
@@ -502,7 +541,15 @@ async fn run(cli: Cli) -> Result<bool> {
             emit(g.json, &r)?;
             Ok(true)
         }
-        Cmd::Compare { runs, baseline } => {
+        Cmd::Compare {
+            runs,
+            baselines,
+            put_runs,
+            disk,
+            targets: subject,
+            extra_out,
+            targets_out,
+        } => {
             let mut servers = Vec::new();
             for spec in runs {
                 let (label, path) = spec
@@ -521,8 +568,75 @@ async fn run(cli: Cli) -> Result<bool> {
                 }
                 servers.push((label.to_string(), rows));
             }
-            print!("{}", summary::comparison(&servers, &baseline));
+            print!("{}", summary::comparison(&servers, &baselines));
+            let mut puts: Vec<(String, String, Vec<targets::PutRow>)> = Vec::new();
+            for spec in put_runs {
+                let (name, path) = spec.split_once('=').with_context(|| {
+                    format!("--put-run {spec:?}: expected SERVER:WORKLOAD=FILE")
+                })?;
+                let (server, workload) = name.split_once(':').with_context(|| {
+                    format!("--put-run {spec:?}: expected SERVER:WORKLOAD=FILE")
+                })?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+                let rows = text
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with('{'))
+                    .map(targets::PutRow::from_json)
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_context(|| format!("parsing {path}"))?;
+                if !rows.is_empty() {
+                    puts.push((server.to_string(), workload.to_string(), rows));
+                }
+            }
+            let disk = match disk {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    targets::disk_from_lines(
+                        text.lines().filter(|l| l.trim_start().starts_with('{')),
+                    )
+                    .with_context(|| format!("parsing {}", path.display()))?
+                }
+                None => None,
+            };
+            let out = |text: String, to: &Option<PathBuf>| -> Result<()> {
+                match to {
+                    Some(p) => {
+                        std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))
+                    }
+                    None => {
+                        print!("\n{text}");
+                        Ok(())
+                    }
+                }
+            };
+            if !puts.is_empty() {
+                out(targets::extra_table(&puts), &extra_out)?;
+            }
+            if let Some(subject) = subject {
+                let inputs = targets::Inputs {
+                    all: &servers,
+                    puts: &puts,
+                    disk,
+                };
+                out(
+                    targets::targets_table(&targets::checks(&inputs, &subject)),
+                    &targets_out,
+                )?;
+            }
             Ok(true)
+        }
+        Cmd::Median { pointer, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            match targets::median_at(&text, &pointer) {
+                Some(m) => {
+                    println!("{m}");
+                    Ok(true)
+                }
+                None => anyhow::bail!("{}: no number at {pointer}", file.display()),
+            }
         }
         Cmd::ScalingTable {
             files,
@@ -600,6 +714,12 @@ fn print_put(r: &put::PutReport) {
         r.latency,
         usage_str(&r.server, &r.client, &r.host)
     );
+    if let (Some(rate), Some(sched)) = (r.target_rate, &r.latency_from_schedule) {
+        println!(
+            "put: paced at {rate:.0} rec/s offered, {:.0} achieved, {} requests late; latency from schedule {sched}",
+            r.records_per_sec, r.late_requests
+        );
+    }
     if !r.failed_records.is_empty() || !r.http_errors.is_empty() || r.transport_errors > 0 {
         println!(
             "put: failed records {:?}, HTTP errors {:?}, transport errors {}",

@@ -1,6 +1,18 @@
-//! Closed-loop write load: each connection keeps exactly one PutRecords in
+//! Write load, closed or open loop.
+//!
+//! Closed loop (the default): each connection keeps exactly one PutRecords in
 //! flight, so throughput is bounded by the server's latency and what the
 //! benchmark measures is the server, not a queue in the client.
+//!
+//! Paced (`--rate R`): each connection still has at most one request in
+//! flight, but sends on a fixed schedule so that all connections together
+//! offer R records/s. A request that cannot go out on time (the previous
+//! answer came late) goes out as soon as that answer arrives, and the
+//! schedule is not shifted. Latency is then recorded twice: from the actual
+//! send, and from the scheduled send. The second one counts the time a
+//! request waited behind a slow predecessor, which a closed loop silently
+//! drops ("coordinated omission"): a server that stalls for a second would
+//! otherwise show one slow request instead of a second's worth of them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,7 +41,77 @@ pub struct PutOpts {
     pub backoff: Duration,
     /// Distinct pre-built request bodies to cycle through.
     pub bodies: usize,
+    /// Offered records/s over all connections; 0 (or less) = closed loop.
+    pub rate: f64,
 }
+
+/// Send schedule of one paced connection: request `k` is due at
+/// `first + k * interval`, whatever happened to the requests before it, so
+/// a late answer makes the next sends go at once (catching up) instead of
+/// shifting every later send and lowering the offered rate.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    first: Instant,
+    interval: Duration,
+    next: u32,
+}
+
+impl Pacer {
+    /// Connection `conn` of `conns` starts `conn / conns` of an interval
+    /// after `start`, so the connections' sends interleave evenly instead of
+    /// arriving at the server as one burst per interval.
+    pub fn new(start: Instant, interval: Duration, conn: usize, conns: usize) -> Self {
+        let conns = u32::try_from(conns.max(1)).unwrap_or(u32::MAX);
+        let conn = u32::try_from(conn).unwrap_or(0).min(conns - 1);
+        Self {
+            first: start + interval * conn / conns,
+            interval,
+            next: 0,
+        }
+    }
+
+    /// The scheduled instant of the next request; advances the schedule.
+    pub fn next_due(&mut self) -> Instant {
+        let due = self.first + self.interval * self.next;
+        self.next = self.next.saturating_add(1);
+        due
+    }
+
+    /// The next request's slot as seen at `now`: when it is due and how long
+    /// to wait for it (zero when it is already overdue: send at once).
+    pub fn next_slot(&mut self, now: Instant) -> Slot {
+        let due = self.next_due();
+        Slot {
+            due,
+            wait: due.saturating_duration_since(now),
+        }
+    }
+}
+
+/// One paced request: its scheduled instant and the wait before sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub due: Instant,
+    pub wait: Duration,
+}
+
+/// Interval between one connection's requests so that `connections`
+/// connections sending `batch` records each offer `rate` records/s in
+/// total; `None` for a closed loop (rate not positive or not finite).
+pub fn pacing_interval(rate: f64, connections: usize, batch: usize) -> Option<Duration> {
+    if !(rate.is_finite() && rate > 0.0) {
+        return None;
+    }
+    let per_conn_requests = rate / (connections.max(1) * batch.max(1)) as f64;
+    // Capped at an hour: a rate this low is a typo, not a benchmark.
+    Some(Duration::from_secs_f64(
+        (1.0 / per_conn_requests).min(3600.0),
+    ))
+}
+
+/// A paced request counts as late when it went out this long after its
+/// scheduled instant (tokio's timer alone can be ~1 ms late).
+const LATE: Duration = Duration::from_millis(2);
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct PutReport {
@@ -47,8 +129,17 @@ pub struct PutReport {
     /// Payload megabytes (10^6 B) acknowledged per second.
     pub mb_per_sec: f64,
     pub requests_per_sec: f64,
-    /// Latency of requests answered with HTTP 200, issued in the window.
+    /// Latency of requests answered with HTTP 200, issued in the window,
+    /// from the moment each was actually sent.
     pub latency: LatencySummary,
+    /// Paced runs: offered records/s (`--rate`); `None` for a closed loop.
+    pub target_rate: Option<f64>,
+    /// Paced runs: latency from each request's scheduled send instant (what
+    /// a producer emitting at the target rate would see, queueing in the
+    /// client included), for requests scheduled in the window.
+    pub latency_from_schedule: Option<LatencySummary>,
+    /// Paced runs: requests sent at least 2 ms after their scheduled instant.
+    pub late_requests: u64,
     /// All acknowledged records, warm-up and tail included.
     pub acked_total: u64,
     pub failed_records: BTreeMap<String, u64>,
@@ -91,6 +182,8 @@ pub fn build_bodies(stream: &str, opts: &PutOpts) -> Vec<Bytes> {
 #[derive(Default)]
 struct WorkerOut {
     hist: Latency,
+    sched_hist: Latency,
+    late: u64,
     window_records: u64,
     window_requests: u64,
     acked_total: u64,
@@ -134,16 +227,34 @@ async fn worker(
     batch: u64,
     window: (Instant, Instant),
     backoff: Duration,
+    mut pacer: Option<Pacer>,
 ) -> WorkerOut {
     let (from, end) = window;
-    // Latency counts requests issued after the warm-up; throughput counts
-    // answers that arrive after it.
+    // Latency counts requests issued (or, paced, scheduled) after the
+    // warm-up; throughput counts answers that arrive after it.
     let mut conn = ctx.conn();
     let mut out = WorkerOut::default();
     let mut cycle = bodies.iter().cycle().skip(offset);
-    while Instant::now() < end {
+    loop {
+        let due = match pacer.as_mut() {
+            Some(p) => {
+                let slot = p.next_slot(Instant::now());
+                if slot.due >= end {
+                    break;
+                }
+                if !slot.wait.is_zero() {
+                    tokio::time::sleep_until(slot.due.into()).await;
+                }
+                Some(slot.due)
+            }
+            None if Instant::now() >= end => break,
+            None => None,
+        };
         let Some(body) = cycle.next() else { break };
         let t0 = Instant::now();
+        if due.is_some_and(|d| t0.saturating_duration_since(d) >= LATE) {
+            out.late += 1;
+        }
         let result = conn.call(Op::PutRecords, body.clone()).await;
         let t1 = Instant::now();
         out.last_answer = Some(t1);
@@ -152,6 +263,9 @@ async fn worker(
             Ok(resp) if resp.is_success() => {
                 if t0 >= from {
                     out.hist.record(t1 - t0);
+                }
+                if let Some(d) = due.filter(|d| *d >= from) {
+                    out.sched_hist.record(t1 - d);
                 }
                 if in_window {
                     out.window_requests += 1;
@@ -191,8 +305,10 @@ pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog
     let start = Instant::now();
     let from = start + opts.warmup;
     let end = from + opts.duration;
-    let stride = (bodies.len() / opts.connections.max(1)).max(1);
-    let handles: Vec<_> = (0..opts.connections.max(1))
+    let conns = opts.connections.max(1);
+    let stride = (bodies.len() / conns).max(1);
+    let interval = pacing_interval(opts.rate, conns, opts.batch);
+    let handles: Vec<_> = (0..conns)
         .map(|i| {
             tokio::spawn(worker(
                 ctx.clone(),
@@ -201,6 +317,7 @@ pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog
                 opts.batch as u64,
                 (from, end),
                 opts.backoff,
+                interval.map(|iv| Pacer::new(start, iv, i, conns)),
             ))
         })
         .collect();
@@ -214,6 +331,8 @@ pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog
     for h in handles {
         let w = h.await?;
         total.hist.merge(&w.hist);
+        total.sched_hist.merge(&w.sched_hist);
+        total.late += w.late;
         total.window_records += w.window_records;
         total.window_requests += w.window_requests;
         total.acked_total += w.acked_total;
@@ -246,6 +365,9 @@ pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog
         mb_per_sec: (total.window_records * opts.record_size as u64) as f64 / 1e6 / secs,
         requests_per_sec: total.window_requests as f64 / secs,
         latency: total.hist.summary(),
+        target_rate: interval.map(|_| opts.rate),
+        latency_from_schedule: interval.map(|_| total.sched_hist.summary()),
+        late_requests: total.late,
         acked_total: total.acked_total,
         failed_records: total.failed,
         http_errors: total.http_errors,
@@ -280,7 +402,65 @@ mod tests {
             warmup: Duration::ZERO,
             backoff: Duration::ZERO,
             bodies: 2,
+            rate: 0.0,
         }
+    }
+
+    #[test]
+    fn pacing_interval_splits_the_rate_over_connections_and_batches() {
+        assert_eq!(pacing_interval(0.0, 8, 500), None);
+        assert_eq!(pacing_interval(-5.0, 8, 500), None);
+        assert_eq!(pacing_interval(f64::NAN, 8, 500), None);
+        // 8 connections x 500 records = 4000 records per round; 40,000/s
+        // is 10 rounds/s, so each connection sends every 100 ms.
+        let iv = pacing_interval(40_000.0, 8, 500).unwrap();
+        assert!((iv.as_secs_f64() - 0.1).abs() < 1e-9, "{iv:?}");
+        let iv = pacing_interval(1000.0, 1, 1).unwrap();
+        assert!((iv.as_secs_f64() - 0.001).abs() < 1e-12, "{iv:?}");
+        // Zero connections or batch are treated as one.
+        assert_eq!(pacing_interval(10.0, 0, 0), pacing_interval(10.0, 1, 1));
+        assert_eq!(pacing_interval(1e-9, 1, 1), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn pacer_schedule_is_fixed_and_staggered() {
+        let start = Instant::now();
+        let iv = Duration::from_millis(100);
+        let mut p0 = Pacer::new(start, iv, 0, 4);
+        let mut p3 = Pacer::new(start, iv, 3, 4);
+        assert_eq!(p0.next_due(), start);
+        assert_eq!(p0.next_due(), start + iv);
+        assert_eq!(p3.next_due(), start + Duration::from_millis(75));
+        assert_eq!(p3.next_due(), start + Duration::from_millis(175));
+        // An out-of-range connection index is clamped, not a panic.
+        let mut p9 = Pacer::new(start, iv, 9, 4);
+        assert_eq!(p9.next_due(), start + Duration::from_millis(75));
+    }
+
+    #[test]
+    fn late_answers_are_caught_up_without_shifting_the_schedule() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut p = Pacer::new(start, ms(10), 0, 1);
+        // On time: wait until each due instant.
+        assert_eq!(p.next_slot(start).wait, Duration::ZERO);
+        let s1 = p.next_slot(start + ms(1));
+        assert_eq!((s1.due, s1.wait), (start + ms(10), ms(9)));
+        // The answer to request 1 arrives at 45 ms: requests 2, 3 and 4
+        // (due at 20, 30, 40 ms) are overdue and go out back to back...
+        let mut now = start + ms(45);
+        for k in 2..=4u32 {
+            let s = p.next_slot(now);
+            assert_eq!(s.due, start + ms(10) * k);
+            assert_eq!(s.wait, Duration::ZERO, "request {k}");
+            // ...each measured from its own due instant, the backlog included.
+            assert!(now - s.due >= ms(5));
+            now += ms(1);
+        }
+        // ...until the connection has caught up: request 5 (due at 50 ms)
+        // waits again, so the offered rate is kept, not lowered.
+        let s5 = p.next_slot(now);
+        assert_eq!((s5.due, s5.wait), (start + ms(50), ms(2)));
     }
 
     #[test]

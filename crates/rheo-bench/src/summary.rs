@@ -167,9 +167,9 @@ fn ratio(x: f64, base: f64) -> String {
     }
 }
 
-/// Comparison table: medians per server, then ratios to `baseline`.
-/// `servers` is `(label, runs)` in display order.
-pub fn comparison(servers: &[(String, Vec<Row>)], baseline: &str) -> String {
+/// Comparison table: medians per server, then ratios to each baseline
+/// present. `servers` is `(label, runs)` in display order.
+pub fn comparison(servers: &[(String, Vec<Row>)], baselines: &[String]) -> String {
     let mut out = String::new();
     out.push_str(markdown_header());
     out.push('\n');
@@ -181,7 +181,10 @@ pub fn comparison(servers: &[(String, Vec<Row>)], baseline: &str) -> String {
         out.push_str(&markdown_row(label, row, *n));
         out.push('\n');
     }
-    if let Some((_, base, _)) = medians.iter().find(|(l, _, _)| *l == baseline) {
+    for baseline in baselines {
+        let Some((_, base, _)) = medians.iter().find(|(l, _, _)| l == baseline) else {
+            continue;
+        };
         out.push_str(&format!(
             "\nRatios to {baseline} (throughput: higher is better; latency: lower is better):\n\n"
         ));
@@ -253,15 +256,21 @@ mod tests {
         let t = comparison(
             &[
                 ("kinesalite".into(), vec![row(1000.0, true)]),
+                ("ferrokinesis".into(), vec![row(2000.0, true)]),
                 ("rheo".into(), vec![row(4000.0, true), row(6000.0, true)]),
             ],
-            "kinesalite",
+            &["kinesalite".into(), "ferrokinesis".into()],
         );
         assert!(t.contains("| kinesalite | 1000 |"), "{t}");
         assert!(t.contains("| rheo | 5000 |"), "{t}");
         assert!(t.contains("| rheo | 5.00x |"), "{t}");
+        assert!(t.contains("Ratios to ferrokinesis"), "{t}");
+        assert!(t.contains("| rheo | 2.50x |"), "{t}");
         assert!(t.contains("yes (2/2)"), "{t}");
-        let no_base = comparison(&[("rheo".into(), vec![row(1.0, false)])], "kinesalite");
+        let no_base = comparison(
+            &[("rheo".into(), vec![row(1.0, false)])],
+            &["kinesalite".into()],
+        );
         assert!(!no_base.contains("Ratios"));
         assert!(no_base.contains("**NO**"));
     }

@@ -1,0 +1,505 @@
+//! The parts of the peer report beyond the main table: extra `put`
+//! workloads (a paced run at half the maximum rate, 100-byte records,
+//! 256 KiB records) with their medians, and the performance targets of the
+//! issue checked against one server's figures, as Markdown.
+
+use serde::Deserialize;
+
+use crate::summary::{median, median_row, Row};
+
+/// Workload names the targets look for (the script passes them in
+/// `--put-run SERVER:WORKLOAD=FILE`).
+pub const HALF_RATE: &str = "half-rate";
+pub const SMALL: &str = "100B";
+pub const LARGE: &str = "256KiB";
+
+/// Figures of one `put --json` run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PutRow {
+    pub rps: f64,
+    pub mbps: f64,
+    pub p50: f64,
+    pub p99: f64,
+    /// Paced runs only.
+    pub target_rate: Option<f64>,
+    pub sched_p50: Option<f64>,
+    pub sched_p99: Option<f64>,
+    pub cpu_cores: Option<f64>,
+    pub peak_rss_mb: Option<f64>,
+    pub errors: u64,
+}
+
+#[derive(Deserialize)]
+struct Lat {
+    p50_ms: f64,
+    p99_ms: f64,
+}
+#[derive(Deserialize)]
+struct Use {
+    cpu_cores: f64,
+    peak_rss_mb: f64,
+}
+#[derive(Deserialize)]
+struct PutIn {
+    records_per_sec: f64,
+    mb_per_sec: f64,
+    latency: Lat,
+    #[serde(default)]
+    target_rate: Option<f64>,
+    #[serde(default)]
+    latency_from_schedule: Option<Lat>,
+    #[serde(default)]
+    server: Option<Use>,
+    #[serde(default)]
+    failed_records: std::collections::BTreeMap<String, u64>,
+    #[serde(default)]
+    http_errors: std::collections::BTreeMap<String, u64>,
+    #[serde(default)]
+    transport_errors: u64,
+}
+
+impl PutRow {
+    pub fn from_json(line: &str) -> Result<PutRow, serde_json::Error> {
+        let p: PutIn = serde_json::from_str(line)?;
+        Ok(PutRow {
+            rps: p.records_per_sec,
+            mbps: p.mb_per_sec,
+            p50: p.latency.p50_ms,
+            p99: p.latency.p99_ms,
+            target_rate: p.target_rate,
+            sched_p50: p.latency_from_schedule.as_ref().map(|l| l.p50_ms),
+            sched_p99: p.latency_from_schedule.as_ref().map(|l| l.p99_ms),
+            cpu_cores: p.server.as_ref().map(|u| u.cpu_cores),
+            peak_rss_mb: p.server.as_ref().map(|u| u.peak_rss_mb),
+            errors: p.failed_records.values().sum::<u64>()
+                + p.http_errors.values().sum::<u64>()
+                + p.transport_errors,
+        })
+    }
+}
+
+/// Per-column medians of several `put` runs (errors are summed).
+pub fn median_put(rows: &[PutRow]) -> PutRow {
+    let col = |f: &dyn Fn(&PutRow) -> f64| median(rows.iter().map(f).collect()).unwrap_or(0.0);
+    let opt = |f: &dyn Fn(&PutRow) -> Option<f64>| median(rows.iter().filter_map(f).collect());
+    PutRow {
+        rps: col(&|r| r.rps),
+        mbps: col(&|r| r.mbps),
+        p50: col(&|r| r.p50),
+        p99: col(&|r| r.p99),
+        target_rate: opt(&|r| r.target_rate),
+        sched_p50: opt(&|r| r.sched_p50),
+        sched_p99: opt(&|r| r.sched_p99),
+        cpu_cores: opt(&|r| r.cpu_cores),
+        peak_rss_mb: opt(&|r| r.peak_rss_mb),
+        errors: rows.iter().map(|r| r.errors).sum(),
+    }
+}
+
+/// Median synced bandwidth (MB/s) and chunk size of `disk-baseline --json` lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Disk {
+    pub mbps: f64,
+    pub chunk_bytes: u64,
+    pub runs: usize,
+}
+
+#[derive(Deserialize)]
+struct DiskIn {
+    mb_per_sec: f64,
+    chunk_bytes: u64,
+}
+
+pub fn disk_from_lines<'a>(
+    lines: impl Iterator<Item = &'a str>,
+) -> Result<Option<Disk>, serde_json::Error> {
+    let mut mbps = Vec::new();
+    let mut chunk = 0;
+    for l in lines {
+        let d: DiskIn = serde_json::from_str(l)?;
+        mbps.push(d.mb_per_sec);
+        chunk = d.chunk_bytes;
+    }
+    let runs = mbps.len();
+    Ok(median(mbps).map(|m| Disk {
+        mbps: m,
+        chunk_bytes: chunk,
+        runs,
+    }))
+}
+
+/// All inputs of the report: `(label, runs)` in display order.
+pub struct Inputs<'a> {
+    pub all: &'a [(String, Vec<Row>)],
+    /// `(server, workload, runs)`.
+    pub puts: &'a [(String, String, Vec<PutRow>)],
+    /// Synced bandwidth with the chunk size matching the large-record workload.
+    pub disk: Option<Disk>,
+}
+
+fn opt_fmt(v: Option<f64>, prec: usize, unit: &str) -> String {
+    v.map_or("n/a".into(), |x| format!("{x:.prec$}{unit}"))
+}
+
+/// Table of the extra `put` workloads, medians per (server, workload).
+pub fn extra_table(puts: &[(String, String, Vec<PutRow>)]) -> String {
+    let mut out = String::from(
+        "| server | workload | runs | put rec/s | put MB/s | p50 / p99 ms (from send) | p50 / p99 ms (from schedule) | offered rec/s | server CPU (cores) | server peak RSS | errors |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (server, workload, rows) in puts {
+        let m = median_put(rows);
+        let sched = match (m.sched_p50, m.sched_p99) {
+            (Some(a), Some(b)) => format!("{a:.1} / {b:.1}"),
+            _ => "closed loop".into(),
+        };
+        out.push_str(&format!(
+            "| {server} | {workload} | {} | {:.0} | {:.1} | {:.1} / {:.1} | {sched} | {} | {} | {} | {} |\n",
+            rows.len(),
+            m.rps,
+            m.mbps,
+            m.p50,
+            m.p99,
+            opt_fmt(m.target_rate, 0, ""),
+            opt_fmt(m.cpu_cores, 2, ""),
+            opt_fmt(m.peak_rss_mb, 0, " MB"),
+            m.errors,
+        ));
+    }
+    out
+}
+
+fn find_all(inputs: &Inputs<'_>, label: &str) -> Option<Row> {
+    inputs
+        .all
+        .iter()
+        .find(|(l, rows)| l == label && !rows.is_empty())
+        .map(|(_, rows)| median_row(rows))
+}
+
+fn find_put(inputs: &Inputs<'_>, server: &str, workload: &str) -> Option<PutRow> {
+    inputs
+        .puts
+        .iter()
+        .find(|(s, w, rows)| s == server && w == workload && !rows.is_empty())
+        .map(|(_, _, rows)| median_put(rows))
+}
+
+/// One target: what it asks, what was measured, and whether it was met
+/// (`None` when a figure it needs is missing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub target: String,
+    pub measured: String,
+    pub met: Option<bool>,
+}
+
+fn ratio_check(target: String, what: &str, x: Option<f64>, base: Option<f64>, min: f64) -> Check {
+    match (x, base) {
+        (Some(x), Some(b)) if b > 0.0 => Check {
+            target,
+            measured: format!("{x:.0} vs {b:.0} {what}: {:.2}x", x / b),
+            met: Some(x / b >= min),
+        },
+        _ => Check {
+            target,
+            measured: "not measured".into(),
+            met: None,
+        },
+    }
+}
+
+fn max_check(target: String, measured: Option<(f64, String)>, max: f64) -> Check {
+    match measured {
+        Some((v, text)) => Check {
+            target,
+            measured: text,
+            met: Some(v <= max),
+        },
+        None => Check {
+            target,
+            measured: "not measured".into(),
+            met: None,
+        },
+    }
+}
+
+/// The issue's targets for `subject`, against the peers labelled
+/// `kinesalite` and `ferrokinesis` measured in the same run.
+pub fn checks(inputs: &Inputs<'_>, subject: &str) -> Vec<Check> {
+    let me = find_all(inputs, subject);
+    let kl = find_all(inputs, "kinesalite");
+    let fk = find_all(inputs, "ferrokinesis");
+    let mut v = vec![
+        ratio_check(
+            "PutRecords records/s >= 20x kinesalite".into(),
+            "rec/s",
+            me.as_ref().map(|r| r.put_rps),
+            kl.as_ref().map(|r| r.put_rps),
+            20.0,
+        ),
+        ratio_check(
+            "PutRecords records/s >= 4x ferrokinesis (in-memory)".into(),
+            "rec/s",
+            me.as_ref().map(|r| r.put_rps),
+            fk.as_ref().map(|r| r.put_rps),
+            4.0,
+        ),
+        ratio_check(
+            "GetRecords catch-up records/s >= 10x kinesalite".into(),
+            "rec/s",
+            me.as_ref().map(|r| r.get_rps),
+            kl.as_ref().map(|r| r.get_rps),
+            10.0,
+        ),
+        max_check(
+            "put-to-get latency p50 <= 1 ms at 1,000 records/s".into(),
+            me.as_ref()
+                .map(|r| (r.e2e_p50, format!("{:.2} ms", r.e2e_p50))),
+            1.0,
+        ),
+        max_check(
+            "put-to-get latency p99 <= 3 ms at 1,000 records/s".into(),
+            me.as_ref()
+                .map(|r| (r.e2e_p99, format!("{:.2} ms", r.e2e_p99))),
+            3.0,
+        ),
+    ];
+    let half = find_put(inputs, subject, HALF_RATE);
+    v.push(max_check(
+        "PutRecords p99 <= 20 ms at half the maximum throughput (from schedule)".into(),
+        half.as_ref().and_then(|h| {
+            let p99 = h.sched_p99?;
+            Some((
+                p99,
+                format!(
+                    "{p99:.1} ms at {} rec/s offered, {:.0} achieved (from send: {:.1} ms)",
+                    opt_fmt(h.target_rate, 0, ""),
+                    h.rps,
+                    h.p99
+                ),
+            ))
+        }),
+        20.0,
+    ));
+    let small = find_put(inputs, subject, SMALL);
+    v.push(Check {
+        target: "100-byte records >= 300,000 records/s".into(),
+        measured: small
+            .as_ref()
+            .map_or("not measured".into(), |s| format!("{:.0} rec/s", s.rps)),
+        met: small.as_ref().map(|s| s.rps >= 300_000.0),
+    });
+    let large = find_put(inputs, subject, LARGE);
+    v.push(match (large, inputs.disk) {
+        (Some(l), Some(d)) if d.mbps > 0.0 => Check {
+            target: "256 KiB records >= 50% of the disk's synced write bandwidth".into(),
+            measured: format!(
+                "{:.1} MB/s vs {:.1} MB/s (write + fdatasync of {} KiB chunks): {:.0}%",
+                l.mbps,
+                d.mbps,
+                d.chunk_bytes / 1024,
+                100.0 * l.mbps / d.mbps
+            ),
+            met: Some(l.mbps >= 0.5 * d.mbps),
+        },
+        _ => Check {
+            target: "256 KiB records >= 50% of the disk's synced write bandwidth".into(),
+            measured: "not measured".into(),
+            met: None,
+        },
+    });
+    v
+}
+
+/// The targets as a Markdown table.
+pub fn targets_table(checks: &[Check]) -> String {
+    let mut out = String::from("| target | measured | met |\n|---|---|---|\n");
+    for c in checks {
+        let met = match c.met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "n/a",
+        };
+        out.push_str(&format!("| {} | {} | {met} |\n", c.target, c.measured));
+    }
+    out
+}
+
+/// Median of the number at JSON `pointer` (e.g. `/put/records_per_sec`) over
+/// the JSON lines of `text`; lines without it are skipped.
+pub fn median_at(text: &str, pointer: &str) -> Option<f64> {
+    let vals = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.pointer(pointer).and_then(serde_json::Value::as_f64))
+        .collect();
+    median(vals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_row(put: f64, get: f64, e2e50: f64, e2e99: f64) -> Row {
+        Row {
+            put_rps: put,
+            put_mbps: put / 1000.0,
+            put_p50: 1.0,
+            put_p99: 2.0,
+            get_rps: get,
+            e2e_p50: e2e50,
+            e2e_p99: e2e99,
+            cpu_cores: Some(1.0),
+            peak_rss_mb: Some(10.0),
+            ok: true,
+        }
+    }
+
+    fn put_row(rps: f64, mbps: f64, sched_p99: Option<f64>) -> PutRow {
+        PutRow {
+            rps,
+            mbps,
+            p50: 1.0,
+            p99: 5.0,
+            target_rate: sched_p99.map(|_| 50_000.0),
+            sched_p50: sched_p99.map(|_| 2.0),
+            sched_p99,
+            cpu_cores: None,
+            peak_rss_mb: None,
+            errors: 0,
+        }
+    }
+
+    #[test]
+    fn parses_closed_and_paced_put_json() {
+        let closed = r#"{"records_per_sec":1000.0,"mb_per_sec":1.0,"latency":{"p50_ms":2.0,"p99_ms":9.0},
+            "server":{"cpu_cores":0.5,"peak_rss_mb":50.0},"failed_records":{"X":2},"http_errors":{},"transport_errors":1}"#;
+        let r = PutRow::from_json(closed).unwrap();
+        assert_eq!((r.rps, r.p99, r.errors), (1000.0, 9.0, 3));
+        assert_eq!((r.target_rate, r.sched_p99), (None, None));
+        assert_eq!(r.cpu_cores, Some(0.5));
+        let paced = r#"{"records_per_sec":990.0,"mb_per_sec":1.0,"latency":{"p50_ms":2.0,"p99_ms":9.0},
+            "target_rate":1000.0,"latency_from_schedule":{"p50_ms":2.5,"p99_ms":15.0}}"#;
+        let r = PutRow::from_json(paced).unwrap();
+        assert_eq!(
+            (r.target_rate, r.sched_p50, r.sched_p99),
+            (Some(1000.0), Some(2.5), Some(15.0))
+        );
+        assert!(PutRow::from_json("{}").is_err());
+    }
+
+    #[test]
+    fn disk_median_and_pointer_median() {
+        let lines = [
+            r#"{"mb_per_sec":100.0,"chunk_bytes":4194304}"#,
+            r#"{"mb_per_sec":300.0,"chunk_bytes":4194304}"#,
+            r#"{"mb_per_sec":200.0,"chunk_bytes":4194304}"#,
+        ];
+        let d = disk_from_lines(lines.into_iter()).unwrap().unwrap();
+        assert_eq!((d.mbps, d.chunk_bytes, d.runs), (200.0, 4_194_304, 3));
+        assert_eq!(disk_from_lines(std::iter::empty()).unwrap(), None);
+        let text = "noise\n{\"put\":{\"records_per_sec\":3}}\n{\"put\":{\"records_per_sec\":1}}\n{\"x\":1}\n{\"put\":{\"records_per_sec\":2}}\n";
+        assert_eq!(median_at(text, "/put/records_per_sec"), Some(2.0));
+        assert_eq!(median_at(text, "/get/records_per_sec"), None);
+    }
+
+    #[test]
+    fn targets_are_checked_against_the_peers_of_the_same_run() {
+        let all = vec![
+            (
+                "kinesalite".to_string(),
+                vec![all_row(5_000.0, 10_000.0, 9.0, 50.0)],
+            ),
+            (
+                "ferrokinesis".to_string(),
+                vec![all_row(40_000.0, 100_000.0, 3.0, 9.0)],
+            ),
+            (
+                "rheo".to_string(),
+                vec![
+                    all_row(150_000.0, 200_000.0, 0.8, 2.0),
+                    all_row(90_000.0, 90_000.0, 0.9, 4.0),
+                    all_row(120_000.0, 120_000.0, 0.7, 3.5),
+                ],
+            ),
+        ];
+        let puts = vec![
+            (
+                "rheo".to_string(),
+                HALF_RATE.to_string(),
+                vec![put_row(60_000.0, 61.0, Some(12.0))],
+            ),
+            (
+                "rheo".to_string(),
+                SMALL.to_string(),
+                vec![put_row(250_000.0, 25.0, None)],
+            ),
+            (
+                "rheo".to_string(),
+                LARGE.to_string(),
+                vec![put_row(1000.0, 262.0, None)],
+            ),
+            (
+                "kinesalite".to_string(),
+                LARGE.to_string(),
+                vec![put_row(10.0, 2.6, None)],
+            ),
+        ];
+        let disk = Some(Disk {
+            mbps: 500.0,
+            chunk_bytes: 4 << 20,
+            runs: 1,
+        });
+        let c = checks(
+            &Inputs {
+                all: &all,
+                puts: &puts,
+                disk,
+            },
+            "rheo",
+        );
+        let met: Vec<Option<bool>> = c.iter().map(|c| c.met).collect();
+        // Medians: put 120k (24x kinesalite, 3x ferrokinesis), get 120k
+        // (12x), e2e 0.8 / 3.5 ms; half rate p99 12 ms; 100 B 250k; 262/500.
+        assert_eq!(
+            met,
+            vec![
+                Some(true),
+                Some(false),
+                Some(true),
+                Some(true),
+                Some(false),
+                Some(true),
+                Some(false),
+                Some(true)
+            ],
+            "{c:#?}"
+        );
+        assert!(c[0].measured.contains("24.00x"), "{}", c[0].measured);
+        assert!(c[7].measured.contains("52%"), "{}", c[7].measured);
+        let t = targets_table(&c);
+        assert_eq!(t.matches("**missed**").count(), 3, "{t}");
+        // Without the peers or the extra workloads nothing is claimed.
+        let alone = checks(
+            &Inputs {
+                all: &all[2..],
+                puts: &[],
+                disk: None,
+            },
+            "rheo",
+        );
+        assert_eq!(alone.iter().filter(|c| c.met.is_some()).count(), 2);
+        assert!(targets_table(&alone).contains("not measured"));
+        let x = extra_table(&puts);
+        assert!(
+            x.contains("| rheo | half-rate | 1 | 60000 | 61.0 | 1.0 / 5.0 | 2.0 / 12.0 | 50000 |"),
+            "{x}"
+        );
+        assert!(
+            x.contains("| rheo | 100B | 1 | 250000 | 25.0 | 1.0 / 5.0 | closed loop | n/a |"),
+            "{x}"
+        );
+    }
+}
