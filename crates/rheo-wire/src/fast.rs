@@ -1,4 +1,4 @@
-//! The PutRecords fast path (JSON 1.1).
+//! The JSON 1.1 fast paths: PutRecords requests and GetRecords answers.
 //!
 //! PutRecords is the one request whose cost grows with its size, and the generic path builds a
 //! [`Node`](crate::Node) tree for it: a map, two strings and a buffer per record, then a
@@ -11,10 +11,21 @@
 //! model's constraints, bad base64) makes it decline, and the generic path then decodes the same
 //! bytes and produces AWS's exact error. So errors have one implementation, and the property
 //! test beside this module checks the two paths agree on what they both accept.
+//!
+//! GetRecords is the mirror image: its request is tiny (decoded the generic way) and its answer
+//! is up to 10,000 records, where the tree (five maps and strings per record, built and dropped)
+//! and member-name escaping cost more than the data copy. [`get_records_json`] writes the same
+//! bytes as the generic encoder into one buffer sized up front; `tests/fast_get.rs` checks the
+//! two agree byte for byte.
 
-use rheo_streams::types::{Ctx, PutRecordRef, PutRecordsEntry, PutRecordsOutput, StreamTarget};
+use rheo_streams::types::{
+    Ctx, GetRecordsOutput, PutRecordRef, PutRecordsEntry, PutRecordsOutput, StreamTarget,
+};
 use rheo_streams::{KinesisError, Streams};
 use serde::Deserialize;
+
+use crate::encode::{json_bytes, json_str, json_timestamp};
+use crate::Node;
 
 /// Model limits the fast path checks (it declines outside them; the generic path words errors).
 const STREAM_NAME_MAX: usize = 128;
@@ -180,9 +191,9 @@ pub fn put_records_json(out: &PutRecordsOutput) -> Vec<u8> {
             }
             PutRecordsEntry::Failed { code, message } => {
                 j.extend_from_slice(b"{\"ErrorCode\":");
-                crate::encode::json_str(&mut j, code);
+                json_str(&mut j, code);
                 j.extend_from_slice(b",\"ErrorMessage\":");
-                crate::encode::json_str(&mut j, message);
+                json_str(&mut j, message);
                 j.push(b'}');
             }
         }
@@ -190,6 +201,95 @@ pub fn put_records_json(out: &PutRecordsOutput) -> Vec<u8> {
     j.extend_from_slice(b"],\"EncryptionType\":\"");
     j.extend_from_slice(if out.encrypted { b"KMS" } else { b"NONE" });
     j.extend_from_slice(b"\"}");
+    j
+}
+
+/// Runs a GetRecords (its validated input tree) and writes the JSON answer straight to bytes.
+pub async fn get_records(
+    streams: &Streams,
+    ctx: &Ctx,
+    input: &Node,
+) -> Result<Vec<u8>, KinesisError> {
+    let out = crate::ops::fetch_records(streams, ctx, input).await?;
+    Ok(get_records_json(&out))
+}
+
+/// Fixed text around one record, `EncryptionType` included, plus room for a timestamp.
+const RECORD_OVERHEAD: usize = 128;
+
+/// The same bytes the generic encoder writes for the tree `ops` builds from this output:
+/// `Records` (`SequenceNumber`, `ApproximateArrivalTimestamp`, `Data`, `PartitionKey`,
+/// `EncryptionType` when encrypted), `NextShardIterator` when present, `MillisBehindLatest`,
+/// `ChildShards` when present.
+pub fn get_records_json(out: &GetRecordsOutput) -> Vec<u8> {
+    let records: usize = out
+        .records
+        .iter()
+        .map(|r| {
+            RECORD_OVERHEAD
+                + r.sequence_number.len()
+                + r.partition_key.len()
+                + base64_simd::STANDARD.encoded_length(r.data.len())
+        })
+        .sum();
+    let iterator = out.next_shard_iterator.as_ref().map_or(0, String::len);
+    let children = out.child_shards.as_ref().map_or(0, |c| c.len() * 256);
+    // An escaped partition key can outgrow its estimate; the Vec then grows as usual.
+    let mut j = Vec::with_capacity(128 + records + iterator + children);
+    j.extend_from_slice(b"{\"Records\":[");
+    for (i, r) in out.records.iter().enumerate() {
+        if i > 0 {
+            j.push(b',');
+        }
+        j.extend_from_slice(b"{\"SequenceNumber\":");
+        json_str(&mut j, &r.sequence_number);
+        j.extend_from_slice(b",\"ApproximateArrivalTimestamp\":");
+        json_timestamp(&mut j, r.arrival_ms);
+        j.extend_from_slice(b",\"Data\":");
+        json_bytes(&mut j, &r.data);
+        j.extend_from_slice(b",\"PartitionKey\":");
+        json_str(&mut j, &r.partition_key);
+        if out.encrypted {
+            j.extend_from_slice(b",\"EncryptionType\":\"KMS\"");
+        }
+        j.push(b'}');
+    }
+    j.push(b']');
+    if let Some(it) = &out.next_shard_iterator {
+        j.extend_from_slice(b",\"NextShardIterator\":");
+        json_str(&mut j, it);
+    }
+    j.extend_from_slice(b",\"MillisBehindLatest\":");
+    j.extend_from_slice(
+        itoa::Buffer::new()
+            .format(out.millis_behind_latest)
+            .as_bytes(),
+    );
+    if let Some(children) = &out.child_shards {
+        j.extend_from_slice(b",\"ChildShards\":[");
+        let mut digits = itoa::Buffer::new();
+        for (i, c) in children.iter().enumerate() {
+            if i > 0 {
+                j.push(b',');
+            }
+            j.extend_from_slice(b"{\"ShardId\":");
+            json_str(&mut j, &c.shard_id);
+            j.extend_from_slice(b",\"ParentShards\":[");
+            for (k, p) in c.parent_shards.iter().enumerate() {
+                if k > 0 {
+                    j.push(b',');
+                }
+                json_str(&mut j, p);
+            }
+            j.extend_from_slice(b"],\"HashKeyRange\":{\"StartingHashKey\":\"");
+            j.extend_from_slice(digits.format(c.range.start).as_bytes());
+            j.extend_from_slice(b"\",\"EndingHashKey\":\"");
+            j.extend_from_slice(digits.format(c.range.end).as_bytes());
+            j.extend_from_slice(b"\"}}");
+        }
+        j.push(b']');
+    }
+    j.push(b'}');
     j
 }
 
@@ -263,6 +363,102 @@ mod tests {
                 "{good}"
             );
         }
+    }
+
+    fn output(encrypted: bool, children: bool) -> GetRecordsOutput {
+        use rheo_streams::hash::HashRange;
+        use rheo_streams::types::{ChildShard, Record};
+        let record = |seq: &str, ms: i64, data: &'static [u8], key: &str| Record {
+            sequence_number: seq.into(),
+            arrival_ms: ms,
+            data: bytes::Bytes::from_static(data),
+            partition_key: key.into(),
+        };
+        GetRecordsOutput {
+            records: vec![
+                record(
+                    "49650000000000000000000000000000000000000000000000000000",
+                    1_790_000_000_007,
+                    b"",
+                    "plain",
+                ),
+                record(
+                    "49650000000000000000000000000000000000000000000000000001",
+                    1_790_000_000_120,
+                    b"\x00\xff\xfe{",
+                    "q\"b\\s\n\t\r\u{1}\u{1f}\u{7f}\u{e9}\u{1F600}",
+                ),
+                record("1", -1, b"hello!", "k"),
+            ],
+            next_shard_iterator: (!children).then(|| "AAAA+/x=".to_string()),
+            millis_behind_latest: 1234,
+            child_shards: children.then(|| {
+                vec![
+                    ChildShard {
+                        shard_id: "shardId-000000000003".into(),
+                        parent_shards: vec![
+                            "shardId-000000000000".into(),
+                            "shardId-000000000001".into(),
+                        ],
+                        range: HashRange {
+                            start: 0,
+                            end: u128::MAX,
+                        },
+                    },
+                    ChildShard {
+                        shard_id: "shardId-000000000004".into(),
+                        parent_shards: vec!["shardId-000000000002".into()],
+                        range: HashRange { start: 17, end: 99 },
+                    },
+                ]
+            }),
+            encrypted,
+        }
+    }
+
+    #[test]
+    fn get_records_json_matches_the_generic_encoder() {
+        for (encrypted, children) in [(false, false), (true, false), (false, true), (true, true)] {
+            let out = output(encrypted, children);
+            let fast = get_records_json(&out);
+            let generic =
+                crate::encode_response(crate::Protocol::Json, &crate::ops::get_records_node(out));
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(generic).unwrap()
+            );
+        }
+        let empty = GetRecordsOutput {
+            records: Vec::new(),
+            next_shard_iterator: None,
+            millis_behind_latest: 0,
+            child_shards: Some(Vec::new()),
+            encrypted: false,
+        };
+        assert_eq!(
+            get_records_json(&empty),
+            br#"{"Records":[],"MillisBehindLatest":0,"ChildShards":[]}"#
+        );
+    }
+
+    #[test]
+    fn get_records_json_is_valid_json_with_the_data() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&get_records_json(&output(true, true))).unwrap();
+        assert_eq!(v["Records"][1]["Data"], "AP/+ew==");
+        assert_eq!(
+            v["Records"][1]["PartitionKey"],
+            "q\"b\\s\n\t\r\u{1}\u{1f}\u{7f}\u{e9}\u{1F600}"
+        );
+        assert_eq!(
+            v["Records"][2]["ApproximateArrivalTimestamp"].as_f64(),
+            Some(-0.001)
+        );
+        assert_eq!(
+            v["ChildShards"][0]["HashKeyRange"]["EndingHashKey"],
+            u128::MAX.to_string()
+        );
+        assert_eq!(v["Records"][0]["EncryptionType"], "KMS");
     }
 
     #[test]

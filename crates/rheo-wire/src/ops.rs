@@ -45,9 +45,33 @@ pub enum Failure {
     Domain(KinesisError),
 }
 
+/// Which implementation [`execute`] uses for a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// [`fast::PutRecordsRequest`](crate::fast::PutRecordsRequest): borrowed parse, direct
+    /// answer; declines to the generic path on anything unusual.
+    PutRecordsFast,
+    /// Generic decode (the request is tiny), then [`fast::get_records`](crate::fast::get_records)
+    /// writes the answer straight to bytes.
+    GetRecordsFast,
+    /// Model-driven decode, [`dispatch`], [`encode_response`](crate::encode_response).
+    Generic,
+}
+
+/// The route [`execute`] takes for `op` over `protocol`. Only JSON has fast paths: CBOR
+/// traffic is rare (the Java SDK's default) and its encoder has no base64 or escaping cost.
+pub fn route(protocol: crate::Protocol, op: &str) -> Route {
+    match (protocol, op) {
+        (crate::Protocol::Json, "PutRecords") => Route::PutRecordsFast,
+        (crate::Protocol::Json, "GetRecords") => Route::GetRecordsFast,
+        _ => Route::Generic,
+    }
+}
+
 /// Decodes, validates and runs one request, and encodes its answer. A plain JSON PutRecords
-/// takes the [`fast`](crate::fast) path; everything else, and anything that path declines,
-/// goes through the model-driven decoder and [`dispatch`].
+/// and every JSON GetRecords answer take the [`fast`](crate::fast) paths (see [`route`]);
+/// everything else, and anything the PutRecords fast path declines, goes through the
+/// model-driven decoder and [`dispatch`].
 pub async fn execute(
     streams: &Streams,
     ctx: &Ctx,
@@ -56,7 +80,8 @@ pub async fn execute(
     protocol: crate::Protocol,
     body: &[u8],
 ) -> Result<Vec<u8>, Failure> {
-    if protocol == crate::Protocol::Json && op.name == "PutRecords" {
+    let route = route(protocol, &op.name);
+    if route == Route::PutRecordsFast {
         if let Some(req) = crate::fast::PutRecordsRequest::parse(body) {
             return crate::fast::put_records(streams, ctx, &req)
                 .await
@@ -64,6 +89,11 @@ pub async fn execute(
         }
     }
     let input = crate::decode_request(model, op, protocol, body).map_err(Failure::Wire)?;
+    if route == Route::GetRecordsFast {
+        return crate::fast::get_records(streams, ctx, &input)
+            .await
+            .map_err(Failure::Domain);
+    }
     let output = dispatch(streams, ctx, &op.name, &input)
         .await
         .map_err(Failure::Domain)?;
@@ -560,15 +590,30 @@ async fn get_shard_iterator(streams: &Streams, ctx: &Ctx, input: &Node) -> OpRes
     Ok(Node::map().with("ShardIterator", it))
 }
 
-async fn get_records(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
-    let out = streams
+/// Runs a GetRecords whose input tree has been validated; shared by the generic path and the
+/// JSON fast path so both call the domain identically.
+pub(crate) async fn fetch_records(
+    streams: &Streams,
+    ctx: &Ctx,
+    input: &Node,
+) -> Result<GetRecordsOutput, KinesisError> {
+    streams
         .get_records(
             ctx,
             string(input, "ShardIterator")?,
             opt_u32(input, "Limit"),
             input.get("StreamARN").and_then(Node::as_str),
         )
-        .await?;
+        .await
+}
+
+async fn get_records(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
+    Ok(get_records_node(fetch_records(streams, ctx, input).await?))
+}
+
+/// The GetRecords output tree, the generic path's answer.
+pub(crate) fn get_records_node(out: GetRecordsOutput) -> Node {
+    // The reference shape: `fast::get_records_json` writes the same members in this order.
     let records = out
         .records
         .into_iter()
@@ -601,11 +646,11 @@ async fn get_records(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
                 .collect(),
         )
     });
-    Ok(Node::map()
+    Node::map()
         .with("Records", Node::List(records))
         .with_opt("NextShardIterator", out.next_shard_iterator)
         .with("MillisBehindLatest", out.millis_behind_latest)
-        .with_opt("ChildShards", children))
+        .with_opt("ChildShards", children)
 }
 
 async fn update_shard_count(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
