@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use crate::catalog::Catalog;
 use crate::frame::{self, FrameError, Header, Kind, HEADER_LEN};
 use crate::index::{self, IdxLog, LogIndex, Point};
-use crate::storage::{Faults, FileKind, JournalDir, SegmentFile};
+use crate::storage::{Faults, FileKind, JournalDir, SegmentFile, BLOCK};
 use crate::{
     effective_timestamp, AppendAck, AppendError, Batch, Entry, FsyncPolicy, LogBounds, LogId,
     Offset, OpenError, ReadError, StoreConfig, StoreStats,
@@ -968,30 +968,77 @@ struct ReadPlan {
     segs: Vec<(u64, Arc<dyn SegmentFile>, u64, u64)>,
 }
 
+/// How far ahead of the active segment's end the writer keeps zeroed, allocated blocks in the
+/// durable policies (see [`SegmentFile::prezero`]), and the step it zeroes per idle moment. The
+/// step is small so a commit that arrives meanwhile waits at most about one 64 KiB write.
+const RUNWAY_AHEAD: u64 = 1024 * 1024;
+const RUNWAY_STEP: u64 = 64 * 1024;
+
 /// The single writer thread's state.
 struct Writer {
     sh: Arc<Shared>,
     buf: Vec<u8>,
     dirty: bool,
     last_sync: Instant,
+    /// (active segment, end of the zeroed runway) once known; `None` after the file system
+    /// refused (buffered mode) or failed a prezero.
+    runway: Option<(u64, u64)>,
+    runway_enabled: bool,
 }
 
 impl Writer {
     fn new(sh: Arc<Shared>) -> Self {
+        let runway_enabled = matches!(sh.policy, FsyncPolicy::Group | FsyncPolicy::Always);
         Writer {
             sh,
             buf: Vec::new(),
             dirty: false,
             last_sync: Instant::now(),
+            runway: None,
+            runway_enabled,
+        }
+    }
+
+    /// Where the next runway step would start, if the runway is short.
+    fn runway_due(&self) -> Option<(u64, Arc<dyn SegmentFile>, u64)> {
+        if !self.runway_enabled || self.sh.poisoned.load(Ordering::SeqCst) {
+            return None;
+        }
+        let (seq, file, len) = self.active()?;
+        let floor = len.div_ceil(BLOCK) * BLOCK;
+        let zeroed = match self.runway {
+            Some((s, end)) if s == seq => end.max(floor),
+            _ => floor,
+        };
+        let cap = self.sh.seg_max.saturating_add(RUNWAY_STEP);
+        (zeroed < floor + RUNWAY_AHEAD && zeroed + RUNWAY_STEP <= cap)
+            .then_some((seq, file, zeroed))
+    }
+
+    fn extend_runway(&mut self) {
+        let Some((seq, file, from)) = self.runway_due() else {
+            return;
+        };
+        match file.prezero(from, RUNWAY_STEP) {
+            Ok(true) => self.runway = Some((seq, from + RUNWAY_STEP)),
+            Ok(false) => self.runway_enabled = false,
+            Err(e) => {
+                // Zeros are not data: nothing is lost, appends just keep extending the file.
+                tracing::warn!(seq, error = %e, "could not pre-zero the journal runway");
+                self.runway_enabled = false;
+            }
         }
     }
 
     fn run(mut self) {
         loop {
+            // Decided before taking the queue lock: `runway_due` takes the state lock, and
+            // appenders take state then queue.
+            let runway_due = self.runway_due().is_some();
             let (reqs, shutdown, gc) = {
                 let mut q = self.sh.queue.lock();
                 loop {
-                    if !q.reqs.is_empty() || q.shutdown || q.gc {
+                    if !q.reqs.is_empty() || q.shutdown || q.gc || runway_due {
                         break;
                     }
                     match self.sh.policy {
@@ -1010,6 +1057,11 @@ impl Writer {
                     std::mem::take(&mut q.gc),
                 )
             };
+            if reqs.is_empty() && !shutdown && !gc && runway_due {
+                // Idle: lengthen the runway one step, then look at the queue again.
+                self.extend_runway();
+                continue;
+            }
             if let FsyncPolicy::Interval(d) = self.sh.policy {
                 if self.dirty && self.last_sync.elapsed() >= d {
                     if let Err(e) = self.sync_active() {

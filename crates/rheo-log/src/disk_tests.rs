@@ -487,3 +487,30 @@ fn a_second_open_of_the_same_directory_is_refused() {
     drop(first);
     Store::open(config).unwrap();
 }
+
+/// In the durable policies an idle writer zeroes blocks ahead of the end (direct mode); a clean
+/// shutdown cuts them off again, and everything written reads back before and after.
+#[test]
+fn idle_writer_prezeroes_a_runway_that_clean_shutdown_removes() {
+    let d = tempfile::tempdir().unwrap();
+    let s = fill(d.path(), 1 << 30, 10);
+    let logical = 10 * frame_len();
+    let path = seg_path(d.path(), 1);
+    let mut waited = 0;
+    while fs::metadata(&path).unwrap().len() < logical + 256 * 1024 && waited < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waited += 1;
+    }
+    let on_disk = fs::metadata(&path).unwrap().len();
+    // Where the file system refuses O_DIRECT there is no runway and nothing else changes.
+    if on_disk != logical {
+        assert!(on_disk >= logical + 256 * 1024, "runway only {on_disk}");
+        assert_eq!(on_disk % 4096, 0);
+    }
+    let r = rt();
+    r.block_on(s.append(LogId(1), 2000, vec![p(10)])).unwrap();
+    assert_eq!(all(&s, 1).len(), 11);
+    drop(s);
+    assert_eq!(fs::metadata(&path).unwrap().len(), 11 * frame_len());
+    expect_prefix(d.path(), 11);
+}
