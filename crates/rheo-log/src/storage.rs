@@ -183,7 +183,7 @@ impl SegmentFile for FsSegment {
         let Some(d) = &self.direct else {
             return Ok(false);
         };
-        if from % BLOCK != 0 || len % BLOCK != 0 {
+        if !from.is_multiple_of(BLOCK) || !len.is_multiple_of(BLOCK) {
             return Err(io::Error::other("unaligned prezero range"));
         }
         // Not counted by fault injection: runway steps happen at idle moments, so counting them
