@@ -977,7 +977,6 @@ const RUNWAY_STEP: u64 = 64 * 1024;
 /// The single writer thread's state.
 struct Writer {
     sh: Arc<Shared>,
-    buf: Vec<u8>,
     dirty: bool,
     last_sync: Instant,
     /// (active segment, end of the zeroed runway) once known; `None` after the file system
@@ -991,7 +990,6 @@ impl Writer {
         let runway_enabled = matches!(sh.policy, FsyncPolicy::Group | FsyncPolicy::Always);
         Writer {
             sh,
-            buf: Vec::new(),
             dirty: false,
             last_sync: Instant::now(),
             runway: None,
@@ -1177,13 +1175,15 @@ impl Writer {
         }
         let (seq, file, len) = active;
         let mut placed = Vec::new();
-        self.buf.clear();
+        let mut parts: Vec<&[u8]> = Vec::new();
+        let mut at = len;
         for f in frames {
-            placed.push((len + self.buf.len() as u64, f));
-            self.buf.extend_from_slice(&f.buf);
+            placed.push((at, f));
+            parts.push(&f.buf);
+            at += f.buf.len() as u64;
         }
         if total > 0 {
-            file.write_all_at(&self.buf, len)?;
+            file.write_gathered_at(&parts, len)?;
             self.dirty = true;
             self.sh.batches.fetch_add(1, Ordering::Relaxed);
         }

@@ -12,6 +12,11 @@ use std::sync::Arc;
 pub(crate) trait SegmentFile: Send + Sync + std::fmt::Debug {
     /// Writes all of `buf` at `pos`.
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()>;
+    /// Writes `bufs` back to back from `pos`, as one write where possible (the direct path
+    /// gathers them into its aligned staging buffer, so the caller need not concatenate).
+    fn write_gathered_at(&self, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
+        self.write_all_at(&bufs.concat(), pos)
+    }
     /// Fills `buf` from `pos`; returns fewer bytes only at end of file.
     fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<usize>;
     /// `fdatasync`.
@@ -88,7 +93,8 @@ struct Direct {
 }
 
 impl FsSegment {
-    fn write_direct(&self, d: &mut Direct, buf: &[u8], pos: u64) -> io::Result<()> {
+    fn write_direct(&self, d: &mut Direct, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
         let block = pos / BLOCK * BLOCK;
         let head = (pos - block) as usize;
         if d.tail_block != Some(block) || d.tail.len() != head {
@@ -99,7 +105,7 @@ impl FsSegment {
                 return Err(io::Error::other("segment shorter than its logical length"));
             }
         }
-        let total = head + buf.len();
+        let total = head + len;
         let padded = total.div_ceil(BLOCK as usize) * BLOCK as usize;
         if d.staging.len() < padded + BLOCK as usize {
             d.staging.resize(padded + BLOCK as usize, 0);
@@ -111,11 +117,15 @@ impl FsSegment {
             .ok_or_else(|| io::Error::other("staging buffer misaligned"))?;
         let (prefix, rest) = window.split_at_mut(head);
         prefix.copy_from_slice(&d.tail);
-        let (body, pad) = rest.split_at_mut(buf.len());
-        body.copy_from_slice(buf);
+        let (mut body, pad) = rest.split_at_mut(len);
+        for b in bufs {
+            let (dst, more) = body.split_at_mut(b.len());
+            dst.copy_from_slice(b);
+            body = more;
+        }
         pad.fill(0);
         d.file.write_all_at(window, block)?;
-        let end = pos + buf.len() as u64;
+        let end = pos + len as u64;
         let new_block = end / BLOCK * BLOCK;
         let keep = window
             .get((new_block - block) as usize..(end - block) as usize)
@@ -129,20 +139,27 @@ impl FsSegment {
 
 impl SegmentFile for FsSegment {
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+        self.write_gathered_at(&[buf], pos)
+    }
+
+    fn write_gathered_at(&self, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
         if let Some(f) = &self.faults {
             Faults::trip(&f.writes, &f.fail_write_at, "write")?;
         }
         match &self.direct {
             Some(d) => {
                 let mut d = d.lock();
-                let r = self.write_direct(&mut d, buf, pos);
+                let r = self.write_direct(&mut d, bufs, pos);
                 if r.is_err() {
                     // The file's tail is unknown now; a later write must read it back.
                     d.tail_block = None;
                 }
                 r
             }
-            None => self.file.write_all_at(buf, pos),
+            None => match bufs {
+                [one] => self.file.write_all_at(one, pos),
+                _ => self.file.write_all_at(&bufs.concat(), pos),
+            },
         }
     }
 
@@ -391,6 +408,20 @@ mod tests {
             drop(f);
             let f = j.open_segment(1, false).unwrap();
             write(&*f, &mut expect, 4000, 7);
+            assert_eq!(content(&*f, expect.len()), expect);
+        }
+    }
+
+    #[test]
+    fn gathered_writes_equal_one_concatenated_write() {
+        for direct_io in [true, false] {
+            let (_d, j) = dir(direct_io);
+            let f = j.open_segment(1, true).unwrap();
+            f.write_all_at(b"head", 0).unwrap();
+            let parts: [&[u8]; 3] = [&[1u8; 5000], b"", &[2u8; 3]];
+            f.write_gathered_at(&parts, 4).unwrap();
+            let mut expect = b"head".to_vec();
+            expect.extend_from_slice(&parts.concat());
             assert_eq!(content(&*f, expect.len()), expect);
         }
     }
