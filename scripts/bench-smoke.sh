@@ -15,3 +15,12 @@ done
 endpoint=$(grep -o 'http://[0-9.:]*' "$work/out" | head -n 1)
 [ -n "$endpoint" ] || { cat "$work/err"; echo "rheo did not start"; exit 1; }
 target/debug/rheo-bench --endpoint "$endpoint" --server-pid "$pid" --smoke all
+# Paced put (open loop at a fixed offered rate): runs, reports its target rate and acknowledges
+# records; latency from schedule is reported next to latency from send.
+bench=(target/debug/rheo-bench --endpoint "$endpoint" --stream rheo-bench-paced --smoke)
+"${bench[@]}" setup --shards 1 >/dev/null
+"${bench[@]}" --json put --rate 400 --duration 1 --warmup 0 >"$work/paced"
+grep -q '^put: paced at 400 rec/s offered' "$work/paced" || { cat "$work/paced"; echo "no paced line"; exit 1; }
+tail -n 1 "$work/paced" | grep -q '"target_rate":400.0' || { tail -n 1 "$work/paced"; echo "no target_rate"; exit 1; }
+tail -n 1 "$work/paced" | grep -Eq '"acked_total":[1-9]' || { tail -n 1 "$work/paced"; echo "nothing acknowledged"; exit 1; }
+"${bench[@]}" teardown >/dev/null
