@@ -65,6 +65,14 @@ pub struct ServeArgs {
     #[arg(long, env = "RHEO_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
     /// A TOML file with any of these settings (kebab-case keys).
+    /// Write the journal through the page cache instead of with O_DIRECT (which is used where
+    /// the file system supports it; both are equally durable).
+    #[arg(long, env = "RHEO_BUFFERED_IO")]
+    #[serde(default)]
+    pub buffered_io: bool,
+    /// Async runtime worker threads [default: one per core].
+    #[arg(long, env = "RHEO_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
@@ -84,6 +92,8 @@ pub struct Settings {
     pub shard_limit: u32,
     pub account_id: String,
     pub max_body_bytes: usize,
+    pub direct_io: bool,
+    pub worker_threads: Option<usize>,
 }
 
 impl ServeArgs {
@@ -139,6 +149,11 @@ impl ServeArgs {
                 .max_body_bytes
                 .or(file.max_body_bytes)
                 .unwrap_or(16 * 1024 * 1024),
+            direct_io: !(self.buffered_io || file.buffered_io),
+            worker_threads: self
+                .worker_threads
+                .or(file.worker_threads)
+                .filter(|n| *n > 0),
         })
     }
 }
@@ -169,6 +184,23 @@ mod tests {
         assert_eq!(s.data_dir, Some(PathBuf::from("rheo-data")));
         assert_eq!(s.fsync, FsyncPolicy::Group);
         assert_eq!(s.account_id, "000000000000");
+        assert!(s.direct_io);
+        assert_eq!(s.worker_threads, None);
+    }
+
+    #[test]
+    fn io_and_threads_from_flags_and_file() {
+        let s = parse(&["--buffered-io", "--worker-threads", "1"])
+            .resolve()
+            .unwrap();
+        assert_eq!((s.direct_io, s.worker_threads), (false, Some(1)));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(&path, "buffered-io = true\nworker-threads = 3\n").unwrap();
+        let s = parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!((s.direct_io, s.worker_threads), (false, Some(3)));
     }
 
     #[test]

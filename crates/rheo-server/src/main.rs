@@ -40,7 +40,11 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let Command::Serve(args) = cli.command;
     let settings = args.resolve()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = settings.worker_threads {
+        builder.worker_threads(n);
+    }
+    let runtime = builder
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -51,6 +55,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = Store::open(StoreConfig {
         dir: settings.data_dir.clone(),
         fsync: settings.fsync,
+        direct_io: settings.direct_io,
         ..StoreConfig::default()
     })
     .with_context(|| format!("opening storage at {:?}", settings.data_dir))?;
