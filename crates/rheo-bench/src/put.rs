@@ -138,7 +138,8 @@ pub struct PutReport {
     /// a producer emitting at the target rate would see, queueing in the
     /// client included), for requests scheduled in the window.
     pub latency_from_schedule: Option<LatencySummary>,
-    /// Paced runs: requests sent at least 2 ms after their scheduled instant.
+    /// Paced runs: requests scheduled in the window that went out at least
+    /// 2 ms after their scheduled instant (behind a slow answer).
     pub late_requests: u64,
     /// All acknowledged records, warm-up and tail included.
     pub acked_total: u64,
@@ -252,7 +253,7 @@ async fn worker(
         };
         let Some(body) = cycle.next() else { break };
         let t0 = Instant::now();
-        if due.is_some_and(|d| t0.saturating_duration_since(d) >= LATE) {
+        if due.is_some_and(|d| d >= from && t0.saturating_duration_since(d) >= LATE) {
             out.late += 1;
         }
         let result = conn.call(Op::PutRecords, body.clone()).await;

@@ -110,22 +110,29 @@ struct DiskIn {
     chunk_bytes: u64,
 }
 
+/// Median bandwidth per chunk size, smallest chunk first.
 pub fn disk_from_lines<'a>(
     lines: impl Iterator<Item = &'a str>,
-) -> Result<Option<Disk>, serde_json::Error> {
-    let mut mbps = Vec::new();
-    let mut chunk = 0;
+) -> Result<Vec<Disk>, serde_json::Error> {
+    let mut by_chunk: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
     for l in lines {
         let d: DiskIn = serde_json::from_str(l)?;
-        mbps.push(d.mb_per_sec);
-        chunk = d.chunk_bytes;
+        by_chunk
+            .entry(d.chunk_bytes)
+            .or_default()
+            .push(d.mb_per_sec);
     }
-    let runs = mbps.len();
-    Ok(median(mbps).map(|m| Disk {
-        mbps: m,
-        chunk_bytes: chunk,
-        runs,
-    }))
+    Ok(by_chunk
+        .into_iter()
+        .filter_map(|(chunk_bytes, v)| {
+            let runs = v.len();
+            median(v).map(|mbps| Disk {
+                mbps,
+                chunk_bytes,
+                runs,
+            })
+        })
+        .collect())
 }
 
 /// All inputs of the report: `(label, runs)` in display order.
@@ -133,8 +140,9 @@ pub struct Inputs<'a> {
     pub all: &'a [(String, Vec<Row>)],
     /// `(server, workload, runs)`.
     pub puts: &'a [(String, String, Vec<PutRow>)],
-    /// Synced bandwidth with the chunk size matching the large-record workload.
-    pub disk: Option<Disk>,
+    /// Synced bandwidth at the chunk sizes matching the large-record
+    /// workload (record and request size); the target uses the fastest.
+    pub disk: &'a [Disk],
 }
 
 fn opt_fmt(v: Option<f64>, prec: usize, unit: &str) -> String {
@@ -291,11 +299,24 @@ pub fn checks(inputs: &Inputs<'_>, subject: &str) -> Vec<Check> {
         met: small.as_ref().map(|s| s.rps >= 300_000.0),
     });
     let large = find_put(inputs, subject, LARGE);
-    v.push(match (large, inputs.disk) {
-        (Some(l), Some(d)) if d.mbps > 0.0 => Check {
-            target: "256 KiB records >= 50% of the disk's synced write bandwidth".into(),
+    let best = inputs
+        .disk
+        .iter()
+        .copied()
+        .filter(|d| d.mbps > 0.0)
+        .max_by(|a, b| a.mbps.total_cmp(&b.mbps));
+    let sizes = inputs
+        .disk
+        .iter()
+        .map(|d| format!("{} KiB", d.chunk_bytes / 1024))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let target = "256 KiB records >= 50% of the disk's synced write bandwidth".to_string();
+    v.push(match (large, best) {
+        (Some(l), Some(d)) => Check {
+            target,
             measured: format!(
-                "{:.1} MB/s vs {:.1} MB/s (write + fdatasync of {} KiB chunks): {:.0}%",
+                "{:.1} MB/s vs {:.1} MB/s (write + fdatasync of {} KiB chunks, the fastest of {sizes}): {:.0}%",
                 l.mbps,
                 d.mbps,
                 d.chunk_bytes / 1024,
@@ -304,7 +325,7 @@ pub fn checks(inputs: &Inputs<'_>, subject: &str) -> Vec<Check> {
             met: Some(l.mbps >= 0.5 * d.mbps),
         },
         _ => Check {
-            target: "256 KiB records >= 50% of the disk's synced write bandwidth".into(),
+            target,
             measured: "not measured".into(),
             met: None,
         },
@@ -396,10 +417,25 @@ mod tests {
             r#"{"mb_per_sec":100.0,"chunk_bytes":4194304}"#,
             r#"{"mb_per_sec":300.0,"chunk_bytes":4194304}"#,
             r#"{"mb_per_sec":200.0,"chunk_bytes":4194304}"#,
+            r#"{"mb_per_sec":50.0,"chunk_bytes":262144}"#,
         ];
-        let d = disk_from_lines(lines.into_iter()).unwrap().unwrap();
-        assert_eq!((d.mbps, d.chunk_bytes, d.runs), (200.0, 4_194_304, 3));
-        assert_eq!(disk_from_lines(std::iter::empty()).unwrap(), None);
+        let d = disk_from_lines(lines.into_iter()).unwrap();
+        assert_eq!(
+            d,
+            vec![
+                Disk {
+                    mbps: 50.0,
+                    chunk_bytes: 262_144,
+                    runs: 1
+                },
+                Disk {
+                    mbps: 200.0,
+                    chunk_bytes: 4_194_304,
+                    runs: 3
+                }
+            ]
+        );
+        assert!(disk_from_lines(std::iter::empty()).unwrap().is_empty());
         let text = "noise\n{\"put\":{\"records_per_sec\":3}}\n{\"put\":{\"records_per_sec\":1}}\n{\"x\":1}\n{\"put\":{\"records_per_sec\":2}}\n";
         assert_eq!(median_at(text, "/put/records_per_sec"), Some(2.0));
         assert_eq!(median_at(text, "/get/records_per_sec"), None);
@@ -447,16 +483,24 @@ mod tests {
                 vec![put_row(10.0, 2.6, None)],
             ),
         ];
-        let disk = Some(Disk {
-            mbps: 500.0,
-            chunk_bytes: 4 << 20,
-            runs: 1,
-        });
+        // The faster chunk size is the yardstick: 262 MB/s is 52% of 500.
+        let disk = [
+            Disk {
+                mbps: 500.0,
+                chunk_bytes: 4 << 20,
+                runs: 1,
+            },
+            Disk {
+                mbps: 300.0,
+                chunk_bytes: 256 << 10,
+                runs: 1,
+            },
+        ];
         let c = checks(
             &Inputs {
                 all: &all,
                 puts: &puts,
-                disk,
+                disk: &disk,
             },
             "rheo",
         );
@@ -479,6 +523,11 @@ mod tests {
         );
         assert!(c[0].measured.contains("24.00x"), "{}", c[0].measured);
         assert!(c[7].measured.contains("52%"), "{}", c[7].measured);
+        assert!(
+            c[7].measured.contains("the fastest of 4096 KiB, 256 KiB"),
+            "{}",
+            c[7].measured
+        );
         let t = targets_table(&c);
         assert_eq!(t.matches("**missed**").count(), 3, "{t}");
         // Without the peers or the extra workloads nothing is claimed.
@@ -486,7 +535,7 @@ mod tests {
             &Inputs {
                 all: &all[2..],
                 puts: &[],
-                disk: None,
+                disk: &[],
             },
             "rheo",
         );
