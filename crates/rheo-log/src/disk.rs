@@ -447,6 +447,9 @@ impl DiskStore {
         for &seq in &seqs {
             let path = jdir.file_path(seq, FileKind::Segment);
             let file = jdir.open_segment(seq, false).map_err(io_err(&path))?;
+            if seq != active {
+                file.seal();
+            }
             let len = file.len().map_err(io_err(&path))?;
             state.segs.insert(
                 seq,
@@ -1231,6 +1234,7 @@ impl Writer {
         if file.len()? != len {
             file.truncate(len)?;
         }
+        file.seal();
         let idx = index::encode_idx(seq, len, &self.sh.state.lock().idx_for(seq));
         self.sh.dir.write_index(seq, &idx)?;
         let next = self.sh.dir.open_segment(seq + 1, true)?;
