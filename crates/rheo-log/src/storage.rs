@@ -66,6 +66,10 @@ impl Faults {
 // BLOCK (above): alignment of direct writes' file offset, length and memory address; 4 KiB
 // covers every logical block size Linux file systems use.
 
+/// Largest staging buffer kept between direct writes; a typical group of 1 KiB-record
+/// PutRecords is well under it, and larger groups allocate for their write only.
+const STAGING_KEEP: usize = 4 * 1024 * 1024;
+
 #[derive(Debug)]
 struct FsSegment {
     file: File,
@@ -139,6 +143,10 @@ impl FsSegment {
         d.tail.clear();
         d.tail.extend_from_slice(keep);
         d.tail_block = Some(new_block);
+        if d.staging.len() > STAGING_KEEP {
+            // An unusually large group (big records): do not hold its buffer while idle.
+            d.staging = Vec::new();
+        }
         Ok(())
     }
 }

@@ -22,13 +22,6 @@ use crate::config::{Cli, Command, Settings};
 /// How often stream transitions and retention are checked in the background.
 const TICK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// mimalloc rather than glibc's malloc: a GetRecords answer is a buffer of up to ~13 MB that
-/// glibc hands back to the kernel when freed and faults in again on the next call (a fifth of
-/// the catch-up read's CPU); mimalloc keeps and reuses such memory, and avoids glibc's arena
-/// lock contention between the runtime's workers.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
