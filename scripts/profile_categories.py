@@ -8,7 +8,8 @@ import sys
 CATEGORIES = [
     ("journal write: page-cache copy", r"copy_folio_from_iter|generic_perform_write|ext4_da_write|ext4_buffered"),
     ("journal write: direct I/O and fsync", r"iomap|blk_|virtio|iowrite|ext4_sync|jbd2|fdatasync|submit_bio|dio_|gup_|bio_"),
-    ("socket receive/send (kernel copies, TCP)", r"_copy_to_iter|_copy_from_iter|tcp_|skb|__dev_queue|ip_|sock_|net_rx|loopback|__netif"),
+    ("kernel copies to user (socket receive, journal pread)", r"_copy_to_iter"),
+    ("socket send and TCP", r"_copy_from_iter|tcp_|skb|__dev_queue|ip_|sock_|net_rx|loopback|__netif"),
     ("page-cache reads (pread)", r"filemap_|copy_page_to_iter|ext4_file_read|readahead"),
     ("scheduling, wake-ups, futex, epoll", r"finish_task_switch|schedule|futex|_raw_spin_unlock|try_to_wake|epoll|ep_poll|__lll_lock|syscall|do_syscall|entry_SYSCALL|irqentry|handle_softirqs|sysvec|native_queued"),
     ("memory: page faults, zeroing", r"exc_page_fault|clear_page|do_anonymous_page|handle_mm_fault|__memset|alloc_pages|_frozen_pages|memcg|lruvec|unmap_page|folio|__list_del|__pv_queued"),
