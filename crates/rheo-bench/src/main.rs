@@ -18,6 +18,7 @@ mod hist;
 mod procstat;
 mod proto;
 mod put;
+mod readback;
 mod scaling;
 mod summary;
 mod targets;

@@ -2,7 +2,7 @@
 //! `put --json` result, with a "limited by" verdict derived from the row's
 //! own figures by a fixed, stated rule ([`RULE`]), so a reader can check it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Share of a CPU budget above which it counts as saturated: /proc gives
 /// 10 ms ticks and a sampler is never perfectly aligned with the load, so a
@@ -51,45 +51,10 @@ pub struct Point {
     pub errors: u64,
 }
 
-#[derive(Deserialize)]
-struct LatIn {
-    p50_ms: f64,
-    p99_ms: f64,
-}
-#[derive(Deserialize)]
-struct UseIn {
-    cpu_cores: f64,
-}
-#[derive(Deserialize)]
-struct HostIn {
-    busy_cores: f64,
-}
-#[derive(Deserialize)]
-struct PutIn {
-    connections: usize,
-    records_per_sec: f64,
-    mb_per_sec: f64,
-    latency: LatIn,
-    #[serde(default)]
-    stream_shards: Option<usize>,
-    #[serde(default)]
-    server: Option<UseIn>,
-    #[serde(default)]
-    client: Option<UseIn>,
-    #[serde(default)]
-    host: Option<HostIn>,
-    #[serde(default)]
-    failed_records: std::collections::BTreeMap<String, u64>,
-    #[serde(default)]
-    http_errors: std::collections::BTreeMap<String, u64>,
-    #[serde(default)]
-    transport_errors: u64,
-}
-
 impl Point {
     /// Parses one `put --json` line.
     pub fn from_json(line: &str) -> Result<Point, serde_json::Error> {
-        let p: PutIn = serde_json::from_str(line)?;
+        let p: crate::readback::PutIn = serde_json::from_str(line)?;
         Ok(Point {
             shards: p.stream_shards,
             connections: p.connections,
@@ -97,12 +62,10 @@ impl Point {
             mb_per_sec: p.mb_per_sec,
             p50_ms: p.latency.p50_ms,
             p99_ms: p.latency.p99_ms,
-            server_cores: p.server.map(|u| u.cpu_cores),
-            client_cores: p.client.map(|u| u.cpu_cores),
-            host_cores: p.host.map(|h| h.busy_cores),
-            errors: p.failed_records.values().sum::<u64>()
-                + p.http_errors.values().sum::<u64>()
-                + p.transport_errors,
+            server_cores: p.server.as_ref().map(|u| u.cpu_cores),
+            client_cores: p.client.as_ref().map(|u| u.cpu_cores),
+            host_cores: p.host.as_ref().map(|h| h.busy_cores),
+            errors: p.errors(),
         })
     }
 }

@@ -38,35 +38,18 @@ pub struct Row {
 }
 
 #[derive(Deserialize)]
-struct Lat {
-    p50_ms: f64,
-    p99_ms: f64,
-}
-#[derive(Deserialize)]
-struct Use {
-    cpu_cores: f64,
-    peak_rss_mb: f64,
-}
-#[derive(Deserialize)]
-struct PutIn {
-    records_per_sec: f64,
-    mb_per_sec: f64,
-    latency: Lat,
-    server: Option<Use>,
-}
-#[derive(Deserialize)]
 struct GetIn {
     records_per_sec: f64,
-    server: Option<Use>,
+    server: Option<crate::readback::Use>,
 }
 #[derive(Deserialize)]
 struct E2eIn {
-    latency: Lat,
-    server: Option<Use>,
+    latency: crate::readback::Lat,
+    server: Option<crate::readback::Use>,
 }
 #[derive(Deserialize)]
 struct AllIn {
-    put: PutIn,
+    put: crate::readback::PutIn,
     get: GetIn,
     e2e: E2eIn,
     ok: bool,

@@ -29,38 +29,9 @@ pub struct PutRow {
     pub errors: u64,
 }
 
-#[derive(Deserialize)]
-struct Lat {
-    p50_ms: f64,
-    p99_ms: f64,
-}
-#[derive(Deserialize)]
-struct Use {
-    cpu_cores: f64,
-    peak_rss_mb: f64,
-}
-#[derive(Deserialize)]
-struct PutIn {
-    records_per_sec: f64,
-    mb_per_sec: f64,
-    latency: Lat,
-    #[serde(default)]
-    target_rate: Option<f64>,
-    #[serde(default)]
-    latency_from_schedule: Option<Lat>,
-    #[serde(default)]
-    server: Option<Use>,
-    #[serde(default)]
-    failed_records: std::collections::BTreeMap<String, u64>,
-    #[serde(default)]
-    http_errors: std::collections::BTreeMap<String, u64>,
-    #[serde(default)]
-    transport_errors: u64,
-}
-
 impl PutRow {
     pub fn from_json(line: &str) -> Result<PutRow, serde_json::Error> {
-        let p: PutIn = serde_json::from_str(line)?;
+        let p: crate::readback::PutIn = serde_json::from_str(line)?;
         Ok(PutRow {
             rps: p.records_per_sec,
             mbps: p.mb_per_sec,
@@ -71,9 +42,7 @@ impl PutRow {
             sched_p99: p.latency_from_schedule.as_ref().map(|l| l.p99_ms),
             cpu_cores: p.server.as_ref().map(|u| u.cpu_cores),
             peak_rss_mb: p.server.as_ref().map(|u| u.peak_rss_mb),
-            errors: p.failed_records.values().sum::<u64>()
-                + p.http_errors.values().sum::<u64>()
-                + p.transport_errors,
+            errors: p.errors(),
         })
     }
 }

@@ -8,9 +8,12 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::{ctx, runtime};
 use proptest::prelude::*;
 use rheo_log::{Store, StoreConfig};
 use rheo_streams::clock::ManualClock;
@@ -18,19 +21,6 @@ use rheo_streams::types::*;
 use rheo_streams::{Config, Streams};
 use rheo_wire::ops::{self, Route};
 use rheo_wire::{decode_request, encode_error, encode_response, fast, Model, Protocol};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn ctx() -> Ctx {
-    Ctx {
-        region: "us-east-1".into(),
-    }
-}
 
 fn stream() -> StreamTarget {
     StreamTarget {

@@ -6,9 +6,12 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 
 use base64::Engine as _;
+use common::{ctx, runtime};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use rheo_log::{Store, StoreConfig};
@@ -17,19 +20,6 @@ use rheo_streams::types::*;
 use rheo_streams::{Config, Streams};
 use rheo_wire::fast::PutRecordsRequest;
 use rheo_wire::{decode_request, encode_error, encode_response, fast, ops, Model, Protocol};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn ctx() -> Ctx {
-    Ctx {
-        region: "us-east-1".into(),
-    }
-}
 
 async fn fixture() -> Streams {
     let config = Config {

@@ -4,6 +4,8 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use std::sync::Arc;
 static DOMAIN_REJECTIONS: AtomicUsize = AtomicUsize::new(0);
 static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
 
+use common::{ctx, runtime};
 use proptest::prelude::*;
 use rheo_log::{Store, StoreConfig};
 use rheo_streams::clock::ManualClock;
@@ -20,13 +23,6 @@ use rheo_streams::{Config, Streams};
 use rheo_wire::{decode_request, ops, Model, Protocol};
 
 const T0: i64 = 1_790_000_000_000;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 async fn fixture() -> Streams {
     let config = Config {
@@ -64,12 +60,6 @@ async fn fixture() -> Streams {
         .await
         .unwrap();
     streams
-}
-
-fn ctx() -> Ctx {
-    Ctx {
-        region: "us-east-1".into(),
-    }
 }
 
 /// Everything observable: streams, their descriptions, tags and every record.
