@@ -26,6 +26,7 @@ pub struct App {
 type Reply = Response<Full<Bytes>>;
 
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    crate::memory::count_request();
     Ok(serve(&app, req).await)
 }
 

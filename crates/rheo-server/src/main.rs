@@ -3,6 +3,7 @@
 
 mod config;
 mod http;
+mod memory;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,9 +75,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(TICK_INTERVAL);
+        let mut idle = memory::IdleTrim::default();
+        let mut ticks = 0u64;
         loop {
             every.tick().await;
             streams.tick().await;
+            ticks += 1;
+            // About once a second: a second without requests after some is a quiet spell.
+            if ticks % 10 == 0 && idle.due(memory::requests()) {
+                tokio::task::spawn_blocking(memory::release_free_memory);
+            }
         }
     });
 
