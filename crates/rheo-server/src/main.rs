@@ -82,7 +82,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             streams.tick().await;
             ticks += 1;
             // About once a second: a second without requests after some is a quiet spell.
-            if ticks % 10 == 0 && idle.due(memory::requests()) {
+            if ticks.is_multiple_of(10) && idle.due(memory::requests()) {
                 tokio::task::spawn_blocking(memory::release_free_memory);
             }
         }
