@@ -81,6 +81,9 @@ pub struct StoreConfig {
     /// buffered writes where it does not). Durability is the same either way: acknowledgement
     /// still waits for `fdatasync` per the policy.
     pub direct_io: bool,
+    /// Memory for the newest frames of each log, so readers at a log's tip get them without
+    /// I/O (direct writes leave nothing in the page cache). 0 turns this off.
+    pub recent_bytes_max: usize,
 }
 
 /// Default segment size cap (128 MiB).
@@ -93,6 +96,7 @@ impl Default for StoreConfig {
             fsync: FsyncPolicy::Group,
             segment_bytes_max: DEFAULT_SEGMENT_BYTES_MAX,
             direct_io: true,
+            recent_bytes_max: crate::recent::DEFAULT_RECENT_BYTES_MAX,
         }
     }
 }

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use crate::catalog::Catalog;
 use crate::frame::{self, FrameError, Header, Kind, HEADER_LEN};
 use crate::index::{self, IdxLog, LogIndex, Point};
+use crate::recent::{LogRecent, RecentBudget, RecentFrame};
 use crate::storage::{Faults, FileKind, JournalDir, SegmentFile, BLOCK};
 use crate::{
     effective_timestamp, AppendAck, AppendError, Batch, Entry, FsyncPolicy, LogBounds, LogId,
@@ -45,6 +46,8 @@ struct LogState {
     index: LogIndex,
     /// Where the last read stopped: consecutive reads resume there instead of scanning from a sparse point.
     hint: Option<Point>,
+    /// The newest durable frames, for readers at the tip (see [`crate::recent`]).
+    recent: LogRecent,
 }
 
 impl LogState {
@@ -58,6 +61,7 @@ impl LogState {
             start: at,
             index: LogIndex::default(),
             hint: None,
+            recent: LogRecent::default(),
         }
     }
 }
@@ -82,14 +86,43 @@ struct Seg {
     logs: HashMap<u64, SegLog>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     logs: HashMap<u64, LogState>,
     segs: BTreeMap<u64, Seg>,
     last_gen: u64,
+    recent: RecentBudget,
 }
 
 impl State {
+    fn new(recent_bytes_max: usize) -> Self {
+        State {
+            logs: HashMap::new(),
+            segs: BTreeMap::new(),
+            last_gen: 0,
+            recent: RecentBudget::new(recent_bytes_max),
+        }
+    }
+
+    /// Keeps a frame the writer has just made visible as `log`'s newest, if `log` is still
+    /// incarnation `gen`. `cost` is the memory the frame's buffer holds.
+    fn keep_recent(&mut self, gen: u64, header: Header, frame: Bytes, cost: usize) {
+        if !self.recent.enabled() || header.kind != Kind::Data || header.count == 0 {
+            return;
+        }
+        let log = header.log;
+        let Some(l) = self.logs.get_mut(&log).filter(|l| l.gen == gen) else {
+            return;
+        };
+        l.recent.keep(RecentFrame { header, frame });
+        let logs = &mut self.logs;
+        self.recent.charge(log, gen, cost, |l, g| {
+            if let Some(s) = logs.get_mut(&l).filter(|s| s.gen == g) {
+                s.recent.evict_oldest();
+            }
+        });
+    }
+
     fn budget(&self) -> usize {
         index::GLOBAL_POINT_BUDGET / self.logs.len().max(1)
     }
@@ -436,7 +469,7 @@ impl DiskStore {
             faults,
             direct_io: config.direct_io,
         };
-        let mut state = State::default();
+        let mut state = State::new(config.recent_bytes_max);
         let mut seqs = jdir.list_segments().map_err(io_err(&jpath))?;
         if seqs.is_empty() {
             jdir.open_segment(1, true).map_err(io_err(&jpath))?;
@@ -779,6 +812,9 @@ impl DiskStore {
         if max_count == 0 {
             return Ok(out);
         }
+        if let Some(out) = self.read_recent(log, from.0, max_count, max_bytes) {
+            return Ok(out);
+        }
         let Some(plan) = self.plan(log, Some(from.0), None) else {
             return Ok(out);
         };
@@ -856,6 +892,55 @@ impl DiskStore {
         let start = self.bounds(log).start.0.max(plan.start);
         out.retain(|e| e.offset.0 >= start);
         Ok(out)
+    }
+
+    /// [`DiskStore::read`] from the frames kept in memory, when they reach back to `from` (or
+    /// nothing is visible there yet); `None` sends the caller to the files.
+    fn read_recent(
+        &self,
+        log: LogId,
+        from: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Option<Vec<Entry>> {
+        let (from, end, frames) = {
+            let st = self.shared.state.lock();
+            let l = st.logs.get(&log.0)?;
+            let from = from.max(l.start);
+            if from >= l.end {
+                return Some(Vec::new());
+            }
+            // Only the references are taken under the lock; splitting frames happens outside it.
+            (from, l.end, l.recent.covering(from, max_count, max_bytes)?)
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        'frames: for f in &frames {
+            // Kept frames were checked when written and have not left memory since.
+            let Ok(payloads) = frame::entries(&f.frame, &f.header) else {
+                tracing::error!(log = log.0, base = f.header.base, "kept frame undecodable");
+                return None;
+            };
+            for (i, p) in payloads.into_iter().enumerate() {
+                let off = f.header.base + i as u64;
+                if off < from {
+                    continue;
+                }
+                if off >= end
+                    || out.len() >= max_count
+                    || (!out.is_empty() && bytes + p.len() > max_bytes)
+                {
+                    break 'frames;
+                }
+                bytes += p.len();
+                out.push(Entry {
+                    offset: Offset(off),
+                    timestamp_ms: f.header.timestamp_ms,
+                    payload: p,
+                });
+            }
+        }
+        Some(out)
     }
 
     pub(crate) fn seek_timestamp(&self, log: LogId, ts: i64) -> Result<Offset, ReadError> {
@@ -1146,27 +1231,31 @@ impl Writer {
             }
             return;
         }
-        match self.write_frames(reqs.iter().flat_map(|r| r.frames.iter()), sync) {
+        let mut frames = Vec::with_capacity(reqs.len());
+        let mut replies = Vec::with_capacity(reqs.len());
+        for r in reqs {
+            frames.extend(r.frames);
+            replies.push(r.reply);
+        }
+        match self.write_frames(frames, sync) {
             Ok(()) => {
-                for r in reqs {
-                    let _ = r.reply.send(Ok(()));
+                for r in replies {
+                    let _ = r.send(Ok(()));
                 }
             }
             Err(e) => {
                 self.poison(&e);
-                for r in reqs {
-                    let _ = r.reply.send(Err(AppendError::Io(e.to_string())));
+                for r in replies {
+                    let _ = r.send(Err(AppendError::Io(e.to_string())));
                 }
             }
         }
     }
 
-    fn write_frames<'a>(
-        &mut self,
-        frames: impl Iterator<Item = &'a QFrame> + Clone,
-        sync: bool,
-    ) -> io::Result<()> {
-        let total: u64 = frames.clone().map(|f| f.buf.len() as u64).sum();
+    /// Writes `frames` at the end of the active segment (one gathered write), syncs if asked,
+    /// then publishes them: offsets become visible and data frames are kept for tip readers.
+    fn write_frames(&mut self, frames: Vec<QFrame>, sync: bool) -> io::Result<()> {
+        let total: u64 = frames.iter().map(|f| f.buf.len() as u64).sum();
         let Some(mut active) = self.active() else {
             return Err(io::Error::other("no active segment"));
         };
@@ -1177,15 +1266,8 @@ impl Writer {
                 .ok_or_else(|| io::Error::other("no active segment"))?;
         }
         let (seq, file, len) = active;
-        let mut placed = Vec::new();
-        let mut parts: Vec<&[u8]> = Vec::new();
-        let mut at = len;
-        for f in frames {
-            placed.push((at, f));
-            parts.push(&f.buf);
-            at += f.buf.len() as u64;
-        }
         if total > 0 {
+            let parts: Vec<&[u8]> = frames.iter().map(|f| f.buf.as_slice()).collect();
             file.write_gathered_at(&parts, len)?;
             self.dirty = true;
             self.sh.batches.fetch_add(1, Ordering::Relaxed);
@@ -1197,14 +1279,21 @@ impl Writer {
         if let Some(s) = st.segs.get_mut(&seq) {
             s.len = len + total;
         }
-        for (pos, f) in placed {
+        let mut pos = len;
+        for f in frames {
+            let at = pos;
+            pos += f.buf.len() as u64;
             let gen = if f.header.kind == Kind::Tombstone {
                 None
             } else {
                 Some(f.gen)
             };
             match gen {
-                Some(g) => st.apply(seq, pos, &f.header, Some(g)),
+                Some(g) => {
+                    st.apply(seq, at, &f.header, Some(g));
+                    let cost = f.buf.capacity();
+                    st.keep_recent(g, f.header, Bytes::from(f.buf), cost);
+                }
                 // Tombstones on the live path only mark the segment; the log was already dropped at enqueue time.
                 None => {
                     if let Some(s) = st.segs.get_mut(&seq) {
@@ -1310,7 +1399,7 @@ impl Writer {
             (victims, marks)
         };
         if !marks.is_empty() {
-            self.write_frames(marks.iter(), true)?;
+            self.write_frames(marks, true)?;
         }
         let first_kept = {
             let mut st = self.sh.state.lock();

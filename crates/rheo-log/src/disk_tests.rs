@@ -26,6 +26,7 @@ fn cfg(dir: &Path, seg: u64) -> StoreConfig {
         fsync: FsyncPolicy::Group,
         segment_bytes_max: seg,
         direct_io: true,
+        recent_bytes_max: crate::DEFAULT_RECENT_BYTES_MAX,
     }
 }
 
@@ -392,6 +393,7 @@ fn policies_all_persist_after_sync() {
             fsync: pol,
             segment_bytes_max: 1 << 20,
             direct_io: true,
+            recent_bytes_max: 0,
         };
         let s = Store::open(c.clone()).unwrap();
         let r = rt();

@@ -19,6 +19,7 @@ mod error;
 mod frame;
 mod index;
 mod mem;
+mod recent;
 mod storage;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use bytes::Bytes;
 pub use batch::{Batch, EntryWriter};
 pub use config::{FsyncPolicy, ParseFsyncPolicyError, StoreConfig, DEFAULT_SEGMENT_BYTES_MAX};
 pub use error::{AppendError, CatalogError, OpenError, ReadError};
+pub use recent::DEFAULT_RECENT_BYTES_MAX;
 
 /// Identifies one log inside a [`Store`]. Chosen by the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -72,6 +72,8 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
         fsync: FsyncPolicy::Group,
         segment_bytes_max: 512,
         direct_io: true,
+        // Small enough that reads are served both from kept frames and from the files.
+        recent_bytes_max: 1024,
     };
     let mut store = Store::open(cfg.clone()).unwrap();
     let mut model: HashMap<u64, ModelLog> = HashMap::new();
