@@ -468,6 +468,7 @@ impl DiskStore {
             path: jpath.clone(),
             faults,
             direct_io: config.direct_io,
+            durable_writes: matches!(config.fsync, FsyncPolicy::Group | FsyncPolicy::Always),
         };
         let mut state = State::new(config.recent_bytes_max);
         let mut seqs = jdir.list_segments().map_err(io_err(&jpath))?;
@@ -1273,7 +1274,14 @@ impl Writer {
             self.sh.batches.fetch_add(1, Ordering::Relaxed);
         }
         if sync && self.dirty {
-            self.sync_active()?;
+            if file.writes_durable() {
+                // The write itself was synchronous (`O_DSYNC`): it was this group's sync.
+                self.sh.fsyncs.fetch_add(1, Ordering::Relaxed);
+                self.dirty = false;
+                self.last_sync = Instant::now();
+            } else {
+                self.sync_active()?;
+            }
         }
         let mut st = self.sh.state.lock();
         if let Some(s) = st.segs.get_mut(&seq) {
