@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
@@ -324,6 +324,9 @@ struct Shared {
     queue: Mutex<Queue>,
     cv: Condvar,
     poisoned: AtomicBool,
+    /// Woken after every group the writer publishes (or fails): readers waiting for appends in
+    /// flight (see [`DiskStore::wait_in_flight`]) look again.
+    published: tokio::sync::Notify,
     appends: AtomicU64,
     batches: AtomicU64,
     fsyncs: AtomicU64,
@@ -558,6 +561,7 @@ impl DiskStore {
             queue: Mutex::new(Queue::default()),
             cv: Condvar::new(),
             poisoned: AtomicBool::new(false),
+            published: tokio::sync::Notify::new(),
             appends: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
@@ -748,6 +752,36 @@ impl DiskStore {
             );
         }
         Self::wait(rx).await
+    }
+
+    /// Whether entries at `from` of `log` have been appended but are not visible yet (their
+    /// group is still being written).
+    fn in_flight(&self, log: LogId, from: u64) -> bool {
+        if self.shared.poisoned.load(Ordering::SeqCst) {
+            return false;
+        }
+        let st = self.shared.state.lock();
+        st.logs
+            .get(&log.0)
+            .is_some_and(|l| l.end <= from && from < l.next)
+    }
+
+    /// Waits, at most `max`, until entries at `from` that are in flight become visible; returns at
+    /// once when there are none.
+    pub(crate) async fn wait_in_flight(&self, log: LogId, from: Offset, max: Duration) {
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            let notified = self.shared.published.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a publish between the check and the await wakes us.
+            notified.as_mut().enable();
+            if !self.in_flight(log, from.0) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
     }
 
     pub(crate) fn bounds(&self, log: LogId) -> LogBounds {
@@ -1238,14 +1272,20 @@ impl Writer {
             frames.extend(r.frames);
             replies.push(r.reply);
         }
-        match self.write_frames(frames, sync) {
+        let r = self.write_frames(frames, sync);
+        if let Err(e) = &r {
+            self.poison(e);
+        }
+        // Readers waiting for these entries go first: they are visible now (or never will be),
+        // and the appenders' answers can follow.
+        self.sh.published.notify_waiters();
+        match r {
             Ok(()) => {
                 for r in replies {
                     let _ = r.send(Ok(()));
                 }
             }
             Err(e) => {
-                self.poison(&e);
                 for r in replies {
                     let _ = r.send(Err(AppendError::Io(e.to_string())));
                 }

@@ -516,3 +516,60 @@ fn idle_writer_prezeroes_a_runway_that_clean_shutdown_removes() {
     assert_eq!(fs::metadata(&path).unwrap().len(), 11 * frame_len());
     expect_prefix(d.path(), 11);
 }
+
+/// `wait_in_flight` returns at once unless entries at `from` are appended but unpublished; then
+/// it waits for the writer's publish, or its deadline, or poisoning. The in-flight state is set
+/// up by hand so the test does not depend on how fast the disk is.
+#[test]
+fn readers_wait_for_entries_in_flight_until_published() {
+    use super::DiskStore;
+    let d = tempfile::tempdir().unwrap();
+    let s = Arc::new(DiskStore::open(&cfg(d.path(), 1 << 20), d.path(), None).unwrap());
+    let r = rt();
+    r.block_on(s.append(LogId(1), 1, crate::Batch::from_payloads(&[p(0)])))
+        .unwrap();
+    let wait = |from: u64, max_ms: u64| {
+        let s = s.clone();
+        r.spawn(async move {
+            s.wait_in_flight(
+                LogId(1),
+                Offset(from),
+                std::time::Duration::from_millis(max_ms),
+            )
+            .await
+        })
+    };
+    let done_soon = |h: tokio::task::JoinHandle<()>| {
+        r.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), h).await })
+            .expect("wait_in_flight did not return")
+            .unwrap();
+    };
+    // Nothing in flight: visible offsets, the tip, beyond the tip.
+    for from in [0, 1, 7] {
+        done_soon(wait(from, 600_000));
+    }
+    // Offset 1 appended, its group not yet published.
+    s.shared.state.lock().logs.get_mut(&1).unwrap().next = 2;
+    let waiting = wait(1, 600_000);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        !waiting.is_finished(),
+        "returned while its entry was in flight"
+    );
+    // A publish that does not cover it (another log's group) keeps it waiting.
+    s.shared.published.notify_waiters();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        !waiting.is_finished(),
+        "woke for another group and returned"
+    );
+    s.shared.state.lock().logs.get_mut(&1).unwrap().end = 2;
+    s.shared.published.notify_waiters();
+    done_soon(waiting);
+    // Still in flight when the deadline passes: returns anyway.
+    s.shared.state.lock().logs.get_mut(&1).unwrap().next = 3;
+    done_soon(wait(2, 20));
+    // A poisoned store will never publish: no waiting.
+    s.shared.poisoned.store(true, Ordering::SeqCst);
+    done_soon(wait(2, 600_000));
+}

@@ -23,6 +23,7 @@ mod recent;
 mod storage;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -213,6 +214,19 @@ impl Store {
         match &*self.inner {
             Backend::Mem(m) => Ok(m.read(log, from, max_count, max_bytes)),
             Backend::Disk(d) => d.read(log, from, max_count, max_bytes),
+        }
+    }
+
+    /// Waits, at most `max`, while entries at `from` of `log` have been appended but their group
+    /// is still being made durable; returns at once when none are in flight.
+    ///
+    /// For readers at a log's tip: a read that arrives while the entries it would return are
+    /// being written can wait for them instead of answering "nothing yet" and polling again.
+    /// Nothing becomes readable before it is durable (per the policy).
+    pub async fn wait_in_flight(&self, log: LogId, from: Offset, max: Duration) {
+        match &*self.inner {
+            Backend::Mem(_) => {}
+            Backend::Disk(d) => d.wait_in_flight(log, from, max).await,
         }
     }
 

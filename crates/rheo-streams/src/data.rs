@@ -26,6 +26,13 @@ pub const PUT_RECORDS_BYTES_MAX: usize = 5 * 1024 * 1024;
 pub const GET_RECORDS_LIMIT_MAX: u32 = 10_000;
 /// GetRecords: most bytes per call (AWS: 10 MiB).
 pub const GET_RECORDS_BYTES_MAX: usize = 10 * 1024 * 1024;
+/// Longest a GetRecords waits for records that were put and are still being made durable.
+///
+/// A consumer at the tip that arrives while the next records are being written would
+/// otherwise answer empty, sleep and poll again; waiting for the write hands them over the
+/// moment they are durable. Only records already accepted are waited for, never future puts,
+/// so an idle shard still answers at once. The cap bounds the wait when the disk stalls.
+pub const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 fn write_entry(w: &mut EntryWriter<'_>, partition_key: &str, data: &[u8]) {
     let pk = partition_key.as_bytes();
@@ -374,6 +381,23 @@ impl Streams {
             .lookup_name(&it.region, &it.stream_name)
             .await
             .map_err(|_| missing())?;
+        {
+            // Not under the stream's lock: a wait must not hold up resharding or deletion.
+            let log = {
+                let state = handle.read().await;
+                state
+                    .meta
+                    .shard(it.shard_index)
+                    .filter(|_| state.meta.created_ms == it.stream_created_ms)
+                    .map(|s| LogId(s.log))
+            };
+            if let Some(log) = log {
+                self.inner
+                    .store
+                    .wait_in_flight(log, it.offset, IN_FLIGHT_WAIT)
+                    .await;
+            }
+        }
         let state = handle.read().await;
         if state.meta.created_ms != it.stream_created_ms {
             return Err(missing());
