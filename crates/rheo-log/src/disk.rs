@@ -332,6 +332,13 @@ struct Shared {
     fsyncs: AtomicU64,
 }
 
+/// Largest request an appender commits on its own thread (see [`DiskStore::lead`]). A small
+/// group's durable write takes about as long as one `fdatasync`; a large one (a 500-record
+/// PutRecords of 1 KiB records is 0.5 MB) keeps the disk busy for milliseconds, during which
+/// the appender's runtime thread would serve nobody else. Measured at half the maximum put
+/// rate, leading such writes doubled the p99 in some runs.
+const LEAD_MAX_BYTES: usize = 64 * 1024;
+
 /// Disk-backed store.
 #[derive(Debug)]
 pub(crate) struct DiskStore {
@@ -339,6 +346,9 @@ pub(crate) struct DiskStore {
     _lock: fs::File,
     shared: Arc<Shared>,
     catalog: Catalog,
+    /// The journal's write side. Whoever holds it writes: the writer thread, or an appender
+    /// that found the journal idle and commits its own group (see [`DiskStore::lead`]).
+    committer: Arc<Mutex<Writer>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -566,15 +576,17 @@ impl DiskStore {
             batches: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
         });
-        let sh = shared.clone();
+        let committer = Arc::new(Mutex::new(Writer::new(shared.clone())));
+        let (sh, w) = (shared.clone(), committer.clone());
         let writer = std::thread::Builder::new()
             .name("rheo-log-writer".into())
-            .spawn(move || Writer::new(sh).run())
+            .spawn(move || Writer::run(&w, &sh))
             .map_err(OpenError::Thread)?;
         Ok(DiskStore {
             _lock: lock,
             shared,
             catalog,
+            committer,
             writer: Mutex::new(Some(writer)),
         })
     }
@@ -582,6 +594,53 @@ impl DiskStore {
     fn push(&self, q: &mut Queue, req: Req) {
         q.reqs.push(req);
         self.shared.cv.notify_one();
+    }
+
+    /// Queues an append's request. Returns whether its appender should try to commit it itself:
+    /// in the syncing policies, when nothing else is queued and the request is small (see
+    /// [`LEAD_MAX_BYTES`]). Then the writer thread is not woken.
+    fn push_append(&self, q: &mut Queue, req: Req) -> bool {
+        let bytes: usize = req.frames.iter().map(|f| f.buf.len()).sum();
+        let lead = q.reqs.is_empty()
+            && bytes <= LEAD_MAX_BYTES
+            && matches!(self.shared.policy, FsyncPolicy::Group | FsyncPolicy::Always);
+        if lead {
+            q.reqs.push(req);
+        } else {
+            self.push(q, req);
+        }
+        lead
+    }
+
+    /// Commits the queue on the calling thread if the journal is idle; otherwise hands it to
+    /// the writer thread.
+    ///
+    /// Why: at low load every append crossed two thread hops (to the writer thread and back
+    /// to the appender's task), each a wake-up of a sleeping thread, 50-80 µs at p50 and up
+    /// to 0.2-0.4 ms at p90 on a loaded 2-vCPU VM. An appender that finds the journal idle
+    /// and the queue holding only its own request writes the group itself. It blocks its
+    /// thread for about one durable write, which only happens when nothing else is queued;
+    /// under load the queue is rarely empty and the writer thread commits as before.
+    ///
+    /// Order: the committer lock is taken before the queue is drained, so groups reach the
+    /// journal in queue order whichever thread writes them.
+    fn lead(&self) {
+        let Some(mut w) = self.committer.try_lock() else {
+            // Someone is writing; the writer thread takes the queue when it is free.
+            let _q = self.shared.queue.lock();
+            self.shared.cv.notify_one();
+            return;
+        };
+        let reqs = std::mem::take(&mut self.shared.queue.lock().reqs);
+        w.commit_all(reqs);
+        let runway_due = w.runway_due().is_some();
+        drop(w);
+        let q = self.shared.queue.lock();
+        if !q.reqs.is_empty() || runway_due {
+            // Requests queued meanwhile (their appenders saw ours and left them to the thread),
+            // or idle work is due: the writer thread carries on.
+            self.shared.cv.notify_one();
+        }
     }
 
     async fn wait(rx: oneshot::Receiver<Result<(), AppendError>>) -> Result<(), AppendError> {
@@ -640,7 +699,7 @@ impl DiskStore {
         let mut results = Vec::with_capacity(n);
         let mut frames = Vec::new();
         let (tx, rx) = oneshot::channel();
-        {
+        let lead = {
             let mut st = self.shared.state.lock();
             if self.shared.poisoned.load(Ordering::SeqCst) {
                 return (0..n).map(|_| Err(AppendError::Poisoned)).collect();
@@ -663,14 +722,17 @@ impl DiskStore {
                 .appends
                 .fetch_add(frames.len() as u64, Ordering::Relaxed);
             let mut q = self.shared.queue.lock();
-            self.push(
+            self.push_append(
                 &mut q,
                 Req {
                     frames,
                     force_sync: false,
                     reply: tx,
                 },
-            );
+            )
+        };
+        if lead {
+            self.lead();
         }
         match Self::wait(rx).await {
             Ok(()) => results,
@@ -685,7 +747,7 @@ impl DiskStore {
         batch: Batch,
     ) -> Result<AppendAck, AppendError> {
         let (tx, rx) = oneshot::channel();
-        let ack = {
+        let (ack, lead) = {
             let mut st = self.shared.state.lock();
             if self.shared.poisoned.load(Ordering::SeqCst) {
                 return Err(AppendError::Poisoned);
@@ -694,7 +756,7 @@ impl DiskStore {
             let Some(f) = f else { return Ok(ack) };
             self.shared.appends.fetch_add(1, Ordering::Relaxed);
             let mut q = self.shared.queue.lock();
-            self.push(
+            let lead = self.push_append(
                 &mut q,
                 Req {
                     frames: vec![f],
@@ -702,8 +764,11 @@ impl DiskStore {
                     reply: tx,
                 },
             );
-            ack
+            (ack, lead)
         };
+        if lead {
+            self.lead();
+        }
         Self::wait(rx).await.map(|()| ack)
     }
 
@@ -1097,7 +1162,8 @@ struct ReadPlan {
 const RUNWAY_AHEAD: u64 = 1024 * 1024;
 const RUNWAY_STEP: u64 = 64 * 1024;
 
-/// The single writer thread's state.
+/// The journal's write side (see [`DiskStore::committer`]).
+#[derive(Debug)]
 struct Writer {
     sh: Arc<Shared>,
     dirty: bool,
@@ -1151,70 +1217,91 @@ impl Writer {
         }
     }
 
-    fn run(mut self) {
+    /// The writer thread: commits what appenders did not commit themselves, runs the
+    /// interval syncs, garbage collection and runway steps, and the final sync on shutdown.
+    fn run(cell: &Mutex<Writer>, sh: &Shared) {
         loop {
             // Decided before taking the queue lock: `runway_due` takes the state lock, and
             // appenders take state then queue.
-            let runway_due = self.runway_due().is_some();
-            let (reqs, shutdown, gc) = {
-                let mut q = self.sh.queue.lock();
+            let (runway_due, dirty, last_sync) = {
+                let w = cell.lock();
+                (w.runway_due().is_some(), w.dirty, w.last_sync)
+            };
+            {
+                let mut q = sh.queue.lock();
                 loop {
                     if !q.reqs.is_empty() || q.shutdown || q.gc || runway_due {
                         break;
                     }
-                    match self.sh.policy {
-                        FsyncPolicy::Interval(d) if self.dirty => {
-                            let wait = d.saturating_sub(self.last_sync.elapsed());
-                            if wait.is_zero() || self.sh.cv.wait_for(&mut q, wait).timed_out() {
+                    match sh.policy {
+                        FsyncPolicy::Interval(d) if dirty => {
+                            let wait = d.saturating_sub(last_sync.elapsed());
+                            if wait.is_zero() || sh.cv.wait_for(&mut q, wait).timed_out() {
                                 break;
                             }
                         }
-                        _ => self.sh.cv.wait(&mut q),
+                        _ => sh.cv.wait(&mut q),
                     }
                 }
+            }
+            // The committer lock before the queue: an appender committing its own group may
+            // hold it, and must finish before later requests are drained (queue order).
+            let mut w = cell.lock();
+            let (reqs, shutdown, gc) = {
+                let mut q = sh.queue.lock();
                 (
                     std::mem::take(&mut q.reqs),
                     q.shutdown,
                     std::mem::take(&mut q.gc),
                 )
             };
-            if reqs.is_empty() && !shutdown && !gc && runway_due {
-                // Idle: lengthen the runway one step, then look at the queue again.
-                self.extend_runway();
-                continue;
+            if reqs.is_empty() && !shutdown && !gc {
+                // Idle (or an appender took the queue): lengthen the runway one step if due,
+                // then look at the queue again.
+                w.extend_runway();
+                if !matches!(sh.policy, FsyncPolicy::Interval(_)) {
+                    continue;
+                }
             }
-            if let FsyncPolicy::Interval(d) = self.sh.policy {
-                if self.dirty && self.last_sync.elapsed() >= d {
-                    if let Err(e) = self.sync_active() {
-                        self.poison(&e);
+            if let FsyncPolicy::Interval(d) = sh.policy {
+                if w.dirty && w.last_sync.elapsed() >= d {
+                    if let Err(e) = w.sync_active() {
+                        w.poison(&e);
                     }
                 }
             }
-            if self.sh.policy == FsyncPolicy::Always {
-                for r in reqs {
-                    self.commit(vec![r], true);
-                }
-            } else if !reqs.is_empty() {
-                let sync =
-                    self.sh.policy == FsyncPolicy::Group || reqs.iter().any(|r| r.force_sync);
-                self.commit(reqs, sync);
-            }
-            if gc && !self.sh.poisoned.load(Ordering::SeqCst) {
-                if let Err(e) = self.gc() {
-                    self.poison(&e);
+            w.commit_all(reqs);
+            if gc && !sh.poisoned.load(Ordering::SeqCst) {
+                if let Err(e) = w.gc() {
+                    w.poison(&e);
                 }
             }
-            if shutdown && self.sh.queue.lock().reqs.is_empty() {
-                if self.dirty && !self.sh.poisoned.load(Ordering::SeqCst) {
-                    if let Err(e) = self.sync_active() {
-                        self.poison(&e);
+            if shutdown && sh.queue.lock().reqs.is_empty() {
+                if w.dirty && !sh.poisoned.load(Ordering::SeqCst) {
+                    if let Err(e) = w.sync_active() {
+                        w.poison(&e);
                     }
                 }
-                if !self.sh.poisoned.load(Ordering::SeqCst) {
-                    self.trim_padding();
+                if !sh.poisoned.load(Ordering::SeqCst) {
+                    w.trim_padding();
                 }
                 return;
             }
+        }
+    }
+
+    /// Commits drained requests as the policy says: one group, or one write per request.
+    fn commit_all(&mut self, reqs: Vec<Req>) {
+        if reqs.is_empty() {
+            return;
+        }
+        if self.sh.policy == FsyncPolicy::Always {
+            for r in reqs {
+                self.commit(vec![r], true);
+            }
+        } else {
+            let sync = self.sh.policy == FsyncPolicy::Group || reqs.iter().any(|r| r.force_sync);
+            self.commit(reqs, sync);
         }
     }
 
