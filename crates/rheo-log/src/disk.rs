@@ -1451,6 +1451,7 @@ impl Writer {
         let Some((seq, file, len)) = self.active() else {
             return Ok(());
         };
+        let started = Instant::now();
         file.sync()?;
         self.sh.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.dirty = false;
@@ -1471,7 +1472,11 @@ impl Writer {
                 logs: HashMap::new(),
             },
         );
-        tracing::debug!(sealed = seq, "journal segment sealed");
+        tracing::debug!(
+            sealed = seq,
+            micros = started.elapsed().as_micros(),
+            "journal segment sealed"
+        );
         Ok(())
     }
 
