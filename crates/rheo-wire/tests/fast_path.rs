@@ -153,6 +153,11 @@ proptest! {
             prop_assert!(!plain, "the fast path declined a plain body: {}", text);
             return Ok(());
         };
+        // Member by member first (the fuzz target's check), then whole answers.
+        let model = Model::kinesis();
+        let input = decode_request(model, model.operation("PutRecords").unwrap(), Protocol::Json, bytes);
+        prop_assert!(input.is_ok(), "the generic path rejected {}: {:?}", text, input);
+        rheo_wire::fuzzing::assert_same_put_records(&req, &input.unwrap());
         let (g, f) = rt.block_on(async {
             let a = fixture().await;
             let b = fixture().await;
