@@ -341,6 +341,12 @@ DISK_1M="$("$BENCH" disk-baseline --dir "$WORK" --chunk 1048576 --total-mb 256 -
 DISK_4K="$("$BENCH" disk-baseline --dir "$WORK" --chunk 4096 --total-mb 64 --duration 5 2>/dev/null | head -n 1 || true)"
 note_cmd "disk-baseline --dir $WORK --chunk 1048576 --total-mb 256 --duration 10"
 note_cmd "disk-baseline --dir $WORK --chunk 4096 --total-mb 64 --duration 5"
+# The e2e phase's durable floor: one tick's records (10 x 1 KiB at 1000/s, 10 ms
+# ticks) written and fdatasynced once per tick. A durable server cannot answer
+# a put, nor show its records to a reader, sooner than this.
+log "disk floor at the e2e pace (10 KiB chunk + fdatasync every 10 ms)"
+DISK_E2E="$("$BENCH" disk-baseline --dir "$WORK" --chunk 10240 --total-mb 64 --duration 5 --interval-ms 10 2>/dev/null | head -n 1 || true)"
+note_cmd "disk-baseline --dir $WORK --chunk 10240 --total-mb 64 --duration 5 --interval-ms 10"
 
 DISK_ARGS=()
 [ -s "$RESULTS/disk-matched.jsonl" ] && DISK_ARGS=(--disk "$RESULTS/disk-matched.jsonl")
@@ -404,6 +410,9 @@ Regenerate with the same command; raw results (one JSON object per run) were kep
 - Synced write bandwidth (\`rheo-bench disk-baseline\`: write a chunk, fdatasync, repeat):
   - ${DISK_1M:-n/a}
   - ${DISK_4K:-n/a}
+- One small durable write at the e2e phase's pace (a 10 KiB chunk + fdatasync every 10 ms),
+  the floor under a durable server's put-to-get latency:
+  - ${DISK_E2E:-n/a}
 - Synced write bandwidth at the 256 KiB workload's record and request sizes ($((LARGE_SIZE / 1024)) and
   $((LARGE_CHUNK / 1024)) KiB chunks), measured just before each of Rheo's 256 KiB runs:
 ${DISK_MATCHED:-  - n/a}

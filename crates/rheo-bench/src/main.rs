@@ -217,6 +217,10 @@ enum Cmd {
         /// Seconds at most.
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
+        /// Start one chunk every this many ms (0 = back to back): the latency
+        /// of one small durable write at a given request rate.
+        #[arg(long, default_value_t = 0)]
+        interval_ms: u64,
     },
     /// Markdown comparison from `all --json` outputs: medians per server and
     /// ratios to baselines. Each `--run LABEL=FILE` names a file of JSON lines.
@@ -526,6 +530,7 @@ async fn run(cli: Cli) -> Result<bool> {
             chunk,
             total_mb,
             duration,
+            interval_ms,
         } => {
             let r = tokio::task::spawn_blocking(move || {
                 disk::run(
@@ -533,6 +538,7 @@ async fn run(cli: Cli) -> Result<bool> {
                     chunk,
                     total_mb.saturating_mul(1_000_000),
                     secs(duration),
+                    Duration::from_millis(interval_ms),
                 )
             })
             .await??;

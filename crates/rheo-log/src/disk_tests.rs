@@ -550,12 +550,15 @@ fn readers_wait_for_entries_in_flight_until_published() {
     }
     // Offset 1 appended, its group not yet published.
     s.shared.state.lock().logs.get_mut(&1).unwrap().next = 2;
+    assert_eq!(s.shared.waiting_readers.load(Ordering::SeqCst), 0);
     let waiting = wait(1, 600_000);
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert!(
         !waiting.is_finished(),
         "returned while its entry was in flight"
     );
+    // Counted while it waits, so a leading appender knows to let it answer first.
+    assert_eq!(s.shared.waiting_readers.load(Ordering::SeqCst), 1);
     // A publish that does not cover it (another log's group) keeps it waiting.
     s.shared.published.notify_waiters();
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -566,9 +569,15 @@ fn readers_wait_for_entries_in_flight_until_published() {
     s.shared.state.lock().logs.get_mut(&1).unwrap().end = 2;
     s.shared.published.notify_waiters();
     done_soon(waiting);
+    assert_eq!(s.shared.waiting_readers.load(Ordering::SeqCst), 0);
     // Still in flight when the deadline passes: returns anyway.
     s.shared.state.lock().logs.get_mut(&1).unwrap().next = 3;
     done_soon(wait(2, 20));
+    assert_eq!(
+        s.shared.waiting_readers.load(Ordering::SeqCst),
+        0,
+        "a timed-out reader stays counted"
+    );
     // A poisoned store will never publish: no waiting.
     s.shared.poisoned.store(true, Ordering::SeqCst);
     done_soon(wait(2, 600_000));
