@@ -19,8 +19,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo build"
 cargo build --workspace --locked
 
-step "cargo test"
-cargo test --workspace --locked
+step "cargo test (the SDK suite's servers on the disk engine)"
+RHEO_TEST_STORAGE=disk cargo test --workspace --locked
+
+step "SDK suite in memory"
+RHEO_TEST_STORAGE=memory cargo test -p rheo-server --test sdk --locked
 
 step "python test environment"
 if [ ! -x .venv/bin/python ]; then
@@ -31,8 +34,13 @@ if ! .venv/bin/python -c 'import boto3, awscli, pytest, cbor2, pytest_timeout' 2
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 
-step "black-box tests (boto3, AWS CLI, CBOR, crash)"
-RHEO_BIN="$PWD/target/debug/rheo" .venv/bin/python -m pytest tests/blackbox -q -p no:cacheprovider
+step "black-box tests on the disk engine (boto3, AWS CLI, CBOR, crash)"
+RHEO_BIN="$PWD/target/debug/rheo" RHEO_BLACKBOX_STORAGE=disk \
+  .venv/bin/python -m pytest tests/blackbox -q -p no:cacheprovider
+
+step "black-box tests in memory"
+RHEO_BIN="$PWD/target/debug/rheo" RHEO_BLACKBOX_STORAGE=memory \
+  .venv/bin/python -m pytest tests/blackbox -q -p no:cacheprovider
 
 step "benchmark smoke run"
 scripts/bench-smoke.sh

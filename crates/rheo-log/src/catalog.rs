@@ -1,8 +1,12 @@
 //! Durable catalog: a tiny key -> bytes store for the caller's metadata, one file per key under `<dir>/catalog/`.
 //!
-//! Keys are arbitrary strings, so file names are their lowercase hex encoding (`k<hex>`). A value file is
-//! `crc32c(value) u32 LE || value`, written as tmp + fsync + rename + fsync(dir): after a crash a key holds either its
-//! old or its new value, never a mix. Catalog writes are rare (stream definitions), so simplicity beats speed.
+//! Keys are arbitrary strings. A key whose hex encoding fits a file name is stored as `k<hex(key)>`, holding
+//! `crc32c(value) u32 LE || value`. A longer key (a 128-character stream name makes a 300-character hex name, past
+//! the 255 bytes file systems allow) is stored as `h<hex(md5(key))>`, holding
+//! `crc32c(rest) u32 LE || rest` with `rest = key_len u32 LE || key || value`: the key is kept inside so that listing
+//! can name it, and checked on read so that a hash collision can never answer for another key. Either file is
+//! written as tmp + fsync + rename + fsync(dir): after a crash a key holds either its old or its new value, never a
+//! mix. Catalog writes are rare (stream definitions), so simplicity beats speed.
 
 use std::fs;
 use std::io;
@@ -20,13 +24,33 @@ pub(crate) struct Catalog {
     write_lock: Mutex<()>,
 }
 
-fn encode_key(key: &str) -> String {
-    let mut s = String::with_capacity(1 + key.len() * 2);
-    s.push('k');
-    for b in key.as_bytes() {
+/// Longest file name the catalog writes: below the 255 bytes of ext4, XFS and tmpfs, with room for `.tmp`.
+const FILE_NAME_BYTES_MAX: usize = 200;
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         s.push_str(&format!("{b:02x}"));
     }
     s
+}
+
+/// Whether `key` is stored under a hash of itself (and carries its name inside the file).
+fn is_hashed(key: &str) -> bool {
+    1 + 2 * key.len() > FILE_NAME_BYTES_MAX
+}
+
+fn encode_key(key: &str) -> String {
+    if is_hashed(key) {
+        use md5::{Digest, Md5};
+        format!("h{}", hex(&Md5::digest(key.as_bytes())))
+    } else {
+        format!("k{}", hex(key.as_bytes()))
+    }
+}
+
+fn is_hash_name(name: &str) -> bool {
+    name.len() == 33 && name.starts_with('h') && name.bytes().skip(1).all(|b| b.is_ascii_hexdigit())
 }
 
 fn decode_key(name: &str) -> Option<String> {
@@ -65,30 +89,60 @@ impl Catalog {
     }
 
     pub(crate) fn put(&self, key: &str, value: &[u8]) -> Result<(), CatalogError> {
-        let mut b = Vec::with_capacity(4 + value.len());
-        b.extend_from_slice(&crc32c::crc32c(value).to_le_bytes());
-        b.extend_from_slice(value);
+        let mut rest = Vec::with_capacity(4 + key.len() + value.len());
+        if is_hashed(key) {
+            let key_len = u32::try_from(key.len())
+                .map_err(|_| CatalogError::Corrupt(format!("key of {} bytes", key.len())))?;
+            rest.extend_from_slice(&key_len.to_le_bytes());
+            rest.extend_from_slice(key.as_bytes());
+        }
+        rest.extend_from_slice(value);
+        let mut b = Vec::with_capacity(4 + rest.len());
+        b.extend_from_slice(&crc32c::crc32c(&rest).to_le_bytes());
+        b.extend_from_slice(&rest);
         let _g = self.write_lock.lock();
         write_atomic(&self.dir, &self.path(key), &b)?;
         Ok(())
     }
 
-    fn decode(key: &str, b: Vec<u8>) -> Result<Vec<u8>, CatalogError> {
-        if b.len() < 4 {
-            return Err(CatalogError::Corrupt(format!("{key:?}: short file")));
+    /// The checked contents of a file: for a `k` file the value; for an `h` file the key stored
+    /// in it and the value.
+    fn decode_file(name: &str, b: &[u8]) -> Result<(Option<String>, Vec<u8>), CatalogError> {
+        let corrupt = |what: &str| CatalogError::Corrupt(format!("catalog file {name}: {what}"));
+        let (crc, rest) = b
+            .split_first_chunk::<4>()
+            .ok_or_else(|| corrupt("short file"))?;
+        if crc32c::crc32c(rest) != u32::from_le_bytes(*crc) {
+            return Err(corrupt("crc mismatch"));
         }
-        let mut crc = [0u8; 4];
-        crc.copy_from_slice(&b[..4]);
-        let value = b[4..].to_vec();
-        if crc32c::crc32c(&value) != u32::from_le_bytes(crc) {
-            return Err(CatalogError::Corrupt(format!("{key:?}: crc mismatch")));
+        if !name.starts_with('h') {
+            return Ok((None, rest.to_vec()));
         }
-        Ok(value)
+        let (len, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| corrupt("short file"))?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(corrupt("key longer than the file"));
+        }
+        let (key, value) = rest.split_at(len);
+        let key = String::from_utf8(key.to_vec()).map_err(|_| corrupt("key is not UTF-8"))?;
+        Ok((Some(key), value.to_vec()))
+    }
+
+    fn decode(key: &str, name: &str, b: &[u8]) -> Result<Vec<u8>, CatalogError> {
+        let (stored, value) = Self::decode_file(name, b)?;
+        match stored {
+            Some(stored) if stored != key => Err(CatalogError::Corrupt(format!(
+                "catalog file {name} holds another key"
+            ))),
+            _ => Ok(value),
+        }
     }
 
     pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CatalogError> {
         match fs::read(self.path(key)) {
-            Ok(b) => Self::decode(key, b).map(Some),
+            Ok(b) => Self::decode(key, &encode_key(key), &b).map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -107,14 +161,28 @@ impl Catalog {
         let mut out = Vec::new();
         for e in fs::read_dir(&self.dir)? {
             let e = e?;
-            let Some(key) = e.file_name().to_str().and_then(decode_key) else {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else {
                 continue;
             };
-            if !key.starts_with(prefix) {
+            // A `k` name says its key; an `h` name's key is inside the file.
+            let named = decode_key(name);
+            if named.is_none() && !is_hash_name(name) {
+                continue;
+            }
+            if named.as_deref().is_some_and(|k| !k.starts_with(prefix)) {
                 continue;
             }
             match fs::read(e.path()) {
-                Ok(b) => out.push((key.clone(), Self::decode(&key, b)?)),
+                Ok(b) => {
+                    let (stored, value) = Self::decode_file(name, &b)?;
+                    let Some(key) = named.or(stored) else {
+                        continue;
+                    };
+                    if key.starts_with(prefix) {
+                        out.push((key, value));
+                    }
+                }
                 // Deleted between read_dir and read.
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                 Err(err) => return Err(err.into()),
@@ -168,6 +236,49 @@ mod tests {
             ]
         );
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn long_keys_get_hashed_names_and_round_trip() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Catalog::open(d.path()).unwrap();
+        let long = format!("stream/us-east-1/{}", "n".repeat(128));
+        let longer = format!("stream/us-east-1/{}", "m".repeat(1000));
+        c.put(&long, b"one").unwrap();
+        c.put(&longer, b"two").unwrap();
+        c.put("stream/short", b"three").unwrap();
+        for e in fs::read_dir(d.path()).unwrap() {
+            let name = e.unwrap().file_name();
+            assert!(name.len() <= FILE_NAME_BYTES_MAX, "{name:?}");
+        }
+        drop(c);
+        let c = Catalog::open(d.path()).unwrap();
+        assert_eq!(c.get(&long).unwrap(), Some(b"one".to_vec()));
+        assert_eq!(c.get(&longer).unwrap(), Some(b"two".to_vec()));
+        let mut want = vec![
+            (long.clone(), b"one".to_vec()),
+            (longer.clone(), b"two".to_vec()),
+            ("stream/short".to_string(), b"three".to_vec()),
+        ];
+        want.sort();
+        assert_eq!(c.list("stream/").unwrap(), want);
+        assert_eq!(c.list("other/").unwrap(), vec![]);
+        c.delete(&long).unwrap();
+        assert_eq!(c.get(&long).unwrap(), None);
+        assert_eq!(c.list("stream/").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn hashed_file_holding_another_key_is_corrupt() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Catalog::open(d.path()).unwrap();
+        let a = "a".repeat(150);
+        let b = "b".repeat(150);
+        c.put(&a, b"value").unwrap();
+        // As if two keys hashed alike: b's name holding a's file.
+        fs::copy(d.path().join(encode_key(&a)), d.path().join(encode_key(&b))).unwrap();
+        assert!(matches!(c.get(&b), Err(CatalogError::Corrupt(_))));
+        assert_eq!(c.get(&a).unwrap(), Some(b"value".to_vec()));
     }
 
     #[test]

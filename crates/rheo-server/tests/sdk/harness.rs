@@ -25,6 +25,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Server {
     child: Child,
     endpoint: String,
+    /// The server's data directory (disk engine), removed after the server is killed.
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -34,13 +36,23 @@ impl Server {
     }
 
     /// Starts a server with extra command-line flags appended to the standard ones.
+    ///
+    /// The server runs on the disk engine in a fresh temporary directory, with the default fsync
+    /// policy, unless `RHEO_TEST_STORAGE=memory`: defects hide on disk that memory never shows.
     pub fn start_with(extra: &[&str]) -> Self {
+        let data = match std::env::var("RHEO_TEST_STORAGE").as_deref() {
+            Ok("memory") => None,
+            Ok("disk") | Err(_) => Some(tempfile::tempdir().expect("a temporary data directory")),
+            Ok(other) => panic!("RHEO_TEST_STORAGE must be disk or memory, not {other:?}"),
+        };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rheo"));
+        match &data {
+            Some(dir) => cmd.arg("serve").arg("--data-dir").arg(dir.path()),
+            None => cmd.args(["serve", "--in-memory"]),
+        };
         cmd.args([
-            "serve",
             "--port",
             "0",
-            "--in-memory",
             "--create-stream-ms",
             "50",
             "--delete-stream-ms",
@@ -79,7 +91,11 @@ impl Server {
                     endpoint.starts_with("http://"),
                     "ready line must carry an http:// URL, got {endpoint:?}"
                 );
-                Server { child, endpoint }
+                Server {
+                    child,
+                    endpoint,
+                    _data: data,
+                }
             }
             Err(e) => {
                 let _ = child.kill();
