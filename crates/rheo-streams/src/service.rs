@@ -112,6 +112,8 @@ pub(crate) struct Inner {
     pub registry: RwLock<HashMap<(String, String), Handle>>,
     pub admin: Mutex<()>,
     pub next_log: Mutex<u64>,
+    /// Logs found in the store at open that no stream's metadata names.
+    pub orphan_logs: Vec<LogId>,
 }
 
 /// The Kinesis Data Streams service over one storage engine.
@@ -147,6 +149,27 @@ impl Streams {
                 .unwrap_or(0),
             None => 0,
         };
+        let referenced: std::collections::HashSet<u64> = registry
+            .values()
+            .filter_map(|h| h.try_read().ok())
+            .flat_map(|state| state.meta.shards.iter().map(|s| s.log).collect::<Vec<_>>())
+            .collect();
+        let orphan_logs: Vec<LogId> = store
+            .log_ids()
+            .into_iter()
+            .filter(|log| !referenced.contains(&log.0))
+            .collect();
+        for log in &orphan_logs {
+            // Never deleted here: a log no metadata names is data we cannot account for (a lost
+            // or unreadable catalog entry), not garbage. Interrupted deletions cannot leave one.
+            let bounds = store.bounds(*log).ok();
+            tracing::error!(
+                log = log.0,
+                start = bounds.map(|b| b.start.0),
+                end = bounds.map(|b| b.end.0),
+                "a stored log belongs to no stream; it is kept untouched"
+            );
+        }
         tracing::info!(streams = registry.len(), "streams loaded");
         Ok(Streams {
             inner: Arc::new(Inner {
@@ -154,6 +177,7 @@ impl Streams {
                 store,
                 clock,
                 registry: RwLock::new(registry),
+                orphan_logs,
                 admin: Mutex::new(()),
                 next_log: Mutex::new(stored_next.max(max_log).max(1)),
             }),
@@ -166,6 +190,11 @@ impl Streams {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Logs the store held at open that no stream's metadata names (kept, reported at open).
+    pub fn orphan_logs(&self) -> &[LogId] {
+        &self.inner.orphan_logs
     }
 
     pub(crate) fn now_ms(&self) -> i64 {
@@ -297,21 +326,21 @@ impl Streams {
                 self.persist(&state.meta)?;
             }
             Pending::Delete => {
+                // Logs first, metadata last: a crash in between leaves the stream DELETING in
+                // the catalog, and the next open finishes the deletion (deleting a log twice is
+                // harmless, and log ids are never reused). The other order left logs that no
+                // metadata named, never trimmed, pinning the journal forever.
+                state.gone = true;
+                for shard in &state.meta.shards {
+                    self.inner.store.delete_log(LogId(shard.log)).await?;
+                }
                 let key = (state.meta.region.clone(), state.meta.name.clone());
                 self.inner
                     .store
                     .catalog_delete(&catalog_key(&key.0, &key.1))?;
-                state.gone = true;
-                let logs: Vec<u64> = state.meta.shards.iter().map(|s| s.log).collect();
-                {
-                    let mut reg = self.inner.registry.write();
-                    if reg.get(&key).is_some_and(|h| Arc::ptr_eq(h, handle)) {
-                        reg.remove(&key);
-                    }
-                }
-                drop(state);
-                for log in logs {
-                    self.inner.store.delete_log(LogId(log)).await?;
+                let mut reg = self.inner.registry.write();
+                if reg.get(&key).is_some_and(|h| Arc::ptr_eq(h, handle)) {
+                    reg.remove(&key);
                 }
             }
         }
