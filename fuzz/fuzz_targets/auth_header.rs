@@ -1,8 +1,8 @@
-//! Fuzz target: arbitrary bytes as a SigV4 header/query (see `rheo_wire::fuzzing::fuzz_auth_header`).
+//! Fuzz target: arbitrary bytes as a SigV4 header/query (see `rheo_api_kinesis::fuzzing::fuzz_auth_header`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rheo_wire::fuzzing::fuzz_auth_header(data);
+    rheo_api_kinesis::fuzzing::fuzz_auth_header(data);
 });

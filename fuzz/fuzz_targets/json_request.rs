@@ -1,8 +1,8 @@
-//! Fuzz target: arbitrary bytes as a JSON body (see `rheo_wire::fuzzing::fuzz_json_request`).
+//! Fuzz target: arbitrary bytes as a JSON body (see `rheo_api_kinesis::fuzzing::fuzz_json_request`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rheo_wire::fuzzing::fuzz_json_request(data);
+    rheo_api_kinesis::fuzzing::fuzz_json_request(data);
 });

@@ -13,9 +13,10 @@ use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use rheo_api_kinesis::ops;
+use rheo_proto::{Model, Protocol, WireError};
 use rheo_streams::types::Ctx;
 use rheo_streams::Streams;
-use rheo_wire::{ops, Model, Protocol, WireError};
 
 pub struct App {
     pub streams: Streams,
@@ -37,11 +38,11 @@ async fn serve(app: &App, req: Request<Incoming>) -> Reply {
     let protocol = Protocol::from_content_type(header("content-type"));
     let Some(protocol) = protocol.filter(|_| parts.method == Method::POST) else {
         return wire_error(
-            &rheo_wire::unsupported_content_type(target.as_deref()),
+            &rheo_proto::unsupported_content_type(target.as_deref()),
             None,
         );
     };
-    let op = match rheo_wire::parse_target(app.model, target.as_deref()) {
+    let op = match rheo_proto::parse_target(app.model, target.as_deref()) {
         Ok(op) => op,
         Err(e) => return wire_error(&e, Some(protocol)),
     };
@@ -49,10 +50,11 @@ async fn serve(app: &App, req: Request<Incoming>) -> Reply {
     if declared.is_some_and(|n| n > app.max_body_bytes) {
         return too_large();
     }
-    let auth = match rheo_wire::parse_auth(&parts.headers, parts.uri.query()) {
-        Ok(a) => a,
-        Err(e) => return wire_error(&e, Some(protocol)),
-    };
+    let auth =
+        match rheo_proto::parse_auth(&parts.headers, parts.uri.query(), &app.model.signing_name) {
+            Ok(a) => a,
+            Err(e) => return wire_error(&e, Some(protocol)),
+        };
     let bytes = match read_body(body, declared, app.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => return too_large(),
@@ -81,7 +83,7 @@ async fn serve(app: &App, req: Request<Incoming>) -> Reply {
             } else {
                 e.to_string()
             };
-            let body = rheo_wire::encode_error(protocol, ty, &message);
+            let body = rheo_proto::encode_error(protocol, ty, &message);
             reply(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 Some(protocol.content_type()),

@@ -65,7 +65,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("loading stream metadata")?;
     let app = Arc::new(http::App {
         streams: streams.clone(),
-        model: rheo_wire::Model::kinesis(),
+        model: rheo_api_kinesis::model(),
         max_body_bytes: settings.max_body_bytes,
     });
 

@@ -123,6 +123,14 @@ pub struct Streams {
 }
 
 impl Streams {
+    /// A service over a fresh in-memory store: for the tests of the layers above, which must
+    /// not name the storage engine themselves (their crates may not depend on it).
+    pub fn open_in_memory(config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
+        let store = Store::open(rheo_log::StoreConfig::default())
+            .map_err(|e| KinesisError::Internal(format!("in-memory store: {e}")))?;
+        Self::open(config, store, clock)
+    }
+
     /// Loads every stream from the catalog.
     pub fn open(config: Config, store: Store, clock: Arc<dyn Clock>) -> Result<Self> {
         let mut registry = HashMap::new();

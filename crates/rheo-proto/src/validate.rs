@@ -41,7 +41,7 @@ pub(crate) fn validate_input(model: &Model, shape: &Shape, node: &Node) -> Resul
 }
 
 /// `StreamName` -> `streamName`, `StreamARN` -> `streamARN`.
-pub(crate) fn lower_first(name: &str) -> String {
+pub fn lower_first(name: &str) -> String {
     let mut chars = name.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
@@ -335,7 +335,7 @@ fn value_str(model: &Model, shape: &Shape, node: &Node) -> String {
 fn format_iso(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
-    let (y, m, d) = rheo_streams::clock::civil_from_days(days);
+    let (y, m, d) = rheo_stdx::calendar::civil_from_days(days);
     let (h, min, s, milli) = (
         rem / 3_600_000,
         rem / 60_000 % 60,

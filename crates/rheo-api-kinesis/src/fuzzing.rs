@@ -5,88 +5,25 @@
 //! `cargo test` exercises them too, without the nightly-only libFuzzer toolchain.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
 use rheo_streams::hash::HashRange;
 use rheo_streams::types::{ChildShard, GetRecordsOutput, Record};
 
 use crate::fast::{self, PutRecordsRequest};
-use crate::{decode_request, encode_response, parse_auth, Model, Node, Protocol, WireError};
+use crate::{decode_request, encode_response, Node, Protocol};
 
 /// Decode `data` as a JSON body for every Kinesis operation.
 pub fn fuzz_json_request(data: &[u8]) {
-    decode_all(Protocol::Json, data);
+    rheo_proto::fuzzing::decode_all(crate::model(), Protocol::Json, data);
 }
 
 /// Decode `data` as a CBOR body for every Kinesis operation.
 pub fn fuzz_cbor_request(data: &[u8]) {
-    decode_all(Protocol::Cbor, data);
+    rheo_proto::fuzzing::decode_all(crate::model(), Protocol::Cbor, data);
 }
 
-fn decode_all(protocol: Protocol, data: &[u8]) {
-    let model = Model::kinesis();
-    for op in model.operations() {
-        match decode_request(model, op, protocol, data) {
-            Ok(node) => {
-                assert!(matches!(node, Node::Map(_)), "decoded input must be a map");
-                // What was accepted must survive a re-encode/decode cycle in both protocols.
-                for p in [Protocol::Json, Protocol::Cbor] {
-                    let again = decode_request(model, op, p, &encode_response(p, &node));
-                    assert_eq!(
-                        again.as_ref(),
-                        Ok(&node),
-                        "round trip through {p:?} changed {}",
-                        op.name
-                    );
-                }
-            }
-            Err(err) => assert_error_well_formed(&err),
-        }
-    }
-}
-
-fn assert_error_well_formed(err: &WireError) {
-    assert!(
-        matches!(err, WireError::Serialization(_) | WireError::Validation(_)),
-        "unexpected error {err:?}"
-    );
-    assert_eq!(err.status(), 400);
-    if let WireError::Validation(m) = err {
-        assert!(
-            m.contains("validation error") && m.contains("failed to satisfy constraint"),
-            "{m}"
-        );
-    }
-}
-
-/// Split `data` into an Authorization header, an X-Amz-Date header and a query string (separated by
-/// newlines) and parse them.
+/// Parse `data` as SigV4 data scoped to `kinesis` (see [`rheo_proto::fuzzing::fuzz_auth_header`]).
 pub fn fuzz_auth_header(data: &[u8]) {
-    let mut parts = data.splitn(3, |&b| b == b'\n');
-    let auth = parts.next().unwrap_or_default();
-    let date = parts.next();
-    let query = parts.next().map(String::from_utf8_lossy);
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_bytes(auth) {
-        headers.insert(http::header::AUTHORIZATION, v);
-    }
-    if let Some(Ok(v)) = date.map(HeaderValue::from_bytes) {
-        headers.insert("x-amz-date", v);
-    }
-    match parse_auth(&headers, query.as_deref()) {
-        Ok(info) => {
-            assert_eq!(info.service, "kinesis");
-            assert!(!info.region.is_empty() && !info.access_key_id.is_empty());
-        }
-        Err(err) => {
-            assert!(matches!(
-                err,
-                WireError::MissingAuthenticationToken
-                    | WireError::IncompleteSignature(_)
-                    | WireError::InvalidSignature(_)
-            ));
-            assert_eq!(err.status(), 400);
-        }
-    }
+    rheo_proto::fuzzing::fuzz_auth_header(data, crate::SIGNING_NAME);
 }
 
 /// Differential check of the PutRecords fast path: parsing `data` must not panic, and whatever it
@@ -102,7 +39,7 @@ pub fn check_fast_put_records(body: &[u8]) -> bool {
     let Some(req) = PutRecordsRequest::parse(body) else {
         return false;
     };
-    let model = Model::kinesis();
+    let model = crate::model();
     let Some(op) = model.operation("PutRecords") else {
         panic!("the model has no PutRecords operation");
     };

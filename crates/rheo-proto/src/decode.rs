@@ -11,6 +11,7 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
+use rheo_stdx::calendar;
 
 use crate::model::{Shape, ShapeKind};
 use crate::raw::{self, Raw};
@@ -410,36 +411,16 @@ pub(crate) fn parse_timestamp_str(s: &str) -> Option<i64> {
     };
     if !(1..=12).contains(&month)
         || day < 1
-        || day > days_in_month(year, month)
+        || day > calendar::days_in_month(year, month)
         || hour > 23
         || minute > 59
         || second > 60
     {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = calendar::days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
     Some(secs * 1000 + millis)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -24,8 +24,8 @@ use rheo_streams::types::{
 use rheo_streams::{KinesisError, Streams};
 use serde::Deserialize;
 
-use crate::encode::{json_bytes, json_str, json_timestamp};
 use crate::Node;
+use rheo_proto::{json_bytes, json_str, json_timestamp};
 
 /// Model limits the fast path checks (it declines outside them; the generic path words errors).
 const STREAM_NAME_MAX: usize = 128;

@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn targets() {
-        let m = Model::kinesis();
+        let m = crate::test_model::kinesis();
         assert_eq!(
             parse_target(m, Some("Kinesis_20131202.PutRecord")).map(|o| o.name.as_str()),
             Ok("PutRecord")

@@ -21,8 +21,6 @@ use crate::WireError;
 
 /// The only algorithm AWS accepts.
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-/// The service name requests to Kinesis are signed for.
-const SERVICE: &str = "kinesis";
 
 /// What the SigV4 data of a request says about the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +29,7 @@ pub struct AuthInfo {
     pub access_key_id: String,
     /// Region from the credential scope (e.g. `us-east-1`).
     pub region: String,
-    /// Service from the credential scope (always `kinesis` once accepted).
+    /// Service from the credential scope (the expected signing name once accepted).
     pub service: String,
     /// Date from the credential scope, `YYYYMMDD`.
     pub scope_date: String,
@@ -47,8 +45,14 @@ pub struct AuthInfo {
     pub presigned: bool,
 }
 
-/// Parse and check the SigV4 data of a request. `query` is the raw query string (without `?`).
-pub fn parse_auth(headers: &HeaderMap, query: Option<&str>) -> Result<AuthInfo, WireError> {
+/// Parse and check the SigV4 data of a request. `query` is the raw query string (without `?`);
+/// `service` is the signing name the credential scope must name (the model's `signingName`, e.g.
+/// `kinesis`, `dynamodb`, `monitoring`), so one parser serves every service.
+pub fn parse_auth(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    service: &str,
+) -> Result<AuthInfo, WireError> {
     let params = query.map(parse_query).unwrap_or_default();
     let qparam = |name: &str| {
         params
@@ -176,7 +180,7 @@ pub fn parse_auth(headers: &HeaderMap, query: Option<&str>) -> Result<AuthInfo, 
 
     // Trailing slashes are ignored by AWS when counting the parts.
     let parts: Vec<&str> = credential.trim_end_matches('/').split('/').collect();
-    let [key_id, scope_date, region, service, terminator] = parts.as_slice() else {
+    let [key_id, scope_date, region, scope_service, terminator] = parts.as_slice() else {
         return Err(WireError::IncompleteSignature(format!(
             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
         )));
@@ -187,9 +191,9 @@ pub fn parse_auth(headers: &HeaderMap, query: Option<&str>) -> Result<AuthInfo, 
             "Credential should be scoped to a valid region, not '{region}'."
         ));
     }
-    if *service != SERVICE {
+    if *scope_service != service {
         problems.push(format!(
-            "Credential should be scoped to correct service: '{SERVICE}'."
+            "Credential should be scoped to correct service: '{service}'."
         ));
     }
     if *terminator != "aws4_request" {
@@ -216,7 +220,7 @@ pub fn parse_auth(headers: &HeaderMap, query: Option<&str>) -> Result<AuthInfo, 
     Ok(AuthInfo {
         access_key_id: (*key_id).to_string(),
         region: (*region).to_string(),
-        service: (*service).to_string(),
+        service: (*scope_service).to_string(),
         scope_date: (*scope_date).to_string(),
         amz_date,
         signed_headers: signed,
@@ -309,7 +313,7 @@ mod tests {
     }
 
     fn err(h: &HeaderMap, q: Option<&str>) -> (String, String) {
-        let e = parse_auth(h, q).unwrap_err();
+        let e = parse_auth(h, q, "kinesis").unwrap_err();
         (e.error_type().to_string(), e.message())
     }
 
@@ -320,7 +324,7 @@ mod tests {
             ("x-amz-date", "20240102T030405Z"),
             ("x-amz-security-token", "tok"),
         ]);
-        let info = parse_auth(&h, None).unwrap();
+        let info = parse_auth(&h, None, "kinesis").unwrap();
         assert_eq!(info.access_key_id, "AKIDEXAMPLE");
         assert_eq!(info.region, "eu-west-1");
         assert_eq!(info.service, "kinesis");
@@ -336,12 +340,37 @@ mod tests {
     }
 
     #[test]
+    fn the_scope_must_name_the_expected_service_whichever_it_is() {
+        let dynamo = GOOD.replace("/kinesis/", "/dynamodb/");
+        let h = headers(&[
+            ("authorization", &dynamo),
+            ("x-amz-date", "20240102T030405Z"),
+        ]);
+        assert_eq!(
+            parse_auth(&h, None, "dynamodb").unwrap().service,
+            "dynamodb"
+        );
+        let e = parse_auth(&h, None, "kinesis").unwrap_err();
+        assert_eq!(e.error_type(), "InvalidSignatureException");
+        assert_eq!(
+            e.message(),
+            "Credential should be scoped to correct service: 'kinesis'."
+        );
+        let h = headers(&[("authorization", GOOD), ("x-amz-date", "20240102T030405Z")]);
+        let e = parse_auth(&h, None, "monitoring").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Credential should be scoped to correct service: 'monitoring'."
+        );
+    }
+
+    #[test]
     fn date_header_is_enough() {
         let h = headers(&[
             ("authorization", GOOD),
             ("date", "Tue, 02 Jan 2024 03:04:05 GMT"),
         ]);
-        assert_eq!(parse_auth(&h, None).unwrap().amz_date, None);
+        assert_eq!(parse_auth(&h, None, "kinesis").unwrap().amz_date, None);
     }
 
     #[test]
@@ -422,7 +451,7 @@ mod tests {
         let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240102%2Fus-east-1%2Fkinesis%2Faws4_request\
                  &X-Amz-Date=20240102T030405Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=ff\
                  &X-Amz-Security-Token=a%2Bb";
-        let info = parse_auth(&HeaderMap::new(), Some(q)).unwrap();
+        let info = parse_auth(&HeaderMap::new(), Some(q), "kinesis").unwrap();
         assert_eq!(
             (info.access_key_id.as_str(), info.region.as_str()),
             ("AKID", "us-east-1")
@@ -487,7 +516,7 @@ mod tests {
             ("authorization", "AWS4-HMAC-SHA256 Credential=k/20240102/us-east-1/kinesis/aws4_request/, SignedHeaders=host, Signature=s"),
             ("x-amz-date", "20240102T030405Z"),
         ]);
-        assert_eq!(parse_auth(&h, None).unwrap().region, "us-east-1");
+        assert_eq!(parse_auth(&h, None, "kinesis").unwrap().region, "us-east-1");
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
 /// validation) or by the domain.
 #[derive(Debug)]
 pub enum Failure {
-    Wire(crate::WireError),
+    Wire(rheo_proto::WireError),
     Domain(KinesisError),
 }
 
@@ -250,7 +250,7 @@ fn missing(member: &str) -> KinesisError {
     KinesisError::Validation(format!(
         "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member \
          must not be null",
-        crate::validate::lower_first(member)
+        rheo_proto::lower_first(member)
     ))
 }
 

@@ -7,14 +7,14 @@ use proptest::prelude::*;
 use crate::{decode_request, encode_response, Model, Node, Protocol, WireError};
 
 fn json(op: &str, body: &str) -> Result<Node, WireError> {
-    let m = Model::kinesis();
+    let m = crate::test_model::kinesis();
     decode_request(m, m.operation(op).unwrap(), Protocol::Json, body.as_bytes())
 }
 
 fn cbor(op: &str, doc: &ciborium::Value) -> Result<Node, WireError> {
     let mut body = Vec::new();
     ciborium::into_writer(doc, &mut body).unwrap();
-    let m = Model::kinesis();
+    let m = crate::test_model::kinesis();
     decode_request(m, m.operation(op).unwrap(), Protocol::Cbor, &body)
 }
 
@@ -362,7 +362,7 @@ fn cbor_requests() {
         cbor("PutRecord", &V::Map(vec![])),
         Err(WireError::Validation(_))
     ));
-    let m = Model::kinesis();
+    let m = crate::test_model::kinesis();
     let op = m.operation("ListStreams").unwrap();
     assert_eq!(
         decode_request(m, op, Protocol::Cbor, b""),
@@ -377,7 +377,7 @@ fn cbor_requests() {
 #[test]
 fn responses_round_trip_through_the_kinesis_model() {
     // A GetRecords-like response encoded by us must decode with the same model (outputs share types).
-    let m = Model::kinesis();
+    let m = crate::test_model::kinesis();
     let out = Node::map()
         .with("StreamName", "s")
         .with("Data", Bytes::from_static(b"\x00\x01payload"))
@@ -482,7 +482,7 @@ fn arb_input() -> impl Strategy<Value = Node> {
 fn arb_json() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::Value;
     let names: Vec<String> = {
-        let m = Model::kinesis();
+        let m = crate::test_model::kinesis();
         let mut v: Vec<String> = m
             .operations()
             .filter_map(|op| op.input.as_deref().and_then(|i| m.shape(i)))
@@ -534,9 +534,9 @@ proptest! {
 
     #[test]
     fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..256)) {
-        crate::fuzzing::fuzz_json_request(&data);
-        crate::fuzzing::fuzz_cbor_request(&data);
-        crate::fuzzing::fuzz_auth_header(&data);
+        crate::fuzzing::decode_all(crate::test_model::kinesis(), Protocol::Json, &data);
+        crate::fuzzing::decode_all(crate::test_model::kinesis(), Protocol::Cbor, &data);
+        crate::fuzzing::fuzz_auth_header(&data, "kinesis");
     }
 
     #[test]
@@ -544,16 +544,16 @@ proptest! {
         // A map header first makes the reader go deeper than pure noise usually does.
         let mut body = vec![0xa3, 0x64, b'D', b'a', b't', b'a'];
         body.extend_from_slice(&data);
-        crate::fuzzing::fuzz_cbor_request(&body);
+        crate::fuzzing::decode_all(crate::test_model::kinesis(), Protocol::Cbor, &body);
     }
 
     #[test]
     fn random_json_documents_never_panic(v in arb_json()) {
         let text = serde_json::to_vec(&v).unwrap();
-        crate::fuzzing::fuzz_json_request(&text);
+        crate::fuzzing::decode_all(crate::test_model::kinesis(), Protocol::Json, &text);
         let mut c = Vec::new();
         ciborium::into_writer(&v, &mut c).unwrap();
-        crate::fuzzing::fuzz_cbor_request(&c);
+        crate::fuzzing::decode_all(crate::test_model::kinesis(), Protocol::Cbor, &c);
     }
 
     #[test]
@@ -563,7 +563,7 @@ proptest! {
         query in "(X-Amz-[A-Za-z]{0,12}=[A-Za-z0-9%/_-]{0,20}&?){0,6}",
     ) {
         let data = format!("{auth}\n{date}\n{query}");
-        crate::fuzzing::fuzz_auth_header(data.as_bytes());
+        crate::fuzzing::fuzz_auth_header(data.as_bytes(), "kinesis");
     }
 
     #[test]

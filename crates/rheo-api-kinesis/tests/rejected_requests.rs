@@ -16,11 +16,11 @@ static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
 
 use common::{ctx, runtime};
 use proptest::prelude::*;
-use rheo_log::{Store, StoreConfig};
+use rheo_api_kinesis::ops;
+use rheo_proto::{decode_request, Protocol};
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
 use rheo_streams::{Config, Streams};
-use rheo_wire::{decode_request, ops, Model, Protocol};
 
 const T0: i64 = 1_790_000_000_000;
 
@@ -32,8 +32,7 @@ async fn fixture() -> Streams {
         shard_limit: 20,
         ..Config::default()
     };
-    let store = Store::open(StoreConfig::default()).unwrap();
-    let streams = Streams::open(config, store, Arc::new(ManualClock::new(T0))).unwrap();
+    let streams = Streams::open_in_memory(config, Arc::new(ManualClock::new(T0))).unwrap();
     let ctx = ctx();
     for name in ["s", "t"] {
         streams
@@ -153,9 +152,9 @@ fn value() -> impl Strategy<Value = serde_json::Value> {
 /// A value of the model's shape `name`, drawn from pools of meaningful values, so that most
 /// requests pass validation and reach the domain; now and then a junk value of any type.
 fn shaped(name: &str, depth: u32) -> BoxedStrategy<serde_json::Value> {
-    use rheo_wire::ShapeKind;
+    use rheo_proto::ShapeKind;
     use serde_json::json;
-    let model = Model::kinesis();
+    let model = rheo_api_kinesis::model();
     let Some(shape) = model.shape(name) else {
         return value().boxed();
     };
@@ -239,7 +238,7 @@ fn shaped(name: &str, depth: u32) -> BoxedStrategy<serde_json::Value> {
 }
 
 fn request() -> impl Strategy<Value = (String, Vec<u8>)> {
-    let model = Model::kinesis();
+    let model = rheo_api_kinesis::model();
     let ops: Vec<(String, Option<String>)> = model
         .operations()
         .map(|o| (o.name.clone(), o.input.clone()))
@@ -270,7 +269,7 @@ proptest! {
         let rt = runtime();
         rt.block_on(async {
             let streams = fixture().await;
-            let model = Model::kinesis();
+            let model = rheo_api_kinesis::model();
             for (op_name, body) in reqs {
                 let op = model.operation(&op_name).unwrap();
                 let Ok(input) = decode_request(model, op, Protocol::Json, &body) else {
@@ -306,7 +305,7 @@ fn the_generator_reaches_the_domain() {
         .run(&proptest::collection::vec(request(), 1..8), |reqs| {
             rt.block_on(async {
                 let streams = fixture().await;
-                let model = Model::kinesis();
+                let model = rheo_api_kinesis::model();
                 for (op_name, body) in reqs {
                     let op = model.operation(&op_name).unwrap();
                     if let Ok(input) = decode_request(model, op, Protocol::Json, &body) {

@@ -15,12 +15,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::{ctx, runtime};
 use proptest::prelude::*;
-use rheo_log::{Store, StoreConfig};
+use rheo_api_kinesis::fast;
+use rheo_api_kinesis::ops::{self, Route};
+use rheo_proto::{decode_request, encode_error, encode_response, Protocol};
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
 use rheo_streams::{Config, Streams};
-use rheo_wire::ops::{self, Route};
-use rheo_wire::{decode_request, encode_error, encode_response, fast, Model, Protocol};
 
 fn stream() -> StreamTarget {
     StreamTarget {
@@ -150,8 +150,7 @@ async fn fixture(s: &Script) -> (Streams, Arc<ManualClock>) {
         ..Config::default()
     };
     let clock = Arc::new(ManualClock::new(1_790_000_000_000));
-    let store = Store::open(StoreConfig::default()).unwrap();
-    let streams = Streams::open(config, store, clock.clone()).unwrap();
+    let streams = Streams::open_in_memory(config, clock.clone()).unwrap();
     streams
         .create_stream(
             &ctx(),
@@ -205,7 +204,7 @@ fn get_records_body(iterator: &str, limit: u32) -> Vec<u8> {
 
 /// The generic path's answer (or its error document).
 async fn generic(streams: &Streams, body: &[u8]) -> Vec<u8> {
-    let model = Model::kinesis();
+    let model = rheo_api_kinesis::model();
     let op = model.operation("GetRecords").unwrap();
     let input = decode_request(model, op, Protocol::Json, body).unwrap();
     match ops::dispatch(streams, &ctx(), "GetRecords", &input).await {
@@ -216,7 +215,7 @@ async fn generic(streams: &Streams, body: &[u8]) -> Vec<u8> {
 
 /// The server's entry point, which routes JSON GetRecords to the fast path.
 async fn executed(streams: &Streams, body: &[u8]) -> Vec<u8> {
-    let model = Model::kinesis();
+    let model = rheo_api_kinesis::model();
     let op = model.operation("GetRecords").unwrap();
     match ops::execute(streams, &ctx(), model, op, Protocol::Json, body).await {
         Ok(bytes) => bytes,
@@ -344,7 +343,7 @@ fn json_get_records_takes_the_fast_path() {
                 .unwrap();
             let body = get_records_body(&it, 10_000);
             // The fast path on its own, called directly, against the server's entry point.
-            let model = Model::kinesis();
+            let model = rheo_api_kinesis::model();
             let input =
                 decode_request(model, model.operation("GetRecords").unwrap(), Protocol::Json, &body)
                     .unwrap();
@@ -403,7 +402,7 @@ fn cbor_get_records_still_uses_the_generic_encoder() {
             &mut body,
         )
         .unwrap();
-        let model = Model::kinesis();
+        let model = rheo_api_kinesis::model();
         let op = model.operation("GetRecords").unwrap();
         let answer = ops::execute(&streams, &ctx(), model, op, Protocol::Cbor, &body)
             .await

@@ -14,24 +14,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::OnceLock;
 
 use regex::Regex;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-
-/// The vendored Kinesis model; kept in the crate so the binary needs no files at run time.
-const KINESIS_MODEL_JSON: &str = include_str!("../model/kinesis-2013-12-02.json");
-
-static KINESIS: LazyLock<Model> = LazyLock::new(|| match Model::from_json(KINESIS_MODEL_JSON) {
-    Ok(model) => model,
-    Err(err) => {
-        // The file is compiled in and covered by a unit test, so this is unreachable in a tested build;
-        // an empty model makes every target unknown instead of aborting the server.
-        tracing::error!(error = %err, "vendored Kinesis model failed to parse");
-        Model::default()
-    }
-});
 
 /// Errors while loading a service model.
 #[derive(thiserror::Error, Debug)]
@@ -195,11 +182,6 @@ pub struct Model {
 }
 
 impl Model {
-    /// The vendored Kinesis 2013-12-02 model, parsed once.
-    pub fn kinesis() -> &'static Model {
-        &KINESIS
-    }
-
     /// Parse a botocore `service-2.json` document.
     pub fn from_json(text: &str) -> Result<Model, ModelError> {
         let doc: ModelDoc = serde_json::from_str(text)?;
@@ -429,7 +411,7 @@ mod tests {
 
     #[test]
     fn kinesis_model_loads_with_all_operations() {
-        let m = Model::kinesis();
+        let m = crate::test_model::kinesis();
         assert_eq!(m.target_prefix, "Kinesis_20131202");
         assert_eq!(m.signing_name, "kinesis");
         assert!(
@@ -449,7 +431,7 @@ mod tests {
 
     #[test]
     fn every_pattern_in_the_kinesis_model_compiles() {
-        let m = Model::kinesis();
+        let m = crate::test_model::kinesis();
         let mut n = 0;
         for shape in m.shapes.values() {
             if shape.pattern.is_some() {
@@ -466,7 +448,7 @@ mod tests {
 
     #[test]
     fn patterns_match_whole_string_like_java() {
-        let m = Model::kinesis();
+        let m = crate::test_model::kinesis();
         let name = m.shape("StreamName").unwrap().regex().unwrap();
         assert!(name.is_match("my-stream_1.x"));
         assert!(!name.is_match("bad name"));

@@ -90,7 +90,7 @@ fn json_float(out: &mut Vec<u8>, f: f64) {
 /// A blob as a quoted base64 string. The base64 alphabet never needs JSON escaping, so the
 /// text goes in as is (no escape scan), encoded by the SIMD engine: base64 was the largest
 /// user-space cost of a GetRecords answer.
-pub(crate) fn json_bytes(out: &mut Vec<u8>, b: &[u8]) {
+pub fn json_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.reserve(base64_simd::STANDARD.encoded_length(b.len()) + 2);
     out.push(b'"');
     base64_simd::STANDARD.encode_append(b, out);
@@ -99,7 +99,7 @@ pub(crate) fn json_bytes(out: &mut Vec<u8>, b: &[u8]) {
 
 /// A timestamp as epoch seconds with a three-digit millisecond fraction (`1700000000.123`,
 /// `-0.001`).
-pub(crate) fn json_timestamp(out: &mut Vec<u8>, ms: i64) {
+pub fn json_timestamp(out: &mut Vec<u8>, ms: i64) {
     if ms < 0 {
         out.push(b'-');
     }
@@ -119,7 +119,7 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
+pub fn json_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Most strings (member names, sequence numbers, iterators, most keys) need no escape:
     // one tight scan, then a single copy.

@@ -1,4 +1,4 @@
-//! The fast-path fuzz bodies of `rheo_wire::fuzzing` as property tests, since CI runs `cargo test`
+//! The fast-path fuzz bodies of `rheo_api_kinesis::fuzzing` as property tests, since CI runs `cargo test`
 //! but not `cargo fuzz`.
 //!
 //! The PutRecords check is differential: it only compares the two decoders when the fast path
@@ -15,7 +15,7 @@ use base64::Engine as _;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::strategy::ValueTree;
-use rheo_wire::fuzzing::{check_fast_put_records, fuzz_fast_get_records_json};
+use rheo_api_kinesis::fuzzing::{check_fast_put_records, fuzz_fast_get_records_json};
 
 /// A JSON value as text, and whether the fast path must accept it in its place.
 type Value = (String, bool);

@@ -14,21 +14,20 @@ use base64::Engine as _;
 use common::{ctx, runtime};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use rheo_log::{Store, StoreConfig};
+use rheo_api_kinesis::fast::PutRecordsRequest;
+use rheo_api_kinesis::{fast, ops};
+use rheo_proto::{decode_request, encode_error, encode_response, Protocol};
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
 use rheo_streams::{Config, Streams};
-use rheo_wire::fast::PutRecordsRequest;
-use rheo_wire::{decode_request, encode_error, encode_response, fast, ops, Model, Protocol};
 
 async fn fixture() -> Streams {
     let config = Config {
         create_stream_ms: 0,
         ..Config::default()
     };
-    let store = Store::open(StoreConfig::default()).unwrap();
     let streams =
-        Streams::open(config, store, Arc::new(ManualClock::new(1_790_000_000_000))).unwrap();
+        Streams::open_in_memory(config, Arc::new(ManualClock::new(1_790_000_000_000))).unwrap();
     streams
         .create_stream(
             &ctx(),
@@ -127,7 +126,7 @@ fn any_body() -> impl Strategy<Value = (String, bool)> {
 
 /// The generic path's full answer: (status class, bytes).
 async fn generic(streams: &Streams, body: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
-    let model = Model::kinesis();
+    let model = rheo_api_kinesis::model();
     let op = model.operation("PutRecords").unwrap();
     let input = match decode_request(model, op, Protocol::Json, body) {
         Ok(i) => i,
@@ -154,10 +153,10 @@ proptest! {
             return Ok(());
         };
         // Member by member first (the fuzz target's check), then whole answers.
-        let model = Model::kinesis();
+        let model = rheo_api_kinesis::model();
         let input = decode_request(model, model.operation("PutRecords").unwrap(), Protocol::Json, bytes);
         prop_assert!(input.is_ok(), "the generic path rejected {}: {:?}", text, input);
-        rheo_wire::fuzzing::assert_same_put_records(&req, &input.unwrap());
+        rheo_api_kinesis::fuzzing::assert_same_put_records(&req, &input.unwrap());
         let (g, f) = rt.block_on(async {
             let a = fixture().await;
             let b = fixture().await;

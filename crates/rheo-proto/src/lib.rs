@@ -1,0 +1,63 @@
+//! The AWS wire protocols, for any service: nothing here names a service.
+//!
+//! A service binding (`rheo-api-<service>`) hands this crate its vendored botocore model
+//! ([`Model::from_json`]); this crate turns request bytes into a validated, typed [`Node`] tree,
+//! turns response trees back into bytes, renders errors the way AWS does and reads SigV4 data
+//! for whatever credential scope the binding expects.
+//!
+//! Protocols: AWS JSON 1.1 and CBOR ([`Protocol`], [`decode_request`], [`encode_response`]),
+//! JSON 1.0 with its `x-amz-crc32` answer header ([`json10`]) and awsQuery requests with XML
+//! answers ([`query`]).
+//!
+//! The order a server should apply, which is AWS's:
+//! 1. [`Protocol::from_content_type`] (`None` -> [`unsupported_content_type`]);
+//! 2. [`parse_target`] (`UnknownOperationException`);
+//! 3. [`parse_auth`] (`MissingAuthenticationToken`, `IncompleteSignature`, `InvalidSignature`);
+//! 4. [`decode_request`] (`SerializationException`, then `ValidationException`);
+//! 5. handler, then [`encode_response`] or [`encode_error`] / [`WireError::to_response`].
+//!
+//! AWS actually checks that the body parses as JSON before it looks at the target or the credentials;
+//! a server wanting that exact precedence can call `decode_request` first and hold the error.
+//!
+//! **Architecture invariant:** depends on no domain, storage or HTTP-server crate; the only
+//! service model it sees is test data (`models/`, in unit tests).
+
+mod auth;
+mod decode;
+mod encode;
+mod error;
+pub mod fuzzing;
+mod model;
+mod node;
+mod protocol;
+mod raw;
+#[cfg(test)]
+mod request_tests;
+mod validate;
+
+pub use auth::{parse_auth, AuthInfo};
+pub use decode::decode_request;
+pub use encode::{encode_error, encode_response, json_bytes, json_str, json_timestamp};
+pub use error::{unsupported_content_type, WireError};
+pub use model::{Member, Model, ModelError, Operation, Shape, ShapeKind};
+pub use node::Node;
+pub use protocol::{parse_target, Protocol};
+pub use raw::MAX_DEPTH;
+pub use validate::{lower_first, MAX_REPORTED};
+
+/// The Kinesis model as test data: the codec is tested against a real model, which it does
+/// not otherwise know.
+#[cfg(test)]
+pub(crate) mod test_model {
+    use std::sync::LazyLock;
+
+    use crate::Model;
+
+    static KINESIS: LazyLock<Model> = LazyLock::new(|| {
+        Model::from_json(include_str!("../../../models/kinesis-2013-12-02.json")).unwrap()
+    });
+
+    pub(crate) fn kinesis() -> &'static Model {
+        &KINESIS
+    }
+}
