@@ -177,6 +177,11 @@ impl State {
             return;
         }
         let new_end = h.base + u64::from(h.count);
+        if writer_gen.is_none() && l.index.len() == 0 {
+            // Recovery: a log's start is its first offset still on disk, or its durable trim if that is higher (a
+            // log first seen through a trim frame has no data yet).
+            l.start = l.start.max(h.base);
+        }
         if h.kind == Kind::Data && h.count > 0 {
             l.index.add_frame(
                 Point {
@@ -241,6 +246,13 @@ impl State {
                 };
             }
             sl.trim = Some(sl.trim.map_or(h.base, |t| t.max(h.base)));
+            // The `.idx` replays a trim with the segment's last timestamp of the log: the trim's own one (the log's
+            // last timestamp when it was written) is never older than the data before it in the segment.
+            sl.last_ts = if sl.range.is_none() {
+                h.timestamp_ms
+            } else {
+                sl.last_ts.max(h.timestamp_ms)
+            };
         }
     }
 
@@ -270,6 +282,11 @@ impl State {
                     g
                 }
             };
+            if r.range.is_some() {
+                if let Some(l) = self.logs.get_mut(&r.log).filter(|l| l.index.len() == 0) {
+                    l.start = l.start.max(first);
+                }
+            }
             if r.range.is_none() {
                 // Only an offset trim of the log in this segment.
                 if let Some(t) = r.trim {
@@ -1699,10 +1716,14 @@ impl Writer {
                         .and_then(|g| g.logs.get(log))
                         .is_some_and(|sl| sl.gen == l.gen)
                 });
-                let survives = st
-                    .segs
-                    .range(last_victim + 1..)
-                    .any(|(_, g)| g.logs.get(log).is_some_and(|sl| sl.gen == l.gen));
+                // What survives must carry the log's end: an offset trim frame alone records a lower offset.
+                let survives = st.segs.range(last_victim + 1..).any(|(_, g)| {
+                    g.logs.get(log).is_some_and(|sl| {
+                        sl.gen == l.gen
+                            && (sl.range.is_some_and(|(_, e)| e >= l.end)
+                                || sl.trim.is_some_and(|t| t >= l.end))
+                    })
+                });
                 if in_victims && !survives {
                     let mut buf = Vec::with_capacity(HEADER_LEN);
                     frame::encode(
