@@ -932,7 +932,7 @@ impl DiskStore {
         offset: Offset,
     ) -> Result<(), AppendError> {
         let (tx, rx) = oneshot::channel();
-        {
+        let queued = {
             let mut st = self.shared.state.lock();
             if self.shared.poisoned.load(Ordering::SeqCst) {
                 return Err(AppendError::Poisoned);
@@ -941,12 +941,30 @@ impl DiskStore {
                 return Ok(());
             };
             let to = offset.0.min(l.end);
+            // An equal or higher trim already queued is durable once the journal is synced (no I/O when nothing
+            // is unsynced).
             if to <= l.trim_off {
-                // An equal or higher trim is already queued: it is durable once the journal is synced (no I/O
-                // when nothing is unsynced).
-                drop(st);
-                return self.sync().await;
+                false
+            } else {
+                self.queue_trim(l, log, to, tx)?;
+                true
             }
+        };
+        if !queued {
+            return self.sync().await;
+        }
+        Self::wait(rx).await
+    }
+
+    /// Moves `l`'s start to `to` and queues its trim frame; the caller holds the state lock.
+    fn queue_trim(
+        &self,
+        l: &mut LogState,
+        log: LogId,
+        to: u64,
+        tx: oneshot::Sender<Result<(), AppendError>>,
+    ) -> Result<(), AppendError> {
+        {
             l.start = l.start.max(to);
             l.trim_off = to;
             let mut buf = Vec::with_capacity(HEADER_LEN);
@@ -970,7 +988,7 @@ impl DiskStore {
                 },
             );
         }
-        Self::wait(rx).await
+        Ok(())
     }
 
     pub(crate) async fn sync(&self) -> Result<(), AppendError> {
