@@ -43,6 +43,8 @@ struct LogState {
     end: u64,
     end_ts: Option<i64>,
     start: u64,
+    /// Highest offset trim queued for the journal (`Kind::Trim`), for this incarnation.
+    trim_off: u64,
     index: LogIndex,
     /// Where the last read stopped: consecutive reads resume there instead of scanning from a sparse point.
     hint: Option<Point>,
@@ -59,6 +61,7 @@ impl LogState {
             end: at,
             end_ts: None,
             start: at,
+            trim_off: 0,
             index: LogIndex::default(),
             hint: None,
             recent: LogRecent::default(),
@@ -74,6 +77,8 @@ struct SegLog {
     tomb: bool,
     range: Option<(u64, u64)>,
     last_ts: i64,
+    /// Highest offset trim frame of this incarnation in the segment.
+    trim: Option<u64>,
     /// (offset, position, timestamp) of the first data frame, kept even for dead incarnations so an `.idx` is
     /// self-sufficient.
     first_data: Option<(u64, u64, i64)>,
@@ -167,7 +172,16 @@ impl State {
         let Some(l) = self.logs.get_mut(&h.log) else {
             return;
         };
+        if h.kind == Kind::Trim {
+            self.apply_trim(seq, gen, h, writer_gen.is_none());
+            return;
+        }
         let new_end = h.base + u64::from(h.count);
+        if writer_gen.is_none() && l.index.len() == 0 {
+            // Recovery: a log's start is its first offset still on disk, or its durable trim if that is higher (a
+            // log first seen through a trim frame has no data yet).
+            l.start = l.start.max(h.base);
+        }
         if h.kind == Kind::Data && h.count > 0 {
             l.index.add_frame(
                 Point {
@@ -194,6 +208,7 @@ impl State {
             if sl.gen != gen {
                 sl.gen = gen;
                 sl.range = None;
+                sl.trim = None;
                 sl.first_data = None;
             }
             sl.range = Some((sl.range.map_or(h.base, |r| r.0), new_end));
@@ -201,6 +216,43 @@ impl State {
             if h.kind == Kind::Data && h.count > 0 && sl.first_data.is_none() {
                 sl.first_data = Some((h.base, pos, h.timestamp_ms));
             }
+        }
+    }
+
+    /// A durable offset trim of `h.log` (incarnation `gen`, which exists): the start moves up to `h.base`. In
+    /// recovery the trim may be the log's only trace left (its data collected), so it also carries the end forward
+    /// like a watermark: offsets below it are never handed out again.
+    fn apply_trim(&mut self, seq: u64, gen: u64, h: &Header, recovery: bool) {
+        let Some(l) = self.logs.get_mut(&h.log) else {
+            return;
+        };
+        if h.base > l.end || l.end_ts.is_none() {
+            l.end = l.end.max(h.base);
+            l.end_ts = Some(h.timestamp_ms);
+        }
+        l.start = l.start.max(h.base.min(l.end));
+        l.trim_off = l.trim_off.max(h.base);
+        if recovery {
+            l.next = l.end;
+            l.next_ts = l.end_ts;
+        }
+        if let Some(seg) = self.segs.get_mut(&seq) {
+            let sl = seg.logs.entry(h.log).or_default();
+            if sl.gen != gen {
+                *sl = SegLog {
+                    gen,
+                    tomb: sl.tomb,
+                    ..SegLog::default()
+                };
+            }
+            sl.trim = Some(sl.trim.map_or(h.base, |t| t.max(h.base)));
+            // The `.idx` replays a trim with the segment's last timestamp of the log: the trim's own one (the log's
+            // last timestamp when it was written) is never older than the data before it in the segment.
+            sl.last_ts = if sl.range.is_none() {
+                h.timestamp_ms
+            } else {
+                sl.last_ts.max(h.timestamp_ms)
+            };
         }
     }
 
@@ -219,7 +271,7 @@ impl State {
                     );
                 }
             }
-            let Some((first, end)) = r.range else {
+            let Some((first, end)) = r.range.or(r.trim.map(|t| (t, t))) else {
                 continue;
             };
             let gen = match self.logs.get(&r.log) {
@@ -230,6 +282,19 @@ impl State {
                     g
                 }
             };
+            if r.range.is_some() {
+                if let Some(l) = self.logs.get_mut(&r.log).filter(|l| l.index.len() == 0) {
+                    l.start = l.start.max(first);
+                }
+            }
+            if r.range.is_none() {
+                // Only an offset trim of the log in this segment.
+                if let Some(t) = r.trim {
+                    let h = trim_header(r.log, t, r.last_ts);
+                    self.apply_trim(seq, gen, &h, true);
+                }
+                continue;
+            }
             let Some(l) = self.logs.get_mut(&r.log) else {
                 continue;
             };
@@ -256,9 +321,15 @@ impl State {
                         tomb: r.tomb,
                         range: Some((first, end)),
                         last_ts: r.last_ts,
+                        trim: None,
                         first_data: r.points.first().copied(),
                     },
                 );
+            }
+            // Data and trims of one incarnation in one segment: the trim came after the data below it.
+            if let Some(t) = r.trim {
+                let h = trim_header(r.log, t, r.last_ts);
+                self.apply_trim(seq, gen, &h, true);
             }
         }
     }
@@ -284,12 +355,26 @@ impl State {
                     tomb: sl.tomb,
                     range: sl.range,
                     last_ts: sl.last_ts,
+                    trim: sl.trim,
                     points,
                 }
             })
             .collect();
         out.sort_by_key(|l| l.log);
         out
+    }
+}
+
+/// The header of an offset trim frame (for replaying one from an `.idx`).
+fn trim_header(log: u64, off: u64, ts: i64) -> Header {
+    Header {
+        kind: Kind::Trim,
+        log,
+        base: off,
+        timestamp_ms: ts,
+        count: 0,
+        frame_len: HEADER_LEN as u64,
+        crc: 0,
     }
 }
 
@@ -837,6 +922,73 @@ impl DiskStore {
             );
         }
         Self::wait(rx).await
+    }
+
+    /// Durable trim: offsets of `log` below `offset` (clamped to the visible end) become invisible at once and stay
+    /// so after a restart once this returns (a `Kind::Trim` frame, synced under every policy).
+    pub(crate) async fn trim_to_offset(
+        &self,
+        log: LogId,
+        offset: Offset,
+    ) -> Result<(), AppendError> {
+        let (tx, rx) = oneshot::channel();
+        let queued = {
+            let mut st = self.shared.state.lock();
+            if self.shared.poisoned.load(Ordering::SeqCst) {
+                return Err(AppendError::Poisoned);
+            }
+            let Some(l) = st.logs.get_mut(&log.0) else {
+                return Ok(());
+            };
+            let to = offset.0.min(l.end);
+            // An equal or higher trim already queued is durable once the journal is synced (no I/O when nothing
+            // is unsynced).
+            if to <= l.trim_off {
+                false
+            } else {
+                self.queue_trim(l, log, to, tx)?;
+                true
+            }
+        };
+        if !queued {
+            return self.sync().await;
+        }
+        Self::wait(rx).await
+    }
+
+    /// Moves `l`'s start to `to` and queues its trim frame; the caller holds the state lock.
+    fn queue_trim(
+        &self,
+        l: &mut LogState,
+        log: LogId,
+        to: u64,
+        tx: oneshot::Sender<Result<(), AppendError>>,
+    ) -> Result<(), AppendError> {
+        {
+            l.start = l.start.max(to);
+            l.trim_off = to;
+            let mut buf = Vec::with_capacity(HEADER_LEN);
+            frame::encode(&mut buf, Kind::Trim, log.0, to, l.end_ts.unwrap_or(0), &[]);
+            let header = frame::decode_header(&buf)
+                .map_err(|e| AppendError::Io(format!("frame encoding: {e:?}")))?;
+            let gen = l.gen;
+            let mut q = self.shared.queue.lock();
+            q.gc = true;
+            self.push(
+                &mut q,
+                Req {
+                    frames: vec![QFrame {
+                        log: log.0,
+                        gen,
+                        header,
+                        buf,
+                    }],
+                    force_sync: true,
+                    reply: tx,
+                },
+            );
+        }
+        Ok(())
     }
 
     pub(crate) async fn sync(&self) -> Result<(), AppendError> {
@@ -1582,10 +1734,14 @@ impl Writer {
                         .and_then(|g| g.logs.get(log))
                         .is_some_and(|sl| sl.gen == l.gen)
                 });
-                let survives = st
-                    .segs
-                    .range(last_victim + 1..)
-                    .any(|(_, g)| g.logs.get(log).is_some_and(|sl| sl.gen == l.gen));
+                // What survives must carry the log's end: an offset trim frame alone records a lower offset.
+                let survives = st.segs.range(last_victim + 1..).any(|(_, g)| {
+                    g.logs.get(log).is_some_and(|sl| {
+                        sl.gen == l.gen
+                            && (sl.range.is_some_and(|(_, e)| e >= l.end)
+                                || sl.trim.is_some_and(|t| t >= l.end))
+                    })
+                });
                 if in_victims && !survives {
                     let mut buf = Vec::with_capacity(HEADER_LEN);
                     frame::encode(

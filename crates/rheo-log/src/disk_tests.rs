@@ -582,3 +582,136 @@ fn readers_wait_for_entries_in_flight_until_published() {
     s.shared.poisoned.store(true, Ordering::SeqCst);
     done_soon(wait(2, 600_000));
 }
+
+/// Waits for the writer thread's GC to bring the segment count below `before`.
+fn wait_segments_below(s: &Store, before: u64) {
+    for _ in 0..300 {
+        if s.stats().segments < before {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn offset_trim_is_durable_through_scan_and_idx() {
+    let d = tempfile::tempdir().unwrap();
+    let seg = 10 * frame_len();
+    let r = rt();
+    // Log 2 keeps segment 1 alive, so log 1's trimmed data stays on disk and only the trim frame hides it.
+    let s = Store::open(cfg(d.path(), seg)).unwrap();
+    r.block_on(s.append(LogId(2), 1, vec![p(0)])).unwrap();
+    for i in 0..25u64 {
+        r.block_on(s.append(LogId(1), 1000 + i as i64, vec![p(i)]))
+            .unwrap();
+    }
+    r.block_on(s.trim_to_offset(LogId(1), Offset(7))).unwrap();
+    assert_eq!(s.bounds(LogId(1)).unwrap().start, Offset(7));
+    assert_eq!(all(&s, 1).first().map(|e| e.0), Some(7));
+    // Backwards and unknown logs: no-ops. Past the end: clamped.
+    r.block_on(s.trim_to_offset(LogId(1), Offset(3))).unwrap();
+    r.block_on(s.trim_to_offset(LogId(9), Offset(3))).unwrap();
+    assert_eq!(s.bounds(LogId(1)).unwrap().start, Offset(7));
+    assert!(!s.log_ids().contains(&LogId(9)));
+    drop(s);
+    // The trim frame is in the active segment (scanned at open).
+    let s = Store::open(cfg(d.path(), seg)).unwrap();
+    assert_eq!(s.bounds(LogId(1)).unwrap().start, Offset(7));
+    assert_eq!(all(&s, 1).len(), 18);
+    // Seal it: the trim now lives in an `.idx` (version 2, flag bit 2).
+    for i in 25..45u64 {
+        r.block_on(s.append(LogId(1), 1000 + i as i64, vec![p(i)]))
+            .unwrap();
+    }
+    r.block_on(s.trim_to_offset(LogId(1), Offset(30))).unwrap();
+    for i in 45..60u64 {
+        r.block_on(s.append(LogId(1), 1000 + i as i64, vec![p(i)]))
+            .unwrap();
+    }
+    drop(s);
+    let s = Store::open(cfg(d.path(), seg)).unwrap();
+    let b = s.bounds(LogId(1)).unwrap();
+    assert_eq!((b.start, b.end), (Offset(30), Offset(60)));
+    assert_eq!(all(&s, 1).first().map(|e| e.0), Some(30));
+    assert_eq!(all(&s, 2), vec![(0, p(0))]);
+    drop(s);
+    // Without the `.idx` files the segments are scanned: the same.
+    for e in fs::read_dir(d.path().join("journal")).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "idx") {
+            fs::remove_file(e.path()).unwrap();
+        }
+    }
+    let s = Store::open(cfg(d.path(), seg)).unwrap();
+    assert_eq!(s.bounds(LogId(1)).unwrap().start, Offset(30));
+    assert_eq!(
+        r.block_on(s.append(LogId(1), 0, vec![p(60)]))
+            .unwrap()
+            .first,
+        Offset(60)
+    );
+}
+
+#[test]
+fn offset_trim_to_the_end_reclaims_and_keeps_offsets() {
+    let d = tempfile::tempdir().unwrap();
+    let seg = 10 * frame_len();
+    let r = rt();
+    let s = fill(d.path(), seg, 45);
+    let before = s.stats().segments;
+    r.block_on(s.trim_to_offset(LogId(1), Offset(u64::MAX)))
+        .unwrap();
+    assert_eq!(s.bounds(LogId(1)).unwrap().start, Offset(45));
+    assert!(all(&s, 1).is_empty());
+    wait_segments_below(&s, before);
+    assert!(s.stats().segments < before, "{:?}", s.stats());
+    assert!(!seg_path(d.path(), 1).exists());
+    drop(s);
+    let s = Store::open(cfg(d.path(), seg)).unwrap();
+    let b = s.bounds(LogId(1)).unwrap();
+    assert_eq!((b.start, b.end), (Offset(45), Offset(45)));
+    assert_eq!(b.last_timestamp_ms, Some(1044));
+    assert_eq!(
+        r.block_on(s.append(LogId(1), 0, vec![p(45)]))
+            .unwrap()
+            .first,
+        Offset(45)
+    );
+}
+
+#[test]
+fn delete_after_offset_trim_forgets_the_trim() {
+    let d = tempfile::tempdir().unwrap();
+    let r = rt();
+    let s = fill(d.path(), 1 << 20, 10);
+    r.block_on(s.trim_to_offset(LogId(1), Offset(5))).unwrap();
+    r.block_on(s.delete_log(LogId(1))).unwrap();
+    r.block_on(s.append(LogId(1), 1, vec![p(0), p(1)])).unwrap();
+    drop(s);
+    let s = Store::open(cfg(d.path(), 1 << 20)).unwrap();
+    assert_eq!(all(&s, 1), vec![(0, p(0)), (1, p(1))]);
+    // A repeated trim at an offset already trimmed is only a sync.
+    r.block_on(s.trim_to_offset(LogId(1), Offset(1))).unwrap();
+    r.block_on(s.trim_to_offset(LogId(1), Offset(1))).unwrap();
+    drop(s);
+    let s = Store::open(cfg(d.path(), 1 << 20)).unwrap();
+    assert_eq!(all(&s, 1), vec![(1, p(1))]);
+}
+
+#[test]
+fn offset_trim_fails_on_a_poisoned_store() {
+    let d = tempfile::tempdir().unwrap();
+    let faults = Arc::new(Faults::default());
+    let s = Store::open_with_faults(cfg(d.path(), 1 << 20), faults.clone()).unwrap();
+    let r = rt();
+    r.block_on(s.append(LogId(1), 1, vec![p(0), p(1)])).unwrap();
+    faults.fail_write_at.store(1, Ordering::SeqCst);
+    faults.fail_sync_at.store(1, Ordering::SeqCst);
+    assert!(matches!(
+        r.block_on(s.trim_to_offset(LogId(1), Offset(1))),
+        Err(AppendError::Io(_))
+    ));
+    assert_eq!(
+        r.block_on(s.trim_to_offset(LogId(1), Offset(2))),
+        Err(AppendError::Poisoned)
+    );
+}

@@ -5,7 +5,7 @@
 //!  0   4   magic        0x464C4852 ("RHLF" little-endian)
 //!  4   4   len          bytes after the crc field (header rest + body)
 //!  8   4   crc32c       CRC32C of those `len` bytes
-//! 12   4   kind         1 data, 2 tombstone, 3 watermark
+//! 12   4   kind         1 data, 2 tombstone, 3 watermark, 4 offset trim
 //! 16   8   log id
 //! 24   8   base offset
 //! 32   8   timestamp_ms (i64)
@@ -36,6 +36,9 @@ pub(crate) enum Kind {
     /// The log exists with end offset `base` and last timestamp `timestamp_ms` (written before garbage collection
     /// removes the last segment that held the log's data, so the offsets are never reused).
     Watermark = 3,
+    /// Durable trim: offsets of `log` below `base` are gone (`timestamp_ms` = the log's last timestamp when the trim
+    /// was written). Written and synced by `Store::trim_to_offset`; replayed at open so the log's start survives.
+    Trim = 4,
 }
 
 impl Kind {
@@ -44,6 +47,7 @@ impl Kind {
             1 => Some(Kind::Data),
             2 => Some(Kind::Tombstone),
             3 => Some(Kind::Watermark),
+            4 => Some(Kind::Trim),
             _ => None,
         }
     }

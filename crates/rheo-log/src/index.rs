@@ -144,12 +144,17 @@ pub(crate) struct IdxLog {
     /// watermark frames both count, so `first_off == end_off` is possible.
     pub range: Option<(u64, u64)>,
     pub last_ts: i64,
+    /// Highest durable offset trim (`Kind::Trim` frame) of the log in this segment, after the last tombstone.
+    pub trim: Option<u64>,
     /// Sparse points (first is the pinned first data frame) of the log's data frames in this segment.
     pub points: Vec<(u64, u64, i64)>,
 }
 
 const IDX_MAGIC: u32 = 0x5849_4852; // "RHIX"
-const IDX_VERSION: u32 = 1;
+/// Version 2 added flag bit 2 (an offset trim, followed by its `u64` after `last_ts`). Version 1 files (never a
+/// trim) are still read.
+const IDX_VERSION: u32 = 2;
+const IDX_VERSION_V1: u32 = 1;
 
 /// Encodes a sealed segment's index. `seg_len` is the segment length it describes: an `.idx` whose length does not
 /// match its segment is ignored and rebuilt.
@@ -162,12 +167,17 @@ pub(crate) fn encode_idx(seq: u64, seg_len: u64, logs: &[IdxLog]) -> Vec<u8> {
     out.extend_from_slice(&(logs.len() as u32).to_le_bytes());
     for l in logs {
         out.extend_from_slice(&l.log.to_le_bytes());
-        let flags = u32::from(l.tomb) | (u32::from(l.range.is_some()) << 1);
+        let flags = u32::from(l.tomb)
+            | (u32::from(l.range.is_some()) << 1)
+            | (u32::from(l.trim.is_some()) << 2);
         out.extend_from_slice(&flags.to_le_bytes());
         let (f, e) = l.range.unwrap_or((0, 0));
         out.extend_from_slice(&f.to_le_bytes());
         out.extend_from_slice(&e.to_le_bytes());
         out.extend_from_slice(&l.last_ts.to_le_bytes());
+        if let Some(t) = l.trim {
+            out.extend_from_slice(&t.to_le_bytes());
+        }
         out.extend_from_slice(&(l.points.len() as u32).to_le_bytes());
         for (off, pos, ts) in &l.points {
             out.extend_from_slice(&off.to_le_bytes());
@@ -211,7 +221,11 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
         return Err(FrameError::BadCrc);
     }
     let mut c = Cursor { b: body, at: 0 };
-    if c.u32()? != IDX_MAGIC || c.u32()? != IDX_VERSION {
+    if c.u32()? != IDX_MAGIC {
+        return Err(FrameError::BadHeader);
+    }
+    let version = c.u32()?;
+    if version != IDX_VERSION && version != IDX_VERSION_V1 {
         return Err(FrameError::BadHeader);
     }
     let seq = c.u64()?;
@@ -224,6 +238,10 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
         let f = c.u64()?;
         let e = c.u64()?;
         let last_ts = c.u64()? as i64;
+        if flags & !7 != 0 || (version == IDX_VERSION_V1 && flags & 4 != 0) {
+            return Err(FrameError::BadHeader);
+        }
+        let trim = if flags & 4 != 0 { Some(c.u64()?) } else { None };
         let np = c.u32()?;
         // Each point is 24 bytes: bound the allocation by what the file can actually hold.
         if np as usize > body.len().saturating_sub(c.at) / 24 {
@@ -239,6 +257,7 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
             tomb: flags & 1 != 0,
             range,
             last_ts,
+            trim,
             points,
         });
     }
@@ -328,6 +347,7 @@ mod tests {
                 tomb: false,
                 range: Some((5, 9)),
                 last_ts: 77,
+                trim: Some(6),
                 points: vec![(5, 0, 70), (7, 300, 75)],
             },
             IdxLog {
@@ -335,6 +355,7 @@ mod tests {
                 tomb: true,
                 range: None,
                 last_ts: 0,
+                trim: None,
                 points: vec![],
             },
         ];
@@ -348,5 +369,31 @@ mod tests {
         for cut in 0..b.len() {
             assert!(decode_idx(&b[..cut]).is_err(), "cut {cut}");
         }
+    }
+
+    /// Version 1 files (written before offset trims existed) still decode; a v1 file claiming a trim does not.
+    fn as_v1(b: &[u8]) -> Vec<u8> {
+        let mut v = b[..b.len() - 4].to_vec();
+        v[4..8].copy_from_slice(&1u32.to_le_bytes());
+        let crc = crc32c::crc32c(&v);
+        v.extend_from_slice(&crc.to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn idx_version_1_still_read() {
+        let logs = vec![IdxLog {
+            log: 3,
+            tomb: false,
+            range: Some((0, 4)),
+            last_ts: 9,
+            trim: None,
+            points: vec![(0, 0, 9)],
+        }];
+        let b = as_v1(&encode_idx(2, 99, &logs));
+        assert_eq!(decode_idx(&b).unwrap(), (2, 99, logs.clone()));
+        let mut with_trim = logs;
+        with_trim[0].trim = Some(2);
+        assert!(decode_idx(&as_v1(&encode_idx(2, 99, &with_trim))).is_err());
     }
 }

@@ -258,6 +258,20 @@ impl Store {
         }
     }
 
+    /// Durably makes the entries of `log` below `offset` invisible ("consumed up to `offset`"); `offset` is clamped to
+    /// the log's visible end, and a trim never moves the start back. The entries are invisible at once; once this
+    /// returns the trim survives a crash (a trim frame in the journal, synced under every fsync policy). Disk space is
+    /// reclaimed as for [`Store::trim`]. An unknown log is left alone.
+    pub async fn trim_to_offset(&self, log: LogId, offset: Offset) -> Result<(), AppendError> {
+        match &*self.inner {
+            Backend::Mem(m) => {
+                m.trim_to_offset(log, offset);
+                Ok(())
+            }
+            Backend::Disk(d) => d.trim_to_offset(log, offset).await,
+        }
+    }
+
     /// Deletes `log` durably. A later append to the same id starts a new, empty log at offset 0.
     pub async fn delete_log(&self, log: LogId) -> Result<(), AppendError> {
         match &*self.inner {

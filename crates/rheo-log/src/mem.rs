@@ -144,6 +144,19 @@ impl MemStore {
         inner.payload_bytes -= freed;
     }
 
+    /// Drops the entries of `log` below `offset` (clamped to its end), as the disk engine's durable trim does.
+    pub(crate) fn trim_to_offset(&self, log: LogId, offset: Offset) {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        let Some(l) = inner.logs.get_mut(&log) else {
+            return;
+        };
+        let n = usize::try_from(offset.0.min(l.end()).saturating_sub(l.base)).unwrap_or(0);
+        let freed: u64 = l.entries.drain(..n).map(|(_, p)| p.len() as u64).sum();
+        l.base += n as u64;
+        inner.payload_bytes -= freed;
+    }
+
     pub(crate) fn delete_log(&self, log: LogId) {
         let mut g = self.inner.lock();
         if let Some(l) = g.logs.remove(&log) {
@@ -289,6 +302,32 @@ mod tests {
             }
         );
         assert_eq!(m.stats().disk_bytes, 0);
+    }
+
+    #[test]
+    fn trim_to_offset_clamps_and_never_moves_back() {
+        let m = MemStore::new();
+        m.append(LogId(1), 10, vec![b("a"), b("bb"), b("ccc")])
+            .unwrap();
+        m.trim_to_offset(LogId(1), Offset(2));
+        assert_eq!(m.bounds(LogId(1)).start, Offset(2));
+        assert_eq!(m.read(LogId(1), Offset(0), 10, 100)[0].payload, b("ccc"));
+        assert_eq!(m.stats().disk_bytes, 3);
+        m.trim_to_offset(LogId(1), Offset(1));
+        assert_eq!(m.bounds(LogId(1)).start, Offset(2));
+        m.trim_to_offset(LogId(1), Offset(99));
+        assert_eq!(
+            m.bounds(LogId(1)),
+            LogBounds {
+                start: Offset(3),
+                end: Offset(3),
+                last_timestamp_ms: Some(10)
+            }
+        );
+        let a = m.append(LogId(1), 11, vec![b("d")]).unwrap();
+        assert_eq!(a.first, Offset(3));
+        m.trim_to_offset(LogId(9), Offset(5));
+        assert_eq!(m.stats().logs, 1);
     }
 
     #[test]

@@ -30,6 +30,13 @@ enum Op {
         log: u64,
         ts: i64,
     },
+    TrimToOffset {
+        log: u64,
+        offset: u64,
+    },
+    Delete {
+        log: u64,
+    },
     Reopen,
 }
 
@@ -41,6 +48,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(log, from, max_count, max_bytes)| Op::Read { log, from, max_count, max_bytes }),
         1 => (0..3u64, 0..110i64).prop_map(|(log, ts)| Op::Trim { log, ts }),
         1 => (0..3u64, 0..110i64).prop_map(|(log, ts)| Op::Seek { log, ts }),
+        1 => (0..3u64, 0..40u64).prop_map(|(log, offset)| Op::TrimToOffset { log, offset }),
+        1 => (0..3u64).prop_map(|log| Op::Delete { log }),
         1 => Just(Op::Reopen),
     ]
 }
@@ -51,6 +60,8 @@ struct ModelLog {
     start: u64,
     /// Largest trim requested: trims are not durable, so the caller re-applies it after a reopen.
     trim_ts: Option<i64>,
+    /// Largest offset trim: durable, so it holds after a reopen without being re-applied.
+    trim_off: u64,
 }
 
 impl ModelLog {
@@ -138,11 +149,26 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
                     Offset(m.seek(ts))
                 );
             }
+            Op::TrimToOffset { log, offset } => {
+                r.block_on(store.trim_to_offset(LogId(log), Offset(offset)))
+                    .unwrap();
+                if let Some(m) = model.get_mut(&log) {
+                    let to = offset.min(m.entries.len() as u64);
+                    m.start = m.start.max(to);
+                    m.trim_off = m.trim_off.max(to);
+                }
+            }
+            Op::Delete { log } => {
+                r.block_on(store.delete_log(LogId(log))).unwrap();
+                model.remove(&log);
+            }
             Op::Reopen => {
                 if dir.is_some() {
                     drop(store);
                     store = Store::open(cfg.clone()).unwrap();
                     for (log, m) in model.iter_mut() {
+                        // Only the offset trim survived; time retention is re-applied by the caller.
+                        m.start = m.trim_off;
                         if let Some(ts) = m.trim_ts {
                             store.trim(LogId(*log), ts).unwrap();
                             // Re-applied retention also hides entries appended (with older timestamps) since.
