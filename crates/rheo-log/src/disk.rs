@@ -20,9 +20,9 @@ use tokio::sync::oneshot;
 use crate::catalog::Catalog;
 use crate::frame::{self, FrameError, Header, Kind, HEADER_LEN};
 use crate::index::{self, IdxLog, LogIndex, Point};
+use crate::lost::LostRange;
 use crate::recent::{LogRecent, RecentBudget, RecentFrame};
 use crate::storage::{Faults, FileKind, JournalDir, SegmentFile, BLOCK};
-use crate::lost::LostRange;
 use crate::{
     effective_timestamp, AppendAck, AppendError, Batch, Damage, DamagedRange, Entry, FsyncPolicy,
     LogBounds, LogId, Offset, OpenError, ReadError, StoreConfig, StoreStats,
@@ -92,9 +92,12 @@ impl LogState {
         self.holes.retain(|o| {
             let overlaps = o.from <= h.to && h.from <= o.to;
             if overlaps {
+                // A lost range covering a damaged one settles it; partial overlaps stay refused.
+                let covers = |a: &Hole, b: &Hole| a.from <= b.from && b.to <= a.to;
+                h.lost =
+                    (h.lost && o.lost) || (h.lost && covers(&h, o)) || (o.lost && covers(o, &h));
                 h.from = h.from.min(o.from);
                 h.to = h.to.max(o.to);
-                h.lost = h.lost && o.lost;
             }
             !overlaps
         });
@@ -729,7 +732,12 @@ fn frame_at(w: &mut Window<'_>, pos: u64, len: u64) -> io::Result<Result<Header,
 
 /// The first valid frame after the bad one at `pos`: where its own length says it ends if a valid frame is there
 /// (a flipped byte in a body), else the next position holding the magic and a valid frame.
-fn resync(w: &mut Window<'_>, pos: u64, header: Option<Header>, len: u64) -> io::Result<Option<u64>> {
+fn resync(
+    w: &mut Window<'_>,
+    pos: u64,
+    header: Option<Header>,
+    len: u64,
+) -> io::Result<Option<u64>> {
     if let Some(h) = header {
         let next = pos + h.frame_len;
         if next < len && frame_at(w, next, len)?.is_ok() {
@@ -1612,9 +1620,14 @@ impl DiskStore {
                         let fb = w
                             .take(pos, n, *len)
                             .map_err(|e| ReadError::Io(e.to_string()))?;
-                        let damaged = |_| self.damaged_read(&h, *seq, pos);
-                        let h = frame::check(&fb).map_err(damaged)?;
-                        let payloads = frame::entries(&fb, &h).map_err(damaged)?;
+                        let checked =
+                            frame::check(&fb).and_then(|h| Ok((h, frame::entries(&fb, &h)?)));
+                        let (h, payloads) = match checked {
+                            Ok(c) => c,
+                            // Serve what comes before the damage; the next read, starting at it, is refused.
+                            Err(_) if !out.is_empty() => break 'segs,
+                            Err(_) => return Err(self.damaged_read(&h, *seq, pos)),
+                        };
                         for (i, p) in payloads.into_iter().enumerate() {
                             let off = h.base + i as u64;
                             if off < plan.from {
@@ -1784,7 +1797,9 @@ impl DiskStore {
     /// `.idx` was trusted at open, so recovery did not scan it): named and counted once, never served.
     fn damaged_read(&self, h: &Header, seq: u64, pos: u64) -> ReadError {
         if self.shared.reported.lock().insert((seq, pos)) {
-            self.shared.corruption_events.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .corruption_events
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!(
                 segment = seq,
                 position = pos,
