@@ -94,8 +94,7 @@ impl LogState {
             if overlaps {
                 // A lost range covering a damaged one settles it; partial overlaps stay refused.
                 let covers = |a: &Hole, b: &Hole| a.from <= b.from && b.to <= a.to;
-                h.lost =
-                    (h.lost && o.lost) || (h.lost && covers(&h, o)) || (o.lost && covers(o, &h));
+                h.lost = (h.lost && (o.lost || covers(&h, o))) || (o.lost && covers(o, &h));
                 h.from = h.from.min(o.from);
                 h.to = h.to.max(o.to);
             }
@@ -1883,10 +1882,13 @@ struct ReadPlan {
     end: u64,
     gen: u64,
     /// (seq, file, position to start scanning at, segment length snapshot, damaged byte ranges to skip)
-    segs: Vec<(u64, Arc<dyn SegmentFile>, u64, u64, Vec<(u64, u64)>)>,
+    segs: Vec<PlanSeg>,
     /// `from` lies in a damaged range: the read is refused with this.
     damaged: Option<ReadError>,
 }
+
+/// One segment of a [`ReadPlan`].
+type PlanSeg = (u64, Arc<dyn SegmentFile>, u64, u64, Vec<(u64, u64)>);
 
 /// The end of the damaged byte range holding `pos`, if any (readers jump there).
 fn skip_bad(bad: &[(u64, u64)], pos: u64) -> Option<u64> {
