@@ -1819,6 +1819,19 @@ impl DiskStore {
         }
     }
 
+    pub(crate) fn readable_from(&self, log: LogId, from: Offset) -> Offset {
+        let st = self.shared.state.lock();
+        let mut from = from.0;
+        if let Some(l) = st.logs.get(&log.0) {
+            for h in l.holes.iter().filter(|h| h.lost) {
+                if h.from <= from && from < h.to {
+                    from = h.to;
+                }
+            }
+        }
+        Offset(from)
+    }
+
     /// Damage events so far (see [`crate::Store::corruption_events`]).
     pub(crate) fn corruption_events(&self) -> u64 {
         self.shared.corruption_events.load(Ordering::Relaxed)

@@ -266,6 +266,16 @@ impl Store {
         }
     }
 
+    /// `from`, moved past any range of `log` that `fsck --repair` marked lost (as a read from `from` would). A
+    /// reader that got nothing at `from` below the log's end uses it to step past a lost range at the end of what
+    /// is stored.
+    pub fn readable_from(&self, log: LogId, from: Offset) -> Offset {
+        match &*self.inner {
+            Backend::Mem(_) => from,
+            Backend::Disk(d) => d.readable_from(log, from),
+        }
+    }
+
     /// First visible offset whose timestamp >= `timestamp_ms` (or `bounds.end` if none).
     pub fn seek_timestamp(&self, log: LogId, timestamp_ms: i64) -> Result<Offset, ReadError> {
         match &*self.inner {
