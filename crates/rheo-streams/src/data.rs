@@ -500,6 +500,26 @@ pub fn java_date(ms: i64) -> String {
     )
 }
 
+/// A read of damaged records becomes `InternalFailure` (HTTP 500) whose message names the damaged records by
+/// sequence number. 500 rather than a 4xx: the request is right and the fault is the service's; SDKs retry a 500 a
+/// bounded number of times (wasted here, but harmless), while a 400 such as InvalidArgumentException would tell
+/// the client its request was wrong, and no AWS error code says "these records are gone".
+fn damaged_records(e: rheo_log::ReadError, shard_index: u64) -> KinesisError {
+    match e {
+        rheo_log::ReadError::Damaged { from, to, .. } => {
+            tracing::error!(error = %e, shard = %shard_id(shard_index), "GetRecords met damaged records");
+            KinesisError::Internal(format!(
+                "Internal service failure: the records of {} from sequence number {} up to (not including) {} are \
+                 damaged in storage and cannot be served ({e})",
+                shard_id(shard_index),
+                SequenceNumber::new(shard_index, Offset(from)),
+                SequenceNumber::new(shard_index, Offset(to)),
+            ))
+        }
+        other => other.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,25 +544,5 @@ mod tests {
         fn decode_entry_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_entry(&Bytes::from(raw));
         }
-    }
-}
-
-/// A read of damaged records becomes `InternalFailure` (HTTP 500) whose message names the damaged records by
-/// sequence number. 500 rather than a 4xx: the request is right and the fault is the service's; SDKs retry a 500 a
-/// bounded number of times (wasted here, but harmless), while a 400 such as InvalidArgumentException would tell
-/// the client its request was wrong, and no AWS error code says "these records are gone".
-fn damaged_records(e: rheo_log::ReadError, shard_index: u64) -> KinesisError {
-    match e {
-        rheo_log::ReadError::Damaged { from, to, .. } => {
-            tracing::error!(error = %e, shard = %shard_id(shard_index), "GetRecords met damaged records");
-            KinesisError::Internal(format!(
-                "Internal service failure: the records of {} from sequence number {} up to (not including) {} are \
-                 damaged in storage and cannot be served ({e})",
-                shard_id(shard_index),
-                SequenceNumber::new(shard_index, Offset(from)),
-                SequenceNumber::new(shard_index, Offset(to)),
-            ))
-        }
-        other => other.into(),
     }
 }
