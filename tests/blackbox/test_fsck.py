@@ -95,7 +95,10 @@ def test_fsck_reports_and_repairs_a_flipped_byte():
             got, errors = read_all(c, "hurt")
             assert got == [data(i) for i in range(DAMAGED)]
             assert errors and errors[0][0] == 500, errors
-            assert "damaged" in errors[0][1]["message"], errors
+            doc = errors[0][1]
+            assert doc["__type"].endswith("InternalFailure"), doc
+            message = doc.get("message") or doc.get("Message") or ""
+            assert "damaged" in message and "shardId-000000000000" in message, doc
             c.close()
         finally:
             srv.stop()

@@ -508,7 +508,7 @@ fn damaged_records(e: rheo_log::ReadError, shard_index: u64) -> KinesisError {
     match e {
         rheo_log::ReadError::Damaged { from, to, .. } => {
             tracing::error!(error = %e, shard = %shard_id(shard_index), "GetRecords met damaged records");
-            KinesisError::Internal(format!(
+            KinesisError::Damaged(format!(
                 "Internal service failure: the records of {} from sequence number {} up to (not including) {} are \
                  damaged in storage and cannot be served ({e})",
                 shard_id(shard_index),

@@ -140,7 +140,7 @@ async fn flipped_byte_mid_journal_is_refused_by_name_then_repaired() {
             want_hurt[..DAMAGED].to_vec(),
             "records before the damage"
         );
-        let KinesisError::Internal(msg) = &errors[0] else {
+        let KinesisError::Damaged(msg) = &errors[0] else {
             panic!("{errors:?}");
         };
         assert!(
