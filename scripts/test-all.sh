@@ -44,3 +44,6 @@ RHEO_BIN="$PWD/target/debug/rheo" RHEO_BLACKBOX_STORAGE=memory \
 
 step "benchmark smoke run"
 scripts/bench-smoke.sh
+
+step "cargo install --path crates/rheo-server, as the README says (debug profile: reuses the build above)"
+scripts/install-smoke.sh
