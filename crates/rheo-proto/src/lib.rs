@@ -27,9 +27,11 @@ mod decode;
 mod encode;
 mod error;
 pub mod fuzzing;
+pub mod json10;
 mod model;
 mod node;
 mod protocol;
+pub mod query;
 mod raw;
 #[cfg(test)]
 mod request_tests;
@@ -59,5 +61,21 @@ pub(crate) mod test_model {
 
     pub(crate) fn kinesis() -> &'static Model {
         &KINESIS
+    }
+
+    static DYNAMODB: LazyLock<Model> = LazyLock::new(|| {
+        Model::from_json(include_str!("../../../models/dynamodb-2012-08-10.json")).unwrap()
+    });
+
+    static MONITORING: LazyLock<Model> = LazyLock::new(|| {
+        Model::from_json(include_str!("../../../models/monitoring-2010-08-01.json")).unwrap()
+    });
+
+    pub(crate) fn dynamodb() -> &'static Model {
+        &DYNAMODB
+    }
+
+    pub(crate) fn monitoring() -> &'static Model {
+        &MONITORING
     }
 }
