@@ -375,6 +375,14 @@ fn value_xml(
                 close(out, name);
             }
         }
+        // The model may ask for epoch seconds instead of ISO 8601 (`timestampFormat`).
+        (ShapeKind::Timestamp, Node::Timestamp(ms))
+            if shape.timestamp_format.as_deref() == Some("unixTimestamp") =>
+        {
+            let mut text = Vec::with_capacity(16);
+            crate::json_timestamp(&mut text, *ms);
+            element(out, name, &String::from_utf8_lossy(&text));
+        }
         (_, scalar) => {
             if let Some(text) = scalar_text(scalar) {
                 element(out, name, &text);

@@ -355,6 +355,34 @@ fn encoded_answers_match_the_fixtures_botocore_parses() {
 }
 
 #[test]
+fn xml_timestamps_follow_the_timestamp_format_trait() {
+    let doc = r#"{"metadata":{"xmlNamespace":"urn:x"},"operations":{"Op":{"output":{"shape":"O","resultWrapper":"OpResult"}}},
+        "shapes":{"O":{"type":"structure","members":{"Iso":{"shape":"T"},"Epoch":{"shape":"E"},"Names":{"shape":"L","locationName":"name","flattened":true}}},
+        "T":{"type":"timestamp"},"E":{"type":"timestamp","timestampFormat":"unixTimestamp"},
+        "L":{"type":"list","member":{"shape":"S"}},"S":{"type":"string"}}}"#;
+    let m = Model::from_json(doc).unwrap();
+    let out = Node::map()
+        .with("Iso", Node::Timestamp(1_700_000_000_123))
+        .with("Epoch", Node::Timestamp(1_700_000_000_123))
+        .with("Names", vec![Node::from("a"), Node::from("b")]);
+    let xml =
+        String::from_utf8(encode_response(&m, m.operation("Op").unwrap(), &out, "r")).unwrap();
+    assert_eq!(
+        xml,
+        "<OpResponse xmlns=\"urn:x\"><OpResult><Iso>2023-11-14T22:13:20.123Z</Iso><Epoch>1700000000.123</Epoch><name>a</name><name>b</name></OpResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></OpResponse>"
+    );
+    // The flattened, renamed list reads back from `name.N`.
+    let shape = m.shape("O").unwrap();
+    let tree = Tree::from_body(b"name.2=b&name.1=a&Epoch=1700000000.123").unwrap();
+    assert_eq!(
+        structure(&m, shape, &tree).unwrap(),
+        Node::map()
+            .with("Epoch", Node::Timestamp(1_700_000_000_123))
+            .with("Names", vec![Node::from("a"), Node::from("b")])
+    );
+}
+
+#[test]
 fn xml_answers_have_the_awsquery_envelope() {
     let cw = monitoring();
     let body = String::from_utf8(encode_response(
