@@ -34,6 +34,9 @@ if ! .venv/bin/python -c 'import boto3, awscli, pytest, cbor2, pytest_timeout' 2
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 
+step "protocol answers parsed by botocore (no server)"
+.venv/bin/python -m pytest tests/proto -q -p no:cacheprovider
+
 step "black-box tests on the disk engine (boto3, AWS CLI, CBOR, crash)"
 RHEO_BIN="$PWD/target/debug/rheo" RHEO_BLACKBOX_STORAGE=disk \
   .venv/bin/python -m pytest tests/blackbox -q -p no:cacheprovider
@@ -44,3 +47,6 @@ RHEO_BIN="$PWD/target/debug/rheo" RHEO_BLACKBOX_STORAGE=memory \
 
 step "benchmark smoke run"
 scripts/bench-smoke.sh
+
+step "cargo install --path crates/rheo-server, as the README says (debug profile: reuses the build above)"
+scripts/install-smoke.sh

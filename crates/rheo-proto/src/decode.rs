@@ -263,7 +263,7 @@ fn integer(raw: Raw, java: &str, min: i64, max: i64) -> Result<Node, WireError> 
 }
 
 /// Base64 (standard alphabet, padded) with AWS's three distinct complaints, checked in AWS's order.
-fn decode_base64(s: &str) -> Result<Vec<u8>, WireError> {
+pub(crate) fn decode_base64(s: &str) -> Result<Vec<u8>, WireError> {
     let fail = |why: String| ser(format!("'{s}' can not be converted to a Blob: {why}"));
     if !s.len().is_multiple_of(4) {
         return Err(fail(format!(

@@ -77,3 +77,51 @@ pub fn fuzz_auth_header(data: &[u8], service: &str) {
         }
     }
 }
+
+/// Decode `data` as an awsQuery form body: with its own `Action`, and for every operation of
+/// `model`. An accepted body must give a map; a refused one a well-formed error, whose XML
+/// rendering must not fail either. The answer encoder must take the decoded tree of any
+/// operation (as if it were an answer) without panicking.
+pub fn decode_query_all(model: &Model, data: &[u8]) {
+    match crate::query::decode(model, data) {
+        Ok((_, node)) => assert!(matches!(node, Node::Map(_))),
+        Err(err) => {
+            let (status, body) = crate::query::error_response(model, &err, "fuzz");
+            assert!((400..600).contains(&status));
+            assert!(body.starts_with(b"<ErrorResponse"));
+        }
+    }
+    for op in model.operations() {
+        match crate::query::decode_request(model, op, data) {
+            Ok(node) => {
+                assert!(matches!(node, Node::Map(_)), "decoded input must be a map");
+                let xml = crate::query::encode_response(model, op, &node, "fuzz");
+                assert!(xml.starts_with(b"<"));
+            }
+            Err(err) => assert_error_well_formed(&err),
+        }
+    }
+}
+
+/// Decode `data` as a JSON 1.0 body for every operation of `model`; the same invariants as
+/// [`decode_all`] for JSON, plus a checksum header on every answer.
+pub fn decode_json10_all(model: &Model, data: &[u8]) {
+    for op in model.operations() {
+        match crate::json10::decode_request(model, op, data) {
+            Ok(node) => {
+                let body = crate::json10::encode_response(&node);
+                let again = crate::json10::decode_request(model, op, &body);
+                assert_eq!(again.as_ref(), Ok(&node), "round trip changed {}", op.name);
+                let (name, value) = crate::json10::crc32_header(&body);
+                assert_eq!(name, "x-amz-crc32");
+                assert!(value.parse::<u32>().is_ok());
+            }
+            Err(err) => {
+                assert_error_well_formed(&err);
+                let (status, body) = crate::json10::error_response(&err);
+                assert_eq!(status, 400);
+                assert!(body.starts_with(b"{\"__type\":\"com.amazon.coral."));
+            }
+        }
+    }
+}

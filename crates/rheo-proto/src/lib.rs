@@ -16,6 +16,13 @@
 //! 4. [`decode_request`] (`SerializationException`, then `ValidationException`);
 //! 5. handler, then [`encode_response`] or [`encode_error`] / [`WireError::to_response`].
 //!
+//! JSON 1.0 (DynamoDB) follows the same order with [`json10`]: [`json10::is_content_type`],
+//! [`parse_target`], [`json10::decode_request`], then [`json10::encode_response`] or
+//! [`json10::encode_error`] / [`json10::error_response`], and on every answer the
+//! [`json10::crc32_header`] of the body. awsQuery (CloudWatch): [`query::is_content_type`],
+//! [`query::decode`] (`Action` then the members), then [`query::encode_response`] or
+//! [`query::modelled_error`] / [`query::error_response`] with [`query::CONTENT_TYPE`].
+//!
 //! AWS actually checks that the body parses as JSON before it looks at the target or the credentials;
 //! a server wanting that exact precedence can call `decode_request` first and hold the error.
 //!
@@ -27,9 +34,11 @@ mod decode;
 mod encode;
 mod error;
 pub mod fuzzing;
+pub mod json10;
 mod model;
 mod node;
 mod protocol;
+pub mod query;
 mod raw;
 #[cfg(test)]
 mod request_tests;
@@ -59,5 +68,21 @@ pub(crate) mod test_model {
 
     pub(crate) fn kinesis() -> &'static Model {
         &KINESIS
+    }
+
+    static DYNAMODB: LazyLock<Model> = LazyLock::new(|| {
+        Model::from_json(include_str!("../../../models/dynamodb-2012-08-10.json")).unwrap()
+    });
+
+    static MONITORING: LazyLock<Model> = LazyLock::new(|| {
+        Model::from_json(include_str!("../../../models/monitoring-2010-08-01.json")).unwrap()
+    });
+
+    pub(crate) fn dynamodb() -> &'static Model {
+        &DYNAMODB
+    }
+
+    pub(crate) fn monitoring() -> &'static Model {
+        &MONITORING
     }
 }

@@ -76,6 +76,17 @@ pub struct Member {
     pub shape: String,
     /// Whether the structure lists this member as required.
     pub required: bool,
+    /// `locationName`: the member's name in awsQuery keys and XML elements, when not `name`.
+    pub location_name: Option<String>,
+    /// `flattened` on the member reference (awsQuery/XML lists and maps without a wrapper).
+    pub flattened: bool,
+}
+
+impl Member {
+    /// The name in awsQuery keys and XML: `locationName` if the model gives one.
+    pub fn wire_name(&self) -> &str {
+        self.location_name.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// A shape with its constraints.
@@ -97,6 +108,22 @@ pub struct Shape {
     pub exception: bool,
     /// Whether this structure is an event stream (e.g. `SubscribeToShardEventStream`).
     pub eventstream: bool,
+    /// `flattened` on the shape (awsQuery/XML lists and maps without a `member`/`entry` wrapper).
+    pub flattened: bool,
+    /// `locationName` of a list's `member` (awsQuery/XML element name; default `member`).
+    pub member_location_name: Option<String>,
+    /// `locationName`s of a map's `key` and `value` (default `key` and `value`).
+    pub map_location_names: (Option<String>, Option<String>),
+    /// `timestampFormat` (`iso8601`, `unixTimestamp`, `rfc822`) if the model sets one.
+    pub timestamp_format: Option<String>,
+    /// An error shape's awsQuery error code (`error.code`, e.g. `ResourceNotFound`).
+    pub error_code: Option<String>,
+    /// An error shape's HTTP status (`error.httpStatusCode`).
+    pub error_status: Option<u16>,
+    /// Whether the error is the caller's fault (`error.senderFault`: `Sender`, else `Receiver`).
+    pub sender_fault: bool,
+    /// Whether an error shape is a server fault (`fault`).
+    pub fault: bool,
     regex: OnceLock<Option<Regex>>,
 }
 
@@ -133,26 +160,63 @@ fn compile_java_pattern(shape: &str, pattern: &str) -> Option<Regex> {
     }
 }
 
-/// Java-isms the `regex` crate reads differently: `\d` (ASCII in Java) and `\/` (a no-op escape).
+/// Java-isms the `regex` crate reads differently: `\d` (ASCII in Java), `\/` and `\_` (no-op
+/// escapes), `\p{Print}` (a POSIX class, ASCII in Java) and `\uHHHH` escapes, which in Java are
+/// UTF-16 code units: a surrogate pair (`\uD800\uDC00`) names one supplementary character.
 fn translate_java_regex(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 8);
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
+    let mut rest = pattern;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
         if c != '\\' {
             out.push(c);
             continue;
         }
-        match chars.next() {
-            Some('d') => out.push_str("[0-9]"),
-            Some('/') => out.push('/'),
-            Some(other) => {
+        let Some(next) = rest.chars().next() else {
+            out.push_str("\\\\");
+            break;
+        };
+        rest = &rest[next.len_utf8()..];
+        match next {
+            'd' => out.push_str("[0-9]"),
+            '/' | '_' => out.push(next),
+            'p' if rest.starts_with("{Print}") => {
+                rest = &rest["{Print}".len()..];
+                out.push_str("[\\x20-\\x7E]");
+            }
+            'u' => match java_utf16_escape(&mut rest) {
+                Some(code) => out.push_str(&format!("\\x{{{code:X}}}")),
+                None => out.push_str("\\u"),
+            },
+            other => {
                 out.push('\\');
                 out.push(other);
             }
-            None => out.push_str("\\\\"),
         }
     }
     out
+}
+
+/// The code point of a `\uHHHH` escape whose `\u` is already consumed, combining a surrogate
+/// pair written as two escapes. A lone surrogate maps to U+FFFD (the `regex` crate has no
+/// surrogates; a lone one cannot occur in a valid string anyway).
+fn java_utf16_escape(rest: &mut &str) -> Option<u32> {
+    let unit = |s: &str| s.get(..4).and_then(|h| u32::from_str_radix(h, 16).ok());
+    let high = unit(rest)?;
+    *rest = &rest[4..];
+    if (0xD800..0xDC00).contains(&high) {
+        if let Some(low) = rest.strip_prefix("\\u").and_then(unit) {
+            if (0xDC00..0xE000).contains(&low) {
+                *rest = &rest[6..];
+                return Some(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00));
+            }
+        }
+        return Some(0xFFFD);
+    }
+    if (0xDC00..0xE000).contains(&high) {
+        return Some(0xFFFD);
+    }
+    Some(high)
 }
 
 /// An operation of the service.
@@ -177,6 +241,19 @@ pub struct Model {
     pub api_version: String,
     /// SigV4 signing name / endpoint prefix, e.g. `kinesis`.
     pub signing_name: String,
+    /// `endpointPrefix`, e.g. `dynamodb`, `monitoring`.
+    pub endpoint_prefix: String,
+    /// The model's main `protocol` (`json`, `query`, `smithy-rpc-v2-cbor`...).
+    pub protocol: String,
+    /// Every protocol the model declares (`protocols`, else just `protocol`).
+    pub protocols: Vec<String>,
+    /// `jsonVersion` (`1.0` for DynamoDB, `1.1` for Kinesis), empty if absent.
+    pub json_version: String,
+    /// `xmlNamespace` for awsQuery/XML answers, empty if absent.
+    pub xml_namespace: String,
+    /// Whether the model is `awsQueryCompatible` (a JSON/CBOR service that was awsQuery once).
+    pub aws_query_compatible: bool,
+    result_wrappers: HashMap<String, String>,
     operations: BTreeMap<String, Operation>,
     shapes: HashMap<String, Shape>,
 }
@@ -186,10 +263,26 @@ impl Model {
     pub fn from_json(text: &str) -> Result<Model, ModelError> {
         let doc: ModelDoc = serde_json::from_str(text)?;
         let meta = doc.metadata.unwrap_or_default();
+        let endpoint_prefix = meta.endpoint_prefix.clone().unwrap_or_default();
         let signing_name = meta
             .signing_name
             .or(meta.endpoint_prefix)
             .unwrap_or_default();
+        let result_wrappers = doc
+            .operations
+            .0
+            .iter()
+            .filter_map(|(name, op)| {
+                let wrapper = op.output.as_ref()?.result_wrapper.clone()?;
+                Some((name.clone(), wrapper))
+            })
+            .collect();
+        let protocol = meta.protocol.unwrap_or_default();
+        let protocols = match meta.protocols {
+            Some(list) if !list.is_empty() => list,
+            _ if protocol.is_empty() => Vec::new(),
+            _ => vec![protocol.clone()],
+        };
         let operations = doc
             .operations
             .0
@@ -213,6 +306,13 @@ impl Model {
             target_prefix: meta.target_prefix.unwrap_or_default(),
             api_version: meta.api_version.unwrap_or_default(),
             signing_name,
+            endpoint_prefix,
+            protocol,
+            protocols,
+            json_version: meta.json_version.unwrap_or_default(),
+            xml_namespace: meta.xml_namespace.unwrap_or_default(),
+            aws_query_compatible: meta.aws_query_compatible.is_some(),
+            result_wrappers,
             operations,
             shapes,
         };
@@ -273,6 +373,16 @@ impl Model {
     pub fn shape(&self, name: &str) -> Option<&Shape> {
         self.shapes.get(name)
     }
+
+    /// The awsQuery `resultWrapper` of an operation's output (`GetMetricDataResult`), if any.
+    pub fn result_wrapper(&self, operation: &str) -> Option<&str> {
+        self.result_wrappers.get(operation).map(String::as_str)
+    }
+
+    /// Whether the model declares `protocol` (`json`, `query`...) among its protocols.
+    pub fn speaks(&self, protocol: &str) -> bool {
+        self.protocols.iter().any(|p| p == protocol)
+    }
 }
 
 /// A JSON object read with its key order kept (serde_json's own map sorts keys unless a crate-wide
@@ -320,11 +430,30 @@ struct MetaDoc {
     api_version: Option<String>,
     signing_name: Option<String>,
     endpoint_prefix: Option<String>,
+    protocol: Option<String>,
+    protocols: Option<Vec<String>>,
+    json_version: Option<String>,
+    xml_namespace: Option<String>,
+    aws_query_compatible: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ShapeRef {
     shape: String,
+    location_name: Option<String>,
+    #[serde(default)]
+    flattened: bool,
+    result_wrapper: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorDoc {
+    code: Option<String>,
+    http_status_code: Option<u16>,
+    #[serde(default)]
+    sender_fault: bool,
 }
 
 #[derive(Deserialize)]
@@ -336,6 +465,7 @@ struct OperationDoc {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ShapeDoc {
     #[serde(rename = "type")]
     ty: String,
@@ -355,14 +485,22 @@ struct ShapeDoc {
     exception: bool,
     #[serde(default)]
     eventstream: bool,
+    #[serde(default)]
+    flattened: bool,
+    timestamp_format: Option<String>,
+    error: Option<ErrorDoc>,
+    #[serde(default)]
+    fault: bool,
 }
 
 fn parse_shape(name: &str, doc: ShapeDoc) -> Result<Shape, ModelError> {
     let malformed = |what: &str| ModelError::Malformed(format!("shape '{name}': {what}"));
-    let target = |r: Option<ShapeRef>, key: &str| {
-        r.map(|r| r.shape)
+    let target = |r: &Option<ShapeRef>, key: &str| {
+        r.as_ref()
+            .map(|r| r.shape.clone())
             .ok_or_else(|| malformed(&format!("missing '{key}'")))
     };
+    let location = |r: &Option<ShapeRef>| r.as_ref().and_then(|r| r.location_name.clone());
     let kind = match doc.ty.as_str() {
         "structure" => ShapeKind::Structure {
             members: doc
@@ -373,15 +511,17 @@ fn parse_shape(name: &str, doc: ShapeDoc) -> Result<Shape, ModelError> {
                     required: doc.required.contains(&mname),
                     name: mname,
                     shape: r.shape,
+                    location_name: r.location_name,
+                    flattened: r.flattened,
                 })
                 .collect(),
         },
         "list" => ShapeKind::List {
-            member: target(doc.member, "member")?,
+            member: target(&doc.member, "member")?,
         },
         "map" => ShapeKind::Map {
-            key: target(doc.key, "key")?,
-            value: target(doc.value, "value")?,
+            key: target(&doc.key, "key")?,
+            value: target(&doc.value, "value")?,
         },
         "string" => ShapeKind::String,
         "integer" | "short" | "byte" => ShapeKind::Integer,
@@ -401,6 +541,14 @@ fn parse_shape(name: &str, doc: ShapeDoc) -> Result<Shape, ModelError> {
         enum_values: doc.enum_values,
         exception: doc.exception,
         eventstream: doc.eventstream,
+        flattened: doc.flattened,
+        member_location_name: location(&doc.member),
+        map_location_names: (location(&doc.key), location(&doc.value)),
+        timestamp_format: doc.timestamp_format,
+        error_code: doc.error.as_ref().and_then(|e| e.code.clone()),
+        error_status: doc.error.as_ref().and_then(|e| e.http_status_code),
+        sender_fault: doc.error.as_ref().is_some_and(|e| e.sender_fault),
+        fault: doc.fault,
         regex: OnceLock::new(),
     })
 }
@@ -444,6 +592,37 @@ mod tests {
             }
         }
         assert!(n >= 9);
+    }
+
+    #[test]
+    fn every_pattern_in_the_dynamodb_and_cloudwatch_models_compiles() {
+        for m in [
+            crate::test_model::dynamodb(),
+            crate::test_model::monitoring(),
+        ] {
+            let mut n = 0;
+            for shape in m.shapes.values().filter(|s| s.pattern.is_some()) {
+                n += 1;
+                assert!(
+                    shape.regex().is_some(),
+                    "pattern of {} did not compile",
+                    shape.name
+                );
+            }
+            assert!(n >= 10, "{n}");
+        }
+        let ddb = crate::test_model::dynamodb();
+        let role = ddb.shape("AutoScalingRoleArn").unwrap().regex().unwrap();
+        assert!(role.is_match("arn:aws:iam::1:role/r\u{1F600}\t"));
+        assert!(!role.is_match("\u{1}"));
+        let print = ddb.shape("AutoScalingPolicyName").unwrap().regex().unwrap();
+        assert!(print.is_match("policy 1~") && !print.is_match("tab\there"));
+        let rule = ddb
+            .shape("ContributorInsightsRule")
+            .unwrap()
+            .regex()
+            .unwrap();
+        assert!(rule.is_match("a_b-c.d") && !rule.is_match("a b"));
     }
 
     #[test]

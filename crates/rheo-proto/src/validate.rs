@@ -332,7 +332,7 @@ fn value_str(model: &Model, shape: &Shape, node: &Node) -> String {
 }
 
 /// `2023-11-14T22:13:20.123Z`.
-fn format_iso(ms: i64) -> String {
+pub(crate) fn format_iso(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (y, m, d) = rheo_stdx::calendar::civil_from_days(days);

@@ -1,11 +1,13 @@
 //! Configuration: command-line flags, then `RHEO_*` environment variables, then an optional TOML
 //! file, then defaults (first found wins).
 
-use std::net::IpAddr;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand};
 use rheo_log::FsyncPolicy;
 use serde::Deserialize;
 
@@ -32,17 +34,17 @@ pub enum Command {
 #[derive(Args, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1].
+    /// Address or host name to listen on, e.g. 0.0.0.0, ::1 or localhost [default: 127.0.0.1].
     #[arg(long, env = "RHEO_HOST")]
-    pub host: Option<IpAddr>,
+    pub host: Option<String>,
     /// Port to listen on; 0 picks a free one [default: 4567].
     #[arg(long, env = "RHEO_PORT")]
     pub port: Option<u16>,
     /// Directory of the embedded storage [default: ./rheo-data].
     #[arg(long, env = "RHEO_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Keep everything in memory (nothing survives a restart).
-    #[arg(long, env = "RHEO_IN_MEMORY")]
+    /// Keep everything in memory (nothing survives a restart); the env var takes 1/0, yes/no, true/false.
+    #[arg(long, env = "RHEO_IN_MEMORY", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     #[serde(default)]
     pub in_memory: bool,
     /// When an acknowledged write is durable: always | group | interval:MS | never [default: group].
@@ -63,18 +65,18 @@ pub struct ServeArgs {
     /// The account id in ARNs and messages [default: 000000000000].
     #[arg(long, env = "RHEO_ACCOUNT_ID")]
     pub account_id: Option<String>,
-    /// Largest request body accepted, in bytes [default: 16 MiB].
+    /// Largest request body accepted: bytes, or with a unit (KiB, MiB, GiB, KB, MB, GB) [default: 16MiB].
     #[arg(long, env = "RHEO_MAX_BODY_BYTES")]
-    pub max_body_bytes: Option<usize>,
-    /// A TOML file with any of these settings (kebab-case keys).
+    pub max_body_bytes: Option<ByteSize>,
     /// Write the journal through the page cache instead of with O_DIRECT (which is used where
     /// the file system supports it; both are equally durable).
-    #[arg(long, env = "RHEO_BUFFERED_IO")]
+    #[arg(long, env = "RHEO_BUFFERED_IO", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     #[serde(default)]
     pub buffered_io: bool,
     /// Async runtime worker threads [default: one per core].
     #[arg(long, env = "RHEO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// A TOML file with any of these settings (kebab-case keys, e.g. `max-body-bytes = "16MiB"`).
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
@@ -83,7 +85,8 @@ pub struct ServeArgs {
 /// The resolved settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub host: IpAddr,
+    /// An address or a host name; resolved when binding.
+    pub host: String,
     pub port: u16,
     /// `None` in memory.
     pub data_dir: Option<PathBuf>,
@@ -121,7 +124,7 @@ impl ServeArgs {
             host: self
                 .host
                 .or(file.host)
-                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+                .unwrap_or_else(|| "127.0.0.1".into()),
             port: self.port.or(file.port).unwrap_or(4567),
             data_dir: if in_memory {
                 None
@@ -150,13 +153,82 @@ impl ServeArgs {
             max_body_bytes: self
                 .max_body_bytes
                 .or(file.max_body_bytes)
-                .unwrap_or(16 * 1024 * 1024),
+                .map_or(16 * 1024 * 1024, |b| b.0),
             direct_io: !(self.buffered_io || file.buffered_io),
             worker_threads: self
                 .worker_threads
                 .or(file.worker_threads)
                 .filter(|n| *n > 0),
         })
+    }
+}
+
+impl Settings {
+    /// Where records are kept, for people: the data directory, or "memory".
+    pub fn storage_label(&self) -> String {
+        match &self.data_dir {
+            Some(dir) => dir.display().to_string(),
+            None => "memory (nothing survives a restart)".into(),
+        }
+    }
+}
+
+/// A size in bytes, written as a number of bytes or with a unit as the help text writes sizes
+/// (`16MiB`, `16 MiB`, `512KB`); in the TOML file a number or such a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub usize);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{text:?} is not a size (write e.g. 16777216, 16MiB or 512KB)"))?;
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1 << 10,
+            "m" | "mib" => 1 << 20,
+            "g" | "gib" => 1 << 30,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            _ => {
+                return Err(format!(
+                    "{text:?}: unknown unit {unit:?} (use B, KiB, MiB, GiB, KB, MB or GB)"
+                ))
+            }
+        };
+        n.checked_mul(scale)
+            .and_then(|b| usize::try_from(b).ok())
+            .map(ByteSize)
+            .ok_or_else(|| format!("{text:?} is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(n) => usize::try_from(n)
+                .map(ByteSize)
+                .map_err(|_| serde::de::Error::custom("size too large")),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
     }
 }
 
@@ -242,6 +314,61 @@ mod tests {
         assert_eq!(
             (s.port, s.shard_limit, s.fsync),
             (9001, 3, FsyncPolicy::Always)
+        );
+    }
+
+    #[test]
+    fn sizes_take_units_as_the_help_writes_them() {
+        for (text, bytes) in [
+            ("16MiB", 16 << 20),
+            ("16 MiB", 16 << 20),
+            ("512kb", 512_000),
+            ("1048576", 1 << 20),
+            ("2G", 2 << 30),
+        ] {
+            assert_eq!(text.parse::<ByteSize>(), Ok(ByteSize(bytes)), "{text}");
+        }
+        for bad in ["", "MiB", "16 parsecs", "-1", "99999999999999999999GiB"] {
+            assert!(bad.parse::<ByteSize>().is_err(), "{bad}");
+        }
+        let s = parse(&["--max-body-bytes", "1MiB"]).resolve().unwrap();
+        assert_eq!(s.max_body_bytes, 1 << 20);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(&path, "max-body-bytes = \"2 MiB\"\n").unwrap();
+        let s = parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.max_body_bytes, 2 << 20);
+        std::fs::write(&path, "max-body-bytes = 4096\n").unwrap();
+        let s = parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.max_body_bytes, 4096);
+    }
+
+    #[test]
+    fn host_names_are_accepted() {
+        let s = parse(&["--host", "localhost"]).resolve().unwrap();
+        assert_eq!(s.host, "localhost");
+    }
+
+    #[test]
+    fn help_puts_each_text_with_its_flag() {
+        use clap::CommandFactory as _;
+        let mut cli = Cli::command();
+        let serve = cli.find_subcommand_mut("serve").unwrap();
+        let help = serve.render_long_help().to_string();
+        let config_at = help.find("--config").unwrap();
+        let buffered_at = help.find("--buffered-io").unwrap();
+        let toml_at = help.find("A TOML file").unwrap();
+        assert!(
+            toml_at > config_at,
+            "the --config text sits under --config:\n{help}"
+        );
+        assert!(
+            help[buffered_at..].starts_with("--buffered-io\n          Write the journal"),
+            "{help}"
         );
     }
 

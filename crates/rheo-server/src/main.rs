@@ -6,6 +6,8 @@ mod fsck;
 mod http;
 mod memory;
 
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,15 +26,45 @@ use crate::config::{Cli, Command, Settings};
 /// How often stream transitions and retention are checked in the background.
 const TICK_INTERVAL: Duration = Duration::from_millis(100);
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RHEO_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes are noise in a file or a pipe (journald, docker logs, CI).
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One line: the error and its causes, each cause once. Library errors often repeat their
+/// source in their own message ("I/O error on X: File exists" caused by "File exists"), which
+/// anyhow's report would print twice.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Fsck(args) => return fsck::run(&args),
@@ -50,13 +82,18 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Bind first: a port in use or a bad address must not leave a fresh data directory behind.
+    let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
+    let local = listener.local_addr()?;
     let store = Store::open(StoreConfig {
         dir: settings.data_dir.clone(),
         fsync: settings.fsync,
         direct_io: settings.direct_io,
         ..StoreConfig::default()
     })
-    .with_context(|| format!("opening storage at {:?}", settings.data_dir))?;
+    .with_context(|| format!("cannot open the storage at {}", settings.storage_label()))?;
     let domain = rheo_streams::Config {
         account_id: settings.account_id.clone(),
         create_stream_ms: settings.create_stream_ms as i64,
@@ -73,10 +110,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_body_bytes: settings.max_body_bytes,
     });
 
-    let listener = TcpListener::bind((settings.host, settings.port))
-        .await
-        .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
-    let local = listener.local_addr()?;
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(TICK_INTERVAL);
         let mut idle = memory::IdleTrim::default();
@@ -92,7 +125,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     });
 
-    tracing::info!(address = %local, storage = ?settings.data_dir, fsync = %settings.fsync, "rheo ready");
+    tracing::info!(address = %local, storage = %settings.storage_label(), fsync = %settings.fsync, "rheo ready");
     println!("rheo ready on http://{local}");
 
     let builder = auto::Builder::new(TokioExecutor::new());

@@ -1,0 +1,109 @@
+//! What a new user meets first: the binary's flags, env vars, start-up log and errors.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+fn rheo() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rheo"));
+    c.env_remove("RUST_BACKTRACE").env_remove("RHEO_LOG");
+    c
+}
+
+/// Starts `rheo serve` with `args`/`envs`, waits for the ready line, returns the log lines up to it.
+fn ready_log(args: &[&str], envs: &[(&str, &str)]) -> Vec<String> {
+    let mut child = rheo()
+        .arg("serve")
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.contains("rheo ready");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lines.last().is_some_and(|l| l.contains("rheo ready")),
+        "{lines:?}"
+    );
+    lines
+}
+
+#[test]
+fn boolish_env_host_name_and_size_units_are_accepted() {
+    for on in ["1", "yes", "true"] {
+        let log = ready_log(
+            &[
+                "--port",
+                "0",
+                "--host",
+                "localhost",
+                "--max-body-bytes",
+                "16MiB",
+            ],
+            &[("RHEO_IN_MEMORY", on)],
+        );
+        let ready = log.last().unwrap();
+        assert!(ready.contains("storage=memory"), "{ready}");
+        // Plain text: stderr is a pipe here.
+        assert!(log.iter().all(|l| !l.contains('\x1b')), "{log:?}");
+        assert!(!ready.contains("Some("), "{ready}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = ready_log(
+        &["--port", "0", "--data-dir", data.to_str().unwrap()],
+        &[("RHEO_IN_MEMORY", "0")],
+    );
+    let ready = log.last().unwrap();
+    assert!(
+        ready.contains(&format!("storage={}", data.display())),
+        "{ready}"
+    );
+}
+
+#[test]
+fn a_failed_bind_creates_no_data_directory() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = rheo()
+        .args(["serve", "--port", &port, "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot listen on 127.0.0.1:"), "{err}");
+    assert!(!data.exists(), "the data directory was created");
+}
+
+#[test]
+fn start_up_errors_name_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = rheo()
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().find(|l| l.starts_with("error: ")).unwrap();
+    assert!(line.contains(&file.display().to_string()), "{err}");
+    assert!(!line.contains("Some("), "{err}");
+    assert_eq!(line.matches("os error").count(), 1, "{err}");
+    assert!(!err.contains("Caused by"), "{err}");
+}
