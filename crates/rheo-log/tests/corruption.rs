@@ -292,3 +292,30 @@ fn truncated_sealed_segment() {
         assert_eq!(a.first, Offset(N), "log {log}: no offset reused");
     }
 }
+
+#[test]
+fn fsck_reports_a_catalog_entry_failing_its_crc() {
+    let d = tempfile::tempdir().unwrap();
+    fill(d.path());
+    {
+        let s = Store::open(cfg(d.path())).unwrap();
+        s.catalog_put("stream/a", b"meta of a").unwrap();
+        s.catalog_put("stream/b", b"meta of b").unwrap();
+    }
+    assert!(fsck::check(d.path()).unwrap().is_clean());
+    let cat = d.path().join("catalog");
+    let victim = fs::read_dir(&cat)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| fs::read(p).unwrap().ends_with(b"meta of b"))
+        .unwrap();
+    let mut b = fs::read(&victim).unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 1;
+    fs::write(&victim, b).unwrap();
+    let report = fsck::check(d.path()).unwrap();
+    assert!(!report.is_clean());
+    assert_eq!(report.catalog.len(), 1, "{report}");
+    assert!(victim.ends_with(&report.catalog[0].0), "{report}");
+    assert!(report.damage.is_empty(), "the journal is intact: {report}");
+}
