@@ -31,6 +31,7 @@ pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
         KinesisError::Validation(_) => ("ValidationException", 400),
         KinesisError::AccessDenied(_) => ("AccessDeniedException", 400),
         KinesisError::Internal(_) => ("InternalFailure", 500),
+        KinesisError::Damaged(_) => ("InternalFailure", 500),
         // `KinesisError` is non_exhaustive; a new variant is an internal failure until mapped.
         #[allow(unreachable_patterns)]
         _ => ("InternalFailure", 500),

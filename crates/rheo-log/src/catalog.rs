@@ -157,6 +157,32 @@ impl Catalog {
         }
     }
 
+    /// Every catalog file of `dir` that fails its checks, with why (for fsck; reads only).
+    pub(crate) fn verify(dir: &Path) -> io::Result<Vec<(String, String)>> {
+        let mut bad = Vec::new();
+        let rd = match fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(bad),
+            Err(e) => return Err(e),
+        };
+        for e in rd {
+            let e = e?;
+            let name = e.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            if decode_key(name).is_none() && !is_hash_name(name) {
+                continue;
+            }
+            let b = fs::read(e.path())?;
+            if let Err(err) = Self::decode_file(name, &b) {
+                bad.push((name.to_string(), err.to_string()));
+            }
+        }
+        bad.sort();
+        Ok(bad)
+    }
+
     pub(crate) fn list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
         let mut out = Vec::new();
         for e in fs::read_dir(&self.dir)? {

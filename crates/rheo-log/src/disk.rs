@@ -20,11 +20,12 @@ use tokio::sync::oneshot;
 use crate::catalog::Catalog;
 use crate::frame::{self, FrameError, Header, Kind, HEADER_LEN};
 use crate::index::{self, IdxLog, LogIndex, Point};
+use crate::lost::LostRange;
 use crate::recent::{LogRecent, RecentBudget, RecentFrame};
 use crate::storage::{Faults, FileKind, JournalDir, SegmentFile, BLOCK};
 use crate::{
-    effective_timestamp, AppendAck, AppendError, Batch, Entry, FsyncPolicy, LogBounds, LogId,
-    Offset, OpenError, ReadError, StoreConfig, StoreStats,
+    effective_timestamp, AppendAck, AppendError, Batch, Damage, DamagedRange, Entry, FsyncPolicy,
+    LogBounds, LogId, Offset, OpenError, ReadError, StoreConfig, StoreStats,
 };
 
 /// Reads and recovery scan segments through a window of this size rather than one `pread` per frame header.
@@ -50,6 +51,19 @@ struct LogState {
     hint: Option<Point>,
     /// The newest durable frames, for readers at the tip (see [`crate::recent`]).
     recent: LogRecent,
+    /// Offset ranges recovery found damaged or that fsck marked lost, sorted by `from`. Almost always empty.
+    holes: Vec<Hole>,
+}
+
+/// Offsets `from..to` of a log that the journal no longer holds intact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hole {
+    from: u64,
+    to: u64,
+    segment: u64,
+    position: u64,
+    /// Marked lost by `fsck --repair`: readers move past it. Otherwise reads of it are refused.
+    lost: bool,
 }
 
 impl LogState {
@@ -65,6 +79,32 @@ impl LogState {
             index: LogIndex::default(),
             hint: None,
             recent: LogRecent::default(),
+            holes: Vec::new(),
+        }
+    }
+
+    /// Records `from..to` as a hole (merging with holes it touches) and keeps the offsets past it reserved.
+    fn add_hole(&mut self, hole: Hole) {
+        if hole.from >= hole.to {
+            return;
+        }
+        let mut h = hole;
+        self.holes.retain(|o| {
+            let overlaps = o.from <= h.to && h.from <= o.to;
+            if overlaps {
+                // A lost range covering a damaged one settles it; partial overlaps stay refused.
+                let covers = |a: &Hole, b: &Hole| a.from <= b.from && b.to <= a.to;
+                h.lost = (h.lost && (o.lost || covers(&h, o))) || (o.lost && covers(o, &h));
+                h.from = h.from.min(o.from);
+                h.to = h.to.max(o.to);
+            }
+            !overlaps
+        });
+        self.holes.push(h);
+        self.holes.sort_by_key(|o| o.from);
+        if h.to > self.end {
+            self.end = h.to;
+            self.next = self.next.max(h.to);
         }
     }
 }
@@ -89,6 +129,9 @@ struct Seg {
     file: Arc<dyn SegmentFile>,
     len: u64,
     logs: HashMap<u64, SegLog>,
+    /// Byte ranges `[pos, end)` that hold no valid frame but are followed by valid ones (corruption found by the
+    /// recovery scan): readers jump over them. Empty for an intact segment.
+    bad: Vec<(u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -97,6 +140,11 @@ struct State {
     segs: BTreeMap<u64, Seg>,
     last_gen: u64,
     recent: RecentBudget,
+    /// Damage found by recovery, in journal order.
+    damage: Vec<Damage>,
+    /// Per log, the highest end a sealed segment's `.idx` recorded even though the segment no longer matches it
+    /// (truncated or overwritten): offsets below it were acknowledged and must never be handed out again.
+    idx_ends: HashMap<u64, (u64, u64)>,
 }
 
 impl State {
@@ -106,6 +154,78 @@ impl State {
             segs: BTreeMap::new(),
             last_gen: 0,
             recent: RecentBudget::new(recent_bytes_max),
+            damage: Vec::new(),
+            idx_ends: HashMap::new(),
+        }
+    }
+
+    /// Recovery met `pos..end` of segment `seq` holding no valid frame, with valid data after it (or a sealed
+    /// segment cut short). If the bad frame's header still reads and continues its log exactly, its offsets are
+    /// known: they become a hole (and stay reserved). Otherwise a later frame of the affected log shows the gap.
+    fn note_bad(&mut self, seq: u64, pos: u64, end: u64, header: Option<Header>) {
+        if let Some(seg) = self.segs.get_mut(&seq) {
+            seg.bad.push((pos, end));
+        }
+        let mut ranges = Vec::new();
+        if let Some(h) = header.filter(|h| h.kind == Kind::Data && h.count > 0) {
+            if let Some(l) = self.logs.get_mut(&h.log).filter(|l| l.end == h.base) {
+                let to = h.base + u64::from(h.count);
+                l.add_hole(Hole {
+                    from: h.base,
+                    to,
+                    segment: seq,
+                    position: pos,
+                    lost: false,
+                });
+                l.next = l.end;
+                ranges.push(DamagedRange {
+                    log: h.log,
+                    from: h.base,
+                    to,
+                });
+            }
+        }
+        self.damage.push(Damage {
+            segment: seq,
+            position: pos,
+            bytes: end - pos,
+            ranges,
+        });
+    }
+
+    /// Recovery found `log`'s next frame at `base` above its end: the offsets between were lost to damage.
+    fn note_gap(&mut self, seq: u64, pos: u64, log: u64, base: u64) {
+        let Some(l) = self.logs.get_mut(&log) else {
+            return;
+        };
+        if base <= l.end {
+            return;
+        }
+        let (segment, position) = self
+            .damage
+            .last()
+            .map_or((seq, pos), |d| (d.segment, d.position));
+        let from = l.end;
+        l.add_hole(Hole {
+            from,
+            to: base,
+            segment,
+            position,
+            lost: false,
+        });
+        let range = DamagedRange {
+            log,
+            from,
+            to: base,
+        };
+        match self.damage.last_mut() {
+            Some(d) => d.ranges.push(range),
+            None => self.damage.push(Damage {
+                segment: seq,
+                position: pos,
+                bytes: 0,
+                ranges: vec![range],
+            }),
         }
     }
 
@@ -144,6 +264,7 @@ impl State {
         if h.kind == Kind::Tombstone {
             if writer_gen.is_none() {
                 self.logs.remove(&h.log);
+                self.idx_ends.remove(&h.log);
             }
             if let Some(seg) = self.segs.get_mut(&seq) {
                 let sl = seg.logs.entry(h.log).or_default();
@@ -177,6 +298,11 @@ impl State {
             return;
         }
         let new_end = h.base + u64::from(h.count);
+        if writer_gen.is_none() && h.kind == Kind::Data && h.base > l.end && l.end_ts.is_some() {
+            // Offsets are dense per log: a jump can only be entries lost to damage in between.
+            self.note_gap(seq, pos, h.log, h.base);
+            return self.apply(seq, pos, h, writer_gen);
+        }
         if writer_gen.is_none() && l.index.len() == 0 {
             // Recovery: a log's start is its first offset still on disk, or its durable trim if that is higher (a
             // log first seen through a trim frame has no data yet).
@@ -261,6 +387,7 @@ impl State {
         for r in logs {
             if r.tomb {
                 self.logs.remove(&r.log);
+                self.idx_ends.remove(&r.log);
                 if let Some(seg) = self.segs.get_mut(&seq) {
                     seg.logs.insert(
                         r.log,
@@ -282,6 +409,15 @@ impl State {
                     g
                 }
             };
+            if let Some((_, pos, _)) = r.points.first() {
+                if self
+                    .logs
+                    .get(&r.log)
+                    .is_some_and(|l| l.end_ts.is_some() && first > l.end)
+                {
+                    self.note_gap(seq, *pos, r.log, first);
+                }
+            }
             if r.range.is_some() {
                 if let Some(l) = self.logs.get_mut(&r.log).filter(|l| l.index.len() == 0) {
                     l.start = l.start.max(first);
@@ -418,6 +554,12 @@ struct Shared {
     appends: AtomicU64,
     batches: AtomicU64,
     fsyncs: AtomicU64,
+    /// Damage events: found at open, plus corrupt frames met by reads (each (segment, position) once).
+    corruption_events: AtomicU64,
+    /// Corrupt frames reads have met and counted (touched only on that error path).
+    reported: Mutex<std::collections::HashSet<(u64, u64)>>,
+    /// What recovery found at open.
+    damage: Vec<Damage>,
 }
 
 /// Counts a reader in [`DiskStore::wait_in_flight`] for as long as it is there, however its
@@ -547,28 +689,378 @@ impl<'a> Window<'a> {
     }
 }
 
-/// Scans a segment from the start; returns every valid frame's (pos, header) and where valid data ends.
-fn scan_segment(file: &dyn SegmentFile, len: u64) -> io::Result<(Vec<(u64, Header)>, u64)> {
+/// One item of a segment scan, in file order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scanned {
+    /// A valid frame at this position.
+    Frame(u64, Header),
+    /// `pos..end` holds no valid frame, and a valid frame starts at `end`: corruption, not a torn tail.
+    /// `header` is the bad frame's header if it still decodes (its fields may be damaged too).
+    Bad {
+        pos: u64,
+        end: u64,
+        header: Option<Header>,
+    },
+}
+
+/// A whole-segment scan.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    pub(crate) items: Vec<Scanned>,
+    /// Where trailing invalid bytes start (nothing valid after them): a torn tail in the active segment, a cut in a
+    /// sealed one. `None` when the segment ends on a frame boundary.
+    pub(crate) tail: Option<(u64, Option<Header>)>,
+}
+
+/// The frame at `pos` if valid, else its header if that still decodes.
+fn frame_at(w: &mut Window<'_>, pos: u64, len: u64) -> io::Result<Result<Header, Option<Header>>> {
+    // Header first: cheap rejection of torn tails before loading a (possibly bogus) large length.
+    let hb = w.get(pos, HEADER_LEN, len)?;
+    let Ok(h) = frame::decode_header(hb) else {
+        return Ok(Err(None));
+    };
+    if pos + h.frame_len > len {
+        return Ok(Err(Some(h)));
+    }
+    let n = usize::try_from(h.frame_len).unwrap_or(usize::MAX);
+    if frame::check(w.get(pos, n, len)?).is_err() {
+        return Ok(Err(Some(h)));
+    }
+    Ok(Ok(h))
+}
+
+/// The first valid frame after the bad one at `pos`: where its own length says it ends if a valid frame is there
+/// (a flipped byte in a body), else the next position holding the magic and a valid frame.
+fn resync(
+    w: &mut Window<'_>,
+    pos: u64,
+    header: Option<Header>,
+    len: u64,
+) -> io::Result<Option<u64>> {
+    if let Some(h) = header {
+        let next = pos + h.frame_len;
+        if next < len && frame_at(w, next, len)?.is_ok() {
+            return Ok(Some(next));
+        }
+    }
+    let magic = frame::MAGIC.to_le_bytes();
+    let mut p = pos + 1;
+    while p + HEADER_LEN as u64 <= len {
+        let found = {
+            let chunk = w.get(p, READ_WINDOW, len)?;
+            if chunk.len() < magic.len() {
+                return Ok(None);
+            }
+            match chunk.windows(magic.len()).position(|c| c == magic) {
+                Some(i) => Ok(i as u64),
+                None => Err((chunk.len() - (magic.len() - 1)) as u64),
+            }
+        };
+        match found {
+            Ok(i) => {
+                let c = p + i;
+                if frame_at(w, c, len)?.is_ok() {
+                    return Ok(Some(c));
+                }
+                p = c + 1;
+            }
+            Err(skip) => p += skip.max(1),
+        }
+    }
+    Ok(None)
+}
+
+/// Scans a segment from the start, resynchronising after invalid frames (see [`Scan`]).
+pub(crate) fn scan_segment(file: &dyn SegmentFile, len: u64) -> io::Result<Scan> {
     let mut w = Window::new(file);
-    let mut out = Vec::new();
+    let mut items = Vec::new();
     let mut pos = 0u64;
     while pos < len {
-        // Header first: cheap rejection of torn tails before loading a (possibly bogus) large length.
-        let hb = w.get(pos, HEADER_LEN, len)?;
-        let Ok(h) = frame::decode_header(hb) else {
-            break;
-        };
-        if pos + h.frame_len > len {
-            break;
+        match frame_at(&mut w, pos, len)? {
+            Ok(h) => {
+                items.push(Scanned::Frame(pos, h));
+                pos += h.frame_len;
+            }
+            Err(header) => match resync(&mut w, pos, header, len)? {
+                Some(end) => {
+                    items.push(Scanned::Bad { pos, end, header });
+                    pos = end;
+                }
+                None => {
+                    return Ok(Scan {
+                        items,
+                        tail: Some((pos, header)),
+                    })
+                }
+            },
         }
-        let n = usize::try_from(h.frame_len).unwrap_or(usize::MAX);
-        if frame::check(w.get(pos, n, len)?).is_err() {
-            break;
-        }
-        out.push((pos, h));
-        pos += h.frame_len;
     }
-    Ok((out, pos))
+    Ok(Scan { items, tail: None })
+}
+
+/// What a bad frame's header says it held, for log messages ("" when the header is unreadable).
+fn describe(header: Option<Header>) -> String {
+    match header {
+        Some(h) if h.kind == Kind::Data && h.count > 0 => format!(
+            " (it was a write of log {} entries {}..{})",
+            h.log,
+            h.base,
+            h.base + u64::from(h.count)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// How recovery treats the directory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecoverMode {
+    /// Scan sealed segments even when their `.idx` is valid (fsck: every frame's CRC is checked).
+    pub(crate) verify: bool,
+    /// Truncate torn tails, rewrite `.idx` files (open); fsck only reads.
+    pub(crate) mutate: bool,
+}
+
+/// What recovery found, for fsck.
+#[derive(Debug, Default)]
+pub(crate) struct Recovered {
+    pub(crate) damage: Vec<Damage>,
+    /// Human-readable notes on `.idx` files (missing, stale) that are not damage.
+    pub(crate) notes: Vec<String>,
+    /// Segments that hold damage (their `.idx` must not be trusted).
+    pub(crate) damaged_segments: Vec<u64>,
+    /// Every hole per log (damaged or lost, the flag), sorted.
+    pub(crate) holes: Vec<(LostRange, bool)>,
+}
+
+/// Replays the journal into `state`: sealed segments from their `.idx` (unless `mode.verify`) or by scanning, the
+/// active one by scanning. See "Recovery" and "Corruption" in `docs/design/log-format.md`.
+fn recover(
+    jdir: &JournalDir,
+    state: &mut State,
+    seqs: &[u64],
+    lost: &[LostRange],
+    mode: RecoverMode,
+) -> Result<Recovered, OpenError> {
+    let jpath = &jdir.path;
+    let mut rec = Recovered::default();
+    let active = seqs.last().copied().unwrap_or(1);
+    for &seq in seqs {
+        let path = jdir.file_path(seq, FileKind::Segment);
+        let file = jdir.open_segment(seq, false).map_err(io_err(&path))?;
+        if seq != active {
+            file.seal();
+        }
+        let len = file.len().map_err(io_err(&path))?;
+        state.segs.insert(
+            seq,
+            Seg {
+                file: file.clone(),
+                len,
+                logs: HashMap::new(),
+                bad: Vec::new(),
+            },
+        );
+        if seq != active {
+            let raw = jdir.read_index(seq).ok().flatten();
+            let idx = raw.as_deref().map(index::decode_idx);
+            match idx {
+                Some(Ok((s, l, logs))) if s == seq && l == len => {
+                    if !mode.verify {
+                        state.apply_idx(seq, logs);
+                        continue;
+                    }
+                }
+                Some(Ok((s, l, logs))) if s == seq => {
+                    // The segment is not the length it was sealed at: what the index knew is still the best record
+                    // of which offsets were acknowledged.
+                    tracing::error!(
+                        segment = seq,
+                        sealed_bytes = l,
+                        bytes = len,
+                        "sealed journal segment {} is {len} bytes but was sealed at {l}; rebuilding from its frames",
+                        path.display()
+                    );
+                    rec.notes.push(format!(
+                        "segment {seq}: .idx says {l} bytes, file has {len}"
+                    ));
+                    for r in logs {
+                        if let Some((_, end)) = r.range {
+                            let e = state.idx_ends.entry(r.log).or_insert((end, seq));
+                            if end > e.0 {
+                                *e = (end, seq);
+                            }
+                        }
+                    }
+                }
+                None => {
+                    rec.notes.push(format!("segment {seq}: .idx missing"));
+                    tracing::info!(
+                        segment = seq,
+                        "index of sealed journal segment missing; rebuilding it by scanning"
+                    );
+                }
+                _ => {
+                    rec.notes.push(format!("segment {seq}: .idx invalid"));
+                    tracing::warn!(
+                        segment = seq,
+                        "index of sealed journal segment invalid; rebuilding it by scanning"
+                    );
+                }
+            }
+        }
+        let scan = scan_segment(&*file, len).map_err(io_err(&path))?;
+        let damage_before = state.damage.len();
+        for item in &scan.items {
+            match *item {
+                Scanned::Frame(pos, ref h) => state.apply(seq, pos, h, None),
+                Scanned::Bad { pos, end, header } => state.note_bad(seq, pos, end, header),
+            }
+        }
+        let mut damaged = state.damage.len() > damage_before;
+        if let Some((valid, header)) = scan.tail {
+            if seq == active {
+                tracing::info!(
+                    segment = seq,
+                    bytes = len - valid,
+                    "dropping the last {} bytes of journal segment {}: an unfinished write{} that was never \
+                     acknowledged (a write is acknowledged only after its fsync); no acknowledged data is lost",
+                    len - valid,
+                    path.display(),
+                    describe(header)
+                );
+                if mode.mutate {
+                    file.truncate(valid).map_err(io_err(&path))?;
+                }
+                if let Some(s) = state.segs.get_mut(&seq) {
+                    s.len = valid;
+                }
+            } else {
+                // A sealed segment was fsynced before it was sealed: missing bytes at its end are damage.
+                state.note_bad(seq, valid, len, header);
+                damaged = true;
+            }
+        }
+        if damaged {
+            rec.damaged_segments.push(seq);
+        }
+        if seq == active {
+            if mode.mutate {
+                // An .idx next to the active segment is stale (its successor's creation was lost).
+                jdir.remove(seq, FileKind::Index).map_err(io_err(&path))?;
+            }
+        } else if mode.mutate {
+            if damaged {
+                // No `.idx` for a damaged segment: every open rescans it, so the damaged bytes stay known and are
+                // skipped by readers.
+                jdir.remove(seq, FileKind::Index).map_err(io_err(&path))?;
+            } else {
+                let b = index::encode_idx(seq, len, &state.idx_for(seq));
+                jdir.write_index(seq, &b).map_err(io_err(&path))?;
+            }
+        }
+    }
+    // Offsets a mismatched `.idx` says were written but no frame still holds.
+    let idx_ends: Vec<(u64, (u64, u64))> = state.idx_ends.drain().collect();
+    for (log, (end, seq)) in idx_ends {
+        if state.logs.get(&log).is_some_and(|l| end > l.end) {
+            state.note_gap(seq, 0, log, end);
+            if let Some(l) = state.logs.get_mut(&log) {
+                l.next = l.end;
+            }
+        }
+    }
+    for r in lost {
+        if let Some(l) = state.logs.get_mut(&r.log) {
+            l.add_hole(Hole {
+                from: r.from,
+                to: r.to,
+                segment: r.segment,
+                position: r.position,
+                lost: true,
+            });
+            l.next = l.next.max(l.end);
+        }
+    }
+    for d in &state.damage {
+        for r in &d.ranges {
+            let lost_now = lost
+                .iter()
+                .any(|x| x.log == r.log && x.from <= r.from && r.to <= x.to);
+            if lost_now {
+                continue;
+            }
+            tracing::error!(
+                segment = d.segment,
+                position = d.position,
+                log = r.log,
+                from = r.from,
+                to = r.to,
+                "journal damage: log {} entries {}..{} in segment {} at byte {} fail their checksum; they are \
+                 refused to readers until `rheo fsck --repair` marks them lost",
+                r.log,
+                r.from,
+                r.to,
+                jpath.join(format!("{:020}.seg", d.segment)).display(),
+                d.position
+            );
+        }
+        if d.ranges.is_empty() {
+            tracing::error!(
+                segment = d.segment,
+                position = d.position,
+                bytes = d.bytes,
+                "journal damage: {} bytes at byte {} of segment {} fail their checksum; no log lost entries to it \
+                 that recovery can name",
+                d.bytes,
+                d.position,
+                d.segment
+            );
+        }
+    }
+    rec.damage = state.damage.clone();
+    for (log, l) in &state.logs {
+        for h in &l.holes {
+            let r = LostRange {
+                log: *log,
+                from: h.from,
+                to: h.to,
+                segment: h.segment,
+                position: h.position,
+            };
+            rec.holes.push((r, h.lost));
+        }
+    }
+    rec.holes.sort_unstable();
+    Ok(rec)
+}
+
+/// Recovery of `dir` without opening a store: every segment scanned, nothing written (for fsck). Takes the
+/// directory's lock, so a running server's directory is refused.
+pub(crate) fn fsck_scan(dir: &Path) -> Result<Recovered, OpenError> {
+    let _lock = lock_dir(dir)?;
+    let jpath = dir.join("journal");
+    let jdir = JournalDir {
+        path: jpath.clone(),
+        faults: None,
+        direct_io: false,
+        durable_writes: false,
+    };
+    let mut state = State::new(0);
+    let seqs = match fs::metadata(&jpath) {
+        Ok(_) => jdir.list_segments().map_err(io_err(&jpath))?,
+        Err(_) => Vec::new(),
+    };
+    let lost = LostRange::load(dir).map_err(io_err(dir))?;
+    recover(
+        &jdir,
+        &mut state,
+        &seqs,
+        &lost,
+        RecoverMode {
+            verify: true,
+            mutate: false,
+        },
+    )
 }
 
 impl DiskStore {
@@ -595,64 +1087,18 @@ impl DiskStore {
             jdir.sync_dir().map_err(io_err(&jpath))?;
             seqs.push(1);
         }
-        let active = seqs.last().copied().unwrap_or(1);
-        for &seq in &seqs {
-            let path = jdir.file_path(seq, FileKind::Segment);
-            let file = jdir.open_segment(seq, false).map_err(io_err(&path))?;
-            if seq != active {
-                file.seal();
-            }
-            let len = file.len().map_err(io_err(&path))?;
-            state.segs.insert(
-                seq,
-                Seg {
-                    file: file.clone(),
-                    len,
-                    logs: HashMap::new(),
-                },
-            );
-            if seq != active {
-                let idx = jdir
-                    .read_index(seq)
-                    .ok()
-                    .flatten()
-                    .and_then(|b| index::decode_idx(&b).ok());
-                match idx {
-                    Some((s, l, logs)) if s == seq && l == len => {
-                        state.apply_idx(seq, logs);
-                        continue;
-                    }
-                    _ => tracing::warn!(
-                        seq,
-                        "segment index missing or invalid; rebuilding by scanning"
-                    ),
-                }
-            }
-            let (frames, valid) = scan_segment(&*file, len).map_err(io_err(&path))?;
-            for (pos, h) in &frames {
-                state.apply(seq, *pos, h, None);
-            }
-            if seq == active {
-                if valid < len {
-                    tracing::warn!(seq, valid, len, "truncating torn journal tail");
-                    file.truncate(valid).map_err(io_err(&path))?;
-                    if let Some(s) = state.segs.get_mut(&seq) {
-                        s.len = valid;
-                    }
-                }
-                // An .idx next to the active segment is stale (its successor's creation was lost).
-                jdir.remove(seq, FileKind::Index).map_err(io_err(&path))?;
-            } else {
-                if valid < len {
-                    return Err(OpenError::Corrupt(format!(
-                        "sealed segment {} has invalid data at byte {valid} of {len}",
-                        path.display()
-                    )));
-                }
-                let b = index::encode_idx(seq, len, &state.idx_for(seq));
-                jdir.write_index(seq, &b).map_err(io_err(&path))?;
-            }
-        }
+        let lost = LostRange::load(dir).map_err(io_err(dir))?;
+        let rec = recover(
+            &jdir,
+            &mut state,
+            &seqs,
+            &lost,
+            RecoverMode {
+                verify: false,
+                mutate: true,
+            },
+        )?;
+        let damage_events = rec.damage.len() as u64;
         // Drop index files whose segment is gone (deleted by GC just before a crash).
         if let Ok(rd) = fs::read_dir(&jpath) {
             for e in rd.flatten() {
@@ -681,6 +1127,9 @@ impl DiskStore {
             appends: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            corruption_events: AtomicU64::new(damage_events),
+            reported: Mutex::new(std::collections::HashSet::new()),
+            damage: rec.damage,
         });
         let committer = Arc::new(Mutex::new(Writer::new(shared.clone())));
         let (sh, w) = (shared.clone(), committer.clone());
@@ -1061,7 +1510,33 @@ impl DiskStore {
     fn plan(&self, log: LogId, from: Option<u64>, ts: Option<i64>) -> Option<ReadPlan> {
         let st = self.shared.state.lock();
         let l = st.logs.get(&log.0)?;
-        let from = from.unwrap_or(l.start).max(l.start);
+        let mut from = from.unwrap_or(l.start).max(l.start);
+        let mut end = l.end;
+        let mut damaged = None;
+        for h in &l.holes {
+            if from >= h.to {
+                continue;
+            }
+            if from >= h.from {
+                if h.lost {
+                    // Lost by repair: like trimmed data, readers move past it.
+                    from = h.to;
+                    continue;
+                }
+                damaged = Some(ReadError::Damaged {
+                    log: log.0,
+                    from: h.from,
+                    to: h.to,
+                    segment: h.segment,
+                    position: h.position,
+                });
+            } else {
+                // A read stops before a hole; the next one starting there learns about it.
+                end = end.min(h.from);
+            }
+            break;
+        }
+        let from = from.min(l.end);
         let mut p = match ts {
             Some(ts) => l.index.floor_ts(ts).or_else(|| l.index.first())?,
             None => l.index.floor(from)?,
@@ -1075,21 +1550,26 @@ impl DiskStore {
             }
         }
         let mut segs = Vec::new();
-        let seg_of = |seq: u64| st.segs.get(&seq).map(|s| (seq, s.file.clone(), s.len));
-        if let Some((seq, f, len)) = seg_of(p.seq) {
-            segs.push((seq, f, p.pos, len));
+        let seg_of = |seq: u64| {
+            st.segs
+                .get(&seq)
+                .map(|s| (seq, s.file.clone(), s.len, s.bad.clone()))
+        };
+        if let Some((seq, f, len, bad)) = seg_of(p.seq) {
+            segs.push((seq, f, p.pos, len, bad));
         }
         for q in l.index.segments_after(p.seq) {
-            if let Some((seq, f, len)) = seg_of(q.seq) {
-                segs.push((seq, f, q.pos, len));
+            if let Some((seq, f, len, bad)) = seg_of(q.seq) {
+                segs.push((seq, f, q.pos, len, bad));
             }
         }
         Some(ReadPlan {
             from,
             start: l.start,
-            end: l.end,
+            end,
             gen: l.gen,
             segs,
+            damaged,
         })
     }
 
@@ -1110,15 +1590,22 @@ impl DiskStore {
         let Some(plan) = self.plan(log, Some(from.0), None) else {
             return Ok(out);
         };
+        if let Some(e) = plan.damaged {
+            return Err(e);
+        }
         if plan.from >= plan.end {
             return Ok(out);
         }
         let mut bytes = 0usize;
         let mut hint = None;
-        'segs: for (seq, file, start_pos, len) in &plan.segs {
+        'segs: for (seq, file, start_pos, len, bad) in &plan.segs {
             let mut w = Window::probing(&**file);
             let mut pos = *start_pos;
             while pos < *len {
+                if let Some(next) = skip_bad(bad, pos) {
+                    pos = next;
+                    continue;
+                }
                 let hb = w
                     .get(pos, HEADER_LEN, *len)
                     .map_err(|e| ReadError::Io(e.to_string()))?;
@@ -1132,9 +1619,14 @@ impl DiskStore {
                         let fb = w
                             .take(pos, n, *len)
                             .map_err(|e| ReadError::Io(e.to_string()))?;
-                        let h = frame::check(&fb).map_err(|e| corrupt(*seq, pos, e))?;
-                        let payloads =
-                            frame::entries(&fb, &h).map_err(|e| corrupt(*seq, pos, e))?;
+                        let checked =
+                            frame::check(&fb).and_then(|h| Ok((h, frame::entries(&fb, &h)?)));
+                        let (h, payloads) = match checked {
+                            Ok(c) => c,
+                            // Serve what comes before the damage; the next read, starting at it, is refused.
+                            Err(_) if !out.is_empty() => break 'segs,
+                            Err(_) => return Err(self.damaged_read(&h, *seq, pos)),
+                        };
                         for (i, p) in payloads.into_iter().enumerate() {
                             let off = h.base + i as u64;
                             if off < plan.from {
@@ -1198,6 +1690,10 @@ impl DiskStore {
         let (from, end, frames) = {
             let st = self.shared.state.lock();
             let l = st.logs.get(&log.0)?;
+            if !l.holes.is_empty() {
+                // Damaged or lost ranges are resolved by the file path's plan.
+                return None;
+            }
             let from = from.max(l.start);
             if from >= l.end {
                 return Some(Vec::new());
@@ -1239,10 +1735,14 @@ impl DiskStore {
         let Some(plan) = self.plan(log, None, Some(ts)) else {
             return Ok(self.bounds(log).end);
         };
-        for (seq, file, start_pos, len) in &plan.segs {
+        for (seq, file, start_pos, len, bad) in &plan.segs {
             let mut w = Window::probing(&**file);
             let mut pos = *start_pos;
             while pos < *len {
+                if let Some(next) = skip_bad(bad, pos) {
+                    pos = next;
+                    continue;
+                }
                 let hb = w
                     .get(pos, HEADER_LEN, *len)
                     .map_err(|e| ReadError::Io(e.to_string()))?;
@@ -1290,6 +1790,56 @@ impl DiskStore {
 
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// A frame of `h.log` whose header reads but whose CRC or body fails, met by a read (a sealed segment whose
+    /// `.idx` was trusted at open, so recovery did not scan it): named and counted once, never served.
+    fn damaged_read(&self, h: &Header, seq: u64, pos: u64) -> ReadError {
+        if self.shared.reported.lock().insert((seq, pos)) {
+            self.shared
+                .corruption_events
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                segment = seq,
+                position = pos,
+                log = h.log,
+                "journal damage: log {} entries {}..{} at byte {pos} of segment {seq} fail their checksum; they are \
+                 refused to readers until `rheo fsck --repair` marks them lost",
+                h.log,
+                h.base,
+                h.base + u64::from(h.count)
+            );
+        }
+        ReadError::Damaged {
+            log: h.log,
+            from: h.base,
+            to: h.base + u64::from(h.count),
+            segment: seq,
+            position: pos,
+        }
+    }
+
+    pub(crate) fn readable_from(&self, log: LogId, from: Offset) -> Offset {
+        let st = self.shared.state.lock();
+        let mut from = from.0;
+        if let Some(l) = st.logs.get(&log.0) {
+            for h in l.holes.iter().filter(|h| h.lost) {
+                if h.from <= from && from < h.to {
+                    from = h.to;
+                }
+            }
+        }
+        Offset(from)
+    }
+
+    /// Damage events so far (see [`crate::Store::corruption_events`]).
+    pub(crate) fn corruption_events(&self) -> u64 {
+        self.shared.corruption_events.load(Ordering::Relaxed)
+    }
+
+    /// What recovery found at open.
+    pub(crate) fn damage(&self) -> Vec<Damage> {
+        self.shared.damage.clone()
     }
 
     pub(crate) fn stats(&self) -> StoreStats {
@@ -1344,8 +1894,18 @@ struct ReadPlan {
     start: u64,
     end: u64,
     gen: u64,
-    /// (seq, file, position to start scanning at, segment length snapshot)
-    segs: Vec<(u64, Arc<dyn SegmentFile>, u64, u64)>,
+    /// (seq, file, position to start scanning at, segment length snapshot, damaged byte ranges to skip)
+    segs: Vec<PlanSeg>,
+    /// `from` lies in a damaged range: the read is refused with this.
+    damaged: Option<ReadError>,
+}
+
+/// One segment of a [`ReadPlan`].
+type PlanSeg = (u64, Arc<dyn SegmentFile>, u64, u64, Vec<(u64, u64)>);
+
+/// The end of the damaged byte range holding `pos`, if any (readers jump there).
+fn skip_bad(bad: &[(u64, u64)], pos: u64) -> Option<u64> {
+    bad.iter().find(|r| r.0 <= pos && pos < r.1).map(|r| r.1)
 }
 
 /// How far ahead of the active segment's end the writer keeps zeroed, allocated blocks in the
@@ -1682,8 +2242,15 @@ impl Writer {
             file.truncate(len)?;
         }
         file.seal();
-        let idx = index::encode_idx(seq, len, &self.sh.state.lock().idx_for(seq));
-        self.sh.dir.write_index(seq, &idx)?;
+        let idx = {
+            let st = self.sh.state.lock();
+            // A segment holding damage gets no `.idx`: every open rescans it, so its damage stays known.
+            let damaged = st.segs.get(&seq).is_some_and(|s| !s.bad.is_empty());
+            (!damaged).then(|| index::encode_idx(seq, len, &st.idx_for(seq)))
+        };
+        if let Some(idx) = idx {
+            self.sh.dir.write_index(seq, &idx)?;
+        }
         let next = self.sh.dir.open_segment(seq + 1, true)?;
         self.sh.dir.sync_dir()?;
         self.sh.state.lock().segs.insert(
@@ -1692,6 +2259,7 @@ impl Writer {
                 file: next,
                 len: 0,
                 logs: HashMap::new(),
+                bad: Vec::new(),
             },
         );
         tracing::debug!(

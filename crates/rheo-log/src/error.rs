@@ -51,6 +51,24 @@ pub enum ReadError {
     /// A segment holds data that fails validation where the index says a valid frame must be.
     #[error("journal corrupt: {0}")]
     Corrupt(String),
+    /// The entries `from..to` (end exclusive) of `log` lie in a damaged part of the journal: they are refused, never
+    /// guessed. `rheo fsck --repair` marks them lost, after which readers move past them as past trimmed data.
+    #[error(
+        "log {log} entries {from}..{to} are damaged (journal segment {segment}, byte {position}); \
+         `rheo fsck --repair` marks them lost"
+    )]
+    Damaged {
+        /// The log.
+        log: u64,
+        /// First damaged offset.
+        from: u64,
+        /// One past the last damaged offset.
+        to: u64,
+        /// Journal segment holding (or that held) the damage.
+        segment: u64,
+        /// Byte position of the damage in that segment.
+        position: u64,
+    },
 }
 
 /// Failure of a catalog operation.

@@ -17,7 +17,9 @@ mod config;
 mod disk;
 mod error;
 mod frame;
+pub mod fsck;
 mod index;
+mod lost;
 mod mem;
 mod recent;
 mod storage;
@@ -75,6 +77,32 @@ pub struct LogBounds {
     pub end: Offset,
     /// Timestamp of the last visible entry ever appended (even if trimmed), `None` if the log never had one.
     pub last_timestamp_ms: Option<i64>,
+}
+
+/// Entries `from..to` (end exclusive) of `log` that a damaged part of the journal held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedRange {
+    /// The log.
+    pub log: u64,
+    /// First damaged offset.
+    pub from: u64,
+    /// One past the last damaged offset.
+    pub to: u64,
+}
+
+/// One damaged place in the journal: bytes that hold no valid frame although valid frames follow them (or a sealed
+/// segment cut short), and the log ranges recovery could attribute to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// Journal segment number.
+    pub segment: u64,
+    /// Byte position of the damage in the segment.
+    pub position: u64,
+    /// Length of the damaged bytes (0 when only a gap in a log's offsets showed the damage).
+    pub bytes: u64,
+    /// Log entries lost to it (may be empty: damage in a frame whose log recovery cannot name and no later frame
+    /// of which shows a gap).
+    pub ranges: Vec<DamagedRange>,
 }
 
 /// Counters for metrics and tests.
@@ -238,6 +266,16 @@ impl Store {
         }
     }
 
+    /// `from`, moved past any range of `log` that `fsck --repair` marked lost (as a read from `from` would). A
+    /// reader that got nothing at `from` below the log's end uses it to step past a lost range at the end of what
+    /// is stored.
+    pub fn readable_from(&self, log: LogId, from: Offset) -> Offset {
+        match &*self.inner {
+            Backend::Mem(_) => from,
+            Backend::Disk(d) => d.readable_from(log, from),
+        }
+    }
+
     /// First visible offset whose timestamp >= `timestamp_ms` (or `bounds.end` if none).
     pub fn seek_timestamp(&self, log: LogId, timestamp_ms: i64) -> Result<Offset, ReadError> {
         match &*self.inner {
@@ -326,6 +364,23 @@ impl Store {
         match &*self.inner {
             Backend::Mem(_) => Ok(()),
             Backend::Disk(d) => d.sync().await,
+        }
+    }
+
+    /// Damage events seen: damaged places found when the store was opened, plus corrupt frames met by reads since
+    /// (each counted once). A metric for the server; 0 for an intact journal and in memory mode.
+    pub fn corruption_events(&self) -> u64 {
+        match &*self.inner {
+            Backend::Mem(_) => 0,
+            Backend::Disk(d) => d.corruption_events(),
+        }
+    }
+
+    /// The damage recovery found when the store was opened (empty in memory mode).
+    pub fn damage(&self) -> Vec<Damage> {
+        match &*self.inner {
+            Backend::Mem(_) => Vec::new(),
+            Backend::Disk(d) => d.damage(),
         }
     }
 

@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the Kinesis API.
     Serve(ServeArgs),
+    /// Check a stopped server's data directory offline (`--repair` marks damaged ranges lost).
+    Fsck(crate::fsck::FsckArgs),
 }
 
 /// Every setting is optional here so that the TOML file can fill what flags and env leave out.
@@ -245,6 +247,7 @@ mod tests {
         all.extend_from_slice(args);
         match Cli::parse_from(all).command {
             Command::Serve(a) => a,
+            other => panic!("not serve: {other:?}"),
         }
     }
 

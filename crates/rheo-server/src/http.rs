@@ -78,7 +78,8 @@ async fn serve(app: &App, req: Request<Incoming>) -> Reply {
             if status >= 500 {
                 tracing::error!(operation = %op.name, error = %e, "request failed");
             }
-            let message = if status >= 500 {
+            // AWS sends no message with an InternalFailure; damaged records are the exception, named for the operator.
+            let message = if status >= 500 && !matches!(e, rheo_streams::KinesisError::Damaged(_)) {
                 String::new()
             } else {
                 e.to_string()

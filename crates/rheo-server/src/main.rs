@@ -2,6 +2,7 @@
 //! layer and the HTTP server together. It holds no Kinesis logic of its own.
 
 mod config;
+mod fsck;
 mod http;
 mod memory;
 
@@ -64,7 +65,10 @@ fn error_chain(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::Fsck(args) => return fsck::run(&args),
+    };
     let settings = args.resolve()?;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = settings.worker_threads {

@@ -404,12 +404,17 @@ impl Streams {
         }
         let shard = state.meta.shard(it.shard_index).ok_or_else(missing)?;
         let log = LogId(shard.log);
-        let entries =
-            self.inner
-                .store
-                .read(log, it.offset, limit as usize, GET_RECORDS_BYTES_MAX)?;
+        let entries = self
+            .inner
+            .store
+            .read(log, it.offset, limit as usize, GET_RECORDS_BYTES_MAX)
+            .map_err(|e| damaged_records(e, shard.index))?;
         let bounds = self.inner.store.bounds(log)?;
         let mut next = it.offset.max(bounds.start);
+        if entries.is_empty() && next < bounds.end {
+            // Nothing at the iterator below the end: a range marked lost by repair ends the stored data.
+            next = self.inner.store.readable_from(log, next);
+        }
         let mut records = Vec::with_capacity(entries.len());
         let mut last_ts = None;
         for e in entries {
@@ -493,6 +498,26 @@ pub fn java_date(ms: i64) -> String {
         (rem / 60) % 60,
         rem % 60
     )
+}
+
+/// A read of damaged records becomes `InternalFailure` (HTTP 500) whose message names the damaged records by
+/// sequence number. 500 rather than a 4xx: the request is right and the fault is the service's; SDKs retry a 500 a
+/// bounded number of times (wasted here, but harmless), while a 400 such as InvalidArgumentException would tell
+/// the client its request was wrong, and no AWS error code says "these records are gone".
+fn damaged_records(e: rheo_log::ReadError, shard_index: u64) -> KinesisError {
+    match e {
+        rheo_log::ReadError::Damaged { from, to, .. } => {
+            tracing::error!(error = %e, shard = %shard_id(shard_index), "GetRecords met damaged records");
+            KinesisError::Damaged(format!(
+                "Internal service failure: the records of {} from sequence number {} up to (not including) {} are \
+                 damaged in storage and cannot be served ({e})",
+                shard_id(shard_index),
+                SequenceNumber::new(shard_index, Offset(from)),
+                SequenceNumber::new(shard_index, Offset(to)),
+            ))
+        }
+        other => other.into(),
+    }
 }
 
 #[cfg(test)]

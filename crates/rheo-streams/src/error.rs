@@ -27,6 +27,10 @@ pub enum KinesisError {
     /// The storage engine failed; the request may or may not have taken effect on disk.
     #[error("{0}")]
     Internal(String),
+    /// The records asked for are damaged in storage (an `InternalFailure` whose message, unlike other internal
+    /// failures', is sent: it names the damaged records so that an operator can act).
+    #[error("{0}")]
+    Damaged(String),
 }
 
 pub type Result<T, E = KinesisError> = std::result::Result<T, E>;

@@ -1,0 +1,120 @@
+"""`rheo fsck` on a damaged data directory (issue 12).
+
+Runs its own server (like test_crash.py), writes records, stops it, flips one byte inside one record in the
+journal, then: `rheo fsck DIR` reports the damage and exits non-zero, the server still starts and answers
+GetRecords of the damaged record with an error naming it, `rheo fsck --repair DIR` marks it lost (exit 0), and
+after that GetRecords reads every other record.
+"""
+
+import base64
+import os
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from test_crash import REPO, Client, Server
+
+pytestmark = [pytest.mark.timeout(120)]
+
+N = 30
+DAMAGED = 10
+
+
+def binary():
+    if os.environ.get("RHEO_ENDPOINT"):
+        pytest.skip("needs its own server binary")
+    path = os.environ.get("RHEO_BIN", os.path.join(REPO, "target", "debug", "rheo"))
+    if not os.path.exists(path):
+        pytest.fail(f"Rheo binary not found at {path}")
+    return path
+
+
+def data(i):
+    return b"fsck-record-%04d" % i
+
+
+def read_all(c, name):
+    """-> (records' data, error documents met)."""
+    it = c.ok("GetShardIterator", {"StreamName": name, "ShardId": "shardId-000000000000",
+                                   "ShardIteratorType": "TRIM_HORIZON"})["ShardIterator"]
+    got, errors = [], []
+    for _ in range(40):
+        status, doc = c.call("GetRecords", {"ShardIterator": it, "Limit": 7})
+        if status != 200:
+            errors.append((status, doc))
+            break
+        got += [base64.b64decode(r["Data"]) for r in doc["Records"]]
+        if not doc["Records"] and doc.get("MillisBehindLatest", 0) == 0:
+            break
+        it = doc["NextShardIterator"]
+    return got, errors
+
+
+def fsck(bin_, *args):
+    return subprocess.run([bin_, "fsck", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_fsck_reports_and_repairs_a_flipped_byte():
+    bin_ = binary()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = os.path.join(tmp, "data")
+        srv = Server(bin_, data_dir, tmp, 0)
+        try:
+            c = Client(srv.host, srv.port)
+            c.ok("CreateStream", {"StreamName": "hurt", "ShardCount": 1})
+            deadline = time.monotonic() + 10
+            while c.ok("DescribeStreamSummary", {"StreamName": "hurt"})[
+                    "StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            for i in range(N):
+                c.ok("PutRecord", {"StreamName": "hurt", "PartitionKey": "pk",
+                                   "Data": base64.b64encode(data(i)).decode()})
+            c.close()
+        finally:
+            srv.stop()
+
+        seg = os.path.join(data_dir, "journal", "%020d.seg" % 1)
+        with open(seg, "rb") as f:
+            b = bytearray(f.read())
+        at = b.find(data(DAMAGED))
+        assert at > 0
+        b[at + 3] ^= 0x20
+        with open(seg, "wb") as f:
+            f.write(b)
+
+        r = fsck(bin_, data_dir)
+        assert r.returncode != 0, r.stdout + r.stderr
+        assert "damaged" in r.stdout, r.stdout
+
+        srv = Server(bin_, data_dir, tmp, 1)
+        try:
+            c = Client(srv.host, srv.port)
+            got, errors = read_all(c, "hurt")
+            assert got == [data(i) for i in range(DAMAGED)]
+            assert errors and errors[0][0] == 500, errors
+            doc = errors[0][1]
+            assert doc["__type"].endswith("InternalFailure"), doc
+            message = doc.get("message") or doc.get("Message") or ""
+            assert "damaged" in message and "shardId-000000000000" in message, doc
+            c.close()
+        finally:
+            srv.stop()
+
+        r = fsck(bin_, "--repair", data_dir)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "marked lost" in r.stdout, r.stdout
+        r = fsck(bin_, data_dir)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+        srv = Server(bin_, data_dir, tmp, 2)
+        try:
+            c = Client(srv.host, srv.port)
+            got, errors = read_all(c, "hurt")
+            assert not errors, errors
+            assert got == [data(i) for i in range(N) if i != DAMAGED]
+            c.close()
+        finally:
+            srv.stop()
