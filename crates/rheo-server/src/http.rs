@@ -42,7 +42,7 @@ async fn serve(app: &App, req: Request<Incoming>) -> Reply {
             None,
         );
     };
-    let op = match rheo_proto::parse_target(app.model, target.as_deref()) {
+    let op = match rheo_api_kinesis::resolve(target.as_deref()) {
         Ok(op) => op,
         Err(e) => return wire_error(&e, Some(protocol)),
     };
@@ -66,23 +66,21 @@ async fn serve(app: &App, req: Request<Incoming>) -> Reply {
     let ctx = Ctx {
         region: auth.region,
     };
-    match ops::execute(&app.streams, &ctx, app.model, op, protocol, &bytes).await {
+    match ops::execute(&app.streams, &ctx, op, protocol, &bytes).await {
         Ok(body) => reply(
             StatusCode::OK,
             Some(protocol.content_type()),
             Bytes::from(body),
         ),
         Err(ops::Failure::Wire(e)) => wire_error(&e, Some(protocol)),
-        Err(ops::Failure::Domain(e)) => {
-            let (ty, status) = ops::error_parts(&e);
+        Err(failure) => {
+            let (ty, status, message) =
+                failure
+                    .parts()
+                    .unwrap_or(("InternalFailure", 500, String::new()));
             if status >= 500 {
-                tracing::error!(operation = %op.name, error = %e, "request failed");
+                tracing::error!(operation = op.name(), error = ?failure, "request failed");
             }
-            let message = if status >= 500 {
-                String::new()
-            } else {
-                e.to_string()
-            };
             let body = rheo_proto::encode_error(protocol, ty, &message);
             reply(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
