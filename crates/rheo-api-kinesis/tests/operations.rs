@@ -161,9 +161,7 @@ fn a_not_implemented_operation_answers_the_aws_shaped_error() {
         Arc::new(ManualClock::new(1_700_000_000_000)),
     )
     .unwrap();
-    let ctx = Ctx {
-        region: "us-east-1".into(),
-    };
+    let ctx = Ctx::in_region("us-east-1");
     for (name, state) in TABLE {
         if *state != OperationState::NotImplemented {
             continue;

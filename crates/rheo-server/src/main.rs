@@ -66,6 +66,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Arc::new(http::App {
         streams: streams.clone(),
         model: rheo_api_kinesis::model(),
+        account: streams.default_account(),
         max_body_bytes: settings.max_body_bytes,
     });
 
@@ -97,7 +98,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (socket, _) = match accepted {
+                let (socket, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         // Out of file descriptors and similar: back off instead of spinning.
@@ -108,7 +109,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 };
                 let _ = socket.set_nodelay(true);
                 let app = app.clone();
-                let service = hyper::service::service_fn(move |req| http::handle(app.clone(), req));
+                let service =
+                    hyper::service::service_fn(move |req| http::handle(app.clone(), peer, req));
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
