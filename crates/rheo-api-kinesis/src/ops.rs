@@ -12,6 +12,9 @@ use rheo_streams::hash::HashRange;
 use rheo_streams::types::*;
 use rheo_streams::{KinesisError, StreamMode, Streams};
 
+use rheo_http::middleware::{Chain, Request as MiddlewareRequest, Resource};
+use rheo_http::RequestContext;
+
 use crate::{Node, Operation};
 
 type OpResult = Result<Node, KinesisError>;
@@ -44,6 +47,8 @@ pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
 pub enum Failure {
     Wire(rheo_proto::WireError),
     NotImplemented(Operation),
+    /// A middleware of the chain refused the decoded request.
+    Refused(rheo_http::middleware::Refusal),
     Domain(KinesisError),
 }
 
@@ -58,6 +63,7 @@ impl Failure {
                 400,
                 format!("Rheo does not implement {} yet.", op.name()),
             )),
+            Failure::Refused(r) => Some((r.error_type, r.status, r.message.clone())),
             Failure::Domain(e) => {
                 let (ty, status) = error_parts(e);
                 let message = if status >= 500 {
@@ -156,11 +162,137 @@ pub fn route(protocol: crate::Protocol, op: Operation) -> Route {
     }
 }
 
-/// Decodes, validates and runs one request, and encodes its answer. A plain JSON PutRecords
-/// and every JSON GetRecords answer take the [`fast`](crate::fast) paths (see [`route`]);
-/// everything else, and anything the PutRecords fast path declines, goes through the
-/// model-driven decoder and [`dispatch`]. An operation whose [`state`] is not implemented is
-/// refused before its body is read.
+/// A request decoded by the fast path or the generic decoder: the value the middleware chain
+/// sees (through [`Decoded::resources`]) and [`handle`] runs.
+pub enum Decoded<'a> {
+    /// A plain JSON PutRecords, borrowed from the body.
+    PutRecords(crate::fast::PutRecordsRequest<'a>),
+    /// Any other request, as a validated tree.
+    Tree(Node),
+}
+
+/// The ARN service part and resource type of a stream.
+const STREAM: (&str, &str) = ("kinesis", "stream");
+
+impl Decoded<'_> {
+    /// The resources the request names (a stream by name and/or ARN, a tagged resource, a
+    /// consumer), written into `out`; returns how many. Borrowed: nothing is formatted unless a
+    /// middleware asks for an ARN. A GetRecords names its stream only inside the iterator, which
+    /// the domain decodes; it reports none here.
+    pub fn resources<'s>(&'s self, out: &mut [Resource<'s>; 2]) -> usize {
+        let resource = |name: Option<&'s str>, arn: Option<&'s str>| Resource {
+            service: STREAM.0,
+            kind: STREAM.1,
+            name,
+            arn,
+        };
+        match self {
+            Decoded::PutRecords(req) => {
+                out[0] = resource(Some(req.stream_name), None);
+                1
+            }
+            Decoded::Tree(input) => {
+                let get = |m: &str| input.get(m).and_then(Node::as_str);
+                let mut n = 0;
+                let (name, arn) = (get("StreamName"), get("StreamARN").or(get("ResourceARN")));
+                if name.is_some() || arn.is_some() {
+                    out[n] = resource(name, arn);
+                    n += 1;
+                }
+                if let Some(consumer) = get("ConsumerARN") {
+                    out[n] = Resource {
+                        kind: "consumer",
+                        ..resource(None, Some(consumer))
+                    };
+                    n += 1;
+                }
+                n
+            }
+        }
+    }
+}
+
+/// Stage 1: decode `body` for `op` (fast path or generic decoder). An operation whose [`state`]
+/// is not implemented is refused before its body is read.
+pub fn decode(
+    op: Operation,
+    protocol: crate::Protocol,
+    body: &[u8],
+) -> Result<Decoded<'_>, Failure> {
+    if state(op) == OperationState::NotImplemented {
+        return Err(Failure::NotImplemented(op));
+    }
+    if route(protocol, op) == Route::PutRecordsFast {
+        if let Some(req) = crate::fast::PutRecordsRequest::parse(body) {
+            return Ok(Decoded::PutRecords(req));
+        }
+    }
+    let shape = crate::shape(op).ok_or(Failure::Wire(rheo_proto::WireError::UnknownOperation))?;
+    crate::decode_request(crate::model(), shape, protocol, body)
+        .map(Decoded::Tree)
+        .map_err(Failure::Wire)
+}
+
+/// Stage 3 and 4: run a decoded request and encode its answer. JSON PutRecords and GetRecords
+/// answers are written straight to bytes by the [`fast`](crate::fast) paths.
+pub async fn run_decoded(
+    streams: &Streams,
+    ctx: &Ctx,
+    op: Operation,
+    protocol: crate::Protocol,
+    decoded: Decoded<'_>,
+) -> Result<Vec<u8>, Failure> {
+    match decoded {
+        Decoded::PutRecords(req) => crate::fast::put_records(streams, ctx, &req)
+            .await
+            .map_err(Failure::Domain),
+        Decoded::Tree(input) => {
+            if route(protocol, op) == Route::GetRecordsFast {
+                return crate::fast::get_records(streams, ctx, &input)
+                    .await
+                    .map_err(Failure::Domain);
+            }
+            let output = dispatch(streams, ctx, op, &input).await?;
+            Ok(crate::encode_response(protocol, &output))
+        }
+    }
+}
+
+/// The pipeline: [`decode`]; the middleware `chain` sees the action and resources (skipped,
+/// with its resource scan, when the chain is empty); [`run_decoded`] runs and encodes.
+#[allow(clippy::too_many_arguments)]
+pub async fn handle(
+    streams: &Streams,
+    chain: &Chain,
+    rc: &RequestContext,
+    ctx: &Ctx,
+    op: Operation,
+    protocol: crate::Protocol,
+    body: &[u8],
+) -> Result<Vec<u8>, Failure> {
+    let decoded = decode(op, protocol, body)?;
+    if !chain.is_empty() {
+        let mut resources = [Resource {
+            service: STREAM.0,
+            kind: STREAM.1,
+            name: None,
+            arn: None,
+        }; 2];
+        let n = decoded.resources(&mut resources);
+        let request = MiddlewareRequest {
+            context: rc,
+            action: op.action(),
+            resources: resources.get(..n).unwrap_or(&[]),
+        };
+        chain.before(&request).map_err(Failure::Refused)?;
+    }
+    run_decoded(streams, ctx, op, protocol, decoded).await
+}
+
+/// Decodes, validates and runs one request, and encodes its answer, with no middleware (tests
+/// and tools; the server calls [`handle`]). A plain JSON PutRecords and every JSON GetRecords
+/// answer take the [`fast`](crate::fast) paths (see [`route`]); everything else, and anything
+/// the PutRecords fast path declines, goes through the model-driven decoder and [`dispatch`].
 pub async fn execute(
     streams: &Streams,
     ctx: &Ctx,
@@ -168,27 +300,8 @@ pub async fn execute(
     protocol: crate::Protocol,
     body: &[u8],
 ) -> Result<Vec<u8>, Failure> {
-    if state(op) == OperationState::NotImplemented {
-        return Err(Failure::NotImplemented(op));
-    }
-    let route = route(protocol, op);
-    if route == Route::PutRecordsFast {
-        if let Some(req) = crate::fast::PutRecordsRequest::parse(body) {
-            return crate::fast::put_records(streams, ctx, &req)
-                .await
-                .map_err(Failure::Domain);
-        }
-    }
-    let shape = crate::shape(op).ok_or(Failure::Wire(rheo_proto::WireError::UnknownOperation))?;
-    let input =
-        crate::decode_request(crate::model(), shape, protocol, body).map_err(Failure::Wire)?;
-    if route == Route::GetRecordsFast {
-        return crate::fast::get_records(streams, ctx, &input)
-            .await
-            .map_err(Failure::Domain);
-    }
-    let output = dispatch(streams, ctx, op, &input).await?;
-    Ok(crate::encode_response(protocol, &output))
+    let decoded = decode(op, protocol, body)?;
+    run_decoded(streams, ctx, op, protocol, decoded).await
 }
 
 /// Runs operation `op` with its validated `input` tree.

@@ -5,18 +5,18 @@
 //! layer decodes and validates, the domain runs, and the wire layer encodes. Nothing here knows
 //! an operation's meaning.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use rheo_api_kinesis::{ops, Operation};
-use rheo_http::RequestContext;
+use rheo_http::limits::{declared_too_large, read_body, BodyError};
+use rheo_http::middleware::Chain;
+use rheo_http::{ReplyBody, RequestContext};
 use rheo_proto::{Model, Protocol, WireError};
 use rheo_streams::types::Ctx;
 use rheo_streams::Streams;
@@ -27,15 +27,13 @@ pub struct App {
     /// The account every request acts in until credentials map to accounts.
     pub account: Arc<str>,
     pub max_body_bytes: usize,
+    /// Sees every decoded request before it runs, and every answer.
+    pub chain: Chain,
 }
 
-type Reply = Response<Full<Bytes>>;
+type Reply = Response<ReplyBody>;
 
-pub async fn handle(
-    app: Arc<App>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Result<Reply, Infallible> {
+pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Reply {
     crate::memory::count_request();
     let started = Instant::now();
     let mut rc = RequestContext::new(app.account.clone(), Some(peer));
@@ -44,17 +42,13 @@ pub async fn handle(
     if let Ok(id) = HeaderValue::from_bytes(rc.request_id.as_bytes()) {
         reply.headers_mut().insert("x-amzn-requestid", id);
     }
-    // One line per request (issue 12, item 6), with the id the client got back.
-    tracing::debug!(
-        request_id = %rc.request_id,
-        operation = op.map_or("-", Operation::name),
-        status = reply.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
-        principal = rc.principal.as_deref().unwrap_or("-"),
-        source = %peer,
-        "request"
+    app.chain.after(
+        &rc,
+        op.map(Operation::action),
+        reply.status().as_u16(),
+        started.elapsed(),
     );
-    Ok(reply)
+    reply
 }
 
 /// Answers one request; `rc` is filled as the request is understood and `op` once the target
@@ -81,7 +75,7 @@ async fn serve(
     };
     *op_seen = Some(op);
     let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > app.max_body_bytes) {
+    if declared_too_large(declared, app.max_body_bytes) {
         return too_large();
     }
     let auth =
@@ -102,7 +96,7 @@ async fn serve(
     // The domain's view of the context: the region is the one copy this adds per request (the
     // request id, formatted twice before, is now inline, so the count of allocations fell).
     let ctx = Ctx::new(rc.region.as_str(), rc.account.clone());
-    match ops::execute(&app.streams, &ctx, op, protocol, &bytes).await {
+    match ops::handle(&app.streams, &app.chain, rc, &ctx, op, protocol, &bytes).await {
         Ok(body) => reply(
             StatusCode::OK,
             Some(protocol.content_type()),
@@ -127,32 +121,6 @@ async fn serve(
     }
 }
 
-enum BodyError {
-    TooLarge,
-    Read(hyper::Error),
-}
-
-/// Reads the body into one buffer sized from `Content-Length`, releasing each chunk as it is
-/// copied. Collecting the chunks first and concatenating them afterwards held every large
-/// request twice (a 4 MiB PutRecords of 256 KiB records peaked the server at 0.6 GB RSS).
-async fn read_body(
-    mut body: Incoming,
-    declared: Option<usize>,
-    max: usize,
-) -> Result<Bytes, BodyError> {
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(max));
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(BodyError::Read)?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > max {
-                return Err(BodyError::TooLarge);
-            }
-            buf.extend_from_slice(&data);
-        }
-    }
-    Ok(buf.freeze())
-}
-
 fn wire_error(e: &WireError, protocol: Option<Protocol>) -> Reply {
     let (status, content_type, body) = e.to_response(protocol);
     reply(
@@ -169,7 +137,7 @@ fn too_large() -> Reply {
 
 fn reply(status: StatusCode, content_type: Option<&'static str>, body: Bytes) -> Reply {
     let len = body.len();
-    let mut resp = Response::new(Full::new(body));
+    let mut resp = Response::new(ReplyBody::full(body));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
     if let Some(ct) = content_type {
