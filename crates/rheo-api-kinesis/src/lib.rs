@@ -20,6 +20,10 @@ pub use operation::Operation;
 use rheo_proto::WireError;
 pub(crate) use rheo_proto::{decode_request, encode_response, Model, Node, Protocol};
 
+/// The `X-Amz-Target` prefix of Kinesis requests (the model's `targetPrefix`; a unit test
+/// checks they agree), for routing before the model is consulted.
+pub const TARGET_PREFIX: &str = "Kinesis_20131202";
+
 /// The SigV4 signing name requests to Kinesis carry in their credential scope.
 pub const SIGNING_NAME: &str = "kinesis";
 
@@ -75,7 +79,7 @@ mod tests {
     #[test]
     fn vendored_model_loads_with_its_service_names() {
         let m = super::model();
-        assert_eq!(m.target_prefix, "Kinesis_20131202");
+        assert_eq!(m.target_prefix, super::TARGET_PREFIX);
         assert_eq!(m.signing_name, super::SIGNING_NAME);
         assert!(m.operation("PutRecords").is_some());
     }

@@ -14,7 +14,9 @@ mod context;
 pub mod limits;
 pub mod listener;
 pub mod middleware;
+pub mod router;
 
 pub use body::{FrameStream, ReplyBody, Shutdown};
 pub use context::{RequestContext, RequestId};
 pub use listener::{serve, ServeConfig};
+pub use router::Router;

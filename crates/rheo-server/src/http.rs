@@ -29,6 +29,22 @@ pub struct App {
     pub max_body_bytes: usize,
     /// Sees every decoded request before it runs, and every answer.
     pub chain: Chain,
+    pub router: rheo_http::Router<Binding>,
+}
+
+/// The service bindings this server wires. One today; each new service adds a variant, a route
+/// and an arm in [`handle`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    Kinesis,
+}
+
+impl App {
+    pub fn router() -> rheo_http::Router<Binding> {
+        // The fallback answers what AWS answers a request without a known target.
+        rheo_http::Router::new(Binding::Kinesis)
+            .target_prefix(rheo_api_kinesis::TARGET_PREFIX, Binding::Kinesis)
+    }
 }
 
 type Reply = Response<ReplyBody>;
@@ -38,7 +54,9 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
     let started = Instant::now();
     let mut rc = RequestContext::new(app.account.clone(), Some(peer));
     let mut op = None;
-    let mut reply = serve(&app, &mut rc, &mut op, req).await;
+    let mut reply = match app.router.route(req.headers(), req.uri().path()) {
+        Binding::Kinesis => serve(&app, &mut rc, &mut op, req).await,
+    };
     if let Ok(id) = HeaderValue::from_bytes(rc.request_id.as_bytes()) {
         reply.headers_mut().insert("x-amzn-requestid", id);
     }

@@ -66,6 +66,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         account: streams.default_account(),
         max_body_bytes: settings.max_body_bytes,
         chain: rheo_http::middleware::Chain::new().with(rheo_http::middleware::RequestLog),
+        router: http::App::router(),
     });
 
     let listener = TcpListener::bind((settings.host, settings.port))
