@@ -11,11 +11,18 @@
 
 pub mod fast;
 pub mod fuzzing;
+mod operation;
 pub mod ops;
 
 use std::sync::LazyLock;
 
-pub(crate) use rheo_proto::{decode_request, encode_response, Model, Node, Operation, Protocol};
+pub use operation::Operation;
+use rheo_proto::WireError;
+pub(crate) use rheo_proto::{decode_request, encode_response, Model, Node, Protocol};
+
+/// The `X-Amz-Target` prefix of Kinesis requests (the model's `targetPrefix`; a unit test
+/// checks they agree), for routing before the model is consulted.
+pub const TARGET_PREFIX: &str = "Kinesis_20131202";
 
 /// The SigV4 signing name requests to Kinesis carry in their credential scope.
 pub const SIGNING_NAME: &str = "kinesis";
@@ -38,13 +45,59 @@ pub fn model() -> &'static Model {
     &MODEL
 }
 
+/// The model's shape of each [`Operation`], indexed by the id, so a request resolves its target
+/// once and never looks an operation up by name again.
+static SHAPES: LazyLock<Vec<Option<&'static rheo_proto::Operation>>> = LazyLock::new(|| {
+    Operation::ALL
+        .iter()
+        .map(|op| model().operation(op.name()))
+        .collect()
+});
+
+/// The model's definition of `op` (its input and output shapes). `None` only if the generated
+/// ids and the model disagree, which `tests/operations.rs` rules out.
+pub fn shape(op: Operation) -> Option<&'static rheo_proto::Operation> {
+    SHAPES.get(op as usize).copied().flatten()
+}
+
+/// Resolves `X-Amz-Target` (`Kinesis_20131202.PutRecord`) to an operation id.
+///
+/// Missing header, wrong service prefix or an operation the model does not have all give
+/// `UnknownOperationException` (400, no message), as AWS does. Matching is case-sensitive.
+pub fn resolve(target: Option<&str>) -> Result<Operation, WireError> {
+    let (service, name) = target
+        .and_then(|t| t.trim().split_once('.'))
+        .ok_or(WireError::UnknownOperation)?;
+    if service != model().target_prefix || model().target_prefix.is_empty() {
+        return Err(WireError::UnknownOperation);
+    }
+    Operation::from_name(name).ok_or(WireError::UnknownOperation)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn vendored_model_loads_with_its_service_names() {
         let m = super::model();
-        assert_eq!(m.target_prefix, "Kinesis_20131202");
+        assert_eq!(m.target_prefix, super::TARGET_PREFIX);
         assert_eq!(m.signing_name, super::SIGNING_NAME);
         assert!(m.operation("PutRecords").is_some());
+    }
+
+    #[test]
+    fn targets_resolve_to_ids_case_sensitively() {
+        use super::{resolve, shape, Operation};
+        assert_eq!(
+            resolve(Some("Kinesis_20131202.PutRecords")).ok(),
+            Some(Operation::PutRecords)
+        );
+        assert!(resolve(Some("Kinesis_20131202.putrecords")).is_err());
+        assert!(resolve(Some("DynamoDB_20120810.PutRecords")).is_err());
+        assert!(resolve(Some("Kinesis_20131202.NoSuchOperation")).is_err());
+        assert!(resolve(Some("PutRecords")).is_err());
+        assert!(resolve(None).is_err());
+        for op in Operation::ALL {
+            assert_eq!(shape(op).map(|s| s.name.as_str()), Some(op.name()));
+        }
     }
 }

@@ -12,7 +12,10 @@ use rheo_streams::hash::HashRange;
 use rheo_streams::types::*;
 use rheo_streams::{KinesisError, StreamMode, Streams};
 
-use crate::Node;
+use rheo_http::middleware::{Chain, Request as MiddlewareRequest, Resource};
+use rheo_http::RequestContext;
+
+use crate::{Node, Operation};
 
 type OpResult = Result<Node, KinesisError>;
 
@@ -39,11 +42,103 @@ pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
 }
 
 /// Why [`execute`] produced no answer: the request was refused by the wire layer (serialization,
-/// validation) or by the domain.
+/// validation), names an operation of the model this server does not implement, or was refused
+/// by the domain.
 #[derive(Debug)]
 pub enum Failure {
     Wire(rheo_proto::WireError),
+    NotImplemented(Operation),
+    /// A middleware of the chain refused the decoded request.
+    Refused(rheo_http::middleware::Refusal),
     Domain(KinesisError),
+}
+
+impl Failure {
+    /// `__type`, HTTP status and message of a refusal the binding answers itself (not a wire
+    /// error, which `rheo-proto` renders). A 5xx message is left empty: it would leak internals.
+    pub fn parts(&self) -> Option<(&'static str, u16, String)> {
+        match self {
+            Failure::Wire(_) => None,
+            Failure::NotImplemented(op) => Some((
+                NOT_IMPLEMENTED_TYPE,
+                400,
+                format!("Rheo does not implement {} yet.", op.name()),
+            )),
+            Failure::Refused(r) => Some((r.error_type, r.status, r.message.clone())),
+            Failure::Domain(e) => {
+                let (ty, status) = error_parts(e);
+                // A damaged range is named so the operator can find and repair it (`rheo fsck`).
+                let message = if status >= 500 && !matches!(e, KinesisError::Damaged(_)) {
+                    String::new()
+                } else {
+                    e.to_string()
+                };
+                Some((ty, status, message))
+            }
+        }
+    }
+}
+
+/// The `__type` a known but unimplemented operation answers. AWS's own name for "this endpoint
+/// does not do that", so SDKs surface it as a typed error rather than a parse failure; the
+/// message names the operation, which distinguishes it from a target the model lacks.
+pub const NOT_IMPLEMENTED_TYPE: &str = "UnknownOperationException";
+
+/// Whether this server runs an operation of the model. Exhaustive over the generated ids: an
+/// operation added to the model does not compile until it is given a state here (and the table
+/// in `tests/operations.rs` lists it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationState {
+    Implemented,
+    /// Answers [`Failure::NotImplemented`] before its body is decoded.
+    NotImplemented,
+}
+
+/// The state of `op`.
+pub const fn state(op: Operation) -> OperationState {
+    use Operation as O;
+    use OperationState::{Implemented as I, NotImplemented as N};
+    match op {
+        O::AddTagsToStream
+        | O::CreateStream
+        | O::DecreaseStreamRetentionPeriod
+        | O::DeleteStream
+        | O::DescribeLimits
+        | O::DescribeStream
+        | O::DescribeStreamSummary
+        | O::DisableEnhancedMonitoring
+        | O::EnableEnhancedMonitoring
+        | O::GetRecords
+        | O::GetShardIterator
+        | O::IncreaseStreamRetentionPeriod
+        | O::ListShards
+        | O::ListStreams
+        | O::ListTagsForResource
+        | O::ListTagsForStream
+        | O::MergeShards
+        | O::PutRecord
+        | O::PutRecords
+        | O::RemoveTagsFromStream
+        | O::SplitShard
+        | O::StartStreamEncryption
+        | O::StopStreamEncryption
+        | O::TagResource
+        | O::UntagResource
+        | O::UpdateShardCount
+        | O::UpdateStreamMode => I,
+        O::DeleteResourcePolicy
+        | O::DeregisterStreamConsumer
+        | O::DescribeAccountSettings
+        | O::DescribeStreamConsumer
+        | O::GetResourcePolicy
+        | O::ListStreamConsumers
+        | O::PutResourcePolicy
+        | O::RegisterStreamConsumer
+        | O::SubscribeToShard
+        | O::UpdateAccountSettings
+        | O::UpdateMaxRecordSize
+        | O::UpdateStreamWarmThroughput => N,
+    }
 }
 
 /// Which implementation [`execute`] uses for a request.
@@ -61,90 +156,224 @@ pub enum Route {
 
 /// The route [`execute`] takes for `op` over `protocol`. Only JSON has fast paths: CBOR
 /// traffic is rare (the Java SDK's default) and its encoder has no base64 or escaping cost.
-pub fn route(protocol: crate::Protocol, op: &str) -> Route {
+pub fn route(protocol: crate::Protocol, op: Operation) -> Route {
     match (protocol, op) {
-        (crate::Protocol::Json, "PutRecords") => Route::PutRecordsFast,
-        (crate::Protocol::Json, "GetRecords") => Route::GetRecordsFast,
+        (crate::Protocol::Json, Operation::PutRecords) => Route::PutRecordsFast,
+        (crate::Protocol::Json, Operation::GetRecords) => Route::GetRecordsFast,
         _ => Route::Generic,
     }
 }
 
-/// Decodes, validates and runs one request, and encodes its answer. A plain JSON PutRecords
-/// and every JSON GetRecords answer take the [`fast`](crate::fast) paths (see [`route`]);
-/// everything else, and anything the PutRecords fast path declines, goes through the
-/// model-driven decoder and [`dispatch`].
-pub async fn execute(
+/// A request decoded by the fast path or the generic decoder: the value the middleware chain
+/// sees (through [`Decoded::resources`]) and [`handle`] runs.
+pub enum Decoded<'a> {
+    /// A plain JSON PutRecords, borrowed from the body.
+    PutRecords(crate::fast::PutRecordsRequest<'a>),
+    /// Any other request, as a validated tree.
+    Tree(Node),
+}
+
+/// The ARN service part and resource type of a stream.
+const STREAM: (&str, &str) = ("kinesis", "stream");
+
+impl Decoded<'_> {
+    /// The resources the request names (a stream by name and/or ARN, a tagged resource, a
+    /// consumer), written into `out`; returns how many. Borrowed: nothing is formatted unless a
+    /// middleware asks for an ARN. A GetRecords names its stream only inside the iterator, which
+    /// the domain decodes; it reports none here.
+    pub fn resources<'s>(&'s self, out: &mut [Resource<'s>; 2]) -> usize {
+        let resource = |name: Option<&'s str>, arn: Option<&'s str>| Resource {
+            service: STREAM.0,
+            kind: STREAM.1,
+            name,
+            arn,
+        };
+        match self {
+            Decoded::PutRecords(req) => {
+                out[0] = resource(Some(req.stream_name), None);
+                1
+            }
+            Decoded::Tree(input) => {
+                let get = |m: &str| input.get(m).and_then(Node::as_str);
+                let mut n = 0;
+                let (name, arn) = (get("StreamName"), get("StreamARN").or(get("ResourceARN")));
+                if name.is_some() || arn.is_some() {
+                    out[n] = resource(name, arn);
+                    n += 1;
+                }
+                if let Some(consumer) = get("ConsumerARN") {
+                    out[n] = Resource {
+                        kind: "consumer",
+                        ..resource(None, Some(consumer))
+                    };
+                    n += 1;
+                }
+                n
+            }
+        }
+    }
+}
+
+/// Stage 1: decode `body` for `op` (fast path or generic decoder). An operation whose [`state`]
+/// is not implemented is refused before its body is read.
+pub fn decode(
+    op: Operation,
+    protocol: crate::Protocol,
+    body: &[u8],
+) -> Result<Decoded<'_>, Failure> {
+    if state(op) == OperationState::NotImplemented {
+        return Err(Failure::NotImplemented(op));
+    }
+    if route(protocol, op) == Route::PutRecordsFast {
+        if let Some(req) = crate::fast::PutRecordsRequest::parse(body) {
+            return Ok(Decoded::PutRecords(req));
+        }
+    }
+    let shape = crate::shape(op).ok_or(Failure::Wire(rheo_proto::WireError::UnknownOperation))?;
+    crate::decode_request(crate::model(), shape, protocol, body)
+        .map(Decoded::Tree)
+        .map_err(Failure::Wire)
+}
+
+/// Stage 3 and 4: run a decoded request and encode its answer. JSON PutRecords and GetRecords
+/// answers are written straight to bytes by the [`fast`](crate::fast) paths.
+pub async fn run_decoded(
     streams: &Streams,
     ctx: &Ctx,
-    model: &crate::Model,
-    op: &crate::Operation,
+    op: Operation,
+    protocol: crate::Protocol,
+    decoded: Decoded<'_>,
+) -> Result<Vec<u8>, Failure> {
+    match decoded {
+        Decoded::PutRecords(req) => crate::fast::put_records(streams, ctx, &req)
+            .await
+            .map_err(Failure::Domain),
+        Decoded::Tree(input) => {
+            if route(protocol, op) == Route::GetRecordsFast {
+                return crate::fast::get_records(streams, ctx, &input)
+                    .await
+                    .map_err(Failure::Domain);
+            }
+            let output = dispatch(streams, ctx, op, &input).await?;
+            Ok(crate::encode_response(protocol, &output))
+        }
+    }
+}
+
+/// The pipeline: [`decode`]; the middleware `chain` sees the action and resources (skipped,
+/// with its resource scan, when the chain is empty); [`run_decoded`] runs and encodes.
+#[allow(clippy::too_many_arguments)]
+pub async fn handle(
+    streams: &Streams,
+    chain: &Chain,
+    rc: &RequestContext,
+    ctx: &Ctx,
+    op: Operation,
     protocol: crate::Protocol,
     body: &[u8],
 ) -> Result<Vec<u8>, Failure> {
-    let route = route(protocol, &op.name);
-    if route == Route::PutRecordsFast {
-        if let Some(req) = crate::fast::PutRecordsRequest::parse(body) {
-            return crate::fast::put_records(streams, ctx, &req)
-                .await
-                .map_err(Failure::Domain);
-        }
+    let decoded = decode(op, protocol, body)?;
+    if !chain.is_empty() {
+        let mut resources = [Resource {
+            service: STREAM.0,
+            kind: STREAM.1,
+            name: None,
+            arn: None,
+        }; 2];
+        let n = decoded.resources(&mut resources);
+        let request = MiddlewareRequest {
+            context: rc,
+            action: op.action(),
+            resources: resources.get(..n).unwrap_or(&[]),
+        };
+        chain.before(&request).map_err(Failure::Refused)?;
     }
-    let input = crate::decode_request(model, op, protocol, body).map_err(Failure::Wire)?;
-    if route == Route::GetRecordsFast {
-        return crate::fast::get_records(streams, ctx, &input)
-            .await
-            .map_err(Failure::Domain);
-    }
-    let output = dispatch(streams, ctx, &op.name, &input)
-        .await
-        .map_err(Failure::Domain)?;
-    Ok(crate::encode_response(protocol, &output))
+    run_decoded(streams, ctx, op, protocol, decoded).await
+}
+
+/// Decodes, validates and runs one request, and encodes its answer, with no middleware (tests
+/// and tools; the server calls [`handle`]). A plain JSON PutRecords and every JSON GetRecords
+/// answer take the [`fast`](crate::fast) paths (see [`route`]); everything else, and anything
+/// the PutRecords fast path declines, goes through the model-driven decoder and [`dispatch`].
+pub async fn execute(
+    streams: &Streams,
+    ctx: &Ctx,
+    op: Operation,
+    protocol: crate::Protocol,
+    body: &[u8],
+) -> Result<Vec<u8>, Failure> {
+    let decoded = decode(op, protocol, body)?;
+    run_decoded(streams, ctx, op, protocol, decoded).await
 }
 
 /// Runs operation `op` with its validated `input` tree.
-pub async fn dispatch(streams: &Streams, ctx: &Ctx, op: &str, input: &Node) -> OpResult {
-    match op {
-        "CreateStream" => create_stream(streams, ctx, input).await,
-        "DeleteStream" => {
+pub async fn dispatch(
+    streams: &Streams,
+    ctx: &Ctx,
+    op: Operation,
+    input: &Node,
+) -> Result<Node, Failure> {
+    run(streams, ctx, op, input).await.map_err(|e| match e {
+        Run::Domain(e) => Failure::Domain(e),
+        Run::NotImplemented => Failure::NotImplemented(op),
+    })
+}
+
+enum Run {
+    Domain(KinesisError),
+    NotImplemented,
+}
+
+impl From<KinesisError> for Run {
+    fn from(e: KinesisError) -> Self {
+        Run::Domain(e)
+    }
+}
+
+async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Result<Node, Run> {
+    use Operation as O;
+    let answer: OpResult = match op {
+        O::CreateStream => create_stream(streams, ctx, input).await,
+        O::DeleteStream => {
             streams.delete_stream(ctx, &target(input)).await?;
             Ok(Node::map())
         }
-        "DescribeStream" => describe_stream(streams, ctx, input).await,
-        "DescribeStreamSummary" => describe_stream_summary(streams, ctx, input).await,
-        "ListStreams" => list_streams(streams, ctx, input).await,
-        "ListShards" => list_shards(streams, ctx, input).await,
-        "PutRecord" => put_record(streams, ctx, input).await,
-        "PutRecords" => put_records(streams, ctx, input).await,
-        "GetShardIterator" => get_shard_iterator(streams, ctx, input).await,
-        "GetRecords" => get_records(streams, ctx, input).await,
-        "IncreaseStreamRetentionPeriod" => {
+        O::DescribeStream => describe_stream(streams, ctx, input).await,
+        O::DescribeStreamSummary => describe_stream_summary(streams, ctx, input).await,
+        O::ListStreams => list_streams(streams, ctx, input).await,
+        O::ListShards => list_shards(streams, ctx, input).await,
+        O::PutRecord => put_record(streams, ctx, input).await,
+        O::PutRecords => put_records(streams, ctx, input).await,
+        O::GetShardIterator => get_shard_iterator(streams, ctx, input).await,
+        O::GetRecords => get_records(streams, ctx, input).await,
+        O::IncreaseStreamRetentionPeriod => {
             let hours = int(input, "RetentionPeriodHours")?;
             streams
                 .increase_retention(ctx, &target(input), hours)
                 .await?;
             Ok(Node::map())
         }
-        "DecreaseStreamRetentionPeriod" => {
+        O::DecreaseStreamRetentionPeriod => {
             let hours = int(input, "RetentionPeriodHours")?;
             streams
                 .decrease_retention(ctx, &target(input), hours)
                 .await?;
             Ok(Node::map())
         }
-        "SplitShard" => {
+        O::SplitShard => {
             let shard = string(input, "ShardToSplit")?;
             let key = string(input, "NewStartingHashKey")?;
             streams.split_shard(ctx, &target(input), shard, key).await?;
             Ok(Node::map())
         }
-        "MergeShards" => {
+        O::MergeShards => {
             let a = string(input, "ShardToMerge")?;
             let b = string(input, "AdjacentShardToMerge")?;
             streams.merge_shards(ctx, &target(input), a, b).await?;
             Ok(Node::map())
         }
-        "UpdateShardCount" => update_shard_count(streams, ctx, input).await,
-        "DescribeLimits" => {
+        O::UpdateShardCount => update_shard_count(streams, ctx, input).await,
+        O::DescribeLimits => {
             let l = streams.describe_limits(ctx).await?;
             Ok(Node::map()
                 .with("ShardLimit", l.shard_limit)
@@ -152,26 +381,26 @@ pub async fn dispatch(streams: &Streams, ctx: &Ctx, op: &str, input: &Node) -> O
                 .with("OnDemandStreamCount", l.on_demand_stream_count)
                 .with("OnDemandStreamCountLimit", l.on_demand_stream_count_limit))
         }
-        "UpdateStreamMode" => {
+        O::UpdateStreamMode => {
             let mode = mode_of(input.get("StreamModeDetails"))?;
             streams
                 .update_stream_mode(ctx, &target(input), mode)
                 .await?;
             Ok(Node::map())
         }
-        "AddTagsToStream" => {
+        O::AddTagsToStream => {
             streams
                 .add_tags(ctx, &target(input), tag_map(input.get("Tags")))
                 .await?;
             Ok(Node::map())
         }
-        "RemoveTagsFromStream" => {
+        O::RemoveTagsFromStream => {
             streams
                 .remove_tags(ctx, &target(input), strings(input.get("TagKeys")))
                 .await?;
             Ok(Node::map())
         }
-        "ListTagsForStream" => {
+        O::ListTagsForStream => {
             let start = input.get("ExclusiveStartTagKey").and_then(Node::as_str);
             let limit = input.get("Limit").and_then(Node::as_i64).map(|l| l as u32);
             let tags = streams.list_tags(ctx, &target(input), start, limit).await?;
@@ -179,27 +408,27 @@ pub async fn dispatch(streams: &Streams, ctx: &Ctx, op: &str, input: &Node) -> O
                 .with("Tags", tag_list(&tags.tags))
                 .with("HasMoreTags", tags.has_more))
         }
-        "TagResource" => {
+        O::TagResource => {
             streams
                 .add_tags(ctx, &resource(input)?, tag_map(input.get("Tags")))
                 .await?;
             Ok(Node::map())
         }
-        "UntagResource" => {
+        O::UntagResource => {
             streams
                 .remove_tags(ctx, &resource(input)?, strings(input.get("TagKeys")))
                 .await?;
             Ok(Node::map())
         }
-        "ListTagsForResource" => {
+        O::ListTagsForResource => {
             let tags = streams
                 .list_tags(ctx, &resource(input)?, None, None)
                 .await?;
             Ok(Node::map().with("Tags", tag_list(&tags.tags)))
         }
-        "EnableEnhancedMonitoring" | "DisableEnhancedMonitoring" => {
+        O::EnableEnhancedMonitoring | O::DisableEnhancedMonitoring => {
             let metrics = strings(input.get("ShardLevelMetrics"));
-            let enable = op == "EnableEnhancedMonitoring";
+            let enable = op == O::EnableEnhancedMonitoring;
             let (name, arn, current, desired) = streams
                 .set_enhanced_monitoring(ctx, &target(input), metrics, enable)
                 .await?;
@@ -210,21 +439,33 @@ pub async fn dispatch(streams: &Streams, ctx: &Ctx, op: &str, input: &Node) -> O
                 .with("DesiredShardLevelMetrics", list(desired))
                 .with("StreamARN", arn))
         }
-        "StartStreamEncryption" => {
+        O::StartStreamEncryption => {
             let key = string(input, "KeyId")?.to_string();
             streams
                 .set_encryption(ctx, &target(input), Some(key))
                 .await?;
             Ok(Node::map())
         }
-        "StopStreamEncryption" => {
+        O::StopStreamEncryption => {
             streams.set_encryption(ctx, &target(input), None).await?;
             Ok(Node::map())
         }
-        other => Err(KinesisError::Validation(format!(
-            "The operation {other} is not supported by this server yet."
-        ))),
-    }
+        // Exhaustive on purpose: `state` says which of these answer before decoding, and a new
+        // model operation must be placed here too.
+        O::DeleteResourcePolicy
+        | O::DeregisterStreamConsumer
+        | O::DescribeAccountSettings
+        | O::DescribeStreamConsumer
+        | O::GetResourcePolicy
+        | O::ListStreamConsumers
+        | O::PutResourcePolicy
+        | O::RegisterStreamConsumer
+        | O::SubscribeToShard
+        | O::UpdateAccountSettings
+        | O::UpdateMaxRecordSize
+        | O::UpdateStreamWarmThroughput => return Err(Run::NotImplemented),
+    };
+    Ok(answer?)
 }
 
 fn target(input: &Node) -> StreamTarget {

@@ -17,6 +17,7 @@ use common::{ctx, runtime};
 use proptest::prelude::*;
 use rheo_api_kinesis::fast;
 use rheo_api_kinesis::ops::{self, Route};
+use rheo_api_kinesis::Operation;
 use rheo_proto::{decode_request, encode_error, encode_response, Protocol};
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
@@ -207,22 +208,23 @@ async fn generic(streams: &Streams, body: &[u8]) -> Vec<u8> {
     let model = rheo_api_kinesis::model();
     let op = model.operation("GetRecords").unwrap();
     let input = decode_request(model, op, Protocol::Json, body).unwrap();
-    match ops::dispatch(streams, &ctx(), "GetRecords", &input).await {
+    match ops::dispatch(streams, &ctx(), Operation::GetRecords, &input).await {
         Ok(out) => encode_response(Protocol::Json, &out),
-        Err(e) => encode_error(Protocol::Json, ops::error_parts(&e).0, &e.to_string()),
+        Err(ops::Failure::Domain(e)) => {
+            encode_error(Protocol::Json, ops::error_parts(&e).0, &e.to_string())
+        }
+        Err(other) => panic!("{other:?}"),
     }
 }
 
 /// The server's entry point, which routes JSON GetRecords to the fast path.
 async fn executed(streams: &Streams, body: &[u8]) -> Vec<u8> {
-    let model = rheo_api_kinesis::model();
-    let op = model.operation("GetRecords").unwrap();
-    match ops::execute(streams, &ctx(), model, op, Protocol::Json, body).await {
+    match ops::execute(streams, &ctx(), Operation::GetRecords, Protocol::Json, body).await {
         Ok(bytes) => bytes,
         Err(ops::Failure::Domain(e)) => {
             encode_error(Protocol::Json, ops::error_parts(&e).0, &e.to_string())
         }
-        Err(ops::Failure::Wire(e)) => panic!("wire error {e:?}"),
+        Err(other) => panic!("{other:?}"),
     }
 }
 
@@ -311,11 +313,17 @@ proptest! {
 #[test]
 fn json_get_records_takes_the_fast_path() {
     assert_eq!(
-        ops::route(Protocol::Json, "GetRecords"),
+        ops::route(Protocol::Json, Operation::GetRecords),
         Route::GetRecordsFast
     );
-    assert_eq!(ops::route(Protocol::Cbor, "GetRecords"), Route::Generic);
-    assert_eq!(ops::route(Protocol::Json, "ListShards"), Route::Generic);
+    assert_eq!(
+        ops::route(Protocol::Cbor, Operation::GetRecords),
+        Route::Generic
+    );
+    assert_eq!(
+        ops::route(Protocol::Json, Operation::ListShards),
+        Route::Generic
+    );
 
     let rt = runtime();
     let s = Script {
@@ -402,11 +410,15 @@ fn cbor_get_records_still_uses_the_generic_encoder() {
             &mut body,
         )
         .unwrap();
-        let model = rheo_api_kinesis::model();
-        let op = model.operation("GetRecords").unwrap();
-        let answer = ops::execute(&streams, &ctx(), model, op, Protocol::Cbor, &body)
-            .await
-            .unwrap();
+        let answer = ops::execute(
+            &streams,
+            &ctx(),
+            Operation::GetRecords,
+            Protocol::Cbor,
+            &body,
+        )
+        .await
+        .unwrap();
         let v: ciborium::Value = ciborium::from_reader(&answer[..]).unwrap();
         let records = v
             .as_map()

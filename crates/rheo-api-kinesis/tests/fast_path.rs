@@ -15,6 +15,7 @@ use common::{ctx, runtime};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use rheo_api_kinesis::fast::PutRecordsRequest;
+use rheo_api_kinesis::Operation;
 use rheo_api_kinesis::{fast, ops};
 use rheo_proto::{decode_request, encode_error, encode_response, Protocol};
 use rheo_streams::clock::ManualClock;
@@ -132,13 +133,14 @@ async fn generic(streams: &Streams, body: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
         Ok(i) => i,
         Err(e) => return Err(e.to_response(Some(Protocol::Json)).2),
     };
-    match ops::dispatch(streams, &ctx(), "PutRecords", &input).await {
+    match ops::dispatch(streams, &ctx(), Operation::PutRecords, &input).await {
         Ok(out) => Ok(encode_response(Protocol::Json, &out)),
-        Err(e) => Err(encode_error(
+        Err(ops::Failure::Domain(e)) => Err(encode_error(
             Protocol::Json,
             ops::error_parts(&e).0,
             &e.to_string(),
         )),
+        Err(other) => panic!("{other:?}"),
     }
 }
 

@@ -17,6 +17,7 @@ static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
 use common::{ctx, runtime};
 use proptest::prelude::*;
 use rheo_api_kinesis::ops;
+use rheo_api_kinesis::Operation;
 use rheo_proto::{decode_request, Protocol};
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
@@ -276,14 +277,15 @@ proptest! {
                     continue;
                 };
                 let before = snapshot(&streams).await;
-                let result = ops::dispatch(&streams, &ctx(), &op.name, &input).await;
+                let id = Operation::from_name(&op_name).unwrap();
+                let result = ops::dispatch(&streams, &ctx(), id, &input).await;
                 if result.is_ok() {
                     ACCEPTED.fetch_add(1, Ordering::Relaxed);
                 }
                 if let Err(e) = result {
                     DOMAIN_REJECTIONS.fetch_add(1, Ordering::Relaxed);
-                    let (ty, status) = ops::error_parts(&e);
-                    prop_assert!(status == 400, "{op_name} gave {ty} {status}: {e}");
+                    let (ty, status, _) = e.parts().unwrap();
+                    prop_assert!(status == 400, "{op_name} gave {ty} {status}: {e:?}");
                     let after = snapshot(&streams).await;
                     prop_assert_eq!(before, after, "{} rejected with {} but changed state", op_name, ty);
                 }
@@ -309,7 +311,8 @@ fn the_generator_reaches_the_domain() {
                 for (op_name, body) in reqs {
                     let op = model.operation(&op_name).unwrap();
                     if let Ok(input) = decode_request(model, op, Protocol::Json, &body) {
-                        match ops::dispatch(&streams, &ctx(), &op.name, &input).await {
+                        let id = Operation::from_name(&op_name).unwrap();
+                        match ops::dispatch(&streams, &ctx(), id, &input).await {
                             Ok(_) => ACCEPTED.fetch_add(1, Ordering::Relaxed),
                             Err(_) => DOMAIN_REJECTIONS.fetch_add(1, Ordering::Relaxed),
                         };

@@ -13,9 +13,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use rheo_log::{Store, StoreConfig};
 use rheo_streams::clock::SystemClock;
 use rheo_streams::Streams;
@@ -107,7 +104,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Arc::new(http::App {
         streams: streams.clone(),
         model: rheo_api_kinesis::model(),
+        account: streams.default_account(),
         max_body_bytes: settings.max_body_bytes,
+        chain: rheo_http::middleware::Chain::new().with(rheo_http::middleware::RequestLog),
+        router: http::App::router(),
     });
 
     let ticker = tokio::spawn(async move {
@@ -128,44 +128,19 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(address = %local, storage = %settings.storage_label(), fsync = %settings.fsync, "rheo ready");
     println!("rheo ready on http://{local}");
 
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (socket, _) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        // Out of file descriptors and similar: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = socket.set_nodelay(true);
-                let app = app.clone();
-                let service = hyper::service::service_fn(move |req| http::handle(app.clone(), req));
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            _ = &mut shutdown => break,
-        }
-    }
-    tracing::info!("shutting down");
-    drop(listener);
+    let handler = move |peer, req| http::handle(app.clone(), peer, req);
+    rheo_http::serve(
+        listener,
+        rheo_http::ServeConfig::default(),
+        rheo_http::Shutdown::default(),
+        async {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+        },
+        handler,
+    )
+    .await;
     ticker.abort();
-    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after 5 s; closing them");
-    }
     store.sync().await.context("final fsync")?;
     tracing::info!("stopped");
     Ok(())

@@ -57,19 +57,19 @@ impl Streams {
             (StreamMode::OnDemand, None) => ON_DEMAND_SHARDS,
         };
         if req.tags.len() > TAGS_PER_STREAM_MAX {
-            return Err(too_many_tags(&req.name, self.account()));
+            return Err(too_many_tags(&req.name, ctx.account()));
         }
         if let Some(existing) = self.get_handle(&ctx.region, &req.name) {
             self.settle(&existing).await?;
             if !existing.read().await.gone {
-                return Err(messages::stream_exists(&req.name, self.account()));
+                return Err(messages::stream_exists(&req.name, ctx.account()));
             }
         }
         let open = self.open_shard_total(&ctx.region).await;
         let limit = self.inner.config.shard_limit;
         if open + u64::from(shard_count) > u64::from(limit) {
             return Err(messages::shard_limit(
-                self.account(),
+                ctx.account(),
                 &ctx.region,
                 open,
                 limit,
@@ -82,7 +82,7 @@ impl Streams {
                 return Err(KinesisError::LimitExceeded(format!(
                     "This request would exceed the on-demand stream limit for the account {} in {}. \
                      Limit: {}.",
-                    self.account(),
+                    ctx.account(),
                     ctx.region,
                     self.inner.config.on_demand_stream_limit
                 )));
@@ -173,7 +173,7 @@ impl Streams {
         shards.truncate(limit);
         let m = &state.meta;
         Ok(StreamDescription {
-            arn: self.stream_arn(&m.region, &name),
+            arn: self.stream_arn(&m.region, ctx.account(), &name),
             name,
             status: m.status,
             mode: m.mode,
@@ -195,7 +195,7 @@ impl Streams {
         let state = handle.read().await;
         let m = &state.meta;
         Ok(StreamSummary {
-            arn: self.stream_arn(&m.region, &name),
+            arn: self.stream_arn(&m.region, ctx.account(), &name),
             name,
             status: m.status,
             mode: m.mode,
@@ -227,7 +227,7 @@ impl Streams {
             let m = &state.meta;
             entries.push((
                 m.name.clone(),
-                self.stream_arn(&m.region, &m.name),
+                self.stream_arn(&m.region, ctx.account(), &m.name),
                 m.status,
                 m.mode,
                 m.created_ms,
@@ -300,12 +300,12 @@ impl Streams {
                 (name, after, req.stream_creation_ms, req.filter.clone())
             }
         };
-        let handle = self.lookup_name(&ctx.region, &name).await?;
+        let handle = self.lookup_name(&ctx.region, ctx.account(), &name).await?;
         let state = handle.read().await;
         let m = &state.meta;
         if let Some(created) = created_filter {
             if created != m.created_ms && created / 1000 != m.created_ms / 1000 {
-                return Err(messages::stream_not_found(&name, self.account()));
+                return Err(messages::stream_not_found(&name, ctx.account()));
             }
         }
         let mut after = after;
@@ -422,7 +422,7 @@ impl Streams {
                  retention period ({hours} hours) is too long."
             )));
         }
-        self.ensure_active(&state, &name)?;
+        self.ensure_active(ctx, &state, &name)?;
         if increase && hours < i64::from(current) {
             return Err(KinesisError::InvalidArgument(format!(
                 "Requested retention period ({hours} hours) for stream {name} can not be shorter \
@@ -455,11 +455,11 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
-        self.ensure_active(&state, &name)?;
+        self.ensure_active(ctx, &state, &name)?;
         if state.meta.mode == mode {
             return Err(KinesisError::InvalidArgument(format!(
                 "Stream {name} under account {} is already in {} mode.",
-                self.account(),
+                ctx.account(),
                 mode.as_str()
             )));
         }
@@ -482,7 +482,7 @@ impl Streams {
             tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]),
             "add tags to",
             &name,
-            self.account(),
+            ctx.account(),
         )?;
         let mut state = handle.write().await;
         let mut merged = state.meta.tags.clone();
@@ -490,7 +490,7 @@ impl Streams {
             merged.insert(k, v);
         }
         if merged.len() > TAGS_PER_STREAM_MAX {
-            return Err(too_many_tags(&name, self.account()));
+            return Err(too_many_tags(&name, ctx.account()));
         }
         state.meta.tags = merged;
         self.persist(&state.meta)
@@ -508,7 +508,7 @@ impl Streams {
             keys.iter().map(String::as_str),
             "remove tags from",
             &name,
-            self.account(),
+            ctx.account(),
         )?;
         let mut state = handle.write().await;
         for k in keys {
@@ -551,7 +551,7 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
-        self.ensure_active(&state, &name)?;
+        self.ensure_active(ctx, &state, &name)?;
         let current = state.meta.enhanced_metrics.clone();
         let named: Vec<String> = if metrics.iter().any(|m| m == "ALL") {
             SHARD_LEVEL_METRICS.iter().map(|m| m.to_string()).collect()
@@ -573,7 +573,7 @@ impl Streams {
         self.persist(&state.meta)?;
         Ok((
             name.clone(),
-            self.stream_arn(&ctx.region, &name),
+            self.stream_arn(&ctx.region, ctx.account(), &name),
             current,
             desired,
         ))
@@ -589,7 +589,7 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
-        self.ensure_active(&state, &name)?;
+        self.ensure_active(ctx, &state, &name)?;
         state.meta.encryption_key = key_id;
         self.persist(&state.meta)
     }

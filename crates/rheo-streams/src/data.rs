@@ -103,7 +103,7 @@ impl Streams {
                 KinesisError::InvalidArgument(format!(
                     "ExclusiveMinimumSequenceNumber {sequence_number} used in PutRecord on stream \
                  {name} under account {} is invalid.",
-                    self.account()
+                    ctx.account()
                 ))
             })
     }
@@ -138,7 +138,7 @@ impl Streams {
     ) -> Result<PutRecordsOutput> {
         let (name, handle) = self.lookup(ctx, target).await?;
         let state = handle.read().await;
-        ensure_writable(&state, &name, self.account())?;
+        ensure_writable(&state, &name, ctx.account())?;
         let record_max = state.meta.max_record_size_kib as usize * 1024;
         // The request-size check comes before any per-record one, as in AWS.
         let total: usize = entries
@@ -243,13 +243,13 @@ impl Streams {
 
     pub async fn get_shard_iterator(&self, ctx: &Ctx, req: GetShardIterator) -> Result<String> {
         let name = self.target_name(ctx, &req.target)?;
-        let account = self.account().to_string();
+        let account = ctx.account().to_string();
         let index = parse_shard_id(&req.shard_id)
             .filter(|i| *i <= i32::MAX as u64)
             .ok_or_else(|| messages::could_not_find_shard(&req.shard_id, &name, &account))?;
         let missing = || messages::shard_not_found(&shard_id(index), &name, &account);
         let handle = self
-            .lookup_name(&ctx.region, &name)
+            .lookup_name(&ctx.region, ctx.account(), &name)
             .await
             .map_err(|_| missing())?;
         let state = handle.read().await;
@@ -374,11 +374,11 @@ impl Streams {
                 return Err(messages::invalid_shard_iterator());
             }
         }
-        let account = self.account().to_string();
+        let account = ctx.account().to_string();
         let missing =
             || messages::shard_not_found(&shard_id(it.shard_index), &it.stream_name, &account);
         let handle = self
-            .lookup_name(&it.region, &it.stream_name)
+            .lookup_name(&it.region, ctx.account(), &it.stream_name)
             .await
             .map_err(|_| missing())?;
         {

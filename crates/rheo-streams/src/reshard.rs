@@ -27,13 +27,13 @@ impl Streams {
         // Counted before taking this stream's write lock: counting reads every stream.
         let open_total = self.open_shard_total(&ctx.region).await;
         let mut state = handle.write().await;
-        self.ensure_active(&state, &name)?;
-        let parent = self.open_shard_for_reshard(&state, &name, shard)?;
+        self.ensure_active(ctx, &state, &name)?;
+        let parent = self.open_shard_for_reshard(ctx, &state, &name, shard)?;
         let key = parse_hash_key(new_starting_hash_key).ok_or_else(|| {
             KinesisError::InvalidArgument(format!(
                 "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard} \
                  in stream {name} under account {} is not a valid hash key.",
-                self.account()
+                ctx.account()
             ))
         })?;
         if key <= parent.range.start.saturating_add(1) || key >= parent.range.end {
@@ -41,7 +41,7 @@ impl Streams {
                 "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard} \
                  in stream {name} under account {} is not both greater than one plus the \
                  shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
-                self.account(),
+                ctx.account(),
                 parent.range.start,
                 parent.range.end
             )));
@@ -88,10 +88,12 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
-        self.ensure_active(&state, &name)?;
-        let a = self.open_shard_for_reshard(&state, &name, shard)?.clone();
+        self.ensure_active(ctx, &state, &name)?;
+        let a = self
+            .open_shard_for_reshard(ctx, &state, &name, shard)?
+            .clone();
         let b = self
-            .open_shard_for_reshard(&state, &name, adjacent)?
+            .open_shard_for_reshard(ctx, &state, &name, adjacent)?
             .clone();
         // AWS requires ShardToMerge to hold the lower range, directly below the adjacent one.
         let range = if a.range.end.checked_add(1) == Some(b.range.start) {
@@ -103,7 +105,7 @@ impl Streams {
             return Err(KinesisError::InvalidArgument(format!(
                 "Shards {shard} and {adjacent} in stream {name} under account {} are not an \
                  adjacent pair of shards eligible for merging",
-                self.account()
+                ctx.account()
             )));
         };
         let logs = self.allocate_logs(1).await?;
@@ -133,7 +135,7 @@ impl Streams {
         // Counted before taking this stream's write lock: counting reads every stream.
         let open_total = self.open_shard_total(&ctx.region).await;
         let mut state = handle.write().await;
-        self.ensure_active(&state, &name)?;
+        self.ensure_active(ctx, &state, &name)?;
         let current = state.meta.open_shard_count() as u32;
         let limit = self.inner.config.shard_limit;
         if target_count > TARGET_SHARD_COUNT_MAX
@@ -157,7 +159,7 @@ impl Streams {
                  Current open shard count: {current}, Target shard count: {target_count}"
             )));
         }
-        let arn = self.stream_arn(&ctx.region, &name);
+        let arn = self.stream_arn(&ctx.region, ctx.account(), &name);
         if target_count == current {
             return Ok(ShardCountChange {
                 name,
@@ -257,11 +259,11 @@ impl Streams {
         state.rebuild_routes();
     }
 
-    pub(crate) fn ensure_active(&self, state: &StreamState, name: &str) -> Result<()> {
+    pub(crate) fn ensure_active(&self, ctx: &Ctx, state: &StreamState, name: &str) -> Result<()> {
         if state.meta.status != StreamStatus::Active {
             return Err(messages::stream_not_active(
                 name,
-                self.account(),
+                ctx.account(),
                 state.meta.status.as_str(),
             ));
         }
@@ -270,22 +272,24 @@ impl Streams {
 
     fn open_shard_for_reshard<'a>(
         &self,
+        ctx: &Ctx,
         state: &'a StreamState,
         name: &str,
         shard: &str,
     ) -> Result<&'a ShardMeta> {
         let index = parse_shard_id(shard)
             .filter(|i| *i <= i32::MAX as u64)
-            .ok_or_else(|| messages::could_not_find_shard(shard, name, self.account()))?;
-        let s = state.meta.shard(index).ok_or_else(|| {
-            messages::could_not_find_shard(&shard_id(index), name, self.account())
-        })?;
+            .ok_or_else(|| messages::could_not_find_shard(shard, name, ctx.account()))?;
+        let s = state
+            .meta
+            .shard(index)
+            .ok_or_else(|| messages::could_not_find_shard(&shard_id(index), name, ctx.account()))?;
         if !s.is_open() {
             return Err(KinesisError::InvalidArgument(format!(
                 "Shard {} in stream {name} under account {} has already been merged or split, \
                  and thus is not eligible for merging or splitting.",
                 shard_id(s.index),
-                self.account()
+                ctx.account()
             )));
         }
         Ok(s)
@@ -295,7 +299,7 @@ impl Streams {
         let limit = self.inner.config.shard_limit;
         if open + additional > u64::from(limit) {
             return Err(messages::shard_limit(
-                self.account(),
+                ctx.account(),
                 &ctx.region,
                 open,
                 limit,

@@ -21,6 +21,10 @@ use crate::messages;
 use crate::meta::{Pending, StreamMeta, StreamStatus};
 use crate::types::{Ctx, StreamTarget};
 
+/// The account a request acts in when nothing names another (AWS's documentation account for
+/// local tools).
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+
 const CATALOG_STREAM_PREFIX: &str = "stream/";
 const CATALOG_NEXT_LOG: &str = "counter/next-log-id";
 
@@ -42,7 +46,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            account_id: "000000000000".into(),
+            account_id: DEFAULT_ACCOUNT_ID.into(),
             create_stream_ms: 500,
             delete_stream_ms: 500,
             update_stream_ms: 500,
@@ -112,6 +116,8 @@ pub(crate) struct Inner {
     pub registry: RwLock<HashMap<(String, String), Handle>>,
     pub admin: Mutex<()>,
     pub next_log: Mutex<u64>,
+    /// `config.account_id`, shared with every request context filled from it.
+    pub default_account: Arc<str>,
     /// Logs found in the store at open that no stream's metadata names.
     pub orphan_logs: Vec<LogId>,
 }
@@ -181,6 +187,7 @@ impl Streams {
         tracing::info!(streams = registry.len(), "streams loaded");
         Ok(Streams {
             inner: Arc::new(Inner {
+                default_account: config.account_id.as_str().into(),
                 config,
                 store,
                 clock,
@@ -209,15 +216,14 @@ impl Streams {
         self.inner.clock.now_ms()
     }
 
-    pub(crate) fn account(&self) -> &str {
-        &self.inner.config.account_id
+    /// The configured account, which a request context is filled from when the request names
+    /// no other. Shared, so a context per request costs a reference count, not an allocation.
+    pub fn default_account(&self) -> std::sync::Arc<str> {
+        self.inner.default_account.clone()
     }
 
-    pub fn stream_arn(&self, region: &str, name: &str) -> String {
-        format!(
-            "arn:aws:kinesis:{region}:{}:stream/{name}",
-            self.inner.config.account_id
-        )
+    pub fn stream_arn(&self, region: &str, account: &str, name: &str) -> String {
+        format!("arn:aws:kinesis:{region}:{account}:stream/{name}")
     }
 
     /// Reserves `count` never-used log ids, durably, before anything refers to them.
@@ -247,7 +253,7 @@ impl Streams {
             (name, Some(arn)) => {
                 let (region, account, arn_name) = parse_stream_arn(arn)
                     .ok_or_else(|| KinesisError::InvalidArgument(format!("Invalid ARN: {arn}")))?;
-                if account != self.account() || region != ctx.region {
+                if account != ctx.account() || region != ctx.region {
                     return Err(messages::stream_not_found(
                         arn_name,
                         &account_display(account),
@@ -273,16 +279,21 @@ impl Streams {
         target: &StreamTarget,
     ) -> Result<(String, Handle)> {
         let name = self.target_name(ctx, target)?;
-        let handle = self.lookup_name(&ctx.region, &name).await?;
+        let handle = self.lookup_name(&ctx.region, ctx.account(), &name).await?;
         Ok((name, handle))
     }
 
-    pub(crate) async fn lookup_name(&self, region: &str, name: &str) -> Result<Handle> {
+    pub(crate) async fn lookup_name(
+        &self,
+        region: &str,
+        account: &str,
+        name: &str,
+    ) -> Result<Handle> {
         let handle = self.get_handle(region, name);
-        let handle = handle.ok_or_else(|| messages::stream_not_found(name, self.account()))?;
+        let handle = handle.ok_or_else(|| messages::stream_not_found(name, account))?;
         self.settle(&handle).await?;
         if handle.read().await.gone {
-            return Err(messages::stream_not_found(name, self.account()));
+            return Err(messages::stream_not_found(name, account));
         }
         Ok(handle)
     }

@@ -22,13 +22,7 @@ fn setup() -> (Streams, ManualClock, Ctx) {
         ..Config::default()
     };
     let streams = Streams::open(config, store, Arc::new(clock.clone())).unwrap();
-    (
-        streams,
-        clock,
-        Ctx {
-            region: "us-east-1".into(),
-        },
-    )
+    (streams, clock, Ctx::in_region("us-east-1"))
 }
 
 async fn create(s: &Streams, clock: &ManualClock, ctx: &Ctx, name: &str, shards: u32) {
@@ -135,9 +129,7 @@ async fn create_describe_activates_after_delay() {
 async fn streams_are_namespaced_by_region() {
     let (s, clock, ctx) = setup();
     create(&s, &clock, &ctx, "a", 1).await;
-    let other = Ctx {
-        region: "eu-west-1".into(),
-    };
+    let other = Ctx::in_region("eu-west-1");
     let err = s
         .describe_stream_summary(&other, &StreamTarget::name("a"))
         .await
@@ -150,6 +142,37 @@ async fn streams_are_namespaced_by_region() {
         .unwrap();
     assert_eq!(sum.open_shard_count, 2);
     assert_eq!(sum.arn, "arn:aws:kinesis:eu-west-1:000000000000:stream/a");
+}
+
+/// The account is the request's, not a global: ARNs and messages name the context's account,
+/// and an ARN of another account does not reach the stream.
+#[tokio::test]
+async fn the_account_comes_from_the_request_context() {
+    let (s, clock, _) = setup();
+    assert_eq!(&*s.default_account(), "000000000000");
+    let ctx = Ctx::new("us-east-1", "111122223333".into());
+    create(&s, &clock, &ctx, "a", 1).await;
+    let sum = s
+        .describe_stream_summary(&ctx, &StreamTarget::name("a"))
+        .await
+        .unwrap();
+    assert_eq!(sum.arn, "arn:aws:kinesis:us-east-1:111122223333:stream/a");
+    let by_arn = StreamTarget {
+        name: None,
+        arn: Some(sum.arn.clone()),
+    };
+    assert!(s.describe_stream_summary(&ctx, &by_arn).await.is_ok());
+    let other = Ctx::new("us-east-1", "444455556666".into());
+    let err = s
+        .describe_stream_summary(&other, &by_arn)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::ResourceNotFound(_)), "{err:?}");
+    let err = s
+        .describe_stream_summary(&ctx, &StreamTarget::name("missing"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("111122223333"), "{err}");
 }
 
 #[tokio::test]
@@ -730,9 +753,7 @@ async fn metadata_survives_reopen_of_a_durable_store() {
         dir: Some(dir.path().to_path_buf()),
         ..StoreConfig::default()
     };
-    let ctx = Ctx {
-        region: "us-east-1".into(),
-    };
+    let ctx = Ctx::in_region("us-east-1");
     let seq;
     {
         let s = Streams::open(

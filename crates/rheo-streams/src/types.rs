@@ -8,10 +8,33 @@ use crate::hash::HashRange;
 use crate::meta::{StreamMode, StreamStatus};
 use crate::sequence::SequenceNumber;
 
-/// Who is asking: the region of the request (from its signature) scopes every stream name.
+/// Who is asking: the region of the request (from its signature) and the account it acts in
+/// scope every stream name and ARN. The binding fills it per request from the request context;
+/// the account defaults to the configured one ([`Streams::default_account`](crate::Streams::default_account)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ctx {
     pub region: String,
+    /// Shared, not owned: filling a context per request must not allocate.
+    pub account: std::sync::Arc<str>,
+}
+
+impl Ctx {
+    pub fn new(region: impl Into<String>, account: std::sync::Arc<str>) -> Ctx {
+        Ctx {
+            region: region.into(),
+            account,
+        }
+    }
+
+    /// A context in `region` and the default account of [`Config`](crate::Config), for tests
+    /// and tools.
+    pub fn in_region(region: impl Into<String>) -> Ctx {
+        Ctx::new(region, crate::service::DEFAULT_ACCOUNT_ID.into())
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
 }
 
 /// A stream named by `StreamName` or by `StreamARN` (at least one, as the model allows).

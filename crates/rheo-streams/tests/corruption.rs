@@ -17,9 +17,7 @@ const N: usize = 40;
 const DAMAGED: usize = 20;
 
 fn ctx() -> Ctx {
-    Ctx {
-        region: "us-east-1".into(),
-    }
+    Ctx::in_region("us-east-1")
 }
 
 fn open(dir: &Path, clock: &ManualClock) -> Streams {

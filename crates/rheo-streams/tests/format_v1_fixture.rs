@@ -55,9 +55,7 @@ struct ShardManifest {
 }
 
 fn ctx() -> Ctx {
-    Ctx {
-        region: "us-east-1".into(),
-    }
+    Ctx::in_region("us-east-1")
 }
 
 fn config() -> Config {

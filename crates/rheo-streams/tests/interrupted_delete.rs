@@ -18,9 +18,7 @@ use rheo_streams::{Config, KinesisError, Streams};
 const T0: i64 = 1_700_000_000_000;
 
 fn ctx() -> Ctx {
-    Ctx {
-        region: "us-east-1".into(),
-    }
+    Ctx::in_region("us-east-1")
 }
 
 fn store(dir: &Path) -> Store {

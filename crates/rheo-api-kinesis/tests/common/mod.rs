@@ -12,7 +12,5 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// The request context every test uses (region of the signature).
 pub fn ctx() -> Ctx {
-    Ctx {
-        region: "us-east-1".into(),
-    }
+    Ctx::in_region("us-east-1")
 }
