@@ -3,17 +3,10 @@
 # acknowledged record is read back exactly once (rheo-bench exits non-zero otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/start-rheo.sh
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-target/debug/rheo serve --port 0 --data-dir "$work/data" --create-stream-ms 50 --delete-stream-ms 50 \
-  >"$work/out" 2>"$work/err" &
-pid=$!
-for _ in $(seq 1 100); do
-  grep -q 'rheo ready on' "$work/out" 2>/dev/null && break
-  sleep 0.1
-done
-endpoint=$(grep -o 'http://[0-9.:]*' "$work/out" | head -n 1)
-[ -n "$endpoint" ] || { cat "$work/err"; echo "rheo did not start"; exit 1; }
+start_rheo target/debug/rheo "$work" --create-stream-ms 50 --delete-stream-ms 50
 target/debug/rheo-bench --endpoint "$endpoint" --server-pid "$pid" --smoke all
 # Paced put (open loop at a fixed offered rate): runs, reports its target rate and acknowledges
 # records; latency from schedule is reported next to latency from send.

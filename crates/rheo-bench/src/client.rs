@@ -16,6 +16,7 @@ use http::{HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use rheo_stdx::calendar::civil_from_days;
 use tokio::net::TcpStream;
 
 /// Errors a single API call can end with before a status code is known.
@@ -160,21 +161,6 @@ pub fn amz_date(unix_secs: u64) -> (String, String) {
         rem % 60
     );
     (stamp, date)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); the
-/// well-known era-based algorithm, valid for any date the benchmark can see.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Builds the fake-but-well-formed SigV4 header value. The signature is a
