@@ -153,14 +153,7 @@ async fn fixture(s: &Script) -> (Streams, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(1_790_000_000_000));
     let streams = Streams::open_in_memory(config, clock.clone()).unwrap();
     streams
-        .create_stream(
-            &ctx(),
-            CreateStream {
-                name: "s".into(),
-                shard_count: Some(s.shards),
-                ..Default::default()
-            },
-        )
+        .create_stream(&ctx(), CreateStream::provisioned("s", s.shards))
         .await
         .unwrap();
     if s.encryption == Encryption::Before {
@@ -247,13 +240,7 @@ async fn read_everything(s: &Script) -> Result<Seen, TestCaseError> {
     let mut seen = Seen::default();
     let mut step = 0usize;
     for shard in shards {
-        let request = GetShardIterator {
-            target: stream(),
-            shard_id: shard.shard_id.clone(),
-            kind: IteratorType::TrimHorizon,
-            starting_sequence_number: None,
-            timestamp_ms: None,
-        };
+        let request = GetShardIterator::trim_horizon(stream(), shard.shard_id.clone());
         let mut iterator = a.get_shard_iterator(&ctx(), request.clone()).await.unwrap();
         let other = b.get_shard_iterator(&ctx(), request).await.unwrap();
         prop_assert_eq!(&iterator, &other);
@@ -336,13 +323,7 @@ fn json_get_records_takes_the_fast_path() {
     };
     rt.block_on(async {
         let (streams, _clock) = fixture(&s).await;
-        let request = |shard: &str| GetShardIterator {
-            target: stream(),
-            shard_id: shard.into(),
-            kind: IteratorType::TrimHorizon,
-            starting_sequence_number: None,
-            timestamp_ms: None,
-        };
+        let request = |shard: &str| GetShardIterator::trim_horizon(stream(), shard);
         let mut texts = Vec::new();
         for shard in ["shardId-000000000000", "shardId-000000000001"] {
             let it = streams
@@ -391,13 +372,7 @@ fn cbor_get_records_still_uses_the_generic_encoder() {
         let it = streams
             .get_shard_iterator(
                 &ctx(),
-                GetShardIterator {
-                    target: stream(),
-                    shard_id: "shardId-000000000000".into(),
-                    kind: IteratorType::TrimHorizon,
-                    starting_sequence_number: None,
-                    timestamp_ms: None,
-                },
+                GetShardIterator::trim_horizon(stream(), "shardId-000000000000"),
             )
             .await
             .unwrap();

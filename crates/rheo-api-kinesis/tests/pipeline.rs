@@ -95,11 +95,7 @@ fn the_chain_sees_action_and_arns_and_a_refusal_stops_the_request() {
             streams
                 .create_stream(
                     &ctx,
-                    CreateStream {
-                        name: name.into(),
-                        shard_count: Some(1),
-                        ..Default::default()
-                    },
+                    CreateStream::provisioned(name, 1),
                 )
                 .await
                 .unwrap();

@@ -37,14 +37,7 @@ async fn fixture() -> Streams {
     let ctx = ctx();
     for name in ["s", "t"] {
         streams
-            .create_stream(
-                &ctx,
-                CreateStream {
-                    name: name.into(),
-                    shard_count: Some(2),
-                    ..Default::default()
-                },
-            )
+            .create_stream(&ctx, CreateStream::provisioned(name, 2))
             .await
             .unwrap();
     }
@@ -83,13 +76,7 @@ async fn snapshot(streams: &Streams) -> String {
             let it = streams
                 .get_shard_iterator(
                     &ctx,
-                    GetShardIterator {
-                        target: t.clone(),
-                        shard_id: shard.shard_id.clone(),
-                        kind: IteratorType::TrimHorizon,
-                        starting_sequence_number: None,
-                        timestamp_ms: None,
-                    },
+                    GetShardIterator::trim_horizon(t.clone(), shard.shard_id.clone()),
                 )
                 .await
                 .unwrap();

@@ -26,16 +26,9 @@ fn setup() -> (Streams, ManualClock, Ctx) {
 }
 
 async fn create(s: &Streams, clock: &ManualClock, ctx: &Ctx, name: &str, shards: u32) {
-    s.create_stream(
-        ctx,
-        CreateStream {
-            name: name.into(),
-            shard_count: Some(shards),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    s.create_stream(ctx, CreateStream::provisioned(name, shards))
+        .await
+        .unwrap();
     clock.advance_ms(101);
 }
 
@@ -56,13 +49,7 @@ async fn read_all(
     let it = s
         .get_shard_iterator(
             ctx,
-            GetShardIterator {
-                target: StreamTarget::name(name),
-                shard_id: shard.into(),
-                kind: IteratorType::TrimHorizon,
-                starting_sequence_number: None,
-                timestamp_ms: None,
-            },
+            GetShardIterator::trim_horizon(StreamTarget::name(name), shard),
         )
         .await
         .unwrap();
@@ -84,16 +71,9 @@ async fn read_all(
 #[tokio::test]
 async fn create_describe_activates_after_delay() {
     let (s, clock, ctx) = setup();
-    s.create_stream(
-        &ctx,
-        CreateStream {
-            name: "a".into(),
-            shard_count: Some(3),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    s.create_stream(&ctx, CreateStream::provisioned("a", 3))
+        .await
+        .unwrap();
     let d = s
         .describe_stream(&ctx, &StreamTarget::name("a"), None, None)
         .await
@@ -109,14 +89,7 @@ async fn create_describe_activates_after_delay() {
         .unwrap();
     assert_eq!(d.status, StreamStatus::Active);
     let err = s
-        .create_stream(
-            &ctx,
-            CreateStream {
-                name: "a".into(),
-                shard_count: Some(1),
-                ..Default::default()
-            },
-        )
+        .create_stream(&ctx, CreateStream::provisioned("a", 1))
         .await
         .unwrap_err();
     assert_eq!(
@@ -665,14 +638,7 @@ async fn shard_limit_is_enforced() {
     let (s, clock, ctx) = setup();
     create(&s, &clock, &ctx, "a", 40).await;
     let err = s
-        .create_stream(
-            &ctx,
-            CreateStream {
-                name: "b".into(),
-                shard_count: Some(11),
-                ..Default::default()
-            },
-        )
+        .create_stream(&ctx, CreateStream::provisioned("b", 11))
         .await
         .unwrap_err();
     assert!(

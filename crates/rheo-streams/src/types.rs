@@ -63,6 +63,17 @@ pub struct CreateStream {
     pub max_record_size_kib: Option<u32>,
 }
 
+impl CreateStream {
+    /// A provisioned stream of `shards` shards and nothing else set (what most callers and tests want).
+    pub fn provisioned(name: impl Into<String>, shards: u32) -> CreateStream {
+        CreateStream {
+            name: name.into(),
+            shard_count: Some(shards),
+            ..CreateStream::default()
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardInfo {
     pub shard_id: String,
@@ -267,6 +278,19 @@ pub struct GetShardIterator {
     pub kind: IteratorType,
     pub starting_sequence_number: Option<String>,
     pub timestamp_ms: Option<i64>,
+}
+
+impl GetShardIterator {
+    /// A TRIM_HORIZON iterator request for one shard.
+    pub fn trim_horizon(target: StreamTarget, shard_id: impl Into<String>) -> GetShardIterator {
+        GetShardIterator {
+            target,
+            shard_id: shard_id.into(),
+            kind: IteratorType::TrimHorizon,
+            starting_sequence_number: None,
+            timestamp_ms: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

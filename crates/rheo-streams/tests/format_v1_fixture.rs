@@ -84,16 +84,9 @@ async fn settle(s: &Streams, clock: &ManualClock) {
 }
 
 async fn create(s: &Streams, clock: &ManualClock, name: &str, shards: u32) {
-    s.create_stream(
-        &ctx(),
-        CreateStream {
-            name: name.into(),
-            shard_count: Some(shards),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    s.create_stream(&ctx(), CreateStream::provisioned(name, shards))
+        .await
+        .unwrap();
     settle(s, clock).await;
 }
 
@@ -229,13 +222,7 @@ async fn read_shard(s: &Streams, stream: &str, shard: &str) -> Vec<Record> {
     let mut it = Some(
         s.get_shard_iterator(
             &ctx(),
-            GetShardIterator {
-                target: StreamTarget::name(stream),
-                shard_id: shard.into(),
-                kind: IteratorType::TrimHorizon,
-                starting_sequence_number: None,
-                timestamp_ms: None,
-            },
+            GetShardIterator::trim_horizon(StreamTarget::name(stream), shard),
         )
         .await
         .unwrap(),

@@ -43,16 +43,9 @@ fn open(dir: &Path, clock: &ManualClock) -> Streams {
 async fn delete_then_crash(dir: &Path, clock: &ManualClock) -> Vec<LogId> {
     let s = open(dir, clock);
     for (name, shards) in [("doomed", 3), ("kept", 1)] {
-        s.create_stream(
-            &ctx(),
-            CreateStream {
-                name: name.into(),
-                shard_count: Some(shards),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        s.create_stream(&ctx(), CreateStream::provisioned(name, shards))
+            .await
+            .unwrap();
     }
     clock.advance_ms(101);
     s.tick().await;
