@@ -7,6 +7,9 @@
 //! can name it, and checked on read so that a hash collision can never answer for another key. Either file is
 //! written as tmp + fsync + rename + fsync(dir): after a crash a key holds either its old or its new value, never a
 //! mix. Catalog writes are rare (stream definitions), so simplicity beats speed.
+//!
+//! A damaged file never hides the others: [`Catalog::scan`] answers every good entry and names each damaged file
+//! with why (see `docs/design/catalog.md`).
 
 use std::fs;
 use std::io;
@@ -16,6 +19,66 @@ use parking_lot::Mutex;
 
 use crate::storage::{sync_dir, write_atomic};
 use crate::CatalogError;
+
+/// Why a catalog file could not be read as an entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CatalogDamageKind {
+    /// The stored checksum does not match the bytes.
+    CrcMismatch,
+    /// Too short for its header, or a stored key length past the end of the file.
+    BadLength,
+    /// The file name is not `k<hex of a UTF-8 key>` nor `h<32 hex digits>` (a truncated or foreign name).
+    UndecodableName,
+    /// A hashed (`h`) file whose stored key is not UTF-8 or does not hash to the file's name.
+    KeyMismatch,
+    /// The file could not be read (the I/O error's text).
+    Unreadable(String),
+}
+
+impl std::fmt::Display for CatalogDamageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CatalogDamageKind::CrcMismatch => f.write_str("crc mismatch"),
+            CatalogDamageKind::BadLength => f.write_str("bad length"),
+            CatalogDamageKind::UndecodableName => f.write_str("undecodable file name"),
+            CatalogDamageKind::KeyMismatch => {
+                f.write_str("stored key does not match the file name")
+            }
+            CatalogDamageKind::Unreadable(e) => write!(f, "unreadable: {e}"),
+        }
+    }
+}
+
+/// One damaged catalog file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogDamage {
+    /// The file's name in the catalog directory (in memory mode, never produced).
+    pub file: String,
+    /// The key, when the file name says it (`k` names). `None` for hashed names (the key is inside the damaged
+    /// file, so it cannot be trusted) and undecodable names.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub kind: CatalogDamageKind,
+}
+
+impl std::fmt::Display for CatalogDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "catalog file {} (key {key:?}): {}", self.file, self.kind),
+            None => write!(f, "catalog file {}: {}", self.file, self.kind),
+        }
+    }
+}
+
+/// What [`Catalog::scan`] found under a prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogScan {
+    /// Every good entry whose key starts with the prefix, sorted by key.
+    pub entries: Vec<(String, Vec<u8>)>,
+    /// Every damaged file that is, or may be, under the prefix, sorted by file name. A file whose key is unknown
+    /// (hashed or undecodable name) is reported by every scan, whatever its prefix: it may be the caller's.
+    pub damaged: Vec<CatalogDamage>,
+}
 
 #[derive(Debug)]
 pub(crate) struct Catalog {
@@ -105,38 +168,16 @@ impl Catalog {
         Ok(())
     }
 
-    /// The checked contents of a file: for a `k` file the value; for an `h` file the key stored
-    /// in it and the value.
-    fn decode_file(name: &str, b: &[u8]) -> Result<(Option<String>, Vec<u8>), CatalogError> {
-        let corrupt = |what: &str| CatalogError::Corrupt(format!("catalog file {name}: {what}"));
-        let (crc, rest) = b
-            .split_first_chunk::<4>()
-            .ok_or_else(|| corrupt("short file"))?;
-        if crc32c::crc32c(rest) != u32::from_le_bytes(*crc) {
-            return Err(corrupt("crc mismatch"));
-        }
-        if !name.starts_with('h') {
-            return Ok((None, rest.to_vec()));
-        }
-        let (len, rest) = rest
-            .split_first_chunk::<4>()
-            .ok_or_else(|| corrupt("short file"))?;
-        let len = u32::from_le_bytes(*len) as usize;
-        if rest.len() < len {
-            return Err(corrupt("key longer than the file"));
-        }
-        let (key, value) = rest.split_at(len);
-        let key = String::from_utf8(key.to_vec()).map_err(|_| corrupt("key is not UTF-8"))?;
-        Ok((Some(key), value.to_vec()))
-    }
-
     fn decode(key: &str, name: &str, b: &[u8]) -> Result<Vec<u8>, CatalogError> {
-        let (stored, value) = Self::decode_file(name, b)?;
-        match stored {
-            Some(stored) if stored != key => Err(CatalogError::Corrupt(format!(
+        let named = (!is_hashed(key)).then_some(key);
+        match Self::check_file(name, named, b) {
+            Ok((stored, value)) if stored == key => Ok(value),
+            Ok(_) => Err(CatalogError::Corrupt(format!(
                 "catalog file {name} holds another key"
             ))),
-            _ => Ok(value),
+            Err(kind) => Err(CatalogError::Corrupt(format!(
+                "catalog file {name}: {kind}"
+            ))),
         }
     }
 
@@ -157,65 +198,111 @@ impl Catalog {
         }
     }
 
-    /// Every catalog file of `dir` that fails its checks, with why (for fsck; reads only).
-    pub(crate) fn verify(dir: &Path) -> io::Result<Vec<(String, String)>> {
-        let mut bad = Vec::new();
+    /// The checked entry of file `name`: (key, value), or why it is damaged. `named` is the key its name says
+    /// (`k` names); `None` for an `h` name.
+    fn check_file(
+        name: &str,
+        named: Option<&str>,
+        b: &[u8],
+    ) -> Result<(String, Vec<u8>), CatalogDamageKind> {
+        let (crc, rest) = b
+            .split_first_chunk::<4>()
+            .ok_or(CatalogDamageKind::BadLength)?;
+        if crc32c::crc32c(rest) != u32::from_le_bytes(*crc) {
+            return Err(CatalogDamageKind::CrcMismatch);
+        }
+        if let Some(key) = named {
+            return Ok((key.to_string(), rest.to_vec()));
+        }
+        let (len, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or(CatalogDamageKind::BadLength)?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(CatalogDamageKind::BadLength);
+        }
+        let (key, value) = rest.split_at(len);
+        let key = String::from_utf8(key.to_vec()).map_err(|_| CatalogDamageKind::KeyMismatch)?;
+        // A file copied or renamed onto another key's hash name would otherwise answer for a key it is not.
+        if !is_hashed(&key) || encode_key(&key) != name {
+            return Err(CatalogDamageKind::KeyMismatch);
+        }
+        Ok((key, value.to_vec()))
+    }
+
+    /// Every good entry under `prefix` and every damaged file of catalog directory `dir`, one by one: a damaged
+    /// file never stops the listing. Only the directory itself failing to list is an error. Reads only, so fsck
+    /// uses it on a stopped store. A missing directory is an empty catalog.
+    pub(crate) fn scan_dir(dir: &Path, prefix: &str) -> io::Result<CatalogScan> {
+        let mut scan = CatalogScan::default();
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(bad),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(scan),
             Err(e) => return Err(e),
         };
         for e in rd {
             let e = e?;
-            let name = e.file_name();
-            let Some(name) = name.to_str() else {
-                continue;
-            };
-            if decode_key(name).is_none() && !is_hash_name(name) {
+            let os_name = e.file_name();
+            let name = os_name.to_string_lossy().into_owned();
+            // In-flight puts (or, before open's cleanup, puts that never happened).
+            if name.ends_with(".tmp") {
                 continue;
             }
-            let b = fs::read(e.path())?;
-            if let Err(err) = Self::decode_file(name, &b) {
-                bad.push((name.to_string(), err.to_string()));
-            }
-        }
-        bad.sort();
-        Ok(bad)
-    }
-
-    pub(crate) fn list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
-        let mut out = Vec::new();
-        for e in fs::read_dir(&self.dir)? {
-            let e = e?;
-            let name = e.file_name();
-            let Some(name) = name.to_str() else {
-                continue;
-            };
-            // A `k` name says its key; an `h` name's key is inside the file.
-            let named = decode_key(name);
-            if named.is_none() && !is_hash_name(name) {
+            let named = decode_key(&name);
+            if named.is_none() && !is_hash_name(&name) {
+                scan.damaged.push(CatalogDamage {
+                    file: name,
+                    key: None,
+                    kind: CatalogDamageKind::UndecodableName,
+                });
                 continue;
             }
             if named.as_deref().is_some_and(|k| !k.starts_with(prefix)) {
                 continue;
             }
-            match fs::read(e.path()) {
-                Ok(b) => {
-                    let (stored, value) = Self::decode_file(name, &b)?;
-                    let Some(key) = named.or(stored) else {
-                        continue;
-                    };
+            let b = match fs::read(e.path()) {
+                Ok(b) => b,
+                // Deleted between read_dir and read.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => {
+                    scan.damaged.push(CatalogDamage {
+                        file: name,
+                        key: named,
+                        kind: CatalogDamageKind::Unreadable(err.to_string()),
+                    });
+                    continue;
+                }
+            };
+            match Self::check_file(&name, named.as_deref(), &b) {
+                Ok((key, value)) => {
                     if key.starts_with(prefix) {
-                        out.push((key, value));
+                        scan.entries.push((key, value));
                     }
                 }
-                // Deleted between read_dir and read.
-                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-                Err(err) => return Err(err.into()),
+                Err(kind) => scan.damaged.push(CatalogDamage {
+                    file: name,
+                    key: named,
+                    kind,
+                }),
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        scan.entries.sort_by(|a, b| a.0.cmp(&b.0));
+        scan.damaged.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(scan)
+    }
+
+    pub(crate) fn scan(&self, prefix: &str) -> Result<CatalogScan, CatalogError> {
+        Ok(Self::scan_dir(&self.dir, prefix)?)
+    }
+
+    /// [`Catalog::scan`] that fails on the first damaged file under `prefix` (kept for callers that cannot
+    /// isolate damage).
+    pub(crate) fn list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
+        let scan = self.scan(prefix)?;
+        if let Some(d) = scan.damaged.first() {
+            return Err(CatalogError::Corrupt(d.to_string()));
+        }
+        Ok(scan.entries)
     }
 }
 
@@ -317,5 +404,106 @@ mod tests {
         b[5] ^= 1;
         fs::write(&p, b).unwrap();
         assert!(matches!(c.get("k"), Err(CatalogError::Corrupt(_))));
+    }
+
+    fn flip(path: &Path, at: usize) {
+        let mut b = fs::read(path).unwrap();
+        b[at] ^= 0x10;
+        fs::write(path, b).unwrap();
+    }
+
+    #[test]
+    fn scan_reports_each_damaged_file_and_answers_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Catalog::open(d.path()).unwrap();
+        for k in ["s/a", "s/b", "s/c", "s/d", "t/x"] {
+            c.put(k, k.as_bytes()).unwrap();
+        }
+        let long_a = format!("s/{}", "a".repeat(150));
+        let long_b = format!("s/{}", "b".repeat(150));
+        let long_c = format!("s/{}", "c".repeat(150));
+        c.put(&long_a, b"long a").unwrap();
+        c.put(&long_b, b"long b").unwrap();
+        c.put(&long_c, b"long c").unwrap();
+        flip(&d.path().join(encode_key("s/b")), 5);
+        fs::write(d.path().join(encode_key("s/c")), [1u8, 2]).unwrap();
+        flip(&d.path().join(encode_key("t/x")), 4);
+        // long_b's name holding long_a's (internally valid) file.
+        fs::copy(
+            d.path().join(encode_key(&long_a)),
+            d.path().join(encode_key(&long_b)),
+        )
+        .unwrap();
+        // long_c: a stored key length past the end, under a valid checksum.
+        let mut rest = 1000u32.to_le_bytes().to_vec();
+        rest.extend_from_slice(b"short");
+        let mut b = crc32c::crc32c(&rest).to_le_bytes().to_vec();
+        b.extend_from_slice(&rest);
+        fs::write(d.path().join(encode_key(&long_c)), b).unwrap();
+        // A truncated name (odd hex), a non-hex one, a foreign file; a tmp file is an unfinished put, not damage.
+        let trunc = encode_key("s/e");
+        fs::write(d.path().join(&trunc[..trunc.len() - 1]), b"x").unwrap();
+        fs::write(d.path().join("kzz"), b"x").unwrap();
+        fs::write(d.path().join("garbage"), b"x").unwrap();
+        fs::write(d.path().join(format!("{}.tmp", encode_key("s/f"))), b"x").unwrap();
+
+        let scan = c.scan("s/").unwrap();
+        let mut want = vec![
+            ("s/a".to_string(), b"s/a".to_vec()),
+            ("s/d".to_string(), b"s/d".to_vec()),
+            (long_a.clone(), b"long a".to_vec()),
+        ];
+        want.sort();
+        assert_eq!(scan.entries, want);
+        let mut damaged: Vec<(String, Option<String>, CatalogDamageKind)> = scan
+            .damaged
+            .iter()
+            .map(|d| (d.file.clone(), d.key.clone(), d.kind.clone()))
+            .collect();
+        let mut expected = vec![
+            (
+                encode_key("s/b"),
+                Some("s/b".to_string()),
+                CatalogDamageKind::CrcMismatch,
+            ),
+            (
+                encode_key("s/c"),
+                Some("s/c".to_string()),
+                CatalogDamageKind::BadLength,
+            ),
+            (encode_key(&long_b), None, CatalogDamageKind::KeyMismatch),
+            (encode_key(&long_c), None, CatalogDamageKind::BadLength),
+            (
+                trunc[..trunc.len() - 1].to_string(),
+                None,
+                CatalogDamageKind::UndecodableName,
+            ),
+            ("kzz".to_string(), None, CatalogDamageKind::UndecodableName),
+            (
+                "garbage".to_string(),
+                None,
+                CatalogDamageKind::UndecodableName,
+            ),
+        ];
+        damaged.sort();
+        expected.sort();
+        // t/x is damaged too, but its name puts it outside "s/".
+        assert_eq!(damaged, expected);
+        assert!(c
+            .scan("t/")
+            .unwrap()
+            .damaged
+            .iter()
+            .any(|d| d.key.as_deref() == Some("t/x")));
+        // The strict listing refuses; nothing was rewritten by scanning.
+        assert!(matches!(c.list("s/"), Err(CatalogError::Corrupt(_))));
+        assert_eq!(
+            fs::read(d.path().join(encode_key("s/c"))).unwrap(),
+            vec![1u8, 2]
+        );
+        // get agrees with scan on every damaged key.
+        for k in ["s/b", "s/c", long_b.as_str(), long_c.as_str()] {
+            assert!(matches!(c.get(k), Err(CatalogError::Corrupt(_))), "{k}");
+        }
     }
 }

@@ -830,6 +830,8 @@ pub(crate) struct Recovered {
     pub(crate) damaged_segments: Vec<u64>,
     /// Every hole per log (damaged or lost, the flag), sorted.
     pub(crate) holes: Vec<(LostRange, bool)>,
+    /// Every log recovered, as (log, start, end), ascending (filled by `fsck_scan` only).
+    pub(crate) logs: Vec<(u64, u64, u64)>,
 }
 
 /// Replays the journal into `state`: sealed segments from their `.idx` (unless `mode.verify`) or by scanning, the
@@ -1051,7 +1053,7 @@ pub(crate) fn fsck_scan(dir: &Path) -> Result<Recovered, OpenError> {
         Err(_) => Vec::new(),
     };
     let lost = LostRange::load(dir).map_err(io_err(dir))?;
-    recover(
+    let mut rec = recover(
         &jdir,
         &mut state,
         &seqs,
@@ -1060,7 +1062,14 @@ pub(crate) fn fsck_scan(dir: &Path) -> Result<Recovered, OpenError> {
             verify: true,
             mutate: false,
         },
-    )
+    )?;
+    rec.logs = state
+        .logs
+        .iter()
+        .map(|(log, l)| (*log, l.start, l.end))
+        .collect();
+    rec.logs.sort_unstable();
+    Ok(rec)
 }
 
 impl DiskStore {

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogDamage};
 use crate::disk::fsck_scan;
 use crate::lost::LostRange;
 use crate::storage::sync_dir;
@@ -31,6 +31,17 @@ pub struct FsckRange {
     pub lost: bool,
 }
 
+/// One log of the journal with the offsets it holds (`from..to`; `from == to` for a log with nothing left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsckLog {
+    /// The log.
+    pub log: u64,
+    /// First offset still held (past trimmed entries).
+    pub from: u64,
+    /// One past the last offset.
+    pub to: u64,
+}
+
 /// What fsck found (and, for [`repair`], what it marked lost).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FsckReport {
@@ -38,8 +49,13 @@ pub struct FsckReport {
     pub damage: Vec<Damage>,
     /// Log ranges affected, lost or not yet.
     pub ranges: Vec<FsckRange>,
-    /// Catalog files failing their checks: (file name, why).
-    pub catalog: Vec<(String, String)>,
+    /// Catalog files failing their checks, one by one.
+    pub catalog: Vec<CatalogDamage>,
+    /// Every good catalog entry (key, value), sorted by key: for the catalog's owner to check what the entries
+    /// mean (which logs they name), since this crate cannot.
+    pub catalog_entries: Vec<(String, Vec<u8>)>,
+    /// Every log the journal holds, ascending, with its offset range.
+    pub logs: Vec<FsckLog>,
     /// Remarks that are not damage (a missing `.idx` is rebuilt at open).
     pub notes: Vec<String>,
     /// Ranges this run marked lost ([`repair`] only).
@@ -77,8 +93,11 @@ impl fmt::Display for FsckReport {
                 r.log, r.from, r.to, r.segment, r.position
             )?;
         }
-        for (name, why) in &self.catalog {
-            writeln!(f, "catalog entry {name}: {why}")?;
+        for d in &self.catalog {
+            match &d.key {
+                Some(key) => writeln!(f, "catalog entry {} (key {key:?}): {}", d.file, d.kind)?,
+                None => writeln!(f, "catalog entry {}: {}", d.file, d.kind)?,
+            }
         }
         for n in &self.notes {
             writeln!(f, "note: {n}")?;
@@ -115,14 +134,20 @@ fn range((r, lost): &(LostRange, bool)) -> FsckRange {
 pub fn check(dir: &Path) -> Result<FsckReport, OpenError> {
     let rec = fsck_scan(dir)?;
     let cpath = dir.join("catalog");
-    let catalog = Catalog::verify(&cpath).map_err(|source| OpenError::Io {
+    let scan = Catalog::scan_dir(&cpath, "").map_err(|source| OpenError::Io {
         path: cpath.clone(),
         source,
     })?;
     Ok(FsckReport {
         damage: rec.damage,
         ranges: rec.holes.iter().map(range).collect(),
-        catalog,
+        catalog: scan.damaged,
+        catalog_entries: scan.entries,
+        logs: rec
+            .logs
+            .iter()
+            .map(|&(log, from, to)| FsckLog { log, from, to })
+            .collect(),
         notes: rec.notes,
         repaired: Vec::new(),
     })

@@ -30,6 +30,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use batch::{Batch, EntryWriter};
+pub use catalog::{CatalogDamage, CatalogDamageKind, CatalogScan};
 pub use config::{FsyncPolicy, ParseFsyncPolicyError, StoreConfig, DEFAULT_SEGMENT_BYTES_MAX};
 pub use error::{AppendError, CatalogError, OpenError, ReadError};
 pub use recent::DEFAULT_RECENT_BYTES_MAX;
@@ -351,7 +352,21 @@ impl Store {
         }
     }
 
-    /// All entries whose key starts with `prefix`, sorted by key.
+    /// Every good entry whose key starts with `prefix` (sorted by key), and every damaged catalog file that is or
+    /// may be under `prefix`, one by one: a damaged file never hides the others. Only failing to list the catalog
+    /// at all is an error. In memory nothing is ever damaged.
+    pub fn catalog_scan(&self, prefix: &str) -> Result<CatalogScan, CatalogError> {
+        match &*self.inner {
+            Backend::Mem(m) => Ok(CatalogScan {
+                entries: m.catalog_list(prefix),
+                damaged: Vec::new(),
+            }),
+            Backend::Disk(d) => d.catalog().scan(prefix),
+        }
+    }
+
+    /// All entries whose key starts with `prefix`, sorted by key; fails on the first damaged file (see
+    /// [`Store::catalog_scan`] to go past damage).
     pub fn catalog_list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
         match &*self.inner {
             Backend::Mem(m) => Ok(m.catalog_list(prefix)),

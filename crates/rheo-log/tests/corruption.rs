@@ -316,6 +316,6 @@ fn fsck_reports_a_catalog_entry_failing_its_crc() {
     let report = fsck::check(d.path()).unwrap();
     assert!(!report.is_clean());
     assert_eq!(report.catalog.len(), 1, "{report}");
-    assert!(victim.ends_with(&report.catalog[0].0), "{report}");
+    assert!(victim.ends_with(&report.catalog[0].file), "{report}");
     assert!(report.damage.is_empty(), "the journal is intact: {report}");
 }

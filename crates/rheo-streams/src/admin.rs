@@ -59,11 +59,34 @@ impl Streams {
         if req.tags.len() > TAGS_PER_STREAM_MAX {
             return Err(too_many_tags(&req.name, ctx.account()));
         }
+        if let Some(err) = self.damaged_stream(&ctx.region, ctx.account(), &req.name) {
+            return Err(err);
+        }
         if let Some(existing) = self.get_handle(&ctx.region, &req.name) {
             self.settle(&existing).await?;
             if !existing.read().await.gone {
                 return Err(messages::stream_exists(&req.name, ctx.account()));
             }
+        }
+        // An entry the registry does not know may still be on disk: damage whose file name did not say its key
+        // (a hashed name). Creating would overwrite it; a catalog read per CreateStream is cheap.
+        match self
+            .inner
+            .store
+            .catalog_get(&crate::service::catalog_key(&ctx.region, &req.name))
+        {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                return Err(messages::stream_damaged(
+                    &req.name,
+                    ctx.account(),
+                    "an entry this server did not load is stored under its name",
+                ))
+            }
+            Err(rheo_log::CatalogError::Corrupt(why)) => {
+                return Err(messages::stream_damaged(&req.name, ctx.account(), &why))
+            }
+            Err(e) => return Err(e.into()),
         }
         let open = self.open_shard_total(&ctx.region).await;
         let limit = self.inner.config.shard_limit;

@@ -251,7 +251,11 @@ impl Streams {
         let handle = self
             .lookup_name(&ctx.region, ctx.account(), &name)
             .await
-            .map_err(|_| missing())?;
+            // A stream isolated for damaged metadata says so rather than "no such shard".
+            .map_err(|e| match e {
+                KinesisError::ResourceInUse(_) => e,
+                _ => missing(),
+            })?;
         let state = handle.read().await;
         let shard = state
             .meta
@@ -380,7 +384,11 @@ impl Streams {
         let handle = self
             .lookup_name(&it.region, ctx.account(), &it.stream_name)
             .await
-            .map_err(|_| missing())?;
+            // A stream isolated for damaged metadata says so rather than "no such shard".
+            .map_err(|e| match e {
+                KinesisError::ResourceInUse(_) => e,
+                _ => missing(),
+            })?;
         {
             // Not under the stream's lock: a wait must not hold up resharding or deletion.
             let log = {

@@ -7,6 +7,7 @@
 //! `rheo_log::Store`, so it knows nothing of files either.
 
 mod admin;
+pub mod catalog;
 pub mod clock;
 mod data;
 pub mod error;
@@ -24,6 +25,7 @@ pub use admin::{
     DEFAULT_MAX_RECORD_SIZE_KIB, NEXT_TOKEN_TTL_MS, ON_DEMAND_SHARDS, RETENTION_HOURS_MAX,
     RETENTION_HOURS_MIN, SHARD_LEVEL_METRICS, TAGS_PER_STREAM_MAX,
 };
+pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::{java_date, GET_RECORDS_BYTES_MAX, GET_RECORDS_LIMIT_MAX, PUT_RECORDS_BYTES_MAX};
 pub use error::KinesisError;
 pub use meta::{StreamMode, StreamStatus};

@@ -12,6 +12,14 @@ pub(crate) fn stream_exists(name: &str, account: &str) -> KinesisError {
     ))
 }
 
+/// A stream whose metadata failed its checks at open: refused, not reported missing, so that nobody recreates it
+/// over the damaged entry.
+pub(crate) fn stream_damaged(name: &str, account: &str, reason: &str) -> KinesisError {
+    KinesisError::ResourceInUse(format!(
+        "Stream {name} under account {account} is unavailable: its metadata is damaged ({reason}); run rheo fsck."
+    ))
+}
+
 pub(crate) fn stream_not_active(name: &str, account: &str, status: &str) -> KinesisError {
     KinesisError::ResourceInUse(format!(
         "Stream {name} under account {account} not ACTIVE, instead in state {status}"

@@ -12,6 +12,10 @@ use crate::hash::HashRange;
 
 pub const META_VERSION: u32 = 1;
 
+fn first_version() -> u32 {
+    1
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StreamStatus {
     #[serde(rename = "CREATING")]
@@ -124,6 +128,9 @@ pub fn parse_shard_id(id: &str) -> Option<u64> {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamMeta {
+    /// Checked on read (`catalog::decode`): a document of another version is isolated, never rewritten. Absent
+    /// reads as 1, the only version ever written without being checked.
+    #[serde(default = "first_version")]
     pub v: u32,
     pub name: String,
     pub region: String,

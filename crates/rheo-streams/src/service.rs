@@ -14,6 +14,7 @@ use parking_lot::RwLock;
 use rheo_log::{LogId, Store};
 use tokio::sync::{Mutex, RwLock as AsyncRwLock};
 
+use crate::catalog::{self, DamagedMeta};
 use crate::clock::Clock;
 use crate::error::{KinesisError, Result};
 use crate::hash::HashKey;
@@ -25,7 +26,7 @@ use crate::types::{Ctx, StreamTarget};
 /// local tools).
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 
-const CATALOG_STREAM_PREFIX: &str = "stream/";
+pub(crate) const CATALOG_STREAM_PREFIX: &str = "stream/";
 const CATALOG_NEXT_LOG: &str = "counter/next-log-id";
 
 /// Settings of the domain, from the server's configuration.
@@ -120,6 +121,23 @@ pub(crate) struct Inner {
     pub default_account: Arc<str>,
     /// Logs found in the store at open that no stream's metadata names.
     pub orphan_logs: Vec<LogId>,
+    /// Stream metadata found damaged at open: isolated, never served nor overwritten.
+    pub damaged: Vec<DamagedMeta>,
+    /// (region, name) -> index in `damaged`, for the entries whose key names their stream.
+    pub damaged_names: HashMap<(String, String), usize>,
+}
+
+/// How far past every known log id the next one starts when the durable counter is unreadable and some damaged
+/// metadata may name logs nobody can see (reserved ids whose shards have no data yet are in no log list). No
+/// stream ever reserves 2^32 logs, so this clears any id the damaged entry could hold, and leaves 2^32 such
+/// skips before the id space ends.
+const LOG_ID_SKIP: u64 = 1 << 32;
+
+/// What the durable log-id counter said at open.
+enum Counter {
+    Valid(u64),
+    Missing,
+    Damaged(String),
 }
 
 /// The Kinesis Data Streams service over one storage engine.
@@ -137,39 +155,66 @@ impl Streams {
         Self::open(config, store, clock)
     }
 
-    /// Loads every stream from the catalog.
+    /// Loads every stream from the catalog. A damaged entry does not stop the others: it is logged, set aside
+    /// ([`Streams::damaged_metadata`]) and refused by name, and nothing is ever written over it.
     pub fn open(config: Config, store: Store, clock: Arc<dyn Clock>) -> Result<Self> {
+        let loaded = catalog::load(store.catalog_scan(CATALOG_STREAM_PREFIX)?);
         let mut registry = HashMap::new();
-        let mut max_log = 0u64;
-        for (key, value) in store.catalog_list(CATALOG_STREAM_PREFIX)? {
-            let meta: StreamMeta = match serde_json::from_slice(&value) {
-                Ok(m) => m,
-                Err(e) => {
-                    // A document we cannot read is kept on disk untouched, never overwritten.
-                    tracing::error!(%key, error = %e, "unreadable stream metadata, skipping");
-                    continue;
-                }
-            };
-            for s in &meta.shards {
-                max_log = max_log.max(s.log + 1);
-            }
+        let mut referenced = std::collections::HashSet::new();
+        for meta in loaded.metas {
+            referenced.extend(catalog::referenced_logs(&meta));
             let k = (meta.region.clone(), meta.name.clone());
             registry.insert(k, Arc::new(AsyncRwLock::new(StreamState::new(meta))));
         }
-        let stored_next = match store.catalog_get(CATALOG_NEXT_LOG)? {
-            Some(bytes) => std::str::from_utf8(&bytes)
+        let mut damaged_names = HashMap::new();
+        for (i, d) in loaded.damaged.iter().enumerate() {
+            tracing::error!(
+                key = d.key.as_deref(),
+                file = d.file.as_deref(),
+                reason = %d.reason,
+                "stream metadata is damaged: the stream is not served and its entry is kept untouched; run rheo fsck"
+            );
+            if let (Some(region), Some(name)) = (&d.region, &d.name) {
+                damaged_names.insert((region.clone(), name.clone()), i);
+            }
+        }
+        let counter = match store.catalog_get(CATALOG_NEXT_LOG) {
+            Ok(Some(bytes)) => match std::str::from_utf8(&bytes)
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
-                .unwrap_or(0),
-            None => 0,
+            {
+                Some(n) => Counter::Valid(n),
+                None => Counter::Damaged("not a number".into()),
+            },
+            Ok(None) => Counter::Missing,
+            Err(rheo_log::CatalogError::Corrupt(e)) => Counter::Damaged(e),
+            Err(e) => return Err(e.into()),
         };
-        let referenced: std::collections::HashSet<u64> = registry
-            .values()
-            .filter_map(|h| h.try_read().ok())
-            .flat_map(|state| state.meta.shards.iter().map(|s| s.log).collect::<Vec<_>>())
-            .collect();
-        let orphan_logs: Vec<LogId> = store
-            .log_ids()
+        let store_logs = store.log_ids();
+        let known_next = referenced
+            .iter()
+            .copied()
+            .chain(store_logs.iter().map(|l| l.0))
+            .max()
+            .map_or(1, |m| m.saturating_add(1))
+            .max(1);
+        let next_log = match counter {
+            // Every id ever handed out was reserved in the counter before anything named it.
+            Counter::Valid(n) => n.max(known_next),
+            // Without the counter, the highest id named by readable metadata or holding data is the highest
+            // used, unless an unreadable entry names reserved logs that hold nothing yet: skip far past those.
+            Counter::Missing if loaded.damaged.is_empty() => known_next,
+            Counter::Missing => known_next.saturating_add(LOG_ID_SKIP),
+            Counter::Damaged(why) => {
+                tracing::error!(reason = %why, "the log-id counter is damaged; new log ids skip ahead");
+                if loaded.damaged.is_empty() {
+                    known_next
+                } else {
+                    known_next.saturating_add(LOG_ID_SKIP)
+                }
+            }
+        };
+        let orphan_logs: Vec<LogId> = store_logs
             .into_iter()
             .filter(|log| !referenced.contains(&log.0))
             .collect();
@@ -184,7 +229,11 @@ impl Streams {
                 "a stored log belongs to no stream; it is kept untouched"
             );
         }
-        tracing::info!(streams = registry.len(), "streams loaded");
+        tracing::info!(
+            streams = registry.len(),
+            damaged = loaded.damaged.len(),
+            "streams loaded"
+        );
         Ok(Streams {
             inner: Arc::new(Inner {
                 default_account: config.account_id.as_str().into(),
@@ -193,8 +242,10 @@ impl Streams {
                 clock,
                 registry: RwLock::new(registry),
                 orphan_logs,
+                damaged: loaded.damaged,
+                damaged_names,
                 admin: Mutex::new(()),
-                next_log: Mutex::new(stored_next.max(max_log).max(1)),
+                next_log: Mutex::new(next_log),
             }),
         })
     }
@@ -210,6 +261,27 @@ impl Streams {
     /// Logs the store held at open that no stream's metadata names (kept, reported at open).
     pub fn orphan_logs(&self) -> &[LogId] {
         &self.inner.orphan_logs
+    }
+
+    /// Stream metadata found damaged at open (for fsck and metrics): each such stream is refused by name and
+    /// its entry is never overwritten.
+    pub fn damaged_metadata(&self) -> &[DamagedMeta] {
+        &self.inner.damaged
+    }
+
+    /// The refusal for a stream whose metadata is damaged, if it is one.
+    pub(crate) fn damaged_stream(
+        &self,
+        region: &str,
+        account: &str,
+        name: &str,
+    ) -> Option<KinesisError> {
+        let i = *self
+            .inner
+            .damaged_names
+            .get(&(region.to_string(), name.to_string()))?;
+        let d = self.inner.damaged.get(i)?;
+        Some(messages::stream_damaged(name, account, &d.reason))
     }
 
     pub(crate) fn now_ms(&self) -> i64 {
@@ -289,8 +361,11 @@ impl Streams {
         account: &str,
         name: &str,
     ) -> Result<Handle> {
-        let handle = self.get_handle(region, name);
-        let handle = handle.ok_or_else(|| messages::stream_not_found(name, account))?;
+        let Some(handle) = self.get_handle(region, name) else {
+            return Err(self
+                .damaged_stream(region, account, name)
+                .unwrap_or_else(|| messages::stream_not_found(name, account)));
+        };
         self.settle(&handle).await?;
         if handle.read().await.gone {
             return Err(messages::stream_not_found(name, account));
