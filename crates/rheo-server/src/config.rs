@@ -164,7 +164,7 @@ impl ServeArgs {
             max_body_bytes: self
                 .max_body_bytes
                 .or(file.max_body_bytes)
-                .map_or(16 * 1024 * 1024, |b| b.0),
+                .map_or(rheo_http::limits::BODY_BYTES_MAX_DEFAULT, |b| b.0),
             direct_io: !(self.buffered_io || file.buffered_io),
             worker_threads: self
                 .worker_threads

@@ -9,7 +9,10 @@ use rheo_log::{Batch, EntryWriter, LogId, Offset};
 
 use crate::error::{KinesisError, Result};
 use crate::hash::{parse_hash_key, partition_key_hash};
-use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
+use crate::iterator::ShardIterator;
+use crate::limits::{
+    GET_RECORDS_BYTES_MAX, GET_RECORDS_LIMIT_MAX, ITERATOR_AGE_MS_MAX, PUT_RECORDS_BYTES_MAX,
+};
 use crate::messages;
 use crate::meta::{parse_shard_id, shard_id, StreamStatus};
 use crate::sequence::SequenceNumber;
@@ -20,12 +23,6 @@ const ENTRY_VERSION: u8 = 1;
 const ITERATOR_ARGS_HINT: &str = "Must either specify (1) AT_SEQUENCE_NUMBER or \
      AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no \
      StartingSequenceNumber.";
-/// PutRecords: total of data and partition keys (AWS: 5 MiB).
-pub const PUT_RECORDS_BYTES_MAX: usize = 5 * 1024 * 1024;
-/// GetRecords: most records per call.
-pub const GET_RECORDS_LIMIT_MAX: u32 = 10_000;
-/// GetRecords: most bytes per call (AWS: 10 MiB).
-pub const GET_RECORDS_BYTES_MAX: usize = 10 * 1024 * 1024;
 /// Longest a GetRecords waits for records that were put and are still being made durable.
 ///
 /// A consumer at the tip that arrives while the next records are being written would
@@ -37,7 +34,8 @@ pub const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_millis
 fn write_entry(w: &mut EntryWriter<'_>, partition_key: &str, data: &[u8]) {
     let pk = partition_key.as_bytes();
     w.put_u8(ENTRY_VERSION);
-    // Partition keys are at most 256 characters (1 KiB of UTF-8), validated before this.
+    // Partition keys are at most 256 characters (1 KiB of UTF-8), validated before this
+    // (`limits` checks that this fits the 16-bit length).
     w.put(&(pk.len().min(u16::MAX as usize) as u16).to_be_bytes());
     w.put(pk);
     w.put(data);
@@ -349,14 +347,14 @@ impl Streams {
         let limit = limit.unwrap_or(GET_RECORDS_LIMIT_MAX);
         if limit > GET_RECORDS_LIMIT_MAX || limit == 0 {
             return Err(KinesisError::InvalidArgument(format!(
-                "Limit {limit} is not in the range of [1, 10000]."
+                "Limit {limit} is not in the range of [1, {GET_RECORDS_LIMIT_MAX}]."
             )));
         }
         let now = self.now_ms();
-        if now - it.issued_ms > ITERATOR_TTL_MS {
+        if now - it.issued_ms > ITERATOR_AGE_MS_MAX {
             return Err(KinesisError::ExpiredIterator(format!(
                 "Iterator expired. The iterator was created at time {} while right now it is {} \
-                 which is further in the future than the tolerated delay of {ITERATOR_TTL_MS} \
+                 which is further in the future than the tolerated delay of {ITERATOR_AGE_MS_MAX} \
                  milliseconds.",
                 java_date(it.issued_ms),
                 java_date(now)
