@@ -396,17 +396,41 @@ impl Streams {
                     .await;
             }
         }
-        let state = handle.read().await;
-        if state.meta.created_ms != it.stream_created_ms {
-            return Err(missing());
-        }
-        let shard = state.meta.shard(it.shard_index).ok_or_else(missing)?;
-        let log = LogId(shard.log);
+        // What the answer needs from the stream's state is taken under its lock, which is then
+        // released before the read: a read may pread the disk, and must not hold up puts,
+        // resharding or deletion of the stream meanwhile. A shard that closes after this
+        // snapshot gets a further iterator, and the next call sees it closed.
+        let (log, shard_index, children, encrypted) = {
+            let state = handle.read().await;
+            if state.meta.created_ms != it.stream_created_ms {
+                return Err(missing());
+            }
+            let shard = state.meta.shard(it.shard_index).ok_or_else(missing)?;
+            let children: Option<Vec<ChildShard>> = (!shard.is_open()).then(|| {
+                shard
+                    .children
+                    .iter()
+                    .filter_map(|c| state.meta.shard(*c))
+                    .map(|c| ChildShard {
+                        shard_id: shard_id(c.index),
+                        parent_shards: c
+                            .parent
+                            .into_iter()
+                            .chain(c.adjacent_parent)
+                            .map(shard_id)
+                            .collect(),
+                        range: c.range,
+                    })
+                    .collect()
+            });
+            let encrypted = state.meta.encryption_key.is_some();
+            (LogId(shard.log), shard.index, children, encrypted)
+        };
         let entries = self
             .inner
             .store
             .read(log, it.offset, limit as usize, GET_RECORDS_BYTES_MAX)
-            .map_err(|e| damaged_records(e, shard.index))?;
+            .map_err(|e| damaged_records(e, shard_index))?;
         let bounds = self.inner.store.bounds(log)?;
         let mut next = it.offset.max(bounds.start);
         if entries.is_empty() && next < bounds.end {
@@ -427,7 +451,7 @@ impl Streams {
                 continue;
             };
             records.push(Record {
-                sequence_number: SequenceNumber::new(shard.index, e.offset).to_string(),
+                sequence_number: SequenceNumber::new(shard_index, e.offset).to_string(),
                 arrival_ms: e.timestamp_ms,
                 data,
                 partition_key,
@@ -439,38 +463,24 @@ impl Streams {
         } else {
             last_ts.map_or(0, |t| (now - t).max(0))
         };
-        let (next_shard_iterator, child_shards) = if !shard.is_open() && caught_up {
-            let children = shard
-                .children
-                .iter()
-                .filter_map(|c| state.meta.shard(*c))
-                .map(|c| ChildShard {
-                    shard_id: shard_id(c.index),
-                    parent_shards: c
-                        .parent
-                        .into_iter()
-                        .chain(c.adjacent_parent)
-                        .map(shard_id)
-                        .collect(),
-                    range: c.range,
-                })
-                .collect();
-            (None, Some(children))
-        } else {
-            let token = ShardIterator {
-                issued_ms: now,
-                offset: next,
-                ..it
+        let (next_shard_iterator, child_shards) = match children {
+            Some(children) if caught_up => (None, Some(children)),
+            _ => {
+                let token = ShardIterator {
+                    issued_ms: now,
+                    offset: next,
+                    ..it
+                }
+                .encode();
+                (Some(token), None)
             }
-            .encode();
-            (Some(token), None)
         };
         Ok(GetRecordsOutput {
             records,
             next_shard_iterator,
             millis_behind_latest,
             child_shards,
-            encrypted: state.meta.encryption_key.is_some(),
+            encrypted,
         })
     }
 }
