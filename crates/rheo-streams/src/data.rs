@@ -261,6 +261,10 @@ impl Streams {
             })
             .ok_or_else(missing)?;
         let log = LogId(shard.log);
+        let shard_index = shard.index;
+        let created_ms = state.meta.created_ms;
+        // Released before an AT_TIMESTAMP seek, which may pread the disk.
+        drop(state);
         let bounds = self.inner.store.bounds(log)?;
         let kind = req.kind;
         let seq_needed = matches!(
@@ -310,12 +314,12 @@ impl Streams {
                         req.shard_id
                     ))
                 })?;
-                if seq.shard_index != shard.index {
+                if seq.shard_index != shard_index {
                     return Err(KinesisError::InvalidArgument(format!(
                         "Invalid StartingSequenceNumber. It encodes {}, while it was used in a \
                          call to a shard with {}",
                         shard_id(seq.shard_index),
-                        shard_id(shard.index)
+                        shard_id(shard_index)
                     )));
                 }
                 if kind == IteratorType::AtSequenceNumber {
@@ -329,8 +333,8 @@ impl Streams {
             issued_ms: self.now_ms(),
             region: ctx.region.clone(),
             stream_name: name,
-            stream_created_ms: state.meta.created_ms,
-            shard_index: shard.index,
+            stream_created_ms: created_ms,
+            shard_index,
             offset,
         }
         .encode())
