@@ -27,12 +27,13 @@ use serde::Deserialize;
 use crate::Node;
 use rheo_proto::{json_bytes, json_str, json_timestamp};
 
-/// Model limits the fast path checks (it declines outside them; the generic path words errors).
-const STREAM_NAME_MAX: usize = 128;
-const RECORDS_MAX: usize = 500;
-const PARTITION_KEY_MAX_BYTES: usize = 256;
-const DATA_MAX: usize = 10 * 1024 * 1024;
-const HASH_KEY_MAX_DIGITS: usize = 39;
+// Model limits the fast path checks (it declines outside them; the generic path words errors).
+// A partition key is checked in bytes, which are never fewer than its characters: a longer
+// key of multi-byte characters is declined here and judged by the generic path.
+use rheo_streams::limits::{
+    EXPLICIT_HASH_KEY_DIGITS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_COUNT_MAX,
+    RECORD_DATA_BYTES_MAX, STREAM_NAME_BYTES_MAX,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,18 +68,18 @@ impl<'a> PutRecordsRequest<'a> {
     /// `None` when the fast path declines (see the module documentation).
     pub fn parse(body: &'a [u8]) -> Option<Self> {
         let b: Body<'a> = serde_json::from_slice(body).ok()?;
-        let name_ok = (1..=STREAM_NAME_MAX).contains(&b.stream_name.len())
+        let name_ok = (1..=STREAM_NAME_BYTES_MAX).contains(&b.stream_name.len())
             && b.stream_name
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
-        if !name_ok || b.records.is_empty() || b.records.len() > RECORDS_MAX {
+        if !name_ok || b.records.is_empty() || b.records.len() > PUT_RECORDS_COUNT_MAX {
             return None;
         }
         let decoded_max: usize = b.records.iter().map(|r| r.data.len() / 4 * 3).sum();
         let mut data = Vec::with_capacity(decoded_max);
         let mut records = Vec::with_capacity(b.records.len());
         for r in &b.records {
-            if !(1..=PARTITION_KEY_MAX_BYTES).contains(&r.partition_key.len())
+            if !(1..=PARTITION_KEY_CHARS_MAX).contains(&r.partition_key.len())
                 || !r.data.len().is_multiple_of(4)
                 || !r.explicit_hash_key.is_none_or(hash_key_ok)
             {
@@ -92,7 +93,7 @@ impl<'a> PutRecordsRequest<'a> {
             base64_simd::STANDARD
                 .decode_append(r.data.as_bytes(), &mut data)
                 .ok()?;
-            if data.len() - start > DATA_MAX {
+            if data.len() - start > RECORD_DATA_BYTES_MAX {
                 return None;
             }
             records.push((r.partition_key, r.explicit_hash_key, start, data.len()));
@@ -144,7 +145,7 @@ fn hash_key_ok(k: &str) -> bool {
         [b'0'] => true,
         [first, rest @ ..] => {
             (b'1'..=b'9').contains(first)
-                && rest.len() < HASH_KEY_MAX_DIGITS
+                && rest.len() < EXPLICIT_HASH_KEY_DIGITS_MAX
                 && rest.iter().all(u8::is_ascii_digit)
         }
         [] => false,

@@ -14,6 +14,48 @@ pub mod fuzzing;
 mod operation;
 pub mod ops;
 
+/// The JSON body of the largest valid requests, so that the server's default body limit is
+/// known, at compile time, to admit them.
+pub mod request_size {
+    use rheo_http::limits::BODY_BYTES_MAX_DEFAULT;
+    use rheo_streams::limits::{
+        EXPLICIT_HASH_KEY_DIGITS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_BYTES_MAX,
+        PUT_RECORDS_COUNT_MAX, RECORD_DATA_BYTES_MAX,
+    };
+
+    /// Base64 of `n` bytes, padded.
+    pub const fn base64_bytes(n: usize) -> usize {
+        n.div_ceil(3) * 4
+    }
+
+    /// Worst case JSON of a partition key: each character escaped as a surrogate pair
+    /// (`\uXXXX\uXXXX`, 12 bytes).
+    const PARTITION_KEY_JSON_BYTES_MAX: usize = PARTITION_KEY_CHARS_MAX * 12;
+
+    /// One record's JSON besides its data: field names, quotes, separators, the escaped key
+    /// and an explicit hash key.
+    pub const RECORD_JSON_OVERHEAD_BYTES_MAX: usize =
+        64 + PARTITION_KEY_JSON_BYTES_MAX + EXPLICIT_HASH_KEY_DIGITS_MAX;
+
+    /// The request besides its records: `StreamName` or a `StreamARN` (at most 2,048
+    /// characters in the model), field names and braces.
+    pub const REQUEST_JSON_OVERHEAD_BYTES_MAX: usize = 4096;
+
+    /// Largest valid PutRecords body: 5 MiB of data (keys counted as data, a conservative
+    /// over-estimate) in base64, plus each record's JSON.
+    pub const PUT_RECORDS_BODY_BYTES_MAX: usize = base64_bytes(PUT_RECORDS_BYTES_MAX)
+        + PUT_RECORDS_COUNT_MAX * RECORD_JSON_OVERHEAD_BYTES_MAX
+        + REQUEST_JSON_OVERHEAD_BYTES_MAX;
+
+    /// Largest valid PutRecord body: one record of the largest size a stream may allow.
+    pub const PUT_RECORD_BODY_BYTES_MAX: usize = base64_bytes(RECORD_DATA_BYTES_MAX)
+        + RECORD_JSON_OVERHEAD_BYTES_MAX
+        + REQUEST_JSON_OVERHEAD_BYTES_MAX;
+
+    const _: () = assert!(BODY_BYTES_MAX_DEFAULT >= PUT_RECORDS_BODY_BYTES_MAX);
+    const _: () = assert!(BODY_BYTES_MAX_DEFAULT >= PUT_RECORD_BODY_BYTES_MAX);
+}
+
 use std::sync::LazyLock;
 
 pub use operation::Operation;

@@ -18,5 +18,5 @@ pub mod router;
 
 pub use body::{FrameStream, ReplyBody, Shutdown};
 pub use context::{RequestContext, RequestId};
-pub use listener::{serve, ServeConfig};
+pub use listener::{serve, ServeConfig, CONNECTIONS_MAX_DEFAULT};
 pub use router::Router;

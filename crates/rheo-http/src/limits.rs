@@ -4,6 +4,10 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Body;
 
+/// Largest request body a server accepts when its configuration names no other: 16 MiB.
+/// Services check at compile time that their largest valid request fits it.
+pub const BODY_BYTES_MAX_DEFAULT: usize = 16 * 1024 * 1024;
+
 /// Why [`read_body`] gave no body.
 #[derive(Debug)]
 pub enum BodyError<E> {

@@ -73,6 +73,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RHEO_BUFFERED_IO", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     #[serde(default)]
     pub buffered_io: bool,
+    /// Connections served at once; further clients wait in the kernel's accept queue until one
+    /// closes [default: 900, below the usual 1,024 open-file limit].
+    #[arg(long, env = "RHEO_CONNECTIONS_MAX")]
+    #[serde(alias = "connections_max")]
+    pub connections_max: Option<usize>,
     /// Async runtime worker threads [default: one per core].
     #[arg(long, env = "RHEO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
@@ -99,6 +104,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub direct_io: bool,
     pub worker_threads: Option<usize>,
+    pub connections_max: usize,
 }
 
 impl ServeArgs {
@@ -120,6 +126,11 @@ impl ServeArgs {
             account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit()),
             "--account-id must be 12 digits"
         );
+        let connections_max = self
+            .connections_max
+            .or(file.connections_max)
+            .unwrap_or(rheo_http::CONNECTIONS_MAX_DEFAULT);
+        anyhow::ensure!(connections_max > 0, "--connections-max must be at least 1");
         Ok(Settings {
             host: self
                 .host
@@ -153,12 +164,13 @@ impl ServeArgs {
             max_body_bytes: self
                 .max_body_bytes
                 .or(file.max_body_bytes)
-                .map_or(16 * 1024 * 1024, |b| b.0),
+                .map_or(rheo_http::limits::BODY_BYTES_MAX_DEFAULT, |b| b.0),
             direct_io: !(self.buffered_io || file.buffered_io),
             worker_threads: self
                 .worker_threads
                 .or(file.worker_threads)
                 .filter(|n| *n > 0),
+            connections_max,
         })
     }
 }
@@ -261,6 +273,28 @@ mod tests {
         assert_eq!(s.account_id, "000000000000");
         assert!(s.direct_io);
         assert_eq!(s.worker_threads, None);
+        assert_eq!(s.connections_max, rheo_http::CONNECTIONS_MAX_DEFAULT);
+    }
+
+    #[test]
+    fn connections_max_from_flag_and_file() {
+        let s = parse(&["--connections-max", "7"]).resolve().unwrap();
+        assert_eq!(s.connections_max, 7);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        for text in ["connections-max = 11\n", "connections_max = 11\n"] {
+            std::fs::write(&path, text).unwrap();
+            let s = parse(&["--config", path.to_str().unwrap()])
+                .resolve()
+                .unwrap();
+            assert_eq!(s.connections_max, 11, "{text}");
+        }
+        let s = parse(&["--config", path.to_str().unwrap(), "--connections-max", "3"])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.connections_max, 3, "the flag wins over the file");
+        assert!(parse(&["--connections-max", "0"]).resolve().is_err());
+        assert!(Cli::try_parse_from(["rheo", "serve", "--connections-max", "many"]).is_err());
     }
 
     #[test]

@@ -131,7 +131,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let handler = move |peer, req| http::handle(app.clone(), peer, req);
     rheo_http::serve(
         listener,
-        rheo_http::ServeConfig::default(),
+        rheo_http::ServeConfig {
+            connections_max: settings.connections_max,
+        },
         rheo_http::Shutdown::default(),
         async {
             shutdown_signal().await;

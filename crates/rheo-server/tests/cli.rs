@@ -107,3 +107,56 @@ fn start_up_errors_name_each_cause_once() {
     assert_eq!(line.matches("os error").count(), 1, "{err}");
     assert!(!err.contains("Caused by"), "{err}");
 }
+
+/// Sends a request on `conn` and reads until a whole status line arrives or `wait` passes.
+fn status_line(conn: &mut std::net::TcpStream, wait: std::time::Duration) -> Option<String> {
+    use std::io::Read as _;
+    conn.set_read_timeout(Some(wait)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !got.windows(2).any(|w| w == b"\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&got).lines().next()?.to_owned())
+}
+
+#[test]
+fn connections_max_bounds_the_connections_served_at_once() {
+    use std::io::Write as _;
+    use std::time::Duration;
+    let mut child = rheo()
+        .args(["serve", "--port", "0", "--in-memory"])
+        .env("RHEO_CONNECTIONS_MAX", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    let addr = ready.trim().rsplit("http://").next().unwrap().to_owned();
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut first = std::net::TcpStream::connect(&addr).unwrap();
+    first.write_all(request).unwrap();
+    let line = status_line(&mut first, Duration::from_secs(10));
+    assert!(
+        line.is_some_and(|l| l.starts_with("HTTP/1.1")),
+        "first served"
+    );
+    // The first (kept alive) holds the only slot: the second waits in the accept queue.
+    let mut second = std::net::TcpStream::connect(&addr).unwrap();
+    second.write_all(request).unwrap();
+    assert_eq!(status_line(&mut second, Duration::from_millis(500)), None);
+    drop(first);
+    let line = status_line(&mut second, Duration::from_secs(10));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.is_some_and(|l| l.starts_with("HTTP/1.1")),
+        "second served once the first closed"
+    );
+}

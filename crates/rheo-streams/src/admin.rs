@@ -9,6 +9,11 @@ use tokio::sync::RwLock as AsyncRwLock;
 
 use crate::error::{KinesisError, Result};
 use crate::hash::{split_evenly, HashRange};
+use crate::limits::{
+    LIST_LIMIT_DEFAULT, LIST_SHARDS_RESULTS_DEFAULT, LIST_SHARDS_RESULTS_MAX,
+    NEXT_TOKEN_AGE_MS_MAX, ON_DEMAND_SHARD_COUNT, RECORD_SIZE_KIB_DEFAULT, RETENTION_HOURS_MAX,
+    RETENTION_HOURS_MIN, TAGS_PER_STREAM_MAX,
+};
 use crate::messages;
 use crate::meta::{
     parse_shard_id, shard_id, Pending, ShardMeta, StreamMeta, StreamMode, StreamStatus,
@@ -18,12 +23,6 @@ use crate::sequence::SequenceNumber;
 use crate::service::{StreamState, Streams};
 use crate::types::*;
 
-/// Shards of a new ON_DEMAND stream, as AWS gives.
-pub const ON_DEMAND_SHARDS: u32 = 4;
-pub const RETENTION_HOURS_MIN: u32 = 24;
-pub const RETENTION_HOURS_MAX: u32 = 8760;
-pub const TAGS_PER_STREAM_MAX: usize = 50;
-pub const DEFAULT_MAX_RECORD_SIZE_KIB: u32 = 1024;
 /// The shard-level metrics of enhanced monitoring, in AWS's order.
 pub const SHARD_LEVEL_METRICS: [&str; 7] = [
     "IncomingBytes",
@@ -34,8 +33,6 @@ pub const SHARD_LEVEL_METRICS: [&str; 7] = [
     "ReadProvisionedThroughputExceeded",
     "IteratorAgeMilliseconds",
 ];
-/// Lifetime of a ListShards NextToken (AWS: 300 seconds).
-pub const NEXT_TOKEN_TTL_MS: i64 = 300_000;
 
 impl Streams {
     pub async fn create_stream(&self, ctx: &Ctx, req: CreateStream) -> Result<()> {
@@ -54,7 +51,7 @@ impl Streams {
                     "ShardCount cannot be specified for ON_DEMAND streams.".into(),
                 ))
             }
-            (StreamMode::OnDemand, None) => ON_DEMAND_SHARDS,
+            (StreamMode::OnDemand, None) => ON_DEMAND_SHARD_COUNT,
         };
         if req.tags.len() > TAGS_PER_STREAM_MAX {
             return Err(too_many_tags(&req.name, ctx.account()));
@@ -141,9 +138,7 @@ impl Streams {
             tags: req.tags,
             encryption_key: None,
             enhanced_metrics: Vec::new(),
-            max_record_size_kib: req
-                .max_record_size_kib
-                .unwrap_or(DEFAULT_MAX_RECORD_SIZE_KIB),
+            max_record_size_kib: req.max_record_size_kib.unwrap_or(RECORD_SIZE_KIB_DEFAULT),
             warm_throughput_mibps: req.warm_throughput_mibps,
         };
         self.persist(&meta)?;
@@ -178,7 +173,7 @@ impl Streams {
     ) -> Result<StreamDescription> {
         let (name, handle) = self.lookup(ctx, target).await?;
         let state = handle.read().await;
-        let limit = limit.unwrap_or(100) as usize;
+        let limit = limit.unwrap_or(LIST_LIMIT_DEFAULT) as usize;
         let start_after = exclusive_start_shard_id.and_then(parse_shard_id);
         // AWS lists no shards while a stream is being created.
         let visible = if state.meta.status == StreamStatus::Creating {
@@ -239,7 +234,7 @@ impl Streams {
             (None, Some(name)) => Some(name.clone()),
             (None, None) => None,
         };
-        let limit = req.limit.unwrap_or(100) as usize;
+        let limit = req.limit.unwrap_or(LIST_LIMIT_DEFAULT) as usize;
         let mut entries = Vec::new();
         for handle in self.handles() {
             self.settle(&handle).await?;
@@ -297,7 +292,7 @@ impl Streams {
                     ));
                 }
                 let t = ShardsToken::decode(token)?;
-                if now - t.issued_ms > NEXT_TOKEN_TTL_MS {
+                if now - t.issued_ms > NEXT_TOKEN_AGE_MS_MAX {
                     return Err(KinesisError::ExpiredNextToken(format!(
                         "The timestamp of the NextToken has expired: {token}"
                     )));
@@ -374,7 +369,10 @@ impl Streams {
         if let Some(a) = after {
             selected.retain(|s| s.index as i64 > a);
         }
-        let limit = req.max_results.unwrap_or(1000).min(10_000) as usize;
+        let limit = req
+            .max_results
+            .unwrap_or(LIST_SHARDS_RESULTS_DEFAULT)
+            .min(LIST_SHARDS_RESULTS_MAX) as usize;
         let has_more = selected.len() > limit;
         selected.truncate(limit);
         let next_token = match (has_more, selected.last()) {

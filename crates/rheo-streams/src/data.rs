@@ -9,7 +9,10 @@ use rheo_log::{Batch, EntryWriter, LogId, Offset};
 
 use crate::error::{KinesisError, Result};
 use crate::hash::{parse_hash_key, partition_key_hash};
-use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
+use crate::iterator::ShardIterator;
+use crate::limits::{
+    GET_RECORDS_BYTES_MAX, GET_RECORDS_LIMIT_MAX, ITERATOR_AGE_MS_MAX, PUT_RECORDS_BYTES_MAX,
+};
 use crate::messages;
 use crate::meta::{parse_shard_id, shard_id, StreamStatus};
 use crate::sequence::SequenceNumber;
@@ -20,12 +23,6 @@ const ENTRY_VERSION: u8 = 1;
 const ITERATOR_ARGS_HINT: &str = "Must either specify (1) AT_SEQUENCE_NUMBER or \
      AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no \
      StartingSequenceNumber.";
-/// PutRecords: total of data and partition keys (AWS: 5 MiB).
-pub const PUT_RECORDS_BYTES_MAX: usize = 5 * 1024 * 1024;
-/// GetRecords: most records per call.
-pub const GET_RECORDS_LIMIT_MAX: u32 = 10_000;
-/// GetRecords: most bytes per call (AWS: 10 MiB).
-pub const GET_RECORDS_BYTES_MAX: usize = 10 * 1024 * 1024;
 /// Longest a GetRecords waits for records that were put and are still being made durable.
 ///
 /// A consumer at the tip that arrives while the next records are being written would
@@ -37,7 +34,8 @@ pub const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_millis
 fn write_entry(w: &mut EntryWriter<'_>, partition_key: &str, data: &[u8]) {
     let pk = partition_key.as_bytes();
     w.put_u8(ENTRY_VERSION);
-    // Partition keys are at most 256 characters (1 KiB of UTF-8), validated before this.
+    // Partition keys are at most 256 characters (1 KiB of UTF-8), validated before this
+    // (`limits` checks that this fits the 16-bit length).
     w.put(&(pk.len().min(u16::MAX as usize) as u16).to_be_bytes());
     w.put(pk);
     w.put(data);
@@ -267,6 +265,10 @@ impl Streams {
             })
             .ok_or_else(missing)?;
         let log = LogId(shard.log);
+        let shard_index = shard.index;
+        let created_ms = state.meta.created_ms;
+        // Released before an AT_TIMESTAMP seek, which may pread the disk.
+        drop(state);
         let bounds = self.inner.store.bounds(log)?;
         let kind = req.kind;
         let seq_needed = matches!(
@@ -316,12 +318,12 @@ impl Streams {
                         req.shard_id
                     ))
                 })?;
-                if seq.shard_index != shard.index {
+                if seq.shard_index != shard_index {
                     return Err(KinesisError::InvalidArgument(format!(
                         "Invalid StartingSequenceNumber. It encodes {}, while it was used in a \
                          call to a shard with {}",
                         shard_id(seq.shard_index),
-                        shard_id(shard.index)
+                        shard_id(shard_index)
                     )));
                 }
                 if kind == IteratorType::AtSequenceNumber {
@@ -335,8 +337,8 @@ impl Streams {
             issued_ms: self.now_ms(),
             region: ctx.region.clone(),
             stream_name: name,
-            stream_created_ms: state.meta.created_ms,
-            shard_index: shard.index,
+            stream_created_ms: created_ms,
+            shard_index,
             offset,
         }
         .encode())
@@ -353,14 +355,14 @@ impl Streams {
         let limit = limit.unwrap_or(GET_RECORDS_LIMIT_MAX);
         if limit > GET_RECORDS_LIMIT_MAX || limit == 0 {
             return Err(KinesisError::InvalidArgument(format!(
-                "Limit {limit} is not in the range of [1, 10000]."
+                "Limit {limit} is not in the range of [1, {GET_RECORDS_LIMIT_MAX}]."
             )));
         }
         let now = self.now_ms();
-        if now - it.issued_ms > ITERATOR_TTL_MS {
+        if now - it.issued_ms > ITERATOR_AGE_MS_MAX {
             return Err(KinesisError::ExpiredIterator(format!(
                 "Iterator expired. The iterator was created at time {} while right now it is {} \
-                 which is further in the future than the tolerated delay of {ITERATOR_TTL_MS} \
+                 which is further in the future than the tolerated delay of {ITERATOR_AGE_MS_MAX} \
                  milliseconds.",
                 java_date(it.issued_ms),
                 java_date(now)
@@ -406,17 +408,41 @@ impl Streams {
                     .await;
             }
         }
-        let state = handle.read().await;
-        if state.meta.created_ms != it.stream_created_ms {
-            return Err(missing());
-        }
-        let shard = state.meta.shard(it.shard_index).ok_or_else(missing)?;
-        let log = LogId(shard.log);
+        // What the answer needs from the stream's state is taken under its lock, which is then
+        // released before the read: a read may pread the disk, and must not hold up puts,
+        // resharding or deletion of the stream meanwhile. A shard that closes after this
+        // snapshot gets a further iterator, and the next call sees it closed.
+        let (log, shard_index, children, encrypted) = {
+            let state = handle.read().await;
+            if state.meta.created_ms != it.stream_created_ms {
+                return Err(missing());
+            }
+            let shard = state.meta.shard(it.shard_index).ok_or_else(missing)?;
+            let children: Option<Vec<ChildShard>> = (!shard.is_open()).then(|| {
+                shard
+                    .children
+                    .iter()
+                    .filter_map(|c| state.meta.shard(*c))
+                    .map(|c| ChildShard {
+                        shard_id: shard_id(c.index),
+                        parent_shards: c
+                            .parent
+                            .into_iter()
+                            .chain(c.adjacent_parent)
+                            .map(shard_id)
+                            .collect(),
+                        range: c.range,
+                    })
+                    .collect()
+            });
+            let encrypted = state.meta.encryption_key.is_some();
+            (LogId(shard.log), shard.index, children, encrypted)
+        };
         let entries = self
             .inner
             .store
             .read(log, it.offset, limit as usize, GET_RECORDS_BYTES_MAX)
-            .map_err(|e| damaged_records(e, shard.index))?;
+            .map_err(|e| damaged_records(e, shard_index))?;
         let bounds = self.inner.store.bounds(log)?;
         let mut next = it.offset.max(bounds.start);
         if entries.is_empty() && next < bounds.end {
@@ -437,7 +463,7 @@ impl Streams {
                 continue;
             };
             records.push(Record {
-                sequence_number: SequenceNumber::new(shard.index, e.offset).to_string(),
+                sequence_number: SequenceNumber::new(shard_index, e.offset).to_string(),
                 arrival_ms: e.timestamp_ms,
                 data,
                 partition_key,
@@ -449,38 +475,24 @@ impl Streams {
         } else {
             last_ts.map_or(0, |t| (now - t).max(0))
         };
-        let (next_shard_iterator, child_shards) = if !shard.is_open() && caught_up {
-            let children = shard
-                .children
-                .iter()
-                .filter_map(|c| state.meta.shard(*c))
-                .map(|c| ChildShard {
-                    shard_id: shard_id(c.index),
-                    parent_shards: c
-                        .parent
-                        .into_iter()
-                        .chain(c.adjacent_parent)
-                        .map(shard_id)
-                        .collect(),
-                    range: c.range,
-                })
-                .collect();
-            (None, Some(children))
-        } else {
-            let token = ShardIterator {
-                issued_ms: now,
-                offset: next,
-                ..it
+        let (next_shard_iterator, child_shards) = match children {
+            Some(children) if caught_up => (None, Some(children)),
+            _ => {
+                let token = ShardIterator {
+                    issued_ms: now,
+                    offset: next,
+                    ..it
+                }
+                .encode();
+                (Some(token), None)
             }
-            .encode();
-            (Some(token), None)
         };
         Ok(GetRecordsOutput {
             records,
             next_shard_iterator,
             millis_behind_latest,
             child_shards,
-            encrypted: state.meta.encryption_key.is_some(),
+            encrypted,
         })
     }
 }

@@ -9,8 +9,6 @@ use base64::Engine as _;
 use rheo_log::Offset;
 
 const VERSION: u8 = 1;
-/// How long an iterator stays valid (AWS: 5 minutes).
-pub const ITERATOR_TTL_MS: i64 = 300_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardIterator {

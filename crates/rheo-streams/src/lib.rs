@@ -14,6 +14,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod hash;
 pub mod iterator;
+pub mod limits;
 mod messages;
 pub mod meta;
 mod reshard;
@@ -21,12 +22,9 @@ pub mod sequence;
 mod service;
 pub mod types;
 
-pub use admin::{
-    DEFAULT_MAX_RECORD_SIZE_KIB, NEXT_TOKEN_TTL_MS, ON_DEMAND_SHARDS, RETENTION_HOURS_MAX,
-    RETENTION_HOURS_MIN, SHARD_LEVEL_METRICS, TAGS_PER_STREAM_MAX,
-};
+pub use admin::SHARD_LEVEL_METRICS;
 pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
-pub use data::{java_date, GET_RECORDS_BYTES_MAX, GET_RECORDS_LIMIT_MAX, PUT_RECORDS_BYTES_MAX};
+pub use data::java_date;
 pub use error::KinesisError;
 pub use meta::{StreamMode, StreamStatus};
 pub use service::{Config, Streams};

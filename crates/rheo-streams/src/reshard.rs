@@ -6,13 +6,11 @@
 
 use crate::error::{KinesisError, Result};
 use crate::hash::{parse_hash_key, split_evenly, HashRange};
+use crate::limits::TARGET_SHARD_COUNT_MAX;
 use crate::messages;
 use crate::meta::{parse_shard_id, shard_id, NewShard, Pending, Reshard, ShardMeta, StreamStatus};
 use crate::service::{StreamState, Streams};
 use crate::types::*;
-
-/// Most shards UpdateShardCount may target in one stream.
-pub const TARGET_SHARD_COUNT_MAX: u32 = 10_000;
 
 impl Streams {
     pub async fn split_shard(

@@ -51,8 +51,8 @@ impl Default for Config {
             create_stream_ms: 500,
             delete_stream_ms: 500,
             update_stream_ms: 500,
-            shard_limit: 500,
-            on_demand_stream_limit: 50,
+            shard_limit: crate::limits::OPEN_SHARDS_PER_REGION_DEFAULT,
+            on_demand_stream_limit: crate::limits::ON_DEMAND_STREAMS_PER_REGION_MAX,
         }
     }
 }

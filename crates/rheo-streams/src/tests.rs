@@ -835,3 +835,65 @@ async fn monitoring_and_encryption_are_recorded() {
             .encrypted
     );
 }
+
+/// GetRecords served from disk (no recent frames kept, store reopened) works on both runtime
+/// flavours, and a put to the same stream completes between two such reads: the read no longer
+/// holds the stream's lock while it preads.
+async fn records_read_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let cfg = || StoreConfig {
+        dir: Some(dir.path().to_path_buf()),
+        direct_io: false,
+        recent_bytes_max: 0,
+        ..StoreConfig::default()
+    };
+    let ctx = Ctx::in_region("us-east-1");
+    let config = || Config {
+        create_stream_ms: 0,
+        ..Config::default()
+    };
+    {
+        let s = Streams::open(
+            config(),
+            Store::open(cfg()).unwrap(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        create(&s, &clock, &ctx, "d", 1).await;
+        let batch: Vec<_> = (0..200).map(|i| entry("k", &format!("r{i}"))).collect();
+        s.put_records(&ctx, &StreamTarget::name("d"), batch)
+            .await
+            .unwrap();
+        s.store().sync().await.unwrap();
+    }
+    let s = Streams::open(
+        config(),
+        Store::open(cfg()).unwrap(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let (records, _) = read_all(&s, &ctx, "d", "shardId-000000000000").await;
+    let data: Vec<_> = records.iter().map(|r| r.data.clone()).collect();
+    let want: Vec<_> = (0..200).map(|i| Bytes::from(format!("r{i}"))).collect();
+    assert_eq!(data, want);
+    let target = StreamTarget::name("d");
+    let (reader, writer) = tokio::join!(
+        read_all(&s, &ctx, "d", "shardId-000000000000"),
+        s.put_record(&ctx, &target, entry("k", "late"))
+    );
+    writer.unwrap();
+    assert!(reader.0.len() >= 200);
+    let (records, _) = read_all(&s, &ctx, "d", "shardId-000000000000").await;
+    assert_eq!(records.len(), 201);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn get_records_from_disk_on_a_current_thread_runtime() {
+    records_read_from_disk().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_records_from_disk_on_a_multi_thread_runtime() {
+    records_read_from_disk().await;
+}
