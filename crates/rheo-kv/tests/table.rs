@@ -275,6 +275,10 @@ async fn crash_cuts_leave_a_prefix_of_the_writes() {
         snapshot_min_bytes: 512,
     };
     let mut prefixes: Vec<Model> = vec![Model::new()];
+    // Journal length when each prefix was acknowledged: with policy `never` and buffered
+    // writes the segment file ends where the last written frame ends.
+    let mut acked_at: Vec<u64> = vec![0];
+    let first_segment = dir.path().join("journal").join(format!("{:020}.seg", 1));
     {
         let store = disk(dir.path(), FsyncPolicy::Never, 128 * 1024 * 1024);
         let table = KvTable::open(store.clone(), LOG, config).await.unwrap();
@@ -291,6 +295,7 @@ async fn crash_cuts_leave_a_prefix_of_the_writes() {
             .await;
             if prefixes.last() != Some(&model) {
                 prefixes.push(model.clone());
+                acked_at.push(std::fs::metadata(&first_segment).unwrap().len());
             }
         }
         assert!(table.stats().snapshots > 0);
@@ -303,6 +308,10 @@ async fn crash_cuts_leave_a_prefix_of_the_writes() {
         .find(|p| p.extension().is_some_and(|e| e == "seg"))
         .unwrap();
     let bytes = std::fs::read(&seg).unwrap();
+    assert_eq!(seg, first_segment);
+    assert!(acked_at.windows(2).all(|w| w[0] <= w[1]));
+    assert!(*acked_at.last().unwrap() <= bytes.len() as u64);
+    assert!(*acked_at.last().unwrap() > 0);
     let mut last_prefix = 0;
     let step_by = (bytes.len() / 150).max(1);
     let cuts: Vec<usize> = (0..bytes.len())
@@ -325,15 +334,19 @@ async fn crash_cuts_leave_a_prefix_of_the_writes() {
         let store = disk(copy.path(), FsyncPolicy::Never, 128 * 1024 * 1024);
         let table = KvTable::open(store, LOG, config).await.unwrap();
         let state = snapshot_of(&table);
-        // Non-empty states never repeat (every write gives a new version); the empty one may
-        // (everything deleted), so the search starts at the previous cut's prefix: the prefix
-        // must not go back as the cut grows.
+        // Every write acknowledged before the cut's position survives, and the prefix never
+        // goes back as the cut grows. Non-empty states never repeat (every write gives a new
+        // version); the empty one may (everything deleted), hence the search from the floor.
+        let required = acked_at.iter().rposition(|&p| p <= cut as u64).unwrap_or(0);
+        let floor = required.max(last_prefix);
         let at = prefixes
             .iter()
-            .skip(last_prefix)
+            .skip(floor)
             .position(|m| *m == state)
-            .map(|i| i + last_prefix)
-            .unwrap_or_else(|| panic!("cut at {cut}: state is no later prefix of the writes"));
+            .map(|i| i + floor)
+            .unwrap_or_else(|| {
+                panic!("cut at {cut}: state is no prefix at or after {floor} (acknowledged: {required})")
+            });
         last_prefix = at;
         let top = state.values().map(|(v, _)| *v).max().unwrap_or(0);
         let v = table.put(b"fresh", "x", Expected::Any).await.unwrap();
