@@ -27,6 +27,7 @@ fn cfg(dir: &Path, seg: u64) -> StoreConfig {
         segment_bytes_max: seg,
         direct_io: true,
         recent_bytes_max: crate::DEFAULT_RECENT_BYTES_MAX,
+        relocate_bytes_max: crate::DEFAULT_RELOCATE_BYTES_MAX,
     }
 }
 
@@ -394,6 +395,7 @@ fn policies_all_persist_after_sync() {
             segment_bytes_max: 1 << 20,
             direct_io: true,
             recent_bytes_max: 0,
+            relocate_bytes_max: crate::DEFAULT_RELOCATE_BYTES_MAX,
         };
         let s = Store::open(c.clone()).unwrap();
         let r = rt();
