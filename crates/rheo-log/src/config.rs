@@ -90,9 +90,8 @@ pub struct StoreConfig {
     pub relocate_bytes_max: u64,
 }
 
-/// Default copy budget of one reclamation round: 0 (off) until a flaky interaction with
-/// `retention_deletes_whole_segments_and_survives_restart` is understood; 4 MiB is the intended value.
-pub const DEFAULT_RELOCATE_BYTES_MAX: u64 = 0;
+/// Default copy budget of one reclamation round (4 MiB).
+pub const DEFAULT_RELOCATE_BYTES_MAX: u64 = 4 * 1024 * 1024;
 
 /// Default segment size cap (128 MiB).
 pub const DEFAULT_SEGMENT_BYTES_MAX: u64 = 128 * 1024 * 1024;
