@@ -150,6 +150,24 @@ fn reclaim(how: Expire) {
         "reclaim: written {written} before {before} after {after} B live {b_live} active {active}"
     );
     check_after_reopen(d.path());
+    // Seal the segment holding the relocation (its `.idx` then records it, flag bit 3) and reopen from the `.idx`.
+    let s = Store::open(cfg(d.path(), 1 << 20)).unwrap();
+    for i in 0..40 {
+        rt().block_on(s.append(A, 50 * HOUR, vec![pa(i)])).unwrap();
+    }
+    drop(s);
+    let s = Store::open(cfg(d.path(), 1 << 20)).unwrap();
+    let nb = A_WRITES.div_ceil(B_EVERY);
+    let got = s.read(B, Offset(0), usize::MAX, usize::MAX).unwrap();
+    assert_eq!(got.len() as u64, nb + 1);
+    for (i, e) in got.iter().take(nb as usize).enumerate() {
+        assert_eq!((e.offset, &e.payload), (Offset(i as u64), &pb(i as u64)));
+    }
+    assert_eq!(s.bounds(A).unwrap().end, Offset(A_WRITES + 41));
+    drop(s);
+    // fsck understands the new frame kinds: no damage.
+    let report = rheo_log::fsck::check(d.path()).unwrap();
+    assert!(report.is_clean() && report.damage.is_empty(), "{report}");
 }
 
 #[test]
