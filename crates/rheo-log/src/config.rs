@@ -84,7 +84,14 @@ pub struct StoreConfig {
     /// Memory for the newest frames of each log, so readers at a log's tip get them without
     /// I/O (direct writes leave nothing in the page cache). 0 turns this off.
     pub recent_bytes_max: usize,
+    /// Copy budget of one garbage-collection round's segment reclamation: logs that keep the oldest sealed
+    /// segments alive are copied to the journal's end when their live bytes together are at most this (and at most
+    /// half of what deleting those segments frees). 0 turns reclamation off (only whole dead prefixes are deleted).
+    pub relocate_bytes_max: u64,
 }
+
+/// Default copy budget of one reclamation round (4 MiB).
+pub const DEFAULT_RELOCATE_BYTES_MAX: u64 = 4 * 1024 * 1024;
 
 /// Default segment size cap (128 MiB).
 pub const DEFAULT_SEGMENT_BYTES_MAX: u64 = 128 * 1024 * 1024;
@@ -97,6 +104,7 @@ impl Default for StoreConfig {
             segment_bytes_max: DEFAULT_SEGMENT_BYTES_MAX,
             direct_io: true,
             recent_bytes_max: crate::recent::DEFAULT_RECENT_BYTES_MAX,
+            relocate_bytes_max: DEFAULT_RELOCATE_BYTES_MAX,
         }
     }
 }

@@ -122,6 +122,11 @@ struct SegLog {
     /// (offset, position, timestamp) of the first data frame, kept even for dead incarnations so an `.idx` is
     /// self-sufficient.
     first_data: Option<(u64, u64, i64)>,
+    /// Bytes of this incarnation's data frames here (`None`: unknown, from an old `.idx`). Prices relocations.
+    bytes: Option<u64>,
+    /// The incarnation was relocated into this segment, its copies starting at this offset: its frames in earlier
+    /// segments are superseded (their records are marked dead).
+    reloc: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -145,6 +150,9 @@ struct State {
     /// Per log, the highest end a sealed segment's `.idx` recorded even though the segment no longer matches it
     /// (truncated or overwritten): offsets below it were acknowledged and must never be handed out again.
     idx_ends: HashMap<u64, (u64, u64)>,
+    /// Recovery only: per log, the relocated copies (position, header) seen in the segment being scanned and not
+    /// yet committed by their `Kind::RelocCommit` frame. Cleared at each segment's end (a set never spans two).
+    pending: HashMap<u64, Vec<(u64, Header)>>,
 }
 
 impl State {
@@ -156,6 +164,7 @@ impl State {
             recent: RecentBudget::new(recent_bytes_max),
             damage: Vec::new(),
             idx_ends: HashMap::new(),
+            pending: HashMap::new(),
         }
     }
 
@@ -265,6 +274,7 @@ impl State {
             if writer_gen.is_none() {
                 self.logs.remove(&h.log);
                 self.idx_ends.remove(&h.log);
+                self.pending.remove(&h.log);
             }
             if let Some(seg) = self.segs.get_mut(&seq) {
                 let sl = seg.logs.entry(h.log).or_default();
@@ -272,6 +282,13 @@ impl State {
                     tomb: true,
                     ..SegLog::default()
                 };
+            }
+            return;
+        }
+        if matches!(h.kind, Kind::Relocated | Kind::RelocCommit) {
+            // The live path publishes relocations itself (see `Writer::write_frames`).
+            if writer_gen.is_none() {
+                self.replay_relocation(seq, pos, h);
             }
             return;
         }
@@ -336,11 +353,16 @@ impl State {
                 sl.range = None;
                 sl.trim = None;
                 sl.first_data = None;
+                sl.bytes = Some(0);
+                sl.reloc = None;
             }
             sl.range = Some((sl.range.map_or(h.base, |r| r.0), new_end));
             sl.last_ts = h.timestamp_ms;
-            if h.kind == Kind::Data && h.count > 0 && sl.first_data.is_none() {
-                sl.first_data = Some((h.base, pos, h.timestamp_ms));
+            if h.kind == Kind::Data && h.count > 0 {
+                if sl.first_data.is_none() {
+                    sl.first_data = Some((h.base, pos, h.timestamp_ms));
+                }
+                sl.bytes = Some(sl.bytes.unwrap_or(0) + h.frame_len);
             }
         }
     }
@@ -368,6 +390,7 @@ impl State {
                 *sl = SegLog {
                     gen,
                     tomb: sl.tomb,
+                    bytes: Some(0),
                     ..SegLog::default()
                 };
             }
@@ -379,6 +402,141 @@ impl State {
             } else {
                 sl.last_ts.max(h.timestamp_ms)
             };
+        }
+    }
+
+    /// Recovery met a relocated copy or a relocation commit of `h.log`. Copies are held until their commit; a commit
+    /// applies the `h.count` copies just before it if they are all there, contiguous, and start at or below the
+    /// durable start it names (`h.base`). Otherwise the write was torn (its originals are still on disk, since
+    /// reclamation deletes nothing before the write is synced) or damaged since.
+    fn replay_relocation(&mut self, seq: u64, pos: u64, h: &Header) {
+        if h.kind == Kind::Relocated {
+            let held = self.pending.entry(h.log).or_default();
+            // One set is one contiguous run of copies: a break means what came before was an earlier torn set.
+            if held
+                .last()
+                .is_some_and(|(_, p)| p.base + u64::from(p.count) != h.base)
+            {
+                held.clear();
+            }
+            held.push((pos, *h));
+            return;
+        }
+        let held = self.pending.remove(&h.log).unwrap_or_default();
+        let copies = held
+            .len()
+            .checked_sub(h.count as usize)
+            .and_then(|i| held.get(i..))
+            .filter(|c| !c.is_empty());
+        let covers = |c: &[(u64, Header)]| {
+            c.first()
+                .is_some_and(|(_, f)| f.base <= h.base && h.base < f.base + u64::from(f.count))
+        };
+        match copies {
+            Some(c) if covers(c) => self.commit_relocation(seq, h.log, None, c, h.base),
+            _ => {
+                tracing::error!(
+                    segment = seq,
+                    position = pos,
+                    log = h.log,
+                    "relocation of log {} in segment {seq} is incomplete (its copies fail their checks); it is                      ignored",
+                    h.log
+                );
+                // If the originals are gone, what the copies reached must still never be handed out again.
+                let reached = held.iter().map(|(_, c)| c.base + u64::from(c.count)).max();
+                if let Some(e) = reached {
+                    self.note_gap(seq, pos, h.log, e);
+                }
+            }
+        }
+    }
+
+    /// `copies` (position, header in segment `seq`, offset order) of `log` replace every earlier frame of the log;
+    /// `durable_start` becomes a durable trim. `live_gen` is the incarnation on the live path, `None` in recovery.
+    fn commit_relocation(
+        &mut self,
+        seq: u64,
+        log: u64,
+        live_gen: Option<u64>,
+        copies: &[(u64, Header)],
+        durable_start: u64,
+    ) {
+        let (Some((first_pos, first)), Some((_, last))) = (copies.first(), copies.last()) else {
+            return;
+        };
+        let budget = self.budget();
+        let gen = match (live_gen, self.logs.get(&log)) {
+            (Some(g), Some(l)) if l.gen == g => g,
+            (Some(_), _) => return,
+            (None, Some(l)) => l.gen,
+            (None, None) => {
+                let g = self.new_gen();
+                self.logs.insert(log, LogState::new(g, durable_start));
+                g
+            }
+        };
+        let end = last.base + u64::from(last.count);
+        self.supersede(seq, log, gen, live_gen.is_none(), first.base, end);
+        let Some(l) = self.logs.get_mut(&log) else {
+            return;
+        };
+        let mut bytes = 0;
+        for (pos, c) in copies {
+            l.index.add_frame(
+                Point {
+                    off: c.base,
+                    seq,
+                    pos: *pos,
+                    ts: c.timestamp_ms,
+                    pinned: false,
+                },
+                c.frame_len,
+                budget,
+            );
+            bytes += c.frame_len;
+        }
+        if end >= l.end {
+            l.end = end;
+            l.end_ts = Some(last.timestamp_ms);
+        }
+        l.start = l.start.max(durable_start.min(l.end));
+        l.trim_off = l.trim_off.max(durable_start);
+        if live_gen.is_none() {
+            l.next = l.end;
+            l.next_ts = l.end_ts;
+        }
+        if let Some(seg) = self.segs.get_mut(&seq) {
+            let sl = seg.logs.entry(log).or_default();
+            *sl = SegLog {
+                gen,
+                tomb: sl.tomb,
+                range: Some((first.base, end)),
+                last_ts: last.timestamp_ms,
+                trim: Some(durable_start),
+                first_data: Some((first.base, *first_pos, first.timestamp_ms)),
+                bytes: Some(bytes),
+                reloc: Some(first.base),
+            };
+        }
+    }
+
+    /// The log was relocated into segment `seq` with copies `[from, end)`: its records in earlier segments are dead,
+    /// its index and read hint are dropped (the caller adds the copies' points). In recovery the start is what the
+    /// relocation made durable (`from`, raised by the trim the caller applies), whatever older segments said, and
+    /// holes the copies cover are gone (the copies hold those entries intact).
+    fn supersede(&mut self, seq: u64, log: u64, gen: u64, recovery: bool, from: u64, end: u64) {
+        for (_, seg) in self.segs.range_mut(..seq) {
+            if let Some(sl) = seg.logs.get_mut(&log).filter(|sl| sl.gen == gen) {
+                sl.gen = 0;
+            }
+        }
+        if let Some(l) = self.logs.get_mut(&log) {
+            l.index = LogIndex::default();
+            l.hint = None;
+            if recovery {
+                l.start = from;
+                l.holes.retain(|h| h.to > end);
+            }
         }
     }
 
@@ -417,6 +575,9 @@ impl State {
                 {
                     self.note_gap(seq, *pos, r.log, first);
                 }
+            }
+            if let (Some(from), Some((_, end))) = (r.reloc, r.range) {
+                self.supersede(seq, r.log, gen, true, from, end);
             }
             if r.range.is_some() {
                 if let Some(l) = self.logs.get_mut(&r.log).filter(|l| l.index.len() == 0) {
@@ -459,6 +620,8 @@ impl State {
                         last_ts: r.last_ts,
                         trim: None,
                         first_data: r.points.first().copied(),
+                        bytes: r.bytes,
+                        reloc: r.reloc,
                     },
                 );
             }
@@ -493,6 +656,8 @@ impl State {
                     last_ts: sl.last_ts,
                     trim: sl.trim,
                     points,
+                    bytes: sl.bytes,
+                    reloc: sl.reloc,
                 }
             })
             .collect();
@@ -534,12 +699,16 @@ struct Queue {
     reqs: Vec<Req>,
     shutdown: bool,
     gc: bool,
+    /// Callers of [`DiskStore::collect_garbage`], answered after the next GC round.
+    gc_waiters: Vec<oneshot::Sender<Result<(), AppendError>>>,
 }
 
 #[derive(Debug)]
 struct Shared {
     policy: FsyncPolicy,
     seg_max: u64,
+    /// Copy budget of one reclamation round (`StoreConfig::relocate_bytes_max`).
+    reloc_max: u64,
     dir: JournalDir,
     state: Mutex<State>,
     queue: Mutex<Queue>,
@@ -918,6 +1087,8 @@ fn recover(
                 Scanned::Bad { pos, end, header } => state.note_bad(seq, pos, end, header),
             }
         }
+        // Copies whose commit frame is not in this segment were a torn relocation: they mean nothing.
+        state.pending.clear();
         let mut damaged = state.damage.len() > damage_before;
         if let Some((valid, header)) = scan.tail {
             if seq == active {
@@ -1126,6 +1297,7 @@ impl DiskStore {
         let shared = Arc::new(Shared {
             policy: config.fsync,
             seg_max: config.segment_bytes_max.max(1),
+            reloc_max: config.relocate_bytes_max,
             dir: jdir,
             state: Mutex::new(state),
             queue: Mutex::new(Queue::default()),
@@ -1449,6 +1621,18 @@ impl DiskStore {
         Ok(())
     }
 
+    /// Runs one garbage-collection round (with reclamation) on the writer thread and waits for it.
+    pub(crate) async fn collect_garbage(&self) -> Result<(), AppendError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut q = self.shared.queue.lock();
+            q.gc = true;
+            q.gc_waiters.push(tx);
+            self.shared.cv.notify_one();
+        }
+        Self::wait(rx).await
+    }
+
     pub(crate) async fn sync(&self) -> Result<(), AppendError> {
         let (tx, rx) = oneshot::channel();
         {
@@ -1607,6 +1791,9 @@ impl DiskStore {
         }
         let mut bytes = 0usize;
         let mut hint = None;
+        // The next offset wanted: frames below it are skipped, so the leftovers of a torn relocation (copies of
+        // entries already passed, never committed) are never served twice.
+        let mut want = plan.from;
         'segs: for (seq, file, start_pos, len, bad) in &plan.segs {
             let mut w = Window::probing(&**file);
             let mut pos = *start_pos;
@@ -1619,11 +1806,11 @@ impl DiskStore {
                     .get(pos, HEADER_LEN, *len)
                     .map_err(|e| ReadError::Io(e.to_string()))?;
                 let h = frame::decode_header(hb).map_err(|e| corrupt(*seq, pos, e))?;
-                if h.log == log.0 && h.kind == Kind::Data {
+                if h.log == log.0 && h.kind.has_entries() {
                     if h.base >= plan.end {
                         break 'segs;
                     }
-                    if h.base + u64::from(h.count) > plan.from {
+                    if h.base + u64::from(h.count) > want {
                         let n = usize::try_from(h.frame_len).unwrap_or(usize::MAX);
                         let fb = w
                             .take(pos, n, *len)
@@ -1638,7 +1825,7 @@ impl DiskStore {
                         };
                         for (i, p) in payloads.into_iter().enumerate() {
                             let off = h.base + i as u64;
-                            if off < plan.from {
+                            if off < want {
                                 continue;
                             }
                             if off >= plan.end
@@ -1655,6 +1842,7 @@ impl DiskStore {
                                 break 'segs;
                             }
                             bytes += p.len();
+                            want = off + 1;
                             out.push(Entry {
                                 offset: Offset(off),
                                 timestamp_ms: h.timestamp_ms,
@@ -1744,6 +1932,8 @@ impl DiskStore {
         let Some(plan) = self.plan(log, None, Some(ts)) else {
             return Ok(self.bounds(log).end);
         };
+        // Frames ending at or below what was passed are leftovers of a torn relocation (see `read`).
+        let mut passed = 0u64;
         for (seq, file, start_pos, len, bad) in &plan.segs {
             let mut w = Window::probing(&**file);
             let mut pos = *start_pos;
@@ -1756,7 +1946,12 @@ impl DiskStore {
                     .get(pos, HEADER_LEN, *len)
                     .map_err(|e| ReadError::Io(e.to_string()))?;
                 let h = frame::decode_header(hb).map_err(|e| corrupt(*seq, pos, e))?;
-                if h.log == log.0 && h.kind == Kind::Data && h.count > 0 {
+                if h.log == log.0
+                    && h.kind.has_entries()
+                    && h.count > 0
+                    && h.base + u64::from(h.count) > passed
+                {
+                    passed = h.base + u64::from(h.count);
                     if h.base >= plan.end {
                         return Ok(Offset(plan.end));
                     }
@@ -1912,6 +2107,16 @@ struct ReadPlan {
 /// One segment of a [`ReadPlan`].
 type PlanSeg = (u64, Arc<dyn SegmentFile>, u64, u64, Vec<(u64, u64)>);
 
+/// A log chosen for relocation: its live range and the segments (file, first position, length) to read it from.
+struct RelocLog {
+    log: u64,
+    gen: u64,
+    start: u64,
+    end: u64,
+    trim_off: u64,
+    segs: Vec<(Arc<dyn SegmentFile>, u64, u64)>,
+}
+
 /// The end of the damaged byte range holding `pos`, if any (readers jump there).
 fn skip_bad(bad: &[(u64, u64)], pos: u64) -> Option<u64> {
     bad.iter().find(|r| r.0 <= pos && pos < r.1).map(|r| r.1)
@@ -2034,12 +2239,13 @@ impl Writer {
             // The committer lock before the queue: an appender committing its own group may
             // hold it, and must finish before later requests are drained (queue order).
             let mut w = cell.lock();
-            let (reqs, shutdown, gc) = {
+            let (reqs, shutdown, gc, gc_waiters) = {
                 let mut q = sh.queue.lock();
                 (
                     std::mem::take(&mut q.reqs),
                     q.shutdown,
                     std::mem::take(&mut q.gc),
+                    std::mem::take(&mut q.gc_waiters),
                 )
             };
             if reqs.is_empty() && !shutdown && !gc {
@@ -2065,6 +2271,14 @@ impl Writer {
                 if let Err(e) = w.gc() {
                     w.poison(&e);
                 }
+            }
+            for tx in gc_waiters {
+                let r = if sh.poisoned.load(Ordering::SeqCst) {
+                    Err(AppendError::Poisoned)
+                } else {
+                    Ok(())
+                };
+                let _ = tx.send(r);
             }
             if shutdown && sh.queue.lock().reqs.is_empty() {
                 if w.dirty && !sh.poisoned.load(Ordering::SeqCst) {
@@ -2206,9 +2420,23 @@ impl Writer {
             s.len = len + total;
         }
         let mut pos = len;
+        // Relocated copies are published by the commit frame that follows them (see `Writer::relocate`).
+        let mut copies = Vec::new();
         for f in frames {
             let at = pos;
             pos += f.buf.len() as u64;
+            match f.header.kind {
+                Kind::Relocated => {
+                    copies.push((at, f.header));
+                    continue;
+                }
+                Kind::RelocCommit => {
+                    st.commit_relocation(seq, f.log, Some(f.gen), &copies, f.header.base);
+                    copies.clear();
+                    continue;
+                }
+                _ => {}
+            }
             let gen = if f.header.kind == Kind::Tombstone {
                 None
             } else {
@@ -2279,10 +2507,214 @@ impl Writer {
         Ok(())
     }
 
+    /// One garbage-collection round: deletes the dead prefix of sealed segments; if the oldest sealed segment is
+    /// still needed only by logs small enough to copy (see [`Writer::relocate`]), relocates them and deletes again.
+    fn gc(&mut self) -> io::Result<()> {
+        self.gc_prefix()?;
+        if self.relocate()? {
+            self.gc_prefix()?;
+        }
+        Ok(())
+    }
+
+    /// Picks the logs whose relocation frees the most leading sealed segments within the copy budget: the logs
+    /// live in the first `k` sealed segments, for the largest `k` whose logs' live bytes (all their frames from
+    /// the frame holding their start on, in every segment) are at most the budget and at most half of those `k`
+    /// segments' bytes. A log with holes, or a segment with damaged bytes, ends the search: damage is never copied
+    /// over silently.
+    fn relocation_plan(&self) -> Vec<RelocLog> {
+        let cap = self.sh.reloc_max;
+        if cap == 0 {
+            return Vec::new();
+        }
+        let st = self.sh.state.lock();
+        let active = st.segs.keys().next_back().copied().unwrap_or(0);
+        let live = |log: &u64, sl: &SegLog| {
+            st.logs
+                .get(log)
+                .filter(|l| l.gen == sl.gen && sl.range.is_some_and(|(_, e)| e > l.start))
+        };
+        // Live bytes of a log in every segment; an old `.idx` does not record them: count the whole segment.
+        let live_bytes = |log: &u64| -> u64 {
+            st.segs
+                .values()
+                .filter_map(|g| {
+                    let sl = g.logs.get(log)?;
+                    live(log, sl)?;
+                    Some(sl.bytes.unwrap_or(g.len))
+                })
+                .sum()
+        };
+        let mut set: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut freed = 0u64;
+        let mut best: Option<Vec<u64>> = None;
+        for (seq, seg) in &st.segs {
+            if *seq == active || !seg.bad.is_empty() {
+                break;
+            }
+            let mut blocked = false;
+            for (log, sl) in &seg.logs {
+                let Some(l) = live(log, sl) else { continue };
+                if !l.holes.is_empty() || l.index.len() == 0 {
+                    blocked = true;
+                    break;
+                }
+                if !set.contains_key(log) {
+                    set.insert(*log, live_bytes(log));
+                }
+            }
+            if blocked {
+                break;
+            }
+            freed += seg.len;
+            let cost: u64 = set.values().sum();
+            if cost > cap {
+                break;
+            }
+            if !set.is_empty() && freed >= cost.saturating_mul(2) {
+                best = Some(set.keys().copied().collect());
+            }
+        }
+        let mut out = Vec::new();
+        for log in best.unwrap_or_default() {
+            let Some(l) = st.logs.get(&log) else { continue };
+            let Some(p) = l.index.floor(l.start).or_else(|| l.index.first()) else {
+                continue;
+            };
+            let mut segs = Vec::new();
+            let seg_of =
+                |seq: u64, pos: u64| st.segs.get(&seq).map(|s| (s.file.clone(), pos, s.len));
+            segs.extend(seg_of(p.seq, p.pos));
+            segs.extend(
+                l.index
+                    .segments_after(p.seq)
+                    .filter_map(|q| seg_of(q.seq, q.pos)),
+            );
+            out.push(RelocLog {
+                log,
+                gen: l.gen,
+                start: l.start,
+                end: l.end,
+                trim_off: l.trim_off,
+                segs,
+            });
+        }
+        out
+    }
+
+    /// Reads the frames of `r`'s live range `[start, end)` in offset order and returns them as relocated copies
+    /// followed by their commit frame, or `None` if they are not one intact dense run within `budget` bytes (a gap
+    /// or a frame failing its check: the log is left where it is).
+    fn copy_frames(r: &RelocLog, budget: u64) -> io::Result<Option<(Vec<QFrame>, u64)>> {
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        let mut want = r.start;
+        let mut first_base = None;
+        let mut last_ts = 0;
+        'segs: for (file, from, len) in &r.segs {
+            let mut w = Window::probing(&**file);
+            let mut pos = *from;
+            while pos < *len && want < r.end {
+                let Ok(h) = frame::decode_header(w.get(pos, HEADER_LEN, *len)?) else {
+                    return Ok(None);
+                };
+                if h.log == r.log && h.kind.has_entries() && h.base + u64::from(h.count) > want {
+                    if h.base > want {
+                        // A gap: offsets are dense, so something is missing; leave the log where it is.
+                        return Ok(None);
+                    }
+                    bytes += h.frame_len;
+                    if bytes > budget {
+                        return Ok(None);
+                    }
+                    let n = usize::try_from(h.frame_len).map_err(io::Error::other)?;
+                    let mut buf = w.take(pos, n, *len)?.to_vec();
+                    if buf.len() != n || frame::check(&buf).is_err() {
+                        return Ok(None);
+                    }
+                    frame::seal(
+                        &mut buf,
+                        Kind::Relocated,
+                        h.log,
+                        h.base,
+                        h.timestamp_ms,
+                        h.count,
+                    );
+                    let header = frame::decode_header(&buf)
+                        .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    first_base.get_or_insert(h.base);
+                    want = h.base + u64::from(h.count);
+                    last_ts = h.timestamp_ms;
+                    out.push(QFrame {
+                        log: r.log,
+                        gen: r.gen,
+                        header,
+                        buf,
+                    });
+                    if want >= r.end {
+                        break 'segs;
+                    }
+                }
+                pos += h.frame_len;
+            }
+        }
+        let Some(first) = first_base.filter(|_| want >= r.end) else {
+            return Ok(None);
+        };
+        let Ok(count) = u32::try_from(out.len()) else {
+            return Ok(None);
+        };
+        // The durable start: the log's durable trim, or the first copied offset if that is higher (what is below
+        // it is deleted with the old segments).
+        let durable = r.trim_off.min(r.start).max(first);
+        let mut buf = Vec::with_capacity(HEADER_LEN);
+        frame::encode_marker(&mut buf, Kind::RelocCommit, r.log, durable, last_ts, count);
+        let header = frame::decode_header(&buf).map_err(|e| io::Error::other(format!("{e:?}")))?;
+        out.push(QFrame {
+            log: r.log,
+            gen: r.gen,
+            header,
+            buf,
+        });
+        Ok(Some((out, bytes)))
+    }
+
+    /// Copies the live frames of the logs [`Writer::relocation_plan`] picks to the journal's end (one write, in one
+    /// segment, synced), so the segments they pinned become dead. Runs holding the committer lock, so nothing else
+    /// is written meanwhile: each log's end is fixed and its copies follow every original in journal order.
+    /// Returns whether anything was relocated.
+    fn relocate(&mut self) -> io::Result<bool> {
+        let plan = self.relocation_plan();
+        if plan.is_empty() {
+            return Ok(false);
+        }
+        let mut budget = self.sh.reloc_max;
+        let mut frames = Vec::new();
+        let mut logs = 0usize;
+        for r in &plan {
+            if let Some((f, bytes)) = Self::copy_frames(r, budget)? {
+                budget -= bytes.min(budget);
+                frames.extend(f);
+                logs += 1;
+            }
+        }
+        if frames.is_empty() {
+            return Ok(false);
+        }
+        let copied: u64 = frames.iter().map(|f| f.buf.len() as u64).sum();
+        self.write_frames(frames, true)?;
+        tracing::debug!(
+            logs,
+            bytes = copied,
+            "journal: logs relocated to free old segments"
+        );
+        Ok(true)
+    }
+
     /// Deletes the longest prefix of sealed segments that no live log still needs. Only a prefix, so a tombstone is
     /// never deleted while older frames of its log survive. Logs that would lose every trace of themselves first get
     /// a watermark frame in the active segment so their offsets are not reused after a restart.
-    fn gc(&mut self) -> io::Result<()> {
+    fn gc_prefix(&mut self) -> io::Result<()> {
         let (victims, marks) = {
             let st = self.sh.state.lock();
             let active = st.segs.keys().next_back().copied().unwrap_or(0);

@@ -5,7 +5,7 @@
 //!  0   4   magic        0x464C4852 ("RHLF" little-endian)
 //!  4   4   len          bytes after the crc field (header rest + body)
 //!  8   4   crc32c       CRC32C of those `len` bytes
-//! 12   4   kind         1 data, 2 tombstone, 3 watermark, 4 offset trim
+//! 12   4   kind         1 data, 2 tombstone, 3 watermark, 4 offset trim, 5 relocated copy, 6 relocation commit
 //! 16   8   log id
 //! 24   8   base offset
 //! 32   8   timestamp_ms (i64)
@@ -39,15 +39,29 @@ pub(crate) enum Kind {
     /// Durable trim: offsets of `log` below `base` are gone (`timestamp_ms` = the log's last timestamp when the trim
     /// was written). Written and synced by `Store::trim_to_offset`; replayed at open so the log's start survives.
     Trim = 4,
+    /// A copy of a data frame of `log` (same base, count, timestamp and entries) written by segment reclamation
+    /// at the journal's end. Inert until the [`Kind::RelocCommit`] frame that follows it in the same write.
+    Relocated = 5,
+    /// Commits the `count` [`Kind::Relocated`] frames of `log` just before it: they replace every earlier frame of
+    /// the log. `base` = the log's durable start (a durable offset trim), `timestamp_ms` = the last copy's
+    /// timestamp, `count` = number of copy frames (not entries: the frame has no body).
+    RelocCommit = 6,
 }
 
 impl Kind {
+    /// Frames whose `count` entries are log data (a relocated copy holds the same entries as its original).
+    pub(crate) fn has_entries(self) -> bool {
+        matches!(self, Kind::Data | Kind::Relocated)
+    }
+
     fn from_u32(v: u32) -> Option<Kind> {
         match v {
             1 => Some(Kind::Data),
             2 => Some(Kind::Tombstone),
             3 => Some(Kind::Watermark),
             4 => Some(Kind::Trim),
+            5 => Some(Kind::Relocated),
+            6 => Some(Kind::RelocCommit),
             _ => None,
         }
     }
@@ -128,6 +142,22 @@ pub(crate) fn encode(
     out[start + 8..start + 12].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// Appends a frame with no body whose `count` field is `count` (a [`Kind::RelocCommit`]).
+pub(crate) fn encode_marker(
+    out: &mut Vec<u8>,
+    kind: Kind,
+    log: u64,
+    base: u64,
+    ts: i64,
+    count: u32,
+) {
+    let start = out.len();
+    out.resize(start + HEADER_LEN, 0);
+    if let Some(f) = out.get_mut(start..) {
+        seal(f, kind, log, base, ts, count);
+    }
+}
+
 /// Fills in the header and CRC of a frame whose entries are already in place after
 /// [`HEADER_LEN`] reserved bytes (see [`crate::Batch`]). `frame` must be at least `HEADER_LEN` long.
 pub(crate) fn seal(frame: &mut [u8], kind: Kind, log: u64, base: u64, ts: i64, count: u32) {
@@ -169,16 +199,24 @@ pub(crate) fn decode_header(b: &[u8]) -> Result<Header, FrameError> {
     }
     let kind = Kind::from_u32(field32(12)?).ok_or(FrameError::BadHeader)?;
     let count = field32(40)?;
-    // Every entry needs at least its 4-byte length; rejects absurd counts before anything is allocated.
-    if u64::from(count) * 4 > len - (HEADER_LEN - PREFIX_LEN) as u64 {
-        return Err(FrameError::BadHeader);
-    }
-    if kind != Kind::Data && count != 0 {
-        return Err(FrameError::BadHeader);
+    let body = len - (HEADER_LEN - PREFIX_LEN) as u64;
+    if kind == Kind::RelocCommit {
+        // `count` counts the copy frames before it; the frame itself has no body.
+        if body != 0 {
+            return Err(FrameError::BadHeader);
+        }
+    } else {
+        // Every entry needs at least its 4-byte length; rejects absurd counts before anything is allocated.
+        if u64::from(count) * 4 > body {
+            return Err(FrameError::BadHeader);
+        }
+        if !kind.has_entries() && count != 0 {
+            return Err(FrameError::BadHeader);
+        }
     }
     let base = field64(24)?;
     // Offsets must stay representable: `base + count` is used everywhere.
-    if base.checked_add(u64::from(count)).is_none() {
+    if kind.has_entries() && base.checked_add(u64::from(count)).is_none() {
         return Err(FrameError::BadHeader);
     }
     Ok(Header {
@@ -202,7 +240,8 @@ pub(crate) fn check(b: &[u8]) -> Result<Header, FrameError> {
     }
     // Entry lengths must tile the body exactly.
     let mut at = HEADER_LEN;
-    for _ in 0..h.count {
+    let entries = if h.kind.has_entries() { h.count } else { 0 };
+    for _ in 0..entries {
         let n = u32_at(b, at).ok_or(FrameError::BadBody)? as usize;
         at = at.checked_add(4 + n).ok_or(FrameError::BadBody)?;
         if at > total {
@@ -304,6 +343,36 @@ mod tests {
         let f = enc(&["abc", "defg"]);
         for cut in 0..f.len() {
             assert!(check(&f[..cut]).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn relocated_copy_and_commit_round_trip() {
+        let mut f = enc(&["abc", "de"]);
+        seal(&mut f, Kind::Relocated, 7, 100, -5, 2);
+        let h = check(&f).unwrap();
+        assert_eq!((h.kind, h.base, h.count), (Kind::Relocated, 100, 2));
+        let e = entries(&Bytes::from(f), &h).unwrap();
+        assert_eq!(
+            e,
+            vec![Bytes::from_static(b"abc"), Bytes::from_static(b"de")]
+        );
+        let mut m = Vec::new();
+        encode_marker(&mut m, Kind::RelocCommit, 7, 101, 9, 3);
+        assert_eq!(m.len(), HEADER_LEN);
+        let h = check(&m).unwrap();
+        assert_eq!(
+            (h.kind, h.log, h.base, h.timestamp_ms, h.count),
+            (Kind::RelocCommit, 7, 101, 9, 3)
+        );
+        // A commit frame never carries a body, and no other non-data kind carries a count.
+        let mut bad = m.clone();
+        bad[12..16].copy_from_slice(&3u32.to_le_bytes());
+        assert_eq!(decode_header(&bad), Err(FrameError::BadHeader));
+        for i in 0..m.len() {
+            let mut g = m.clone();
+            g[i] ^= 1;
+            assert!(check(&g).is_err(), "flip at {i}");
         }
     }
 

@@ -148,13 +148,23 @@ pub(crate) struct IdxLog {
     pub trim: Option<u64>,
     /// Sparse points (first is the pinned first data frame) of the log's data frames in this segment.
     pub points: Vec<(u64, u64, i64)>,
+    /// Bytes of the log's data frames in this segment (after the last tombstone); `None` when unknown (an `.idx`
+    /// of version 1 or 2). Reclamation uses it to price a relocation.
+    pub bytes: Option<u64>,
+    /// The log was relocated into this segment (`Kind::RelocCommit`): its frames in earlier segments are
+    /// superseded, and the copies start at this offset (the range's first offset).
+    pub reloc: Option<u64>,
 }
 
 const IDX_MAGIC: u32 = 0x5849_4852; // "RHIX"
-/// Version 2 added flag bit 2 (an offset trim, followed by its `u64` after `last_ts`). Version 1 files (never a
-/// trim) are still read.
-const IDX_VERSION: u32 = 2;
+/// Version 2 added flag bit 2 (an offset trim, followed by its `u64` after `last_ts`). Version 3 added the `bytes`
+/// field after `last_ts` (always present) and flag bit 3 (a relocation, its `u64` after the trim's). Versions 1 and 2
+/// are still read.
+const IDX_VERSION: u32 = 3;
+const IDX_VERSION_V2: u32 = 2;
 const IDX_VERSION_V1: u32 = 1;
+/// `bytes` value meaning "unknown".
+const BYTES_UNKNOWN: u64 = u64::MAX;
 
 /// Encodes a sealed segment's index. `seg_len` is the segment length it describes: an `.idx` whose length does not
 /// match its segment is ignored and rebuilt.
@@ -169,14 +179,19 @@ pub(crate) fn encode_idx(seq: u64, seg_len: u64, logs: &[IdxLog]) -> Vec<u8> {
         out.extend_from_slice(&l.log.to_le_bytes());
         let flags = u32::from(l.tomb)
             | (u32::from(l.range.is_some()) << 1)
-            | (u32::from(l.trim.is_some()) << 2);
+            | (u32::from(l.trim.is_some()) << 2)
+            | (u32::from(l.reloc.is_some()) << 3);
         out.extend_from_slice(&flags.to_le_bytes());
         let (f, e) = l.range.unwrap_or((0, 0));
         out.extend_from_slice(&f.to_le_bytes());
         out.extend_from_slice(&e.to_le_bytes());
         out.extend_from_slice(&l.last_ts.to_le_bytes());
+        out.extend_from_slice(&l.bytes.unwrap_or(BYTES_UNKNOWN).to_le_bytes());
         if let Some(t) = l.trim {
             out.extend_from_slice(&t.to_le_bytes());
+        }
+        if let Some(r) = l.reloc {
+            out.extend_from_slice(&r.to_le_bytes());
         }
         out.extend_from_slice(&(l.points.len() as u32).to_le_bytes());
         for (off, pos, ts) in &l.points {
@@ -225,7 +240,7 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
         return Err(FrameError::BadHeader);
     }
     let version = c.u32()?;
-    if version != IDX_VERSION && version != IDX_VERSION_V1 {
+    if version != IDX_VERSION && version != IDX_VERSION_V2 && version != IDX_VERSION_V1 {
         return Err(FrameError::BadHeader);
     }
     let seq = c.u64()?;
@@ -238,10 +253,21 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
         let f = c.u64()?;
         let e = c.u64()?;
         let last_ts = c.u64()? as i64;
-        if flags & !7 != 0 || (version == IDX_VERSION_V1 && flags & 4 != 0) {
+        let known = match version {
+            IDX_VERSION_V1 => 3,
+            IDX_VERSION_V2 => 7,
+            _ => 15,
+        };
+        if flags & !known != 0 {
             return Err(FrameError::BadHeader);
         }
+        let bytes = if version == IDX_VERSION {
+            Some(c.u64()?).filter(|b| *b != BYTES_UNKNOWN)
+        } else {
+            None
+        };
         let trim = if flags & 4 != 0 { Some(c.u64()?) } else { None };
+        let reloc = if flags & 8 != 0 { Some(c.u64()?) } else { None };
         let np = c.u32()?;
         // Each point is 24 bytes: bound the allocation by what the file can actually hold.
         if np as usize > body.len().saturating_sub(c.at) / 24 {
@@ -259,6 +285,8 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
             last_ts,
             trim,
             points,
+            bytes,
+            reloc,
         });
     }
     if c.at != body.len() {
@@ -349,6 +377,8 @@ mod tests {
                 last_ts: 77,
                 trim: Some(6),
                 points: vec![(5, 0, 70), (7, 300, 75)],
+                bytes: Some(400),
+                reloc: Some(5),
             },
             IdxLog {
                 log: 2,
@@ -357,6 +387,8 @@ mod tests {
                 last_ts: 0,
                 trim: None,
                 points: vec![],
+                bytes: None,
+                reloc: None,
             },
         ];
         let b = encode_idx(4, 1234, &logs);
@@ -371,13 +403,43 @@ mod tests {
         }
     }
 
-    /// Version 1 files (written before offset trims existed) still decode; a v1 file claiming a trim does not.
-    fn as_v1(b: &[u8]) -> Vec<u8> {
-        let mut v = b[..b.len() - 4].to_vec();
-        v[4..8].copy_from_slice(&1u32.to_le_bytes());
+    /// An old-format file: the v3 encoding of `logs` (which must have no relocation) with the `bytes` fields
+    /// removed and `version` set. Version 1 files (written before offset trims existed) still decode; a v1 file
+    /// claiming a trim does not.
+    fn as_version(version: u32, seq: u64, seg_len: u64, logs: &[IdxLog]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&IDX_MAGIC.to_le_bytes());
+        v.extend_from_slice(&version.to_le_bytes());
+        v.extend_from_slice(&seq.to_le_bytes());
+        v.extend_from_slice(&seg_len.to_le_bytes());
+        v.extend_from_slice(&(logs.len() as u32).to_le_bytes());
+        for l in logs {
+            v.extend_from_slice(&l.log.to_le_bytes());
+            let flags = u32::from(l.tomb)
+                | (u32::from(l.range.is_some()) << 1)
+                | (u32::from(l.trim.is_some()) << 2);
+            v.extend_from_slice(&flags.to_le_bytes());
+            let (f, e) = l.range.unwrap_or((0, 0));
+            v.extend_from_slice(&f.to_le_bytes());
+            v.extend_from_slice(&e.to_le_bytes());
+            v.extend_from_slice(&l.last_ts.to_le_bytes());
+            if let Some(t) = l.trim {
+                v.extend_from_slice(&t.to_le_bytes());
+            }
+            v.extend_from_slice(&(l.points.len() as u32).to_le_bytes());
+            for (off, pos, ts) in &l.points {
+                v.extend_from_slice(&off.to_le_bytes());
+                v.extend_from_slice(&pos.to_le_bytes());
+                v.extend_from_slice(&ts.to_le_bytes());
+            }
+        }
         let crc = crc32c::crc32c(&v);
         v.extend_from_slice(&crc.to_le_bytes());
         v
+    }
+
+    fn as_v1(logs: &[IdxLog]) -> Vec<u8> {
+        as_version(1, 2, 99, logs)
     }
 
     #[test]
@@ -389,11 +451,23 @@ mod tests {
             last_ts: 9,
             trim: None,
             points: vec![(0, 0, 9)],
+            bytes: None,
+            reloc: None,
         }];
-        let b = as_v1(&encode_idx(2, 99, &logs));
+        let b = as_v1(&logs);
         assert_eq!(decode_idx(&b).unwrap(), (2, 99, logs.clone()));
         let mut with_trim = logs;
         with_trim[0].trim = Some(2);
-        assert!(decode_idx(&as_v1(&encode_idx(2, 99, &with_trim))).is_err());
+        assert!(decode_idx(&as_v1(&with_trim)).is_err());
+        // Version 2 (offset trims, no `bytes`, no relocation) still decodes, trims included.
+        let v2 = as_version(2, 2, 99, &with_trim);
+        assert_eq!(decode_idx(&v2).unwrap(), (2, 99, with_trim.clone()));
+        // Flag bit 3 (relocation) is unknown to version 2.
+        let mut v2_reloc = v2[..v2.len() - 4].to_vec();
+        let flags_at = 4 + 4 + 8 + 8 + 4 + 8;
+        v2_reloc[flags_at..flags_at + 4].copy_from_slice(&(2u32 | 4 | 8).to_le_bytes());
+        let crc = crc32c::crc32c(&v2_reloc);
+        v2_reloc.extend_from_slice(&crc.to_le_bytes());
+        assert!(decode_idx(&v2_reloc).is_err());
     }
 }

@@ -31,7 +31,10 @@ use bytes::Bytes;
 
 pub use batch::{Batch, EntryWriter};
 pub use catalog::{CatalogDamage, CatalogDamageKind, CatalogScan};
-pub use config::{FsyncPolicy, ParseFsyncPolicyError, StoreConfig, DEFAULT_SEGMENT_BYTES_MAX};
+pub use config::{
+    FsyncPolicy, ParseFsyncPolicyError, StoreConfig, DEFAULT_RELOCATE_BYTES_MAX,
+    DEFAULT_SEGMENT_BYTES_MAX,
+};
 pub use error::{AppendError, CatalogError, OpenError, ReadError};
 pub use recent::DEFAULT_RECENT_BYTES_MAX;
 
@@ -371,6 +374,17 @@ impl Store {
         match &*self.inner {
             Backend::Mem(m) => Ok(m.catalog_list(prefix)),
             Backend::Disk(d) => d.catalog().list(prefix),
+        }
+    }
+
+    /// Runs one garbage-collection round now and waits for it: deletes the sealed journal segments no live log
+    /// needs, after relocating small logs that alone kept the oldest ones (see `docs/design/log-format.md`,
+    /// "Retention / GC"). Rounds also run by themselves after trims and deletes; this makes them deterministic
+    /// (tests, maintenance). A no-op in memory mode.
+    pub async fn collect_garbage(&self) -> Result<(), AppendError> {
+        match &*self.inner {
+            Backend::Mem(_) => Ok(()),
+            Backend::Disk(d) => d.collect_garbage().await,
         }
     }
 

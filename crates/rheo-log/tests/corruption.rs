@@ -19,6 +19,7 @@ fn cfg(dir: &Path) -> StoreConfig {
         segment_bytes_max: SEG_BYTES,
         direct_io: true,
         recent_bytes_max: rheo_log::DEFAULT_RECENT_BYTES_MAX,
+        relocate_bytes_max: rheo_log::DEFAULT_RELOCATE_BYTES_MAX,
     }
 }
 

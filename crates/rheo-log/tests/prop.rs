@@ -85,6 +85,7 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
         direct_io: true,
         // Small enough that reads are served both from kept frames and from the files.
         recent_bytes_max: 1024,
+        relocate_bytes_max: rheo_log::DEFAULT_RELOCATE_BYTES_MAX,
     };
     let mut store = Store::open(cfg.clone()).unwrap();
     let mut model: HashMap<u64, ModelLog> = HashMap::new();
