@@ -118,3 +118,74 @@ def test_fsck_reports_and_repairs_a_flipped_byte():
             c.close()
         finally:
             srv.stop()
+
+
+def make_streams(c, names):
+    for name in names:
+        c.ok("CreateStream", {"StreamName": name, "ShardCount": 1})
+    deadline = time.monotonic() + 10
+    for name in names:
+        while c.ok("DescribeStreamSummary", {"StreamName": name})[
+                "StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for i in range(5):
+            c.ok("PutRecord", {"StreamName": name, "PartitionKey": "pk",
+                               "Data": base64.b64encode(data(i)).decode()})
+
+
+def catalog_file(data_dir, name):
+    """The catalog file holding stream `name`'s metadata (its key ends with the name)."""
+    cat = os.path.join(data_dir, "catalog")
+    hits = [f for f in os.listdir(cat)
+            if f.startswith("k") and bytes.fromhex(f[1:]).decode(errors="replace").endswith("/" + name)]
+    assert len(hits) == 1, os.listdir(cat)
+    return os.path.join(cat, hits[0])
+
+
+@pytest.mark.parametrize("how", ["flipped", "deleted"])
+def test_fsck_reports_damaged_or_deleted_stream_metadata_and_the_others_are_served(how):
+    bin_ = binary()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = os.path.join(tmp, "data")
+        srv = Server(bin_, data_dir, tmp, 0)
+        try:
+            c = Client(srv.host, srv.port)
+            make_streams(c, ["meta-hurt", "meta-fine"])
+            c.close()
+        finally:
+            srv.stop()
+
+        path = catalog_file(data_dir, "meta-hurt")
+        if how == "flipped":
+            with open(path, "rb") as f:
+                b = bytearray(f.read())
+            b[len(b) // 2] ^= 0x01
+            with open(path, "wb") as f:
+                f.write(b)
+        else:
+            os.remove(path)
+
+        r = fsck(bin_, data_dir)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "no damage found" not in r.stdout, r.stdout
+        if how == "flipped":
+            assert "meta-hurt" in r.stdout, r.stdout
+        assert "orphan log" in r.stdout and "entries 0..5" in r.stdout, r.stdout
+
+        srv = Server(bin_, data_dir, tmp, 1)
+        try:
+            c = Client(srv.host, srv.port)
+            names = c.ok("ListStreams", {})["StreamNames"]
+            assert names == ["meta-fine"], names
+            got, errors = read_all(c, "meta-fine")
+            assert not errors and got == [data(i) for i in range(5)], (got, errors)
+            status, doc = c.call("DescribeStreamSummary", {"StreamName": "meta-hurt"})
+            if how == "flipped":
+                assert status == 400 and doc["__type"].endswith("ResourceInUseException"), doc
+                assert "damaged" in (doc.get("message") or ""), doc
+            else:
+                assert status == 400 and doc["__type"].endswith("ResourceNotFoundException"), doc
+            c.close()
+        finally:
+            srv.stop()

@@ -26,15 +26,63 @@ pub fn run(args: &FsckArgs) -> anyhow::Result<()> {
         rheo_log::fsck::check(&args.dir)
     }
     .with_context(|| format!("checking {}", args.dir.display()))?;
-    print!("{report}");
-    if !report.is_clean() {
-        if !args.repair {
+    // The engine cannot tell which logs its catalog entries name; the domain can: damaged stream metadata and
+    // logs no stream names (a deleted or damaged catalog entry) are findings too.
+    let logs: Vec<u64> = report.logs.iter().map(|l| l.log).collect();
+    let meta = rheo_streams::check_catalog(&report.catalog_entries, &report.catalog, &logs);
+    let findings = meta_findings(&meta, &report.logs);
+    let mut text = report.to_string();
+    if !findings.is_empty() {
+        if let Some(rest) = text.strip_suffix("no damage found\n") {
+            text = rest.to_string();
+        }
+    }
+    print!("{text}");
+    for line in &findings {
+        println!("{line}");
+    }
+    if !report.is_clean() || !findings.is_empty() {
+        if !args.repair && !report.is_clean() {
             println!(
                 "damage found; `rheo fsck --repair {}` marks it lost",
                 args.dir.display()
             );
         }
+        if !findings.is_empty() {
+            println!(
+                "stream metadata needs attention: --repair does not rewrite metadata or adopt orphan logs; \
+                 their data stays on disk untouched"
+            );
+        }
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// One line per damaged stream metadata entry and per orphan log that still holds entries.
+fn meta_findings(meta: &rheo_streams::MetaCheck, logs: &[rheo_log::fsck::FsckLog]) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in &meta.damaged {
+        let what = match (&d.region, &d.name) {
+            (Some(region), Some(name)) => format!("stream {name} ({region})"),
+            _ => d
+                .key
+                .clone()
+                .or_else(|| d.file.clone())
+                .unwrap_or_else(|| "a stream".to_string()),
+        };
+        out.push(format!(
+            "stream metadata: {what}: {}; the stream is refused until it is restored",
+            d.reason
+        ));
+    }
+    for l in logs {
+        if meta.orphan_logs.contains(&l.log) && l.to > l.from {
+            out.push(format!(
+                "orphan log {} entries {}..{}: no stream names it (its catalog entry is missing or damaged)",
+                l.log, l.from, l.to
+            ));
+        }
+    }
+    out
 }
