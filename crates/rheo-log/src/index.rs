@@ -146,14 +146,17 @@ pub(crate) struct IdxLog {
     pub last_ts: i64,
     /// Highest durable offset trim (`Kind::Trim` frame) of the log in this segment, after the last tombstone.
     pub trim: Option<u64>,
+    /// Highest reservation (`Kind::Reserve` frame) of the log in this segment, after the last tombstone.
+    pub reserve: Option<u64>,
     /// Sparse points (first is the pinned first data frame) of the log's data frames in this segment.
     pub points: Vec<(u64, u64, i64)>,
 }
 
 const IDX_MAGIC: u32 = 0x5849_4852; // "RHIX"
-/// Version 2 added flag bit 2 (an offset trim, followed by its `u64` after `last_ts`). Version 1 files (never a
-/// trim) are still read.
-const IDX_VERSION: u32 = 2;
+/// Version 2 added flag bit 2 (an offset trim, followed by its `u64` after `last_ts`), version 3 flag bit 3 (a
+/// reservation, its `u64` after the trim's). Version 1 and 2 files (never a trim / a reservation) are still read.
+const IDX_VERSION: u32 = 3;
+const IDX_VERSION_V2: u32 = 2;
 const IDX_VERSION_V1: u32 = 1;
 
 /// Encodes a sealed segment's index. `seg_len` is the segment length it describes: an `.idx` whose length does not
@@ -169,7 +172,8 @@ pub(crate) fn encode_idx(seq: u64, seg_len: u64, logs: &[IdxLog]) -> Vec<u8> {
         out.extend_from_slice(&l.log.to_le_bytes());
         let flags = u32::from(l.tomb)
             | (u32::from(l.range.is_some()) << 1)
-            | (u32::from(l.trim.is_some()) << 2);
+            | (u32::from(l.trim.is_some()) << 2)
+            | (u32::from(l.reserve.is_some()) << 3);
         out.extend_from_slice(&flags.to_le_bytes());
         let (f, e) = l.range.unwrap_or((0, 0));
         out.extend_from_slice(&f.to_le_bytes());
@@ -177,6 +181,9 @@ pub(crate) fn encode_idx(seq: u64, seg_len: u64, logs: &[IdxLog]) -> Vec<u8> {
         out.extend_from_slice(&l.last_ts.to_le_bytes());
         if let Some(t) = l.trim {
             out.extend_from_slice(&t.to_le_bytes());
+        }
+        if let Some(r) = l.reserve {
+            out.extend_from_slice(&r.to_le_bytes());
         }
         out.extend_from_slice(&(l.points.len() as u32).to_le_bytes());
         for (off, pos, ts) in &l.points {
@@ -225,7 +232,7 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
         return Err(FrameError::BadHeader);
     }
     let version = c.u32()?;
-    if version != IDX_VERSION && version != IDX_VERSION_V1 {
+    if version != IDX_VERSION && version != IDX_VERSION_V2 && version != IDX_VERSION_V1 {
         return Err(FrameError::BadHeader);
     }
     let seq = c.u64()?;
@@ -238,10 +245,16 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
         let f = c.u64()?;
         let e = c.u64()?;
         let last_ts = c.u64()? as i64;
-        if flags & !7 != 0 || (version == IDX_VERSION_V1 && flags & 4 != 0) {
+        let known = match version {
+            IDX_VERSION_V1 => 3,
+            IDX_VERSION_V2 => 7,
+            _ => 15,
+        };
+        if flags & !known != 0 {
             return Err(FrameError::BadHeader);
         }
         let trim = if flags & 4 != 0 { Some(c.u64()?) } else { None };
+        let reserve = if flags & 8 != 0 { Some(c.u64()?) } else { None };
         let np = c.u32()?;
         // Each point is 24 bytes: bound the allocation by what the file can actually hold.
         if np as usize > body.len().saturating_sub(c.at) / 24 {
@@ -258,6 +271,7 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
             range,
             last_ts,
             trim,
+            reserve,
             points,
         });
     }
@@ -348,6 +362,7 @@ mod tests {
                 range: Some((5, 9)),
                 last_ts: 77,
                 trim: Some(6),
+                reserve: Some(70_000),
                 points: vec![(5, 0, 70), (7, 300, 75)],
             },
             IdxLog {
@@ -356,6 +371,7 @@ mod tests {
                 range: None,
                 last_ts: 0,
                 trim: None,
+                reserve: None,
                 points: vec![],
             },
         ];
@@ -373,8 +389,12 @@ mod tests {
 
     /// Version 1 files (written before offset trims existed) still decode; a v1 file claiming a trim does not.
     fn as_v1(b: &[u8]) -> Vec<u8> {
+        as_version(b, 1)
+    }
+
+    fn as_version(b: &[u8], version: u32) -> Vec<u8> {
         let mut v = b[..b.len() - 4].to_vec();
-        v[4..8].copy_from_slice(&1u32.to_le_bytes());
+        v[4..8].copy_from_slice(&version.to_le_bytes());
         let crc = crc32c::crc32c(&v);
         v.extend_from_slice(&crc.to_le_bytes());
         v
@@ -388,6 +408,7 @@ mod tests {
             range: Some((0, 4)),
             last_ts: 9,
             trim: None,
+            reserve: None,
             points: vec![(0, 0, 9)],
         }];
         let b = as_v1(&encode_idx(2, 99, &logs));
@@ -395,5 +416,27 @@ mod tests {
         let mut with_trim = logs;
         with_trim[0].trim = Some(2);
         assert!(decode_idx(&as_v1(&encode_idx(2, 99, &with_trim))).is_err());
+    }
+
+    /// Version 2 files (offset trims, no reservations) still decode; a v2 file claiming a reservation does not.
+    #[test]
+    fn idx_version_2_still_read() {
+        let logs = vec![IdxLog {
+            log: 3,
+            tomb: false,
+            range: Some((0, 4)),
+            last_ts: 9,
+            trim: Some(2),
+            reserve: None,
+            points: vec![(0, 0, 9)],
+        }];
+        let b = as_version(&encode_idx(2, 99, &logs), 2);
+        assert_eq!(decode_idx(&b).unwrap(), (2, 99, logs.clone()));
+        let mut with_res = logs;
+        with_res[0].reserve = Some(65_540);
+        let v3 = encode_idx(2, 99, &with_res);
+        assert_eq!(decode_idx(&v3).unwrap(), (2, 99, with_res.clone()));
+        assert!(decode_idx(&as_version(&v3, 2)).is_err());
+        assert!(decode_idx(&as_version(&v3, 4)).is_err());
     }
 }
