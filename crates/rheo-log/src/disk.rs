@@ -970,6 +970,8 @@ fn recover(
     let jpath = &jdir.path;
     let mut rec = Recovered::default();
     let active = seqs.last().copied().unwrap_or(1);
+    // Whether recovery dropped or could not read bytes: only then may acknowledged frames be gone.
+    let mut dropped_tail = false;
     // Every segment's version before anything is replayed or written: a segment of a newer format must not be
     // misread (its frames could look torn and be truncated), nor its neighbours' `.idx` rewritten.
     let mut files = Vec::with_capacity(seqs.len());
@@ -1062,6 +1064,7 @@ fn recover(
         let mut damaged = state.damage.len() > damage_before;
         if let Some((valid, header)) = scan.tail {
             if seq == active {
+                dropped_tail = true;
                 tracing::info!(
                     segment = seq,
                     bytes = len - valid,
@@ -1127,7 +1130,9 @@ fn recover(
     // The high-water mark: offsets up to a log's reservation may have been acknowledged in frames recovery could not
     // keep (a damaged last frame reads as a torn one), so the log continues above it. The jump is visible at once
     // (readers there move on, as past trimmed data); the next reservation frame records it as a skip.
-    for l in state.logs.values_mut() {
+    // A journal that ends on a frame boundary with no damage lost nothing: its logs continue where they end.
+    let lost_bytes = dropped_tail || !state.damage.is_empty();
+    for l in state.logs.values_mut().filter(|_| lost_bytes) {
         let end = l.end.max(l.next);
         if l.reserved > end {
             l.jump_from = Some(end);
