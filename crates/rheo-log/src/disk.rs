@@ -1130,8 +1130,10 @@ fn recover(
     // The high-water mark: offsets up to a log's reservation may have been acknowledged in frames recovery could not
     // keep (a damaged last frame reads as a torn one), so the log continues above it. The jump is visible at once
     // (readers there move on, as past trimmed data); the next reservation frame records it as a skip.
-    // A journal that ends on a frame boundary with no damage lost nothing: its logs continue where they end.
-    let lost_bytes = dropped_tail || !state.damage.is_empty();
+    // Only a dropped tail can hide acknowledged frames of a log's end: damage followed by valid frames keeps its
+    // offsets reserved through holes (see `note_bad`/`note_gap`), and a journal ending on a frame boundary lost
+    // nothing, so its logs continue where they end.
+    let lost_bytes = dropped_tail;
     for l in state.logs.values_mut().filter(|_| lost_bytes) {
         let end = l.end.max(l.next);
         if l.reserved > end {

@@ -203,7 +203,7 @@ fn open_reads_idx_for_sealed_segments() {
     // the damage shows up only when that frame is read.
     let path = seg_path(d.path(), 1);
     let mut b = fs::read(&path).unwrap();
-    let at = (lead() + frame_len() * 3 + 30) as usize;
+    let at = (lead() + frame_len() * 3 + 50) as usize;
     b[at] ^= 0xff;
     fs::write(&path, b).unwrap();
     let s = Store::open(cfg(d.path(), 10 * frame_len())).unwrap();
