@@ -18,7 +18,7 @@ use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 
 use crate::catalog::Catalog;
-use crate::frame::{self, FrameError, Header, Kind, HEADER_LEN};
+use crate::frame::{self, FrameError, Header, Kind, HEADER_LEN, RESERVE_BODY};
 use crate::index::{self, IdxLog, LogIndex, Point};
 use crate::lost::LostRange;
 use crate::recent::{LogRecent, RecentBudget, RecentFrame};
@@ -32,6 +32,13 @@ use crate::{
 const READ_WINDOW: usize = 256 * 1024;
 /// Read-ahead when following one log's frames (see [`Window::probing`]).
 const PROBE_WINDOW: usize = 16 * 1024;
+/// Segment format this code writes (in the header frame of every new segment) and the newest it reads. Version 1 is
+/// the header-less format (no `Kind::Reserve` frames); version 2 adds the header and reservations.
+pub(crate) const SEGMENT_VERSION: u64 = 2;
+/// Offsets a reservation frame reserves beyond the append that needs it. Why fixed and this large: a reservation is
+/// then written once per 65,536 entries of a log (a compare on the hot path, a 60-byte frame rarely), and what a
+/// restart skips (at most this many offsets per log) is nothing to 64-bit offsets.
+const RESERVE_STEP: u64 = 1 << 16;
 
 #[derive(Debug)]
 struct LogState {
@@ -53,6 +60,12 @@ struct LogState {
     recent: LogRecent,
     /// Offset ranges recovery found damaged or that fsck marked lost, sorted by `from`. Almost always empty.
     holes: Vec<Hole>,
+    /// Highest reservation queued (live) or replayed (recovery): no offset below it is ever handed out again.
+    reserved: u64,
+    /// Set at open when the reservation was above the replayed end: that end. The log's end jumped to the
+    /// reservation in memory; the next reservation frame records the skip (`from..next`) so replay does not take it
+    /// for lost entries.
+    jump_from: Option<u64>,
 }
 
 /// Offsets `from..to` of a log that the journal no longer holds intact.
@@ -80,6 +93,8 @@ impl LogState {
             hint: None,
             recent: LogRecent::default(),
             holes: Vec::new(),
+            reserved: 0,
+            jump_from: None,
         }
     }
 
@@ -119,6 +134,8 @@ struct SegLog {
     last_ts: i64,
     /// Highest offset trim frame of this incarnation in the segment.
     trim: Option<u64>,
+    /// Highest reservation frame of this incarnation in the segment.
+    reserve: Option<u64>,
     /// (offset, position, timestamp) of the first data frame, kept even for dead incarnations so an `.idx` is
     /// self-sufficient.
     first_data: Option<(u64, u64, i64)>,
@@ -270,6 +287,10 @@ impl State {
     /// incarnation) and `None` during recovery (the journal order defines everything).
     fn apply(&mut self, seq: u64, pos: u64, h: &Header, writer_gen: Option<u64>) {
         let budget = self.budget();
+        if h.kind == Kind::SegmentHeader {
+            // Describes the segment (checked at open), not a log.
+            return;
+        }
         if h.kind == Kind::Tombstone {
             if writer_gen.is_none() {
                 self.logs.remove(&h.log);
@@ -314,6 +335,10 @@ impl State {
             self.apply_trim(seq, gen, h, writer_gen.is_none());
             return;
         }
+        if h.kind == Kind::Reserve {
+            self.apply_reserve(seq, pos, gen, h, writer_gen.is_none());
+            return;
+        }
         let new_end = h.base + u64::from(h.count);
         if writer_gen.is_none() && h.kind == Kind::Data && h.base > l.end && l.end_ts.is_some() {
             // Offsets are dense per log: a jump can only be entries lost to damage in between.
@@ -352,6 +377,7 @@ impl State {
                 sl.gen = gen;
                 sl.range = None;
                 sl.trim = None;
+                sl.reserve = None;
                 sl.first_data = None;
                 sl.bytes = Some(0);
                 sl.reloc = None;
@@ -364,6 +390,83 @@ impl State {
                 }
                 sl.bytes = Some(sl.bytes.unwrap_or(0) + h.frame_len);
             }
+        }
+    }
+
+    /// A reservation frame of `h.log` (incarnation `gen`, which exists): offsets below `h.reserve` stay reserved, and
+    /// `h.base..h.next` is a skip (a restart jumped over offsets never handed out): the end moves to `h.next` with no
+    /// hole. In recovery `h.base` above the end means entries before the frame were lost, as for a data frame.
+    fn apply_reserve(&mut self, seq: u64, pos: u64, gen: u64, h: &Header, recovery: bool) {
+        if recovery
+            && self
+                .logs
+                .get(&h.log)
+                .is_some_and(|l| h.base > l.end && l.end_ts.is_some())
+        {
+            self.note_gap(seq, pos, h.log, h.base);
+        }
+        let Some(l) = self.logs.get_mut(&h.log) else {
+            return;
+        };
+        l.reserved = l.reserved.max(h.reserve);
+        l.end = l.end.max(h.next);
+        if recovery {
+            l.next = l.end;
+            l.next_ts = l.end_ts;
+        }
+        if let Some(seg) = self.segs.get_mut(&seq) {
+            let sl = seg.logs.entry(h.log).or_default();
+            if sl.gen != gen {
+                *sl = SegLog {
+                    gen,
+                    tomb: sl.tomb,
+                    ..SegLog::default()
+                };
+            }
+            sl.reserve = Some(sl.reserve.map_or(h.reserve, |r| r.max(h.reserve)));
+            if h.next > h.base {
+                // The skip counts as the log's (empty) range here, so an `.idx` replay sees the log continue at
+                // `h.base` rather than a gap.
+                match sl.range {
+                    Some((first, end)) => sl.range = Some((first, end.max(h.next))),
+                    None => {
+                        sl.range = Some((h.base, h.next));
+                        sl.last_ts = h.timestamp_ms;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a reservation read from an `.idx`.
+    fn idx_reserve(&mut self, seq: u64, log: u64, reserve: u64) {
+        let gen = match self.logs.get_mut(&log) {
+            Some(l) => {
+                l.reserved = l.reserved.max(reserve);
+                l.gen
+            }
+            None => {
+                // The first trace of the log in the journal: a reservation gc wrote (`0..0`) before deleting the
+                // segments that held the log's earlier frames, whose data a relocation copied to a later segment.
+                // Known at 0 with its reservation, as a scan replays the same frame; its data comes later (a
+                // reservation is not an end: offsets below it may never have been handed out).
+                let g = self.new_gen();
+                let mut l = LogState::new(g, 0);
+                l.reserved = reserve;
+                self.logs.insert(log, l);
+                g
+            }
+        };
+        if let Some(seg) = self.segs.get_mut(&seq) {
+            let sl = seg.logs.entry(log).or_default();
+            if sl.gen != gen {
+                *sl = SegLog {
+                    gen,
+                    tomb: sl.tomb,
+                    ..SegLog::default()
+                };
+            }
+            sl.reserve = Some(sl.reserve.map_or(reserve, |r| r.max(reserve)));
         }
     }
 
@@ -513,6 +616,7 @@ impl State {
                 range: Some((first.base, end)),
                 last_ts: last.timestamp_ms,
                 trim: Some(durable_start),
+                reserve: sl.reserve,
                 first_data: Some((first.base, *first_pos, first.timestamp_ms)),
                 bytes: Some(bytes),
                 reloc: Some(first.base),
@@ -557,6 +661,9 @@ impl State {
                 }
             }
             let Some((first, end)) = r.range.or(r.trim.map(|t| (t, t))) else {
+                if let Some(res) = r.reserve {
+                    self.idx_reserve(seq, r.log, res);
+                }
                 continue;
             };
             let gen = match self.logs.get(&r.log) {
@@ -590,6 +697,9 @@ impl State {
                     let h = trim_header(r.log, t, r.last_ts);
                     self.apply_trim(seq, gen, &h, true);
                 }
+                if let Some(res) = r.reserve {
+                    self.idx_reserve(seq, r.log, res);
+                }
                 continue;
             }
             let Some(l) = self.logs.get_mut(&r.log) else {
@@ -619,6 +729,7 @@ impl State {
                         range: Some((first, end)),
                         last_ts: r.last_ts,
                         trim: None,
+                        reserve: None,
                         first_data: r.points.first().copied(),
                         bytes: r.bytes,
                         reloc: r.reloc,
@@ -629,6 +740,9 @@ impl State {
             if let Some(t) = r.trim {
                 let h = trim_header(r.log, t, r.last_ts);
                 self.apply_trim(seq, gen, &h, true);
+            }
+            if let Some(res) = r.reserve {
+                self.idx_reserve(seq, r.log, res);
             }
         }
     }
@@ -655,6 +769,7 @@ impl State {
                     range: sl.range,
                     last_ts: sl.last_ts,
                     trim: sl.trim,
+                    reserve: sl.reserve,
                     points,
                     bytes: sl.bytes,
                     reloc: sl.reloc,
@@ -676,6 +791,8 @@ fn trim_header(log: u64, off: u64, ts: i64) -> Header {
         count: 0,
         frame_len: HEADER_LEN as u64,
         crc: 0,
+        next: 0,
+        reserve: 0,
     }
 }
 
@@ -892,10 +1009,22 @@ fn frame_at(w: &mut Window<'_>, pos: u64, len: u64) -> io::Result<Result<Header,
         return Ok(Err(Some(h)));
     }
     let n = usize::try_from(h.frame_len).unwrap_or(usize::MAX);
-    if frame::check(w.get(pos, n, len)?).is_err() {
-        return Ok(Err(Some(h)));
-    }
-    Ok(Ok(h))
+    // `check`'s header: it also holds what a reservation's body says.
+    Ok(frame::check(w.get(pos, n, len)?).map_err(|_| Some(h)))
+}
+
+/// The format version a segment's header frame declares, if it starts with a valid one (header-less segments are
+/// version 1).
+fn segment_version(file: &dyn SegmentFile, len: u64) -> io::Result<Option<u64>> {
+    // Small reads: this runs for every segment at open.
+    let mut w = Window {
+        ahead: BLOCK as usize,
+        ..Window::new(file)
+    };
+    Ok(match frame_at(&mut w, 0, len)? {
+        Ok(h) if h.kind == Kind::SegmentHeader => Some(h.base),
+        _ => None,
+    })
 }
 
 /// The first valid frame after the bad one at `pos`: where its own length says it ends if a valid frame is there
@@ -1015,9 +1144,28 @@ fn recover(
     let jpath = &jdir.path;
     let mut rec = Recovered::default();
     let active = seqs.last().copied().unwrap_or(1);
+    // Whether recovery dropped or could not read bytes: only then may acknowledged frames be gone.
+    let mut dropped_tail = false;
+    // Every segment's version before anything is replayed or written: a segment of a newer format must not be
+    // misread (its frames could look torn and be truncated), nor its neighbours' `.idx` rewritten.
+    let mut files = Vec::with_capacity(seqs.len());
     for &seq in seqs {
         let path = jdir.file_path(seq, FileKind::Segment);
         let file = jdir.open_segment(seq, false).map_err(io_err(&path))?;
+        let len = file.len().map_err(io_err(&path))?;
+        if let Some(version) = segment_version(&*file, len).map_err(io_err(&path))? {
+            if version > SEGMENT_VERSION {
+                return Err(OpenError::UnsupportedVersion {
+                    path,
+                    version,
+                    supported: SEGMENT_VERSION,
+                });
+            }
+        }
+        files.push((seq, file));
+    }
+    for (seq, file) in files {
+        let path = jdir.file_path(seq, FileKind::Segment);
         if seq != active {
             file.seal();
         }
@@ -1092,6 +1240,7 @@ fn recover(
         let mut damaged = state.damage.len() > damage_before;
         if let Some((valid, header)) = scan.tail {
             if seq == active {
+                dropped_tail = true;
                 tracing::info!(
                     segment = seq,
                     bytes = len - valid,
@@ -1152,6 +1301,21 @@ fn recover(
                 lost: true,
             });
             l.next = l.next.max(l.end);
+        }
+    }
+    // The high-water mark: offsets up to a log's reservation may have been acknowledged in frames recovery could not
+    // keep (a damaged last frame reads as a torn one), so the log continues above it. The jump is visible at once
+    // (readers there move on, as past trimmed data); the next reservation frame records it as a skip.
+    // Only a dropped tail can hide acknowledged frames of a log's end: damage followed by valid frames keeps its
+    // offsets reserved through holes (see `note_bad`/`note_gap`), and a journal ending on a frame boundary lost
+    // nothing, so its logs continue where they end.
+    let lost_bytes = dropped_tail;
+    for l in state.logs.values_mut().filter(|_| lost_bytes) {
+        let end = l.end.max(l.next);
+        if l.reserved > end {
+            l.jump_from = Some(end);
+            l.end = l.reserved;
+            l.next = l.reserved;
         }
     }
     for d in &state.damage {
@@ -1396,13 +1560,15 @@ impl DiskStore {
         rx.await.unwrap_or(Err(AppendError::Closed))
     }
 
-    /// Assigns offsets and seals one append's frame in place; the caller holds the state lock.
+    /// Assigns offsets and seals one append's frame in place, pushing it on `frames` (after a reservation frame when
+    /// the append passes the log's reservation); the caller holds the state lock.
     fn prepare(
         st: &mut State,
         log: LogId,
         ts: i64,
         mut batch: Batch,
-    ) -> Result<(AppendAck, Option<QFrame>), AppendError> {
+        frames: &mut Vec<QFrame>,
+    ) -> Result<AppendAck, AppendError> {
         let len = batch.frame_len();
         if len > frame::MAX_FRAME_LEN {
             return Err(AppendError::TooLarge(len));
@@ -1422,22 +1588,39 @@ impl DiskStore {
             timestamp_ms: ts,
         };
         if count == 0 {
-            return Ok((ack, None));
+            return Ok(ack);
         }
         frame::seal(&mut batch.buf, Kind::Data, log.0, l.next, ts, count);
         let header = frame::decode_header(&batch.buf)
             .map_err(|e| AppendError::Io(format!("frame encoding: {e:?}")))?;
-        l.next += u64::from(count);
-        l.next_ts = Some(ts);
-        Ok((
-            ack,
-            Some(QFrame {
+        let end = l.next.saturating_add(u64::from(count));
+        // The common case is this compare: a reservation covers the next 65,536 entries.
+        if end > l.reserved {
+            let to = end.saturating_add(RESERVE_STEP);
+            let skip_from = l.jump_from.unwrap_or(l.next);
+            let mut buf = Vec::with_capacity(HEADER_LEN + RESERVE_BODY);
+            frame::encode_reserve(&mut buf, log.0, skip_from, l.next, to, ts);
+            let rheader = frame::check(&buf)
+                .map_err(|e| AppendError::Io(format!("frame encoding: {e:?}")))?;
+            // Queued before the data frame, in the same request: durable whenever the data is.
+            frames.push(QFrame {
                 log: log.0,
                 gen: l.gen,
-                header,
-                buf: batch.buf,
-            }),
-        ))
+                header: rheader,
+                buf,
+            });
+            l.reserved = to;
+            l.jump_from = None;
+        }
+        l.next = end;
+        l.next_ts = Some(ts);
+        frames.push(QFrame {
+            log: log.0,
+            gen: l.gen,
+            header,
+            buf: batch.buf,
+        });
+        Ok(ack)
     }
 
     pub(crate) async fn append_many(
@@ -1453,12 +1636,12 @@ impl DiskStore {
             if self.shared.poisoned.load(Ordering::SeqCst) {
                 return (0..n).map(|_| Err(AppendError::Poisoned)).collect();
             }
+            let mut data_frames = 0u64;
             for (log, ts, batch) in batches {
-                match Self::prepare(&mut st, log, ts, batch) {
-                    Ok((ack, f)) => {
-                        if let Some(f) = f {
-                            frames.push(f);
-                        }
+                let before = frames.len();
+                match Self::prepare(&mut st, log, ts, batch, &mut frames) {
+                    Ok(ack) => {
+                        data_frames += u64::from(frames.len() > before);
                         results.push(Ok(ack));
                     }
                     Err(e) => results.push(Err(e)),
@@ -1469,7 +1652,7 @@ impl DiskStore {
             }
             self.shared
                 .appends
-                .fetch_add(frames.len() as u64, Ordering::Relaxed);
+                .fetch_add(data_frames, Ordering::Relaxed);
             let mut q = self.shared.queue.lock();
             self.push_append(
                 &mut q,
@@ -1502,14 +1685,17 @@ impl DiskStore {
             if self.shared.poisoned.load(Ordering::SeqCst) {
                 return Err(AppendError::Poisoned);
             }
-            let (ack, f) = Self::prepare(&mut st, log, ts, batch)?;
-            let Some(f) = f else { return Ok(ack) };
+            let mut frames = Vec::with_capacity(1);
+            let ack = Self::prepare(&mut st, log, ts, batch, &mut frames)?;
+            if frames.is_empty() {
+                return Ok(ack);
+            }
             self.shared.appends.fetch_add(1, Ordering::Relaxed);
             let mut q = self.shared.queue.lock();
             let lead = self.push_append(
                 &mut q,
                 Req {
-                    frames: vec![f],
+                    frames,
                     force_sync: false,
                     reply: tx,
                 },
@@ -2399,8 +2585,20 @@ impl Writer {
                 .ok_or_else(|| io::Error::other("no active segment"))?;
         }
         let (seq, file, len) = active;
+        // A fresh segment starts with its header frame, written with (and synced as) its first group: no extra write
+        // or sync per segment, and a torn first group leaves an empty segment that gets a header with the next one.
+        let seg_header = (total > 0 && len == 0).then(|| {
+            let mut b = Vec::with_capacity(HEADER_LEN);
+            frame::encode(&mut b, Kind::SegmentHeader, 0, SEGMENT_VERSION, 0, &[]);
+            b
+        });
+        let head_len = seg_header.as_ref().map_or(0, |b| b.len() as u64);
         if total > 0 {
-            let parts: Vec<&[u8]> = frames.iter().map(|f| f.buf.as_slice()).collect();
+            let parts: Vec<&[u8]> = seg_header
+                .iter()
+                .map(|b| b.as_slice())
+                .chain(frames.iter().map(|f| f.buf.as_slice()))
+                .collect();
             file.write_gathered_at(&parts, len)?;
             self.dirty = true;
             self.sh.batches.fetch_add(1, Ordering::Relaxed);
@@ -2417,9 +2615,9 @@ impl Writer {
         }
         let mut st = self.sh.state.lock();
         if let Some(s) = st.segs.get_mut(&seq) {
-            s.len = len + total;
+            s.len = len + head_len + total;
         }
-        let mut pos = len;
+        let mut pos = len + head_len;
         // Relocated copies are published by the commit frame that follows them (see `Writer::relocate`).
         let mut copies = Vec::new();
         for f in frames {
@@ -2763,6 +2961,45 @@ impl Writer {
                     );
                     let header = frame::decode_header(&buf)
                         .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    marks.push(QFrame {
+                        log: *log,
+                        gen: l.gen,
+                        header,
+                        buf,
+                    });
+                }
+                // The reservation must survive too, or a restart could hand out offsets acknowledged in a frame it
+                // then loses (see `Kind::Reserve`). Reservations only grow, so the highest one surviving is enough.
+                // Generation 0 counts too: a relocation marks the log's older segment entries so, and their
+                // reservations still bind (an older incarnation's reservation only makes offsets skip further).
+                let res_of = |s: &Seg| {
+                    s.logs
+                        .get(log)
+                        .filter(|sl| sl.gen == l.gen || sl.gen == 0)
+                        .and_then(|sl| sl.reserve)
+                };
+                let victim_res = victims
+                    .iter()
+                    .filter_map(|s| st.segs.get(s).and_then(res_of))
+                    .max();
+                let kept_res = st
+                    .segs
+                    .range(last_victim + 1..)
+                    .filter_map(|(_, g)| res_of(g))
+                    .max();
+                if let Some(vr) = victim_res.filter(|vr| kept_res < Some(*vr)) {
+                    // `0..0`: no skip, the log's end is carried by its frames or the watermark above.
+                    let mut buf = Vec::with_capacity(HEADER_LEN + RESERVE_BODY);
+                    frame::encode_reserve(
+                        &mut buf,
+                        *log,
+                        0,
+                        0,
+                        l.reserved.max(vr),
+                        l.end_ts.unwrap_or(0),
+                    );
+                    let header =
+                        frame::check(&buf).map_err(|e| io::Error::other(format!("{e:?}")))?;
                     marks.push(QFrame {
                         log: *log,
                         gen: l.gen,

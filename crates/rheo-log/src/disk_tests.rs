@@ -63,6 +63,18 @@ fn fill(dir: &Path, seg: u64, n: u64) -> Store {
 }
 
 fn expect_prefix(dir: &Path, n: u64) {
+    expect_prefix_above(dir, n, None);
+}
+
+/// Bytes before the first data frame of a fresh store's first segment: the segment header frame and the first
+/// append's reservation frame.
+fn lead() -> u64 {
+    crate::frame::HEADER_LEN as u64 + 60
+}
+
+/// Like [`expect_prefix`] after recovery dropped bytes: the next append gets an offset at or above `acked` (every
+/// offset handed out before), never one of theirs again.
+fn expect_prefix_above(dir: &Path, n: u64, acked: Option<u64>) {
     let s = Store::open(cfg(dir, 1 << 20)).unwrap();
     let got = all(&s, 1);
     assert_eq!(got.len() as u64, n);
@@ -71,7 +83,14 @@ fn expect_prefix(dir: &Path, n: u64) {
     }
     // The store keeps working after recovery, appending right after the valid data.
     let a = rt().block_on(s.append(LogId(1), 0, vec![p(999)])).unwrap();
-    assert_eq!(a.first, Offset(n));
+    match acked {
+        None => assert_eq!(a.first, Offset(n)),
+        Some(acked) => assert!(
+            a.first.0 >= acked,
+            "{:?} reuses an offset below {acked}",
+            a.first
+        ),
+    }
     assert_eq!(all(&s, 1).last().map(|e| e.1.clone()), Some(p(999)));
 }
 
@@ -97,10 +116,11 @@ fn recovery_truncated_header() {
     let mut partial = Vec::new();
     crate::frame::encode(&mut partial, crate::frame::Kind::Data, 1, 5, 0, &[p(5)]);
     (&f).write_all(&partial[..20]).unwrap();
-    expect_prefix(d.path(), 5);
+    expect_prefix_above(d.path(), 5, Some(5));
+    // The append after recovery needed a new reservation (60 bytes): the jump above the old one.
     assert_eq!(
         fs::metadata(seg_path(d.path(), 1)).unwrap().len(),
-        6 * frame_len()
+        lead() + 6 * frame_len() + 60
     );
 }
 
@@ -112,8 +132,8 @@ fn recovery_truncated_body() {
         .write(true)
         .open(seg_path(d.path(), 1))
         .unwrap();
-    f.set_len(5 * frame_len() - 3).unwrap();
-    expect_prefix(d.path(), 4);
+    f.set_len(lead() + 5 * frame_len() - 3).unwrap();
+    expect_prefix_above(d.path(), 4, Some(5));
 }
 
 #[test]
@@ -125,7 +145,7 @@ fn recovery_bad_crc() {
     let last = b.len() - 2;
     b[last] ^= 0xff;
     fs::write(&path, b).unwrap();
-    expect_prefix(d.path(), 4);
+    expect_prefix_above(d.path(), 4, Some(5));
 }
 
 #[test]
@@ -138,7 +158,7 @@ fn recovery_garbage_after_valid_frames() {
         .unwrap();
     (&f).write_all(b"this is not a frame at all, just some junk bytes that follow the data")
         .unwrap();
-    expect_prefix(d.path(), 5);
+    expect_prefix_above(d.path(), 5, Some(5));
 }
 
 #[test]
@@ -149,8 +169,8 @@ fn recovery_zero_filled_tail() {
         .write(true)
         .open(seg_path(d.path(), 1))
         .unwrap();
-    f.set_len(5 * frame_len() + 4096).unwrap();
-    expect_prefix(d.path(), 5);
+    f.set_len(lead() + 5 * frame_len() + 4096).unwrap();
+    expect_prefix_above(d.path(), 5, Some(5));
 }
 
 #[test]
@@ -184,7 +204,7 @@ fn open_reads_idx_for_sealed_segments() {
     // the damage shows up only when that frame is read.
     let path = seg_path(d.path(), 1);
     let mut b = fs::read(&path).unwrap();
-    let at = (frame_len() * 3 + 50) as usize;
+    let at = (lead() + frame_len() * 3 + 50) as usize;
     b[at] ^= 0xff;
     fs::write(&path, b).unwrap();
     let s = Store::open(cfg(d.path(), 10 * frame_len())).unwrap();
@@ -522,7 +542,10 @@ fn idle_writer_prezeroes_a_runway_that_clean_shutdown_removes() {
     r.block_on(s.append(LogId(1), 2000, vec![p(10)])).unwrap();
     assert_eq!(all(&s, 1).len(), 11);
     drop(s);
-    assert_eq!(fs::metadata(&path).unwrap().len(), 11 * frame_len());
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        lead() + 11 * frame_len()
+    );
     expect_prefix(d.path(), 11);
 }
 

@@ -20,6 +20,19 @@ pub enum OpenError {
     /// Another process (or another open store in this one) holds the directory's lock.
     #[error("store directory {0} is in use by another process")]
     Locked(PathBuf),
+    /// A journal segment was written in a newer format than this code reads. Nothing is changed: an older binary must
+    /// not open (and could otherwise truncate) a newer store.
+    #[error(
+        "journal segment {path} has format version {version}; this build reads versions up to {supported}          (it was written by a newer rheo)"
+    )]
+    UnsupportedVersion {
+        /// The segment file.
+        path: PathBuf,
+        /// The version its header declares.
+        version: u64,
+        /// The newest version this code reads.
+        supported: u64,
+    },
     /// The writer thread could not be started.
     #[error("cannot start writer thread: {0}")]
     Thread(std::io::Error),

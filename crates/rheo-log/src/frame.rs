@@ -5,12 +5,15 @@
 //!  0   4   magic        0x464C4852 ("RHLF" little-endian)
 //!  4   4   len          bytes after the crc field (header rest + body)
 //!  8   4   crc32c       CRC32C of those `len` bytes
-//! 12   4   kind         1 data, 2 tombstone, 3 watermark, 4 offset trim, 5 relocated copy, 6 relocation commit
+//! 12   4   kind         1 data, 2 tombstone, 3 watermark, 4 offset trim, 5 relocated copy, 6 relocation commit,
+//!                       7 reservation, 8 segment header
 //! 16   8   log id
 //! 24   8   base offset
 //! 32   8   timestamp_ms (i64)
 //! 40   4   entry count
 //! 44   ..  entries: { u32 len, bytes }  (data frames only)
+//!          reservation body: { u64 next, u64 reserve }
+//!          segment header body: free (reserved for later versions; empty today)
 //! ```
 //! All integers little-endian. The CRC covers everything after itself so a frame is accepted only if every byte that
 //! gives it meaning was written; `len` is bounded so garbage cannot make recovery allocate or skip absurdly.
@@ -46,6 +49,14 @@ pub(crate) enum Kind {
     /// the log. `base` = the log's durable start (a durable offset trim), `timestamp_ms` = the last copy's
     /// timestamp, `count` = number of copy frames (not entries: the frame has no body).
     RelocCommit = 6,
+    /// High-water mark: `log` continues at `next` (the body's first `u64`); offsets `base..next` were skipped by a
+    /// restart (nothing was ever acknowledged there), and offsets below `reserve` (the body's second `u64`) may have
+    /// been handed out, so a restarted store never hands them out again. Queued before the data frame that first
+    /// needs it, in the same group.
+    Reserve = 7,
+    /// First frame of a segment since format version 2: `base` = the segment format version. Its first 44 bytes keep
+    /// this layout in every later version, so an older binary can refuse a newer segment instead of misreading it.
+    SegmentHeader = 8,
 }
 
 impl Kind {
@@ -62,6 +73,8 @@ impl Kind {
             4 => Some(Kind::Trim),
             5 => Some(Kind::Relocated),
             6 => Some(Kind::RelocCommit),
+            7 => Some(Kind::Reserve),
+            8 => Some(Kind::SegmentHeader),
             _ => None,
         }
     }
@@ -78,7 +91,13 @@ pub(crate) struct Header {
     /// Total frame length on disk, header included.
     pub frame_len: u64,
     pub crc: u32,
+    /// Reservation frames (filled in by [`check`], 0 otherwise): where the log continues, and the reservation.
+    pub next: u64,
+    pub reserve: u64,
 }
+
+/// Body length of a reservation frame.
+pub(crate) const RESERVE_BODY: usize = 16;
 
 /// Why bytes are not a valid frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +177,33 @@ pub(crate) fn encode_marker(
     }
 }
 
+/// Appends a reservation frame (see [`Kind::Reserve`]).
+pub(crate) fn encode_reserve(
+    out: &mut Vec<u8>,
+    log: u64,
+    skip_from: u64,
+    next: u64,
+    reserve: u64,
+    ts: i64,
+) {
+    let start = out.len();
+    out.reserve(HEADER_LEN + RESERVE_BODY);
+    out.extend_from_slice(&MAGIC.to_le_bytes());
+    out.extend_from_slice(&((HEADER_LEN - PREFIX_LEN + RESERVE_BODY) as u32).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(Kind::Reserve as u32).to_le_bytes());
+    out.extend_from_slice(&log.to_le_bytes());
+    out.extend_from_slice(&skip_from.to_le_bytes());
+    out.extend_from_slice(&ts.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&next.to_le_bytes());
+    out.extend_from_slice(&reserve.to_le_bytes());
+    let crc = crc32c::crc32c(out.get(start + PREFIX_LEN..).unwrap_or_default());
+    if let Some(slot) = out.get_mut(start + 8..start + 12) {
+        slot.copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
 /// Fills in the header and CRC of a frame whose entries are already in place after
 /// [`HEADER_LEN`] reserved bytes (see [`crate::Batch`]). `frame` must be at least `HEADER_LEN` long.
 pub(crate) fn seal(frame: &mut [u8], kind: Kind, log: u64, base: u64, ts: i64, count: u32) {
@@ -227,16 +273,35 @@ pub(crate) fn decode_header(b: &[u8]) -> Result<Header, FrameError> {
         count,
         frame_len: len + PREFIX_LEN as u64,
         crc: field32(8)?,
+        next: 0,
+        reserve: 0,
     })
 }
 
 /// Validates a whole frame held in `b` (exactly `frame_len` bytes or more) and returns its header.
 pub(crate) fn check(b: &[u8]) -> Result<Header, FrameError> {
-    let h = decode_header(b)?;
+    let mut h = decode_header(b)?;
     let total = usize::try_from(h.frame_len).map_err(|_| FrameError::BadHeader)?;
     let covered = b.get(PREFIX_LEN..total).ok_or(FrameError::Short)?;
     if crc32c::crc32c(covered) != h.crc {
         return Err(FrameError::BadCrc);
+    }
+    match h.kind {
+        // A later format version may put fields after the version: the body is not ours to judge.
+        Kind::SegmentHeader => return Ok(h),
+        Kind::Reserve => {
+            if total != HEADER_LEN + RESERVE_BODY {
+                return Err(FrameError::BadBody);
+            }
+            h.next = u64_at(b, HEADER_LEN).ok_or(FrameError::BadBody)?;
+            h.reserve = u64_at(b, HEADER_LEN + 8).ok_or(FrameError::BadBody)?;
+            // The log continues at or after the skip's start, and the reservation covers where it continues.
+            if h.next < h.base || h.reserve < h.next {
+                return Err(FrameError::BadBody);
+            }
+            return Ok(h);
+        }
+        _ => {}
     }
     // Entry lengths must tile the body exactly.
     let mut at = HEADER_LEN;

@@ -146,6 +146,8 @@ pub(crate) struct IdxLog {
     pub last_ts: i64,
     /// Highest durable offset trim (`Kind::Trim` frame) of the log in this segment, after the last tombstone.
     pub trim: Option<u64>,
+    /// Highest reservation (`Kind::Reserve` frame) of the log in this segment, after the last tombstone.
+    pub reserve: Option<u64>,
     /// Sparse points (first is the pinned first data frame) of the log's data frames in this segment.
     pub points: Vec<(u64, u64, i64)>,
     /// Bytes of the log's data frames in this segment (after the last tombstone); `None` when unknown (an `.idx`
@@ -158,8 +160,8 @@ pub(crate) struct IdxLog {
 
 const IDX_MAGIC: u32 = 0x5849_4852; // "RHIX"
 /// Version 2 added flag bit 2 (an offset trim, followed by its `u64` after `last_ts`). Version 3 added the `bytes`
-/// field after `last_ts` (always present) and flag bit 3 (a relocation, its `u64` after the trim's). Versions 1 and 2
-/// are still read.
+/// field after `last_ts` (always present), flag bit 3 (a relocation, its `u64` after the trim's) and flag bit 4 (a
+/// reservation, its `u64` after the relocation's). Versions 1 and 2 are still read.
 const IDX_VERSION: u32 = 3;
 const IDX_VERSION_V2: u32 = 2;
 const IDX_VERSION_V1: u32 = 1;
@@ -180,7 +182,8 @@ pub(crate) fn encode_idx(seq: u64, seg_len: u64, logs: &[IdxLog]) -> Vec<u8> {
         let flags = u32::from(l.tomb)
             | (u32::from(l.range.is_some()) << 1)
             | (u32::from(l.trim.is_some()) << 2)
-            | (u32::from(l.reloc.is_some()) << 3);
+            | (u32::from(l.reloc.is_some()) << 3)
+            | (u32::from(l.reserve.is_some()) << 4);
         out.extend_from_slice(&flags.to_le_bytes());
         let (f, e) = l.range.unwrap_or((0, 0));
         out.extend_from_slice(&f.to_le_bytes());
@@ -191,6 +194,9 @@ pub(crate) fn encode_idx(seq: u64, seg_len: u64, logs: &[IdxLog]) -> Vec<u8> {
             out.extend_from_slice(&t.to_le_bytes());
         }
         if let Some(r) = l.reloc {
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        if let Some(r) = l.reserve {
             out.extend_from_slice(&r.to_le_bytes());
         }
         out.extend_from_slice(&(l.points.len() as u32).to_le_bytes());
@@ -256,7 +262,7 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
         let known = match version {
             IDX_VERSION_V1 => 3,
             IDX_VERSION_V2 => 7,
-            _ => 15,
+            _ => 31,
         };
         if flags & !known != 0 {
             return Err(FrameError::BadHeader);
@@ -268,6 +274,11 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
         };
         let trim = if flags & 4 != 0 { Some(c.u64()?) } else { None };
         let reloc = if flags & 8 != 0 { Some(c.u64()?) } else { None };
+        let reserve = if flags & 16 != 0 {
+            Some(c.u64()?)
+        } else {
+            None
+        };
         let np = c.u32()?;
         // Each point is 24 bytes: bound the allocation by what the file can actually hold.
         if np as usize > body.len().saturating_sub(c.at) / 24 {
@@ -284,6 +295,7 @@ pub(crate) fn decode_idx(b: &[u8]) -> Result<(u64, u64, Vec<IdxLog>), FrameError
             range,
             last_ts,
             trim,
+            reserve,
             points,
             bytes,
             reloc,
@@ -376,6 +388,7 @@ mod tests {
                 range: Some((5, 9)),
                 last_ts: 77,
                 trim: Some(6),
+                reserve: Some(70_000),
                 points: vec![(5, 0, 70), (7, 300, 75)],
                 bytes: Some(400),
                 reloc: Some(5),
@@ -386,6 +399,7 @@ mod tests {
                 range: None,
                 last_ts: 0,
                 trim: None,
+                reserve: None,
                 points: vec![],
                 bytes: None,
                 reloc: None,
@@ -450,6 +464,7 @@ mod tests {
             range: Some((0, 4)),
             last_ts: 9,
             trim: None,
+            reserve: None,
             points: vec![(0, 0, 9)],
             bytes: None,
             reloc: None,
@@ -469,5 +484,36 @@ mod tests {
         let crc = crc32c::crc32c(&v2_reloc);
         v2_reloc.extend_from_slice(&crc.to_le_bytes());
         assert!(decode_idx(&v2_reloc).is_err());
+    }
+
+    /// A reservation round-trips in the current version; a version-2 file claiming one (flag bit 4), or a file of a
+    /// version this code does not know, is refused.
+    #[test]
+    fn reservations_round_trip_and_unknown_versions_are_refused() {
+        let logs = vec![IdxLog {
+            log: 3,
+            tomb: false,
+            range: Some((0, 4)),
+            last_ts: 9,
+            trim: Some(2),
+            reserve: Some(65_540),
+            points: vec![(0, 0, 9)],
+            bytes: Some(120),
+            reloc: None,
+        }];
+        let v3 = encode_idx(2, 99, &logs);
+        assert_eq!(decode_idx(&v3).unwrap(), (2, 99, logs.clone()));
+        let mut v2 = as_version(2, 2, 99, &logs);
+        v2.truncate(v2.len() - 4);
+        let flags_at = 4 + 4 + 8 + 8 + 4 + 8;
+        v2[flags_at..flags_at + 4].copy_from_slice(&(2u32 | 4 | 16).to_le_bytes());
+        let crc = crc32c::crc32c(&v2);
+        v2.extend_from_slice(&crc.to_le_bytes());
+        assert!(decode_idx(&v2).is_err());
+        let mut v4 = v3[..v3.len() - 4].to_vec();
+        v4[4..8].copy_from_slice(&4u32.to_le_bytes());
+        let crc = crc32c::crc32c(&v4);
+        v4.extend_from_slice(&crc.to_le_bytes());
+        assert!(decode_idx(&v4).is_err());
     }
 }

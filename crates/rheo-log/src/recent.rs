@@ -167,6 +167,8 @@ mod tests {
                 count,
                 frame_len: len as u64,
                 crc: 0,
+                next: 0,
+                reserve: 0,
             },
             frame: Bytes::from(vec![0u8; len]),
         }
