@@ -52,6 +52,14 @@ def read_all(c, name):
     return got, errors
 
 
+def wait_active(c, name):
+    deadline = time.monotonic() + 10
+    while c.ok("DescribeStreamSummary", {"StreamName": name})[
+            "StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def fsck(bin_, *args):
     return subprocess.run([bin_, "fsck", *args], capture_output=True, text=True, timeout=60)
 
@@ -64,11 +72,7 @@ def test_fsck_reports_and_repairs_a_flipped_byte():
         try:
             c = Client(srv.host, srv.port)
             c.ok("CreateStream", {"StreamName": "hurt", "ShardCount": 1})
-            deadline = time.monotonic() + 10
-            while c.ok("DescribeStreamSummary", {"StreamName": "hurt"})[
-                    "StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            wait_active(c, "hurt")
             for i in range(N):
                 c.ok("PutRecord", {"StreamName": "hurt", "PartitionKey": "pk",
                                    "Data": base64.b64encode(data(i)).decode()})
@@ -123,12 +127,8 @@ def test_fsck_reports_and_repairs_a_flipped_byte():
 def make_streams(c, names):
     for name in names:
         c.ok("CreateStream", {"StreamName": name, "ShardCount": 1})
-    deadline = time.monotonic() + 10
     for name in names:
-        while c.ok("DescribeStreamSummary", {"StreamName": name})[
-                "StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_active(c, name)
         for i in range(5):
             c.ok("PutRecord", {"StreamName": name, "PartitionKey": "pk",
                                "Data": base64.b64encode(data(i)).decode()})
