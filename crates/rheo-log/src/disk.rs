@@ -2970,12 +2970,10 @@ impl Writer {
                 }
                 // The reservation must survive too, or a restart could hand out offsets acknowledged in a frame it
                 // then loses (see `Kind::Reserve`). Reservations only grow, so the highest one surviving is enough.
-                // Generation 0 counts too: a relocation marks the log's older segment entries so, and their
-                // reservations still bind (an older incarnation's reservation only makes offsets skip further).
                 let res_of = |s: &Seg| {
                     s.logs
                         .get(log)
-                        .filter(|sl| sl.gen == l.gen || sl.gen == 0)
+                        .filter(|sl| sl.gen == l.gen)
                         .and_then(|sl| sl.reserve)
                 };
                 let victim_res = victims

@@ -186,7 +186,11 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
                 (m.start, m.entries.len() as u64),
                 "bounds of log {log}"
             );
-            assert_eq!(b.last_timestamp_ms, m.entries.last().map(|e| e.0));
+            assert_eq!(
+                b.last_timestamp_ms,
+                m.entries.last().map(|e| e.0),
+                "last ts of log {log}"
+            );
         }
     }
 }
