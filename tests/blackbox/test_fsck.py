@@ -11,6 +11,7 @@ import os
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import pytest
 
@@ -50,6 +51,23 @@ def read_all(c, name):
             break
         it = doc["NextShardIterator"]
     return got, errors
+
+
+def metrics(srv):
+    """GET /metrics parsed: every sample line is `name value`, after its HELP and TYPE lines."""
+    with urllib.request.urlopen(f"http://{srv.host}:{srv.port}/metrics", timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+        text = r.read().decode()
+    out, typed = {}, set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+        elif line and not line.startswith("#"):
+            name, value = line.split(" ")
+            assert name in typed, f"{name} has no TYPE line"
+            out[name] = int(value)
+    return out
 
 
 def wait_active(c, name):
@@ -103,6 +121,10 @@ def test_fsck_reports_and_repairs_a_flipped_byte():
             assert doc["__type"].endswith("InternalFailure"), doc
             message = doc.get("message") or doc.get("Message") or ""
             assert "damaged" in message and "shardId-000000000000" in message, doc
+            m = metrics(srv)
+            assert m["rheo_storage_corruption_events_total"] >= 1, m
+            assert m["rheo_storage_damaged_entries"] == 1, m
+            assert m["rheo_storage_lost_entries"] == 0, m
             c.close()
         finally:
             srv.stop()
@@ -119,6 +141,9 @@ def test_fsck_reports_and_repairs_a_flipped_byte():
             got, errors = read_all(c, "hurt")
             assert not errors, errors
             assert got == [data(i) for i in range(N) if i != DAMAGED]
+            m = metrics(srv)
+            assert m["rheo_storage_damaged_entries"] == 0, m
+            assert m["rheo_storage_lost_entries"] == 1, m
             c.close()
         finally:
             srv.stop()

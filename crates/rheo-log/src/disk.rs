@@ -2234,6 +2234,14 @@ impl DiskStore {
 
     pub(crate) fn stats(&self) -> StoreStats {
         let st = self.shared.state.lock();
+        let holes = |lost: bool| -> u64 {
+            st.logs
+                .values()
+                .flat_map(|l| l.holes.iter())
+                .filter(|h| h.lost == lost)
+                .map(|h| h.to.saturating_sub(h.from))
+                .sum()
+        };
         StoreStats {
             segments: st.segs.len() as u64,
             disk_bytes: st.segs.values().map(|s| s.len).sum(),
@@ -2242,6 +2250,8 @@ impl DiskStore {
             appends: self.shared.appends.load(Ordering::Relaxed),
             write_batches: self.shared.batches.load(Ordering::Relaxed),
             fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
+            damaged_entries: holes(false),
+            lost_entries: holes(true),
         }
     }
 

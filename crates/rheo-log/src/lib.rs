@@ -126,6 +126,10 @@ pub struct StoreStats {
     pub write_batches: u64,
     /// `fdatasync` calls performed on journal segments.
     pub fsyncs: u64,
+    /// Log entries in damaged ranges that readers are refused (not yet marked lost by `fsck --repair`).
+    pub damaged_entries: u64,
+    /// Log entries `fsck --repair` marked lost (readers move past them).
+    pub lost_entries: u64,
 }
 
 #[derive(Debug)]

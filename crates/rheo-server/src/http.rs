@@ -37,6 +37,8 @@ pub struct App {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
     Kinesis,
+    /// `GET /metrics` (Prometheus text); anything else on that path is the fallback's.
+    Metrics,
 }
 
 impl App {
@@ -44,6 +46,7 @@ impl App {
         // The fallback answers what AWS answers a request without a known target.
         rheo_http::Router::new(Binding::Kinesis)
             .target_prefix(rheo_api_kinesis::TARGET_PREFIX, Binding::Kinesis)
+            .path_prefix("/metrics", Binding::Metrics)
     }
 }
 
@@ -56,6 +59,12 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
     let mut op = None;
     let mut reply = match app.router.route(req.headers(), req.uri().path()) {
         Binding::Kinesis => serve(&app, &mut rc, &mut op, req).await,
+        Binding::Metrics if req.method() == Method::GET && req.uri().path() == "/metrics" => reply(
+            StatusCode::OK,
+            Some(crate::metrics::CONTENT_TYPE),
+            Bytes::from(crate::metrics::render(&app.streams)),
+        ),
+        Binding::Metrics => serve(&app, &mut rc, &mut op, req).await,
     };
     if let Ok(id) = HeaderValue::from_bytes(rc.request_id.as_bytes()) {
         reply.headers_mut().insert("x-amzn-requestid", id);

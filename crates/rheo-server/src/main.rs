@@ -5,6 +5,7 @@ mod config;
 mod fsck;
 mod http;
 mod memory;
+mod metrics;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
