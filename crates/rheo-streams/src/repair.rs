@@ -340,3 +340,68 @@ fn rebuild(store: &Store, g: &Group, now_ms: i64) -> Result<StreamMeta, RepairEr
         warm_throughput_mibps: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn damaged(region: Option<&str>, name: Option<&str>) -> DamagedMeta {
+        DamagedMeta {
+            key: name.map(|n| format!("stream/{}/{n}", region.unwrap_or("?"))),
+            file: None,
+            region: region.map(str::to_string),
+            name: name.map(str::to_string),
+            reason: "crc mismatch".into(),
+            unknown_version: None,
+        }
+    }
+
+    fn groups(g: &[Group]) -> Vec<(String, String, Vec<u64>)> {
+        g.iter()
+            .map(|g| (g.region.clone(), g.name.clone(), g.logs.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn one_named_damaged_entry_takes_every_orphan() {
+        let d = [damaged(Some("eu-west-1"), Some("b"))];
+        let referenced: BTreeSet<u64> = [4].into();
+        let g = plan(&[], &d, &referenced, &[2, 3, 5], "us-east-1");
+        assert_eq!(
+            groups(&g),
+            vec![("eu-west-1".into(), "b".into(), vec![2, 3, 5])]
+        );
+    }
+
+    #[test]
+    fn unattributable_orphans_split_at_logs_of_readable_streams() {
+        let referenced: BTreeSet<u64> = [1, 4].into();
+        // Deleted entries: nothing names a stream; ids 2,3 and 5,6 were allocated apart.
+        let g = plan(&[], &[], &referenced, &[2, 3, 5, 6], "us-east-1");
+        assert_eq!(
+            groups(&g),
+            vec![
+                ("us-east-1".into(), "recovered-2".into(), vec![2, 3]),
+                ("us-east-1".into(), "recovered-5".into(), vec![5, 6]),
+            ]
+        );
+        // Two named damaged entries in one region: that region; a taken name gets a suffix.
+        let d = [
+            damaged(Some("eu-west-1"), Some("recovered-2")),
+            damaged(Some("eu-west-1"), Some("x")),
+        ];
+        let g = plan(&[], &d, &referenced, &[2, 3], "us-east-1");
+        assert_eq!(
+            groups(&g),
+            vec![("eu-west-1".into(), "recovered-2-2".into(), vec![2, 3])]
+        );
+        // A damaged entry whose name is unknown besides a named one: not attributable either.
+        let d = [damaged(Some("eu-west-1"), Some("b")), damaged(None, None)];
+        let g = plan(&[], &d, &referenced, &[2], "us-east-1");
+        assert_eq!(
+            groups(&g),
+            vec![("eu-west-1".into(), "recovered-2".into(), vec![2])]
+        );
+        assert!(plan(&[], &d, &referenced, &[], "us-east-1").is_empty());
+    }
+}
