@@ -8,6 +8,7 @@ after that GetRecords reads every other record.
 
 import base64
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -211,6 +212,39 @@ def test_fsck_reports_damaged_or_deleted_stream_metadata_and_the_others_are_serv
                 assert "damaged" in (doc.get("message") or ""), doc
             else:
                 assert status == 400 and doc["__type"].endswith("ResourceNotFoundException"), doc
+            c.close()
+        finally:
+            srv.stop()
+
+        # --repair sets the damaged entry aside and rebuilds the stream from its orphan log (exit 0).
+        r = fsck(bin_, "--repair", data_dir)
+        assert r.returncode == 0, r.stdout + r.stderr
+        m = re.search(r"adopted orphan logs \S+ into stream (\S+) \(us-east-1\) with 1 shards", r.stdout)
+        assert m, r.stdout
+        recovered = m.group(1)
+        if how == "flipped":
+            assert recovered == "meta-hurt", r.stdout
+            assert "quarantined damaged entry" in r.stdout, r.stdout
+            assert os.path.exists(os.path.join(data_dir, "catalog-quarantine", os.path.basename(path)))
+        else:
+            assert recovered.startswith("recovered-"), r.stdout
+        r = fsck(bin_, data_dir)
+        assert r.returncode == 0 and "no damage found" in r.stdout, r.stdout + r.stderr
+
+        srv = Server(bin_, data_dir, tmp, 2)
+        try:
+            c = Client(srv.host, srv.port)
+            names = c.ok("ListStreams", {})["StreamNames"]
+            assert sorted(names) == sorted(["meta-fine", recovered]), names
+            summary = c.ok("DescribeStreamSummary", {"StreamName": recovered})["StreamDescriptionSummary"]
+            assert summary["StreamStatus"] == "ACTIVE", summary
+            for name in ("meta-fine", recovered):
+                got, errors = read_all(c, name)
+                assert not errors and got == [data(i) for i in range(5)], (name, got, errors)
+            c.ok("PutRecord", {"StreamName": recovered, "PartitionKey": "pk",
+                               "Data": base64.b64encode(data(5)).decode()})
+            got, errors = read_all(c, recovered)
+            assert not errors and got == [data(i) for i in range(6)], (got, errors)
             c.close()
         finally:
             srv.stop()

@@ -87,6 +87,9 @@ pub(crate) struct Catalog {
     write_lock: Mutex<()>,
 }
 
+/// Directory beside `catalog/` where damaged catalog files are copied before a repair removes or replaces them.
+pub const QUARANTINE_DIR: &str = "catalog-quarantine";
+
 /// Longest file name the catalog writes: below the 255 bytes of ext4, XFS and tmpfs, with room for `.tmp`.
 const FILE_NAME_BYTES_MAX: usize = 200;
 
@@ -110,6 +113,11 @@ fn encode_key(key: &str) -> String {
     } else {
         format!("k{}", hex(key.as_bytes()))
     }
+}
+
+/// The catalog file name that holds `key` (`k<hex>` or `h<md5 hex>`), for callers that must name a file.
+pub fn catalog_file_name(key: &str) -> String {
+    encode_key(key)
 }
 
 fn is_hash_name(name: &str) -> bool {
@@ -192,6 +200,71 @@ impl Catalog {
     pub(crate) fn delete(&self, key: &str) -> Result<(), CatalogError> {
         let _g = self.write_lock.lock();
         match fs::remove_file(self.path(key)) {
+            Ok(()) => Ok(sync_dir(&self.dir)?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The catalog directory's sibling where damaged files are set aside.
+    fn quarantine_dir(&self) -> PathBuf {
+        self.dir
+            .parent()
+            .map_or_else(|| self.dir.join(QUARANTINE_DIR), |p| p.join(QUARANTINE_DIR))
+    }
+
+    /// A plain file name of the catalog directory (never a path leading elsewhere).
+    fn file_path(&self, file: &str) -> Result<PathBuf, CatalogError> {
+        if file.is_empty()
+            || file.contains('/')
+            || file == "."
+            || file == ".."
+            || file.ends_with(".tmp")
+        {
+            return Err(CatalogError::Corrupt(format!(
+                "{file:?} is not a catalog file name"
+            )));
+        }
+        Ok(self.dir.join(file))
+    }
+
+    /// Copies catalog file `file` (durably) to `catalog-quarantine/<file>` beside the catalog, or `<file>.<n>` when
+    /// that name holds other bytes; a copy holding the same bytes is reused, so a rerun after a crash adds nothing.
+    /// The catalog file itself is left in place. Returns the copy's path relative to the store directory.
+    pub(crate) fn quarantine(&self, file: &str) -> Result<String, CatalogError> {
+        let bytes = fs::read(self.file_path(file)?)?;
+        let qdir = self.quarantine_dir();
+        fs::create_dir_all(&qdir)?;
+        for n in 0u32.. {
+            let name = if n == 0 {
+                file.to_string()
+            } else {
+                format!("{file}.{n}")
+            };
+            let path = qdir.join(&name);
+            match fs::read(&path) {
+                Ok(old) if old == bytes => return Ok(format!("{QUARANTINE_DIR}/{name}")),
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    write_atomic(&qdir, &path, &bytes)?;
+                    if let Some(parent) = qdir.parent() {
+                        sync_dir(parent)?;
+                    }
+                    return Ok(format!("{QUARANTINE_DIR}/{name}"));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CatalogError::Corrupt(format!(
+            "no free quarantine name for {file}"
+        )))
+    }
+
+    /// Removes catalog file `file` by its file name (damaged files whose key is unknown), durably.
+    pub(crate) fn remove_file(&self, file: &str) -> Result<(), CatalogError> {
+        let path = self.file_path(file)?;
+        let _g = self.write_lock.lock();
+        match fs::remove_file(path) {
             Ok(()) => Ok(sync_dir(&self.dir)?),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
@@ -505,5 +578,37 @@ mod tests {
         for k in ["s/b", "s/c", long_b.as_str(), long_c.as_str()] {
             assert!(matches!(c.get(k), Err(CatalogError::Corrupt(_))), "{k}");
         }
+    }
+
+    #[test]
+    fn quarantine_copies_once_and_remove_file_removes() {
+        let root = tempfile::tempdir().unwrap();
+        let c = Catalog::open(&root.path().join("catalog")).unwrap();
+        c.put("s/a", b"value").unwrap();
+        let file = encode_key("s/a");
+        flip(&root.path().join("catalog").join(&file), 5);
+        let q = c.quarantine(&file).unwrap();
+        assert_eq!(q, format!("{QUARANTINE_DIR}/{file}"));
+        assert_eq!(
+            c.quarantine(&file).unwrap(),
+            q,
+            "same bytes: the copy is reused"
+        );
+        let copy = fs::read(root.path().join(&q)).unwrap();
+        assert_eq!(
+            copy,
+            fs::read(root.path().join("catalog").join(&file)).unwrap()
+        );
+        // Other bytes under the same name get their own copy.
+        c.put("s/a", b"other").unwrap();
+        assert_eq!(
+            c.quarantine(&file).unwrap(),
+            format!("{QUARANTINE_DIR}/{file}.1")
+        );
+        c.remove_file(&file).unwrap();
+        assert_eq!(c.get("s/a").unwrap(), None);
+        assert!(c.quarantine("../x").is_err());
+        assert!(c.remove_file("a/b").is_err());
+        assert_eq!(fs::read(root.path().join(&q)).unwrap(), copy);
     }
 }

@@ -30,7 +30,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use batch::{Batch, EntryWriter};
-pub use catalog::{CatalogDamage, CatalogDamageKind, CatalogScan};
+pub use catalog::{
+    catalog_file_name, CatalogDamage, CatalogDamageKind, CatalogScan, QUARANTINE_DIR,
+};
 pub use config::{
     FsyncPolicy, ParseFsyncPolicyError, StoreConfig, DEFAULT_RELOCATE_BYTES_MAX,
     DEFAULT_SEGMENT_BYTES_MAX,
@@ -356,6 +358,26 @@ impl Store {
                 Ok(())
             }
             Backend::Disk(d) => d.catalog().delete(key),
+        }
+    }
+
+    /// Copies the catalog file named `file` (as [`CatalogDamage::file`] names it) durably to
+    /// `catalog-quarantine/` beside the catalog, before a repair replaces or removes it; the catalog file stays.
+    /// Returns the copy's path relative to the store directory. In memory there are no files: an error.
+    pub fn catalog_quarantine(&self, file: &str) -> Result<String, CatalogError> {
+        match &*self.inner {
+            Backend::Mem(_) => Err(CatalogError::Corrupt(format!(
+                "no catalog file {file:?} in memory mode"
+            ))),
+            Backend::Disk(d) => d.catalog().quarantine(file),
+        }
+    }
+
+    /// Durably removes the catalog file named `file` (a damaged file whose key is unknown). No error if absent.
+    pub fn catalog_remove_file(&self, file: &str) -> Result<(), CatalogError> {
+        match &*self.inner {
+            Backend::Mem(_) => Ok(()),
+            Backend::Disk(d) => d.catalog().remove_file(file),
         }
     }
 

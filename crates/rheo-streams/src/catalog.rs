@@ -23,6 +23,9 @@ pub struct DamagedMeta {
     pub name: Option<String>,
     /// What is wrong, for operators.
     pub reason: String,
+    /// The document decodes but is of a metadata version this build does not know (a newer build's): repair
+    /// leaves it alone.
+    pub unknown_version: Option<u32>,
 }
 
 impl std::fmt::Display for DamagedMeta {
@@ -57,6 +60,7 @@ fn damaged(key: Option<&str>, file: Option<&str>, reason: String) -> DamagedMeta
         region,
         name,
         reason,
+        unknown_version: None,
     }
 }
 
@@ -103,7 +107,14 @@ pub(crate) fn load(scan: CatalogScan) -> Loaded {
     for (key, value) in scan.entries {
         match decode(&key, &value) {
             Ok(meta) => out.metas.push(meta),
-            Err(reason) => out.damaged.push(damaged(Some(&key), None, reason)),
+            Err(reason) => {
+                let mut d = damaged(Some(&key), None, reason);
+                d.unknown_version = serde_json::from_slice::<VersionOnly>(&value)
+                    .ok()
+                    .map(|v| v.v)
+                    .filter(|v| *v != META_VERSION);
+                out.damaged.push(d);
+            }
         }
     }
     out

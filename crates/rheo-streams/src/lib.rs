@@ -17,6 +17,7 @@ pub mod iterator;
 pub mod limits;
 mod messages;
 pub mod meta;
+mod repair;
 mod reshard;
 pub mod sequence;
 mod service;
@@ -27,6 +28,7 @@ pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::java_date;
 pub use error::KinesisError;
 pub use meta::{StreamMode, StreamStatus};
+pub use repair::{repair_metadata, MetaRepair, RepairError, RepairOptions};
 pub use service::{Config, Streams};
 
 #[cfg(test)]

@@ -178,42 +178,13 @@ impl Streams {
                 damaged_names.insert((region.clone(), name.clone()), i);
             }
         }
-        let counter = match store.catalog_get(CATALOG_NEXT_LOG) {
-            Ok(Some(bytes)) => match std::str::from_utf8(&bytes)
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-            {
-                Some(n) => Counter::Valid(n),
-                None => Counter::Damaged("not a number".into()),
-            },
-            Ok(None) => Counter::Missing,
-            Err(rheo_log::CatalogError::Corrupt(e)) => Counter::Damaged(e),
-            Err(e) => return Err(e.into()),
-        };
         let store_logs = store.log_ids();
-        let known_next = referenced
-            .iter()
-            .copied()
-            .chain(store_logs.iter().map(|l| l.0))
-            .max()
-            .map_or(1, |m| m.saturating_add(1))
-            .max(1);
-        let next_log = match counter {
-            // Every id ever handed out was reserved in the counter before anything named it.
-            Counter::Valid(n) => n.max(known_next),
-            // Without the counter, the highest id named by readable metadata or holding data is the highest
-            // used, unless an unreadable entry names reserved logs that hold nothing yet: skip far past those.
-            Counter::Missing if loaded.damaged.is_empty() => known_next,
-            Counter::Missing => known_next.saturating_add(LOG_ID_SKIP),
-            Counter::Damaged(why) => {
-                tracing::error!(reason = %why, "the log-id counter is damaged; new log ids skip ahead");
-                if loaded.damaged.is_empty() {
-                    known_next
-                } else {
-                    known_next.saturating_add(LOG_ID_SKIP)
-                }
-            }
-        };
+        let next_log = next_log_id(
+            &store,
+            referenced.iter().copied(),
+            &store_logs,
+            !loaded.damaged.is_empty(),
+        )?;
         let orphan_logs: Vec<LogId> = store_logs
             .into_iter()
             .filter(|log| !referenced.contains(&log.0))
@@ -462,6 +433,58 @@ impl Streams {
         }
     }
 }
+
+/// The next never-used log id: the maximum of the durable counter, every id `referenced` by loadable metadata + 1,
+/// and every log the store holds + 1; past a missing or damaged counter while some metadata is `damaged`, skipped
+/// [`LOG_ID_SKIP`] further (the damaged entry may reserve logs that hold nothing yet).
+pub(crate) fn next_log_id(
+    store: &Store,
+    referenced: impl Iterator<Item = u64>,
+    store_logs: &[LogId],
+    damaged: bool,
+) -> Result<u64> {
+    let counter = match store.catalog_get(CATALOG_NEXT_LOG) {
+        Ok(Some(bytes)) => match std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        {
+            Some(n) => Counter::Valid(n),
+            None => Counter::Damaged("not a number".into()),
+        },
+        Ok(None) => Counter::Missing,
+        Err(rheo_log::CatalogError::Corrupt(e)) => Counter::Damaged(e),
+        Err(e) => return Err(e.into()),
+    };
+    let known_next = referenced
+        .chain(store_logs.iter().map(|l| l.0))
+        .max()
+        .map_or(1, |m| m.saturating_add(1))
+        .max(1);
+    Ok(match counter {
+        // Every id ever handed out was reserved in the counter before anything named it.
+        Counter::Valid(n) => n.max(known_next),
+        // Without the counter, the highest id named by readable metadata or holding data is the highest
+        // used, unless an unreadable entry names reserved logs that hold nothing yet: skip far past those.
+        Counter::Missing if !damaged => known_next,
+        Counter::Missing => known_next.saturating_add(LOG_ID_SKIP),
+        Counter::Damaged(why) => {
+            tracing::error!(reason = %why, "the log-id counter is damaged; new log ids skip ahead");
+            if damaged {
+                known_next.saturating_add(LOG_ID_SKIP)
+            } else {
+                known_next
+            }
+        }
+    })
+}
+
+/// Durably sets the log-id counter (ids below `next` are used or reserved).
+pub(crate) fn store_next_log_id(store: &Store, next: u64) -> Result<()> {
+    store.catalog_put(CATALOG_NEXT_LOG, next.to_string().as_bytes())?;
+    Ok(())
+}
+
+pub(crate) const CATALOG_NEXT_LOG_KEY: &str = CATALOG_NEXT_LOG;
 
 pub(crate) fn catalog_key(region: &str, name: &str) -> String {
     format!("{CATALOG_STREAM_PREFIX}{region}/{name}")
