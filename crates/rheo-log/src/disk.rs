@@ -2300,6 +2300,9 @@ struct RelocLog {
     start: u64,
     end: u64,
     trim_off: u64,
+    /// The live incarnation's reservation when the plan was made: the relocation write carries it (see
+    /// [`Writer::copy_frames`]).
+    reserved: u64,
     segs: Vec<(Arc<dyn SegmentFile>, u64, u64)>,
 }
 
@@ -2794,6 +2797,7 @@ impl Writer {
                 start: l.start,
                 end: l.end,
                 trim_off: l.trim_off,
+                reserved: l.reserved,
                 segs,
             });
         }
@@ -2865,6 +2869,21 @@ impl Writer {
         // The durable start: the log's durable trim, or the first copied offset if that is higher (what is below
         // it is deleted with the old segments).
         let durable = r.trim_off.min(r.start).max(first);
+        if r.reserved > 0 {
+            // The log's highest reservation frame may sit only in the segments this relocation lets GC delete, and
+            // their records are superseded (incarnation 0), which gc's reservation check does not count: without a
+            // copy here a restart that drops the tail could hand out acknowledged offsets again. `0..0`: no skip.
+            // Before the commit, so a whole commit almost always comes with it (a torn one leaves the originals).
+            let mut rbuf = Vec::with_capacity(HEADER_LEN + RESERVE_BODY);
+            frame::encode_reserve(&mut rbuf, r.log, 0, 0, r.reserved, last_ts);
+            let header = frame::check(&rbuf).map_err(|e| io::Error::other(format!("{e:?}")))?;
+            out.push(QFrame {
+                log: r.log,
+                gen: r.gen,
+                header,
+                buf: rbuf,
+            });
+        }
         let mut buf = Vec::with_capacity(HEADER_LEN);
         frame::encode_marker(&mut buf, Kind::RelocCommit, r.log, durable, last_ts, count);
         let header = frame::decode_header(&buf).map_err(|e| io::Error::other(format!("{e:?}")))?;
