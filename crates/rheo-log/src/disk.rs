@@ -66,6 +66,11 @@ struct LogState {
     /// reservation in memory; the next reservation frame records the skip (`from..next`) so replay does not take it
     /// for lost entries.
     jump_from: Option<u64>,
+    /// Highest reservation among this incarnation's segment records a relocation superseded (their incarnation is
+    /// then 0, which gc's reservation check does not count, as it must not for deleted incarnations). The
+    /// relocation write carries the reservation itself; this keeps gc honest when it did not (a journal written
+    /// before it did, or a torn write that kept the commit but not that frame).
+    superseded_reserve: Option<u64>,
 }
 
 /// Offsets `from..to` of a log that the journal no longer holds intact.
@@ -95,6 +100,7 @@ impl LogState {
             holes: Vec::new(),
             reserved: 0,
             jump_from: None,
+            superseded_reserve: None,
         }
     }
 
@@ -678,10 +684,15 @@ impl State {
     /// relocation made durable (`from`, raised by the trim the caller applies), whatever older segments said, and
     /// holes the copies cover are gone (the copies hold those entries intact).
     fn supersede(&mut self, seq: u64, log: u64, gen: u64, recovery: bool, from: u64, end: u64) {
+        let mut res = None;
         for (_, seg) in self.segs.range_mut(..seq) {
             if let Some(sl) = seg.logs.get_mut(&log).filter(|sl| sl.gen == gen) {
                 sl.gen = 0;
+                res = res.max(sl.reserve);
             }
+        }
+        if let Some(l) = self.logs.get_mut(&log).filter(|l| l.gen == gen) {
+            l.superseded_reserve = l.superseded_reserve.max(res);
         }
         if let Some(l) = self.logs.get_mut(&log) {
             l.index = LogIndex::default();
@@ -3082,7 +3093,8 @@ impl Writer {
                 let victim_res = victims
                     .iter()
                     .filter_map(|s| st.segs.get(s).and_then(res_of))
-                    .max();
+                    .max()
+                    .max(l.superseded_reserve);
                 let kept_res = st
                     .segs
                     .range(last_victim + 1..)
