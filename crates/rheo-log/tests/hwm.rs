@@ -2,10 +2,13 @@
 //! the journal's tail; and a segment of a newer format is refused, not truncated.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use common::rt;
 use rheo_log::{FsyncPolicy, LogId, Offset, OpenError, Store, StoreConfig};
 
 fn cfg(dir: &Path, seg: u64) -> StoreConfig {
@@ -19,21 +22,8 @@ fn cfg(dir: &Path, seg: u64) -> StoreConfig {
     }
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn active(dir: &Path) -> PathBuf {
-    let mut segs: Vec<PathBuf> = fs::read_dir(dir.join("journal"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    segs.sort();
-    segs.pop().unwrap()
+    common::segment_paths(dir).pop().unwrap()
 }
 
 /// Appends `n` entries to log 1, returns the highest acknowledged offset.
@@ -181,17 +171,6 @@ fn max_reservation(dir: &Path, log: u64) -> Option<u64> {
     best
 }
 
-fn segment_names(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir.join("journal"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    v.sort();
-    v
-}
-
 /// GC relocates a small log's live range forward and deletes the segments that held its reservation frame; the
 /// log then appends more (covered by that reservation, so no new reservation frame), and the journal's last frame is
 /// lost (`damage`). After the reopen the log must continue at or above its old reservation: no offset reused.
@@ -210,7 +189,7 @@ fn relocated_reservation_survives(damage: impl Fn(&mut Vec<u8>)) {
             .unwrap();
     }
     let reserved = max_reservation(d.path(), SMALL.0).expect("SMALL's reservation frame");
-    let first_seg = segment_names(d.path())[0].clone();
+    let first_seg = common::segment_paths(d.path())[0].clone();
     let end1 = s.bounds(LogId(1)).unwrap().end;
     r.block_on(s.trim_to_offset(LogId(1), end1)).unwrap();
     r.block_on(s.collect_garbage()).unwrap();
