@@ -66,6 +66,11 @@ struct LogState {
     /// reservation in memory; the next reservation frame records the skip (`from..next`) so replay does not take it
     /// for lost entries.
     jump_from: Option<u64>,
+    /// Highest reservation among this incarnation's segment records a relocation superseded (their incarnation is
+    /// then 0, which gc's reservation check does not count, as it must not for deleted incarnations). The
+    /// relocation write carries the reservation itself; this keeps gc honest when it did not (a journal written
+    /// before it did, or a torn write that kept the commit but not that frame).
+    superseded_reserve: Option<u64>,
 }
 
 /// Offsets `from..to` of a log that the journal no longer holds intact.
@@ -95,6 +100,7 @@ impl LogState {
             holes: Vec::new(),
             reserved: 0,
             jump_from: None,
+            superseded_reserve: None,
         }
     }
 
@@ -340,6 +346,22 @@ impl State {
             return;
         }
         let new_end = h.base + u64::from(h.count);
+        // Live frames are published in queue order, which is offset order, each right after the last: the visible
+        // end moves densely (recovery instead meets whatever the disk holds, gaps included).
+        debug_assert!(
+            writer_gen.is_none() || h.kind != Kind::Data || h.base == l.end,
+            "invariant: log {} publishes data at {} right after its visible end {}",
+            h.log,
+            h.base,
+            l.end
+        );
+        debug_assert!(
+            writer_gen.is_none() || h.kind != Kind::Watermark || h.base == l.end,
+            "invariant: log {}'s watermark at {} is its visible end {}",
+            h.log,
+            h.base,
+            l.end
+        );
         if writer_gen.is_none() && h.kind == Kind::Data && h.base > l.end && l.end_ts.is_some() {
             // Offsets are dense per log: a jump can only be entries lost to damage in between.
             self.note_gap(seq, pos, h.log, h.base);
@@ -408,6 +430,17 @@ impl State {
         let Some(l) = self.logs.get_mut(&h.log) else {
             return;
         };
+        // Live: the reservation was raised when the frame was queued, and a skip it records was made visible at open.
+        assert!(
+            recovery || (h.reserve <= l.reserved && h.next <= l.end),
+            "invariant: log {}'s live reservation frame (next {}, reserve {}) is within its state (end {}, \
+             reserved {})",
+            h.log,
+            h.next,
+            h.reserve,
+            l.end,
+            l.reserved
+        );
         l.reserved = l.reserved.max(h.reserve);
         l.end = l.end.max(h.next);
         if recovery {
@@ -477,6 +510,15 @@ impl State {
         let Some(l) = self.logs.get_mut(&h.log) else {
             return;
         };
+        // Live: `queue_trim` clamped the trim to the visible end (which only grows) and recorded it.
+        assert!(
+            recovery || (h.base <= l.end && h.base <= l.trim_off),
+            "invariant: log {}'s live trim to {} is within its end {} and queued trim {}",
+            h.log,
+            h.base,
+            l.end,
+            l.trim_off
+        );
         if h.base > l.end || l.end_ts.is_none() {
             l.end = l.end.max(h.base);
             l.end_ts = Some(h.timestamp_ms);
@@ -564,9 +606,16 @@ impl State {
         copies: &[(u64, Header)],
         durable_start: u64,
     ) {
+        // Both paths hand over a non-empty set (the live write asserts its count, replay filters empty ones).
         let (Some((first_pos, first)), Some((_, last))) = (copies.first(), copies.last()) else {
-            return;
+            panic!("invariant: a relocation commit of log {log} in segment {seq} has copies");
         };
+        assert!(
+            copies
+                .windows(2)
+                .all(|w| matches!(w, [a, b] if a.1.base + u64::from(a.1.count) == b.1.base)),
+            "invariant: the copies committed for log {log} in segment {seq} are one dense run"
+        );
         let budget = self.budget();
         let gen = match (live_gen, self.logs.get(&log)) {
             (Some(g), Some(l)) if l.gen == g => g,
@@ -579,6 +628,12 @@ impl State {
             }
         };
         let end = last.base + u64::from(last.count);
+        // Live: the committer held its lock from the copy to here, so no frame of the log was published meanwhile.
+        assert!(
+            live_gen.is_none() || self.logs.get(&log).is_some_and(|l| l.end == end),
+            "invariant: log {log}'s live relocation copies reach its visible end ({end} vs {:?})",
+            self.logs.get(&log).map(|l| l.end)
+        );
         self.supersede(seq, log, gen, live_gen.is_none(), first.base, end);
         let Some(l) = self.logs.get_mut(&log) else {
             return;
@@ -629,10 +684,15 @@ impl State {
     /// relocation made durable (`from`, raised by the trim the caller applies), whatever older segments said, and
     /// holes the copies cover are gone (the copies hold those entries intact).
     fn supersede(&mut self, seq: u64, log: u64, gen: u64, recovery: bool, from: u64, end: u64) {
+        let mut res = None;
         for (_, seg) in self.segs.range_mut(..seq) {
             if let Some(sl) = seg.logs.get_mut(&log).filter(|sl| sl.gen == gen) {
                 sl.gen = 0;
+                res = res.max(sl.reserve);
             }
+        }
+        if let Some(l) = self.logs.get_mut(&log).filter(|l| l.gen == gen) {
+            l.superseded_reserve = l.superseded_reserve.max(res);
         }
         if let Some(l) = self.logs.get_mut(&log) {
             l.index = LogIndex::default();
@@ -2310,6 +2370,9 @@ struct RelocLog {
     start: u64,
     end: u64,
     trim_off: u64,
+    /// The live incarnation's reservation when the plan was made: the relocation write carries it (see
+    /// [`Writer::copy_frames`]).
+    reserved: u64,
     segs: Vec<(Arc<dyn SegmentFile>, u64, u64)>,
 }
 
@@ -2585,14 +2648,10 @@ impl Writer {
     /// then publishes them: offsets become visible and data frames are kept for tip readers.
     fn write_frames(&mut self, frames: Vec<QFrame>, sync: bool) -> io::Result<()> {
         let total: u64 = frames.iter().map(|f| f.buf.len() as u64).sum();
-        let Some(mut active) = self.active() else {
-            return Err(io::Error::other("no active segment"));
-        };
+        let mut active = self.active_seg();
         if total > 0 && active.2 > 0 && active.2 + total > self.sh.seg_max {
             self.roll()?;
-            active = self
-                .active()
-                .ok_or_else(|| io::Error::other("no active segment"))?;
+            active = self.active_seg();
         }
         let (seq, file, len) = active;
         // A fresh segment starts with its header frame, written with (and synced as) its first group: no extra write
@@ -2623,10 +2682,25 @@ impl Writer {
                 self.sync_active()?;
             }
         }
+        // Acknowledged = durable: under a syncing policy (and whenever asked) nothing is published before its sync.
+        let durable = matches!(self.sh.policy, FsyncPolicy::Group | FsyncPolicy::Always);
+        assert!(
+            !self.dirty || !(sync || durable),
+            "invariant: a group is published only after its fsync (segment {seq}, {total} bytes at {len}, \
+             policy {:?})",
+            self.sh.policy
+        );
         let mut st = self.sh.state.lock();
-        if let Some(s) = st.segs.get_mut(&seq) {
-            s.len = len + head_len + total;
-        }
+        let Some(s) = st.segs.get_mut(&seq) else {
+            panic!("invariant: the segment written ({seq}) stays in the segment map until it is published");
+        };
+        // Only the committer (whose lock we hold) appends: the length we wrote at is still the segment's.
+        assert_eq!(
+            s.len, len,
+            "invariant: segment {seq} grew from {len} to {} while a group was being written",
+            s.len
+        );
+        s.len = len + head_len + total;
         let mut pos = len + head_len;
         // Relocated copies are published by the commit frame that follows them (see `Writer::relocate`).
         let mut copies = Vec::new();
@@ -2639,6 +2713,14 @@ impl Writer {
                     continue;
                 }
                 Kind::RelocCommit => {
+                    assert!(
+                        copies.len() == f.header.count as usize
+                            && copies.iter().all(|(_, c)| c.log == f.log),
+                        "invariant: a relocation commit of log {} follows its {} copies in the same write, got {}",
+                        f.log,
+                        f.header.count,
+                        copies.len()
+                    );
                     st.commit_relocation(seq, f.log, Some(f.gen), &copies, f.header.base);
                     copies.clear();
                     continue;
@@ -2670,14 +2752,27 @@ impl Writer {
                 }
             }
         }
+        assert!(
+            copies.is_empty(),
+            "invariant: relocated copies are written with their commit frame ({} left uncommitted in segment {seq})",
+            copies.len()
+        );
+        debug_assert_eq!(pos, len + head_len + total, "frames tile the write");
         Ok(())
+    }
+
+    /// The active segment: there always is one (open creates the first, a roll adds the next before anything else
+    /// is written, and GC never deletes it), so its absence is a bug.
+    fn active_seg(&self) -> (u64, Arc<dyn SegmentFile>, u64) {
+        match self.active() {
+            Some(a) => a,
+            None => panic!("invariant: the journal has an active segment"),
+        }
     }
 
     /// Seals the active segment (fsync + `.idx`) and starts the next one.
     fn roll(&mut self) -> io::Result<()> {
-        let Some((seq, file, len)) = self.active() else {
-            return Ok(());
-        };
+        let (seq, file, len) = self.active_seg();
         let started = Instant::now();
         file.sync()?;
         self.sh.fsyncs.fetch_add(1, Ordering::Relaxed);
@@ -2698,7 +2793,7 @@ impl Writer {
         }
         let next = self.sh.dir.open_segment(seq + 1, true)?;
         self.sh.dir.sync_dir()?;
-        self.sh.state.lock().segs.insert(
+        let replaced = self.sh.state.lock().segs.insert(
             seq + 1,
             Seg {
                 file: next,
@@ -2706,6 +2801,11 @@ impl Writer {
                 logs: HashMap::new(),
                 bad: Vec::new(),
             },
+        );
+        assert!(
+            replaced.is_none(),
+            "invariant: segment {} is new when segment {seq} is sealed",
+            seq + 1
         );
         tracing::debug!(
             sealed = seq,
@@ -2804,6 +2904,7 @@ impl Writer {
                 start: l.start,
                 end: l.end,
                 trim_off: l.trim_off,
+                reserved: l.reserved,
                 segs,
             });
         }
@@ -2848,8 +2949,7 @@ impl Writer {
                         h.timestamp_ms,
                         h.count,
                     );
-                    let header = frame::decode_header(&buf)
-                        .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    let header = frame::own_header(&buf);
                     first_base.get_or_insert(h.base);
                     want = h.base + u64::from(h.count);
                     last_ts = h.timestamp_ms;
@@ -2875,9 +2975,24 @@ impl Writer {
         // The durable start: the log's durable trim, or the first copied offset if that is higher (what is below
         // it is deleted with the old segments).
         let durable = r.trim_off.min(r.start).max(first);
+        if r.reserved > 0 {
+            // The log's highest reservation frame may sit only in the segments this relocation lets GC delete, and
+            // their records are superseded (incarnation 0), which gc's reservation check does not count: without a
+            // copy here a restart that drops the tail could hand out acknowledged offsets again. `0..0`: no skip.
+            // Before the commit, so a whole commit almost always comes with it (a torn one leaves the originals).
+            let mut rbuf = Vec::with_capacity(HEADER_LEN + RESERVE_BODY);
+            frame::encode_reserve(&mut rbuf, r.log, 0, 0, r.reserved, last_ts);
+            let header = frame::own_header(&rbuf);
+            out.push(QFrame {
+                log: r.log,
+                gen: r.gen,
+                header,
+                buf: rbuf,
+            });
+        }
         let mut buf = Vec::with_capacity(HEADER_LEN);
         frame::encode_marker(&mut buf, Kind::RelocCommit, r.log, durable, last_ts, count);
-        let header = frame::decode_header(&buf).map_err(|e| io::Error::other(format!("{e:?}")))?;
+        let header = frame::own_header(&buf);
         out.push(QFrame {
             log: r.log,
             gen: r.gen,
@@ -2969,8 +3084,7 @@ impl Writer {
                         l.end_ts.unwrap_or(0),
                         &[],
                     );
-                    let header = frame::decode_header(&buf)
-                        .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    let header = frame::own_header(&buf);
                     marks.push(QFrame {
                         log: *log,
                         gen: l.gen,
@@ -2989,7 +3103,8 @@ impl Writer {
                 let victim_res = victims
                     .iter()
                     .filter_map(|s| st.segs.get(s).and_then(res_of))
-                    .max();
+                    .max()
+                    .max(l.superseded_reserve);
                 let kept_res = st
                     .segs
                     .range(last_victim + 1..)
@@ -3006,8 +3121,7 @@ impl Writer {
                         l.reserved.max(vr),
                         l.end_ts.unwrap_or(0),
                     );
-                    let header =
-                        frame::check(&buf).map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    let header = frame::own_header(&buf);
                     marks.push(QFrame {
                         log: *log,
                         gen: l.gen,
@@ -3024,7 +3138,11 @@ impl Writer {
         let first_kept = {
             let mut st = self.sh.state.lock();
             for s in &victims {
-                st.segs.remove(s);
+                // Chosen under this lock's previous hold; only the committer (us) removes segments.
+                assert!(
+                    st.segs.remove(s).is_some(),
+                    "invariant: gc victim segment {s} still exists when deleted"
+                );
             }
             let first_kept = st.segs.keys().next().copied().unwrap_or(0);
             for l in st.logs.values_mut() {

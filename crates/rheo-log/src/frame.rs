@@ -207,7 +207,15 @@ pub(crate) fn encode_reserve(
 /// Fills in the header and CRC of a frame whose entries are already in place after
 /// [`HEADER_LEN`] reserved bytes (see [`crate::Batch`]). `frame` must be at least `HEADER_LEN` long.
 pub(crate) fn seal(frame: &mut [u8], kind: Kind, log: u64, base: u64, ts: i64, count: u32) {
-    let len = frame.len().saturating_sub(PREFIX_LEN) as u32;
+    // Callers reserve the header and cap the size (`AppendError::TooLarge`) first: a violation is a bug, and sealing
+    // it anyway would write a frame recovery reads as damage.
+    assert!(
+        frame.len() >= HEADER_LEN && (frame.len() - PREFIX_LEN) as u64 <= MAX_FRAME_LEN,
+        "invariant: a sealed frame is {HEADER_LEN}..={} bytes, got {} (kind {kind:?}, log {log}, base {base})",
+        MAX_FRAME_LEN + PREFIX_LEN as u64,
+        frame.len()
+    );
+    let len = (frame.len() - PREFIX_LEN) as u32;
     let mut header = [0u8; HEADER_LEN];
     header[0..4].copy_from_slice(&MAGIC.to_le_bytes());
     header[4..8].copy_from_slice(&len.to_le_bytes());
@@ -226,6 +234,27 @@ pub(crate) fn seal(frame: &mut [u8], kind: Kind, log: u64, base: u64, ts: i64, c
         .unwrap_or_default();
     if let Some(slot) = frame.get_mut(8..12) {
         slot.copy_from_slice(&crc.to_le_bytes());
+    }
+    // The entries were laid out by `Batch` or copied from a checked frame: they tile the body (one more CRC pass,
+    // so only in debug builds).
+    debug_assert!(
+        check(frame).is_ok(),
+        "invariant: a frame just sealed checks (kind {kind:?}, log {log}, base {base}, count {count}): {:?}",
+        check(frame).err()
+    );
+}
+
+/// The header of a frame this process has just encoded. Failing to decode one can only be a bug in the encoder
+/// (never input), so it panics naming the frame instead of surfacing as an I/O error. `check`, so that a
+/// reservation's body fields are filled in.
+pub(crate) fn own_header(b: &[u8]) -> Header {
+    match check(b) {
+        Ok(h) => h,
+        Err(e) => panic!(
+            "invariant: a frame just encoded decodes, got {e:?} for {} bytes starting {:02x?}",
+            b.len(),
+            b.get(..HEADER_LEN.min(b.len())).unwrap_or_default()
+        ),
     }
 }
 

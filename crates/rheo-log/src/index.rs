@@ -55,6 +55,17 @@ impl LogIndex {
 
     /// Records a data frame appended to the journal (frames arrive in offset order).
     pub(crate) fn add_frame(&mut self, p: Point, frame_len: u64, budget: usize) {
+        // Points are added in journal order (recovery scans segments in order and each front to back; the writer
+        // appends): positions only grow, whatever the frames' bytes say. Offsets are not asserted: a damaged journal
+        // may replay them out of order.
+        debug_assert!(
+            self.points
+                .last()
+                .is_none_or(|l| (l.seq, l.pos) < (p.seq, p.pos)),
+            "invariant: index points arrive in journal order: {:?} after {:?}",
+            (p.seq, p.pos),
+            self.points.last().map(|l| (l.seq, l.pos))
+        );
         let new_segment = self.points.last().is_none_or(|l| l.seq != p.seq);
         if new_segment {
             self.points.push(Point { pinned: true, ..p });

@@ -47,13 +47,17 @@ pub(crate) struct LogRecent {
 }
 
 impl LogRecent {
-    /// Keeps the log's next frame as its newest. A frame that does not continue the kept range (there is no
-    /// such case on the live path, but recovery-time state could differ) restarts it, so the kept
-    /// frames always cover one gap-free range.
+    /// Keeps the log's next frame as its newest. Only the writer keeps frames, each right after the log's
+    /// visible end, which the last kept frame ends at: a frame that does not continue the kept range is a bug
+    /// (the range must stay gap-free, or a tip read would skip or repeat entries).
     pub(crate) fn keep(&mut self, f: RecentFrame) {
-        if self.frames.back().is_some_and(|b| b.end() != f.header.base) {
-            self.frames.clear();
-        }
+        assert!(
+            self.frames.back().is_none_or(|b| b.end() == f.header.base),
+            "invariant: log {}'s kept frames are contiguous: frame at {} after one ending at {:?}",
+            f.header.log,
+            f.header.base,
+            self.frames.back().map(RecentFrame::end)
+        );
         self.frames.push_back(f);
     }
 
@@ -243,12 +247,13 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_restarts_the_kept_range() {
+    #[should_panic(
+        expected = "invariant: log 1's kept frames are contiguous: frame at 9 after one ending at Some(5)"
+    )]
+    fn a_gap_in_the_kept_range_is_a_bug() {
         let mut r = LogRecent::default();
         r.keep(frame(1, 0, 5, 10));
         r.keep(frame(1, 9, 5, 10));
-        assert!(r.covering(4, 100, 1 << 20).is_none());
-        assert_eq!(r.covering(9, 100, 1 << 20).unwrap().len(), 1);
     }
 
     #[test]

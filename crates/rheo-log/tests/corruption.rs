@@ -3,10 +3,13 @@
 //! not handed out again, the other log is served, fsck reports the damage and repair makes the log readable past it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use common::rt;
 use rheo_log::{fsck, FsyncPolicy, LogId, Offset, ReadError, Store, StoreConfig};
 
 const N: u64 = 60;
@@ -25,13 +28,6 @@ fn cfg(dir: &Path) -> StoreConfig {
 
 fn payload(log: u64, i: u64) -> Bytes {
     Bytes::from(format!("log{log}-entry-{i:06}"))
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn seg(dir: &Path, seq: u64) -> PathBuf {

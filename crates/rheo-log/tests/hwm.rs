@@ -2,10 +2,13 @@
 //! the journal's tail; and a segment of a newer format is refused, not truncated.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use common::rt;
 use rheo_log::{FsyncPolicy, LogId, Offset, OpenError, Store, StoreConfig};
 
 fn cfg(dir: &Path, seg: u64) -> StoreConfig {
@@ -19,21 +22,8 @@ fn cfg(dir: &Path, seg: u64) -> StoreConfig {
     }
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn active(dir: &Path) -> PathBuf {
-    let mut segs: Vec<PathBuf> = fs::read_dir(dir.join("journal"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    segs.sort();
-    segs.pop().unwrap()
+    common::segment_paths(dir).pop().unwrap()
 }
 
 /// Appends `n` entries to log 1, returns the highest acknowledged offset.
@@ -153,4 +143,102 @@ fn future_segment_version_is_refused_untouched() {
         other => panic!("expected UnsupportedVersion, got {other:?}"),
     }
     assert_eq!(fs::read(&path).unwrap(), b, "the newer segment was changed");
+}
+
+/// Highest reservation (kind 7 frame, `reserve` = the body's second `u64`) of `log` in the journal's segments.
+fn max_reservation(dir: &Path, log: u64) -> Option<u64> {
+    let mut best = None;
+    for e in fs::read_dir(dir.join("journal")).unwrap().flatten() {
+        if e.path().extension().is_none_or(|x| x != "seg") {
+            continue;
+        }
+        let b = fs::read(e.path()).unwrap();
+        let mut at = 0;
+        while at + 44 <= b.len() {
+            let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize + 12;
+            let kind = u32::from_le_bytes(b[at + 12..at + 16].try_into().unwrap());
+            let id = u64::from_le_bytes(b[at + 16..at + 24].try_into().unwrap());
+            if len < 44 || at + len > b.len() {
+                break;
+            }
+            if kind == 7 && id == log {
+                let r = u64::from_le_bytes(b[at + 52..at + 60].try_into().unwrap());
+                best = best.max(Some(r));
+            }
+            at += len;
+        }
+    }
+    best
+}
+
+/// GC relocates a small log's live range forward and deletes the segments that held its reservation frame; the
+/// log then appends more (covered by that reservation, so no new reservation frame), and the journal's last frame is
+/// lost (`damage`). After the reopen the log must continue at or above its old reservation: no offset reused.
+fn relocated_reservation_survives(damage: impl Fn(&mut Vec<u8>)) {
+    const SMALL: LogId = LogId(2);
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(cfg(d.path(), 4096)).unwrap();
+    let r = rt();
+    for i in 0..3 {
+        r.block_on(s.append(SMALL, 1, vec![Bytes::from(format!("s{i}"))]))
+            .unwrap();
+    }
+    // A big log fills segments after it, then is consumed: only SMALL pins the old segments.
+    for i in 0..200 {
+        r.block_on(s.append(LogId(1), 1, vec![Bytes::from(format!("{i:0100}"))]))
+            .unwrap();
+    }
+    let reserved = max_reservation(d.path(), SMALL.0).expect("SMALL's reservation frame");
+    let first_seg = common::segment_paths(d.path())[0].clone();
+    let end1 = s.bounds(LogId(1)).unwrap().end;
+    r.block_on(s.trim_to_offset(LogId(1), end1)).unwrap();
+    r.block_on(s.collect_garbage()).unwrap();
+    assert!(
+        !first_seg.exists(),
+        "gc kept {} (no relocation happened)",
+        first_seg.display()
+    );
+    let mut acked = 0;
+    for i in 0..3 {
+        acked = r
+            .block_on(s.append(SMALL, 2, vec![Bytes::from(format!("t{i}"))]))
+            .unwrap()
+            .first
+            .0;
+    }
+    assert!(acked < reserved, "the appends stay below the reservation");
+    drop(s);
+    let path = active(d.path());
+    let mut b = fs::read(&path).unwrap();
+    damage(&mut b);
+    fs::write(&path, b).unwrap();
+    let s = Store::open(cfg(d.path(), 4096)).unwrap();
+    let got = s.read(SMALL, Offset(0), usize::MAX, usize::MAX).unwrap();
+    let offs: Vec<u64> = got.iter().map(|e| e.offset.0).collect();
+    assert!(
+        offs.starts_with(&[0, 1, 2]),
+        "SMALL's relocated entries: {offs:?}"
+    );
+    let next = r
+        .block_on(s.append(SMALL, 3, vec![Bytes::from_static(b"new")]))
+        .unwrap()
+        .first
+        .0;
+    assert!(
+        next >= reserved,
+        "next offset {next} below the reservation {reserved} (acked up to {acked})"
+    );
+}
+
+#[test]
+fn relocated_reservation_survives_a_flipped_last_frame() {
+    relocated_reservation_survives(|b| {
+        let at = b.len() - 2;
+        b[at] ^= 0xff;
+    });
+}
+
+#[test]
+fn relocated_reservation_survives_a_cut_tail() {
+    relocated_reservation_survives(|b| b.truncate(b.len() - 3));
 }

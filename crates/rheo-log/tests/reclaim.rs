@@ -2,9 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::path::Path;
 
 use bytes::Bytes;
+use common::rt;
 use rheo_log::{FsyncPolicy, LogId, Offset, Store, StoreConfig};
 
 const A: LogId = LogId(1);
@@ -22,13 +25,6 @@ fn cfg(dir: &Path, relocate: u64) -> StoreConfig {
         recent_bytes_max: 0,
         relocate_bytes_max: relocate,
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn pa(i: u64) -> Bytes {
@@ -229,13 +225,7 @@ fn crash_inside_relocation_write() {
     expire(&s, &Expire::ByTime);
     rt().block_on(s.collect_garbage()).unwrap();
     drop(s);
-    let mut segs: Vec<_> = std::fs::read_dir(d.path().join("journal"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    segs.sort();
+    let segs = common::segment_paths(d.path());
     let last = segs.last().unwrap().clone();
     let bytes = std::fs::read(&last).unwrap();
     let fr = frames(&bytes);
