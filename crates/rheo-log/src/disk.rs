@@ -840,6 +840,11 @@ struct Shared {
     appends: AtomicU64,
     batches: AtomicU64,
     fsyncs: AtomicU64,
+    /// Reads that went to the blocking pool because the recent cache did not cover them.
+    pub(crate) blocking_reads: AtomicU64,
+    /// Held by a test to stall the blocking part of [`crate::Store::read`] (a slow disk).
+    #[cfg(test)]
+    pub(crate) read_gate: Mutex<()>,
     /// Damage events: found at open, plus corrupt frames met by reads (each (segment, position) once).
     corruption_events: AtomicU64,
     /// Corrupt frames reads have met and counted (touched only on that error path).
@@ -1472,6 +1477,9 @@ impl DiskStore {
             appends: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            blocking_reads: AtomicU64::new(0),
+            #[cfg(test)]
+            read_gate: Mutex::new(()),
             corruption_events: AtomicU64::new(damage_events),
             reported: Mutex::new(std::collections::HashSet::new()),
             damage: rec.damage,
@@ -2062,8 +2070,9 @@ impl DiskStore {
     }
 
     /// [`DiskStore::read`] from the frames kept in memory, when they reach back to `from` (or
-    /// nothing is visible there yet); `None` sends the caller to the files.
-    fn read_recent(
+    /// nothing is visible there yet); `None` sends the caller to the files. Never does I/O, so
+    /// [`crate::Store::read`] calls it on the runtime thread before going to the blocking pool.
+    pub(crate) fn read_recent(
         &self,
         log: LogId,
         from: u64,
@@ -2151,18 +2160,21 @@ impl DiskStore {
         Ok(Offset(plan.end))
     }
 
+    /// Whether [`DiskStore::trim`] would change nothing, known without I/O.
+    ///
+    /// Nothing older than the horizon is the usual case: retention runs for every log on a
+    /// timer, and a seek per log per tick kept a core busy with 10,000 idle logs.
+    pub(crate) fn trim_is_noop(&self, log: LogId, before_ts: i64) -> bool {
+        let st = self.shared.state.lock();
+        let Some(l) = st.logs.get(&log.0) else {
+            return true;
+        };
+        l.start >= l.end || l.index.floor_ts(before_ts).is_none()
+    }
+
     pub(crate) fn trim(&self, log: LogId, before_ts: i64) -> Result<(), ReadError> {
-        {
-            // Nothing older than the horizon (the usual case): no I/O at all. Retention runs
-            // for every log on a timer, and a seek per log per tick kept a core busy with
-            // 10,000 idle logs.
-            let st = self.shared.state.lock();
-            let Some(l) = st.logs.get(&log.0) else {
-                return Ok(());
-            };
-            if l.start >= l.end || l.index.floor_ts(before_ts).is_none() {
-                return Ok(());
-            }
+        if self.trim_is_noop(log, before_ts) {
+            return Ok(());
         }
         let new_start = self.seek_timestamp(log, before_ts)?;
         let mut st = self.shared.state.lock();
@@ -2232,6 +2244,16 @@ impl DiskStore {
         self.shared.damage.clone()
     }
 
+    /// Counts a read sent to the blocking pool (see [`crate::Store::read`]).
+    pub(crate) fn note_blocking_read(&self) {
+        self.shared.blocking_reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn read_gate(&self) -> &Mutex<()> {
+        &self.shared.read_gate
+    }
+
     pub(crate) fn stats(&self) -> StoreStats {
         let st = self.shared.state.lock();
         StoreStats {
@@ -2242,6 +2264,7 @@ impl DiskStore {
             appends: self.shared.appends.load(Ordering::Relaxed),
             write_batches: self.shared.batches.load(Ordering::Relaxed),
             fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
+            blocking_reads: self.shared.blocking_reads.load(Ordering::Relaxed),
         }
     }
 

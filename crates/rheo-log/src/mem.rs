@@ -202,6 +202,7 @@ impl MemStore {
             appends: g.appends,
             write_batches: 0,
             fsyncs: 0,
+            ..StoreStats::default()
         }
     }
 }

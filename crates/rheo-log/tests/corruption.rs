@@ -97,7 +97,7 @@ fn read_all(s: &Store, log: u64) -> (Vec<u64>, Vec<(u64, u64)>) {
     let (mut ok, mut damaged) = (Vec::new(), Vec::new());
     let mut from = 0;
     while from < end {
-        match s.read(LogId(log), Offset(from), 7, usize::MAX) {
+        match s.read_blocking(LogId(log), Offset(from), 7, usize::MAX) {
             Ok(es) => {
                 let Some(last) = es.last() else {
                     break;

@@ -50,7 +50,7 @@ fn append(s: &Store, n: u64) -> u64 {
 }
 
 fn all(s: &Store) -> Vec<(u64, Bytes)> {
-    s.read(LogId(1), Offset(0), usize::MAX, usize::MAX)
+    s.read_blocking(LogId(1), Offset(0), usize::MAX, usize::MAX)
         .unwrap()
         .into_iter()
         .map(|e| (e.offset.0, e.payload))
