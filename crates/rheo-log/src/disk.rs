@@ -808,12 +808,17 @@ struct QFrame {
 struct Req {
     frames: Vec<QFrame>,
     force_sync: bool,
+    /// Admission permits (bytes) this request holds until the writer takes it (see [`Admitted`]).
+    admitted: u32,
     reply: oneshot::Sender<Result<(), AppendError>>,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
     reqs: Vec<Req>,
+    /// Payload bytes of the queued appends (what admission counts), and the most seen at once.
+    queued_bytes: u64,
+    queued_bytes_peak: u64,
     shutdown: bool,
     gc: bool,
     /// Callers of [`DiskStore::collect_garbage`], answered after the next GC round.
@@ -829,6 +834,13 @@ struct Shared {
     dir: JournalDir,
     state: Mutex<State>,
     queue: Mutex<Queue>,
+    /// Bounds [`Queue`] in bytes (`StoreConfig::writer_queue_bytes_max`): an append takes one
+    /// permit per payload byte before it is queued and the writer gives them back as it takes
+    /// the queue. Tokio's semaphore is FIFO, so appenders are admitted in arrival order.
+    admission: tokio::sync::Semaphore,
+    /// The bound, in permits: a request larger than it takes all of them, so it is admitted
+    /// once the queue is empty (never deadlocks).
+    admission_max: u32,
     cv: Condvar,
     poisoned: AtomicBool,
     /// Woken after every group the writer publishes (or fails): readers waiting for appends in
@@ -851,6 +863,39 @@ struct Shared {
     reported: Mutex<std::collections::HashSet<(u64, u64)>>,
     /// What recovery found at open.
     damage: Vec<Damage>,
+}
+
+/// Admission permits taken by an append that has not reached the queue yet: given back if it
+/// never does (an error or an empty append), kept by its [`Req`] once it is queued.
+struct Admitted<'a> {
+    sem: &'a tokio::sync::Semaphore,
+    n: u32,
+}
+
+impl Admitted<'_> {
+    /// The permits, now owned by the queued request.
+    fn into_req(self) -> u32 {
+        let n = self.n;
+        std::mem::forget(self);
+        n
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.sem.add_permits(self.n as usize);
+    }
+}
+
+/// Takes every queued request, giving their admission permits back.
+fn take_queue(sh: &Shared, q: &mut Queue) -> Vec<Req> {
+    let reqs = std::mem::take(&mut q.reqs);
+    q.queued_bytes = 0;
+    let permits: usize = reqs.iter().map(|r| r.admitted as usize).sum();
+    if permits > 0 {
+        sh.admission.add_permits(permits);
+    }
+    reqs
 }
 
 /// Counts a reader in [`DiskStore::wait_in_flight`] for as long as it is there, however its
@@ -1463,6 +1508,10 @@ impl DiskStore {
                 }
             }
         }
+        // Permits are u32 in tokio's API: a bound above 4 GiB is clamped (it bounds nothing then).
+        let admission_max = u32::try_from(config.writer_queue_bytes_max)
+            .unwrap_or(u32::MAX)
+            .max(1);
         let shared = Arc::new(Shared {
             policy: config.fsync,
             seg_max: config.segment_bytes_max.max(1),
@@ -1472,6 +1521,8 @@ impl DiskStore {
             queue: Mutex::new(Queue::default()),
             cv: Condvar::new(),
             poisoned: AtomicBool::new(false),
+            admission: tokio::sync::Semaphore::new(admission_max as usize),
+            admission_max,
             published: tokio::sync::Notify::new(),
             waiting_readers: AtomicUsize::new(0),
             appends: AtomicU64::new(0),
@@ -1507,8 +1558,10 @@ impl DiskStore {
     /// Queues an append's request. Returns whether its appender should try to commit it itself:
     /// in the syncing policies, when nothing else is queued and the request is small (see
     /// [`LEAD_MAX_BYTES`]). Then the writer thread is not woken.
-    fn push_append(&self, q: &mut Queue, req: Req) -> bool {
+    fn push_append(&self, q: &mut Queue, req: Req, admitted_bytes: u64) -> bool {
         let bytes: usize = req.frames.iter().map(|f| f.buf.len()).sum();
+        q.queued_bytes = q.queued_bytes.saturating_add(admitted_bytes);
+        q.queued_bytes_peak = q.queued_bytes_peak.max(q.queued_bytes);
         let lead = q.reqs.is_empty()
             && bytes <= LEAD_MAX_BYTES
             && matches!(self.shared.policy, FsyncPolicy::Group | FsyncPolicy::Always);
@@ -1539,7 +1592,7 @@ impl DiskStore {
             self.shared.cv.notify_one();
             return;
         };
-        let reqs = std::mem::take(&mut self.shared.queue.lock().reqs);
+        let reqs = take_queue(&self.shared, &mut self.shared.queue.lock());
         w.commit_all(reqs);
         drop(w);
         let q = self.shared.queue.lock();
@@ -1562,6 +1615,26 @@ impl DiskStore {
         if self.shared.waiting_readers.load(Ordering::SeqCst) > 0 {
             tokio::task::yield_now().await;
         }
+    }
+
+    /// Waits (FIFO) until the writer's queue has room for `bytes` of payload; a request larger
+    /// than the whole bound waits for the queue to be empty.
+    async fn admit(&self, bytes: u64) -> Result<Admitted<'_>, AppendError> {
+        let n = u32::try_from(bytes)
+            .unwrap_or(u32::MAX)
+            .min(self.shared.admission_max);
+        if n > 0 {
+            self.shared
+                .admission
+                .acquire_many(n)
+                .await
+                .map_err(|_| AppendError::Closed)?
+                .forget();
+        }
+        Ok(Admitted {
+            sem: &self.shared.admission,
+            n,
+        })
     }
 
     async fn wait(rx: oneshot::Receiver<Result<(), AppendError>>) -> Result<(), AppendError> {
@@ -1638,6 +1711,11 @@ impl DiskStore {
         let n = batches.len();
         let mut results = Vec::with_capacity(n);
         let mut frames = Vec::new();
+        let bytes: u64 = batches.iter().map(|(_, _, b)| b.frame_len()).sum();
+        let admitted = match self.admit(bytes).await {
+            Ok(a) => a,
+            Err(e) => return (0..n).map(|_| Err(e.clone())).collect(),
+        };
         let (tx, rx) = oneshot::channel();
         let lead = {
             let mut st = self.shared.state.lock();
@@ -1667,8 +1745,10 @@ impl DiskStore {
                 Req {
                     frames,
                     force_sync: false,
+                    admitted: admitted.into_req(),
                     reply: tx,
                 },
+                bytes,
             )
         };
         if lead {
@@ -1687,6 +1767,8 @@ impl DiskStore {
         ts: i64,
         batch: Batch,
     ) -> Result<AppendAck, AppendError> {
+        let bytes = batch.frame_len();
+        let admitted = self.admit(bytes).await?;
         let (tx, rx) = oneshot::channel();
         let (ack, lead) = {
             let mut st = self.shared.state.lock();
@@ -1705,8 +1787,10 @@ impl DiskStore {
                 Req {
                     frames,
                     force_sync: false,
+                    admitted: admitted.into_req(),
                     reply: tx,
                 },
+                bytes,
             );
             (ack, lead)
         };
@@ -1741,6 +1825,7 @@ impl DiskStore {
                         buf,
                     }],
                     force_sync: true,
+                    admitted: 0,
                     reply: tx,
                 },
             );
@@ -1808,6 +1893,7 @@ impl DiskStore {
                         buf,
                     }],
                     force_sync: true,
+                    admitted: 0,
                     reply: tx,
                 },
             );
@@ -1836,6 +1922,7 @@ impl DiskStore {
                 Req {
                     frames: Vec::new(),
                     force_sync: true,
+                    admitted: 0,
                     reply: tx,
                 },
             );
@@ -2265,6 +2352,7 @@ impl DiskStore {
             write_batches: self.shared.batches.load(Ordering::Relaxed),
             fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
             blocking_reads: self.shared.blocking_reads.load(Ordering::Relaxed),
+            writer_queue_bytes_peak: self.shared.queue.lock().queued_bytes_peak,
         }
     }
 
@@ -2451,7 +2539,7 @@ impl Writer {
             let (reqs, shutdown, gc, gc_waiters) = {
                 let mut q = sh.queue.lock();
                 (
-                    std::mem::take(&mut q.reqs),
+                    take_queue(sh, &mut q),
                     q.shutdown,
                     std::mem::take(&mut q.gc),
                     std::mem::take(&mut q.gc_waiters),

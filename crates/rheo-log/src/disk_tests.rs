@@ -28,6 +28,7 @@ fn cfg(dir: &Path, seg: u64) -> StoreConfig {
         direct_io: true,
         recent_bytes_max: crate::DEFAULT_RECENT_BYTES_MAX,
         relocate_bytes_max: crate::DEFAULT_RELOCATE_BYTES_MAX,
+        writer_queue_bytes_max: crate::WRITER_QUEUE_BYTES_MAX_DEFAULT,
     }
 }
 
@@ -425,6 +426,7 @@ fn policies_all_persist_after_sync() {
             direct_io: true,
             recent_bytes_max: 0,
             relocate_bytes_max: crate::DEFAULT_RELOCATE_BYTES_MAX,
+            writer_queue_bytes_max: crate::WRITER_QUEUE_BYTES_MAX_DEFAULT,
         };
         let s = Store::open(c.clone()).unwrap();
         let r = rt();
@@ -848,4 +850,102 @@ fn a_stalled_cold_read_does_not_stop_other_tasks_on_a_current_thread_runtime() {
         assert_eq!(got.len(), 10);
         assert_eq!(got[9].payload, p(9));
     });
+}
+
+#[test]
+fn a_tiny_writer_queue_bound_admits_every_append_in_order_and_is_kept() {
+    const BOUND: u64 = 4096;
+    const TASKS: u64 = 16;
+    const PER_TASK: u64 = 40;
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(StoreConfig {
+        writer_queue_bytes_max: BOUND,
+        ..cfg(d.path(), 1 << 20)
+    })
+    .unwrap();
+    let body = |t: u64, i: u64| Bytes::from(format!("{t:03}-{i:06}-{}", "x".repeat(700)));
+    let r = rt();
+    let largest = r.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..TASKS {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..PER_TASK {
+                    s.append(LogId(t % 4), 0, vec![body(t, i)]).await.unwrap();
+                }
+            }));
+        }
+        // One request larger than the whole bound is admitted too (once the queue is empty).
+        let big = s
+            .append(
+                LogId(9),
+                0,
+                vec![Bytes::from(vec![7u8; 3 * BOUND as usize])],
+            )
+            .await
+            .unwrap();
+        assert_eq!(big.count, 1);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Frame header and entry length prefixes included, generously.
+        3 * BOUND + 256
+    });
+    let stats = s.stats();
+    assert!(stats.writer_queue_bytes_peak > 0);
+    assert!(
+        stats.writer_queue_bytes_peak <= BOUND + largest,
+        "peak {} over bound {BOUND} + one request {largest}",
+        stats.writer_queue_bytes_peak
+    );
+    for log in 0..4u64 {
+        let mut next = vec![0u64; TASKS as usize];
+        for (_, payload) in all(&s, log) {
+            let text = std::str::from_utf8(&payload).unwrap();
+            let t: u64 = text[0..3].parse().unwrap();
+            let i: u64 = text[4..10].parse().unwrap();
+            assert_eq!(t % 4, log);
+            assert_eq!(i, next[t as usize], "task {t} out of order in log {log}");
+            next[t as usize] += 1;
+        }
+        for t in (0..TASKS).filter(|t| t % 4 == log) {
+            assert_eq!(next[t as usize], PER_TASK, "task {t} lost appends");
+        }
+    }
+    assert_eq!(all(&s, 9).len(), 1);
+}
+
+#[test]
+fn the_writer_queue_peak_stays_within_the_bound_for_small_requests() {
+    // Requests all below the bound: the queue never holds more than the bound itself.
+    const BOUND: u64 = 8192;
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(StoreConfig {
+        writer_queue_bytes_max: BOUND,
+        ..cfg(d.path(), 1 << 20)
+    })
+    .unwrap();
+    let r = rt();
+    r.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..8u64 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..50u64 {
+                    let batch = vec![Bytes::from(vec![t as u8; 1000]), p(i)];
+                    s.append_many(vec![(LogId(t), 0, batch)]).await[0]
+                        .as_ref()
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let peak = s.stats().writer_queue_bytes_peak;
+    assert!(peak > 0 && peak <= BOUND, "peak {peak}");
+    for t in 0..8u64 {
+        assert_eq!(all(&s, t).len(), 100);
+    }
 }

@@ -33,7 +33,7 @@ pub use batch::{Batch, EntryWriter};
 pub use catalog::{CatalogDamage, CatalogDamageKind, CatalogScan};
 pub use config::{
     FsyncPolicy, ParseFsyncPolicyError, StoreConfig, DEFAULT_RELOCATE_BYTES_MAX,
-    DEFAULT_SEGMENT_BYTES_MAX,
+    DEFAULT_SEGMENT_BYTES_MAX, WRITER_QUEUE_BYTES_MAX_DEFAULT,
 };
 pub use error::{AppendError, CatalogError, OpenError, ReadError};
 pub use recent::DEFAULT_RECENT_BYTES_MAX;
@@ -129,6 +129,9 @@ pub struct StoreStats {
     /// Reads ([`Store::read`], [`Store::seek_timestamp`]) the recent cache could not answer, run on
     /// tokio's blocking pool (0 in memory mode).
     pub blocking_reads: u64,
+    /// Most payload bytes the writer's queue has held at once (appends admitted, not yet taken by
+    /// the writer); at most `StoreConfig::writer_queue_bytes_max` plus one request (0 in memory mode).
+    pub writer_queue_bytes_peak: u64,
 }
 
 #[derive(Debug)]

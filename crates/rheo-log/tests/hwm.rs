@@ -16,6 +16,7 @@ fn cfg(dir: &Path, seg: u64) -> StoreConfig {
         direct_io: true,
         recent_bytes_max: rheo_log::DEFAULT_RECENT_BYTES_MAX,
         relocate_bytes_max: rheo_log::DEFAULT_RELOCATE_BYTES_MAX,
+        writer_queue_bytes_max: rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT,
     }
 }
 

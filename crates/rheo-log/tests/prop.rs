@@ -86,6 +86,7 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
         // Small enough that reads are served both from kept frames and from the files.
         recent_bytes_max: 1024,
         relocate_bytes_max: rheo_log::DEFAULT_RELOCATE_BYTES_MAX,
+        writer_queue_bytes_max: rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT,
     };
     let mut store = Store::open(cfg.clone()).unwrap();
     let mut model: HashMap<u64, ModelLog> = HashMap::new();

@@ -21,6 +21,7 @@ fn cfg(dir: &Path, relocate: u64) -> StoreConfig {
         direct_io: true,
         recent_bytes_max: 0,
         relocate_bytes_max: relocate,
+        writer_queue_bytes_max: rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT,
     }
 }
 
