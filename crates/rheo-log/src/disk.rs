@@ -854,6 +854,10 @@ struct Shared {
     fsyncs: AtomicU64,
     /// Reads that went to the blocking pool because the recent cache did not cover them.
     pub(crate) blocking_reads: AtomicU64,
+    /// Cold reads running on the blocking pool at once (one per core). Measured: unbounded, 8
+    /// catch-up consumers kept 8 pool threads busy, each with its own malloc arena holding its
+    /// freed read buffers, and the server's peak RSS grew by about 60 MB for no more throughput.
+    pub(crate) cold_reads: tokio::sync::Semaphore,
     /// Held by a test to stall the blocking part of [`crate::Store::read`] (a slow disk).
     #[cfg(test)]
     pub(crate) read_gate: Mutex<()>,
@@ -1529,6 +1533,9 @@ impl DiskStore {
             batches: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
             blocking_reads: AtomicU64::new(0),
+            cold_reads: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             #[cfg(test)]
             read_gate: Mutex::new(()),
             corruption_events: AtomicU64::new(damage_events),
@@ -2334,6 +2341,11 @@ impl DiskStore {
     /// Counts a read sent to the blocking pool (see [`crate::Store::read`]).
     pub(crate) fn note_blocking_read(&self) {
         self.shared.blocking_reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bounds the cold reads on the blocking pool at once (see `Shared::cold_reads`).
+    pub(crate) fn cold_reads(&self) -> &tokio::sync::Semaphore {
+        &self.shared.cold_reads
     }
 
     #[cfg(test)]

@@ -300,23 +300,29 @@ impl Store {
     /// Runs a disk read on tokio's blocking pool (counted in [`StoreStats::blocking_reads`]).
     ///
     /// Why the shared blocking pool rather than a dedicated reader pool: cold reads are rare
-    /// (catch-up consumers, AT_TIMESTAMP seeks), the pool keeps idle threads for reuse so a
-    /// burst costs one hand-off each, and it already bounds its size. Outside a runtime (a
-    /// plain thread) the read simply runs inline.
+    /// (catch-up consumers, AT_TIMESTAMP seeks), and the pool keeps idle threads for reuse so
+    /// a burst costs one hand-off each. At most one cold read per core runs at once (see
+    /// `disk::Shared::cold_reads`), which keeps the threads they use, and their memory, few.
+    /// Outside a runtime (a plain thread) the read simply runs inline.
     async fn off_runtime<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
     ) -> Result<T, ReadError> {
-        if let Backend::Disk(d) = &*self.inner {
-            d.note_blocking_read();
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => h
-                .spawn_blocking(f)
-                .await
-                .map_err(|e| ReadError::Io(format!("blocking read failed: {e}")))?,
-            Err(_) => f(),
-        }
+        let Backend::Disk(d) = &*self.inner else {
+            return f();
+        };
+        d.note_blocking_read();
+        let Ok(h) = tokio::runtime::Handle::try_current() else {
+            return f();
+        };
+        let _slot = d
+            .cold_reads()
+            .acquire()
+            .await
+            .map_err(|_| ReadError::Io("store closed".into()))?;
+        h.spawn_blocking(f)
+            .await
+            .map_err(|e| ReadError::Io(format!("blocking read failed: {e}")))?
     }
 
     /// Waits, at most `max`, while entries at `from` of `log` have been appended but their group
