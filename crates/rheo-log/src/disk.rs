@@ -857,7 +857,7 @@ struct Shared {
     /// Cold reads running on the blocking pool at once (one per core). Unbounded, 8 catch-up
     /// consumers use up to 8 pool threads, each of which may get its own malloc arena keeping
     /// freed read buffers. Measured (rheo-bench `all`, 2 vCPUs): the get phase's peak RSS was
-    /// 135-154 MB with reads on the runtime threads, 195-200 MB unbounded, 180 MB with this
+    /// 135-154 MB with reads on the runtime threads, 195-200 MB unbounded, 180-190 MB with this
     /// bound, at the same or better get throughput.
     pub(crate) cold_reads: tokio::sync::Semaphore,
     /// Held by a test to stall the blocking part of [`crate::Store::read`] (a slow disk).
