@@ -756,7 +756,8 @@ fn replay(store: &Store, log: LogId) -> Result<State, KvError> {
     let mut replay = Replay::default();
     let mut from = bounds.start;
     while from < bounds.end {
-        let entries = store.read(log, from, REPLAY_READ_ENTRIES_MAX, REPLAY_READ_BYTES_MAX)?;
+        let entries =
+            store.read_blocking(log, from, REPLAY_READ_ENTRIES_MAX, REPLAY_READ_BYTES_MAX)?;
         if entries.is_empty() {
             // Nothing at `from` below the end: a skipped range at the end of what is stored.
             let next = store.readable_from(log, from);

@@ -868,12 +868,17 @@ struct QFrame {
 struct Req {
     frames: Vec<QFrame>,
     force_sync: bool,
+    /// Admission permits (bytes) this request holds until the writer takes it (see [`Admitted`]).
+    admitted: u32,
     reply: oneshot::Sender<Result<(), AppendError>>,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
     reqs: Vec<Req>,
+    /// Payload bytes of the queued appends (what admission counts), and the most seen at once.
+    queued_bytes: u64,
+    queued_bytes_peak: u64,
     shutdown: bool,
     gc: bool,
     /// Callers of [`DiskStore::collect_garbage`], answered after the next GC round.
@@ -889,6 +894,13 @@ struct Shared {
     dir: JournalDir,
     state: Mutex<State>,
     queue: Mutex<Queue>,
+    /// Bounds [`Queue`] in bytes (`StoreConfig::writer_queue_bytes_max`): an append takes one
+    /// permit per payload byte before it is queued and the writer gives them back as it takes
+    /// the queue. Tokio's semaphore is FIFO, so appenders are admitted in arrival order.
+    admission: tokio::sync::Semaphore,
+    /// The bound, in permits: a request larger than it takes all of them, so it is admitted
+    /// once the queue is empty (never deadlocks).
+    admission_max: u32,
     cv: Condvar,
     poisoned: AtomicBool,
     /// Woken after every group the writer publishes (or fails): readers waiting for appends in
@@ -900,12 +912,56 @@ struct Shared {
     appends: AtomicU64,
     batches: AtomicU64,
     fsyncs: AtomicU64,
+    /// Reads that went to the blocking pool because the recent cache did not cover them.
+    pub(crate) blocking_reads: AtomicU64,
+    /// Cold reads running on the blocking pool at once (one per core). Unbounded, 8 catch-up
+    /// consumers use up to 8 pool threads, each of which may get its own malloc arena keeping
+    /// freed read buffers. Measured (rheo-bench `all`, 2 vCPUs): the get phase's peak RSS was
+    /// 135-154 MB with reads on the runtime threads, 195-200 MB unbounded, 180-190 MB with this
+    /// bound, at the same or better get throughput.
+    pub(crate) cold_reads: tokio::sync::Semaphore,
+    /// Held by a test to stall the blocking part of [`crate::Store::read`] (a slow disk).
+    #[cfg(test)]
+    pub(crate) read_gate: Mutex<()>,
     /// Damage events: found at open, plus corrupt frames met by reads (each (segment, position) once).
     corruption_events: AtomicU64,
     /// Corrupt frames reads have met and counted (touched only on that error path).
     reported: Mutex<std::collections::HashSet<(u64, u64)>>,
     /// What recovery found at open.
     damage: Vec<Damage>,
+}
+
+/// Admission permits taken by an append that has not reached the queue yet: given back if it
+/// never does (an error or an empty append), kept by its [`Req`] once it is queued.
+struct Admitted<'a> {
+    sem: &'a tokio::sync::Semaphore,
+    n: u32,
+}
+
+impl Admitted<'_> {
+    /// The permits, now owned by the queued request.
+    fn into_req(self) -> u32 {
+        let n = self.n;
+        std::mem::forget(self);
+        n
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.sem.add_permits(self.n as usize);
+    }
+}
+
+/// Takes every queued request, giving their admission permits back.
+fn take_queue(sh: &Shared, q: &mut Queue) -> Vec<Req> {
+    let reqs = std::mem::take(&mut q.reqs);
+    q.queued_bytes = 0;
+    let permits: usize = reqs.iter().map(|r| r.admitted as usize).sum();
+    if permits > 0 {
+        sh.admission.add_permits(permits);
+    }
+    reqs
 }
 
 /// Counts a reader in [`DiskStore::wait_in_flight`] for as long as it is there, however its
@@ -1518,6 +1574,10 @@ impl DiskStore {
                 }
             }
         }
+        // Permits are u32 in tokio's API: a bound above 4 GiB is clamped (it bounds nothing then).
+        let admission_max = u32::try_from(config.writer_queue_bytes_max)
+            .unwrap_or(u32::MAX)
+            .max(1);
         let shared = Arc::new(Shared {
             policy: config.fsync,
             seg_max: config.segment_bytes_max.max(1),
@@ -1527,11 +1587,19 @@ impl DiskStore {
             queue: Mutex::new(Queue::default()),
             cv: Condvar::new(),
             poisoned: AtomicBool::new(false),
+            admission: tokio::sync::Semaphore::new(admission_max as usize),
+            admission_max,
             published: tokio::sync::Notify::new(),
             waiting_readers: AtomicUsize::new(0),
             appends: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            blocking_reads: AtomicU64::new(0),
+            cold_reads: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            #[cfg(test)]
+            read_gate: Mutex::new(()),
             corruption_events: AtomicU64::new(damage_events),
             reported: Mutex::new(std::collections::HashSet::new()),
             damage: rec.damage,
@@ -1559,8 +1627,10 @@ impl DiskStore {
     /// Queues an append's request. Returns whether its appender should try to commit it itself:
     /// in the syncing policies, when nothing else is queued and the request is small (see
     /// [`LEAD_MAX_BYTES`]). Then the writer thread is not woken.
-    fn push_append(&self, q: &mut Queue, req: Req) -> bool {
+    fn push_append(&self, q: &mut Queue, req: Req, admitted_bytes: u64) -> bool {
         let bytes: usize = req.frames.iter().map(|f| f.buf.len()).sum();
+        q.queued_bytes = q.queued_bytes.saturating_add(admitted_bytes);
+        q.queued_bytes_peak = q.queued_bytes_peak.max(q.queued_bytes);
         let lead = q.reqs.is_empty()
             && bytes <= LEAD_MAX_BYTES
             && matches!(self.shared.policy, FsyncPolicy::Group | FsyncPolicy::Always);
@@ -1591,7 +1661,7 @@ impl DiskStore {
             self.shared.cv.notify_one();
             return;
         };
-        let reqs = std::mem::take(&mut self.shared.queue.lock().reqs);
+        let reqs = take_queue(&self.shared, &mut self.shared.queue.lock());
         w.commit_all(reqs);
         drop(w);
         let q = self.shared.queue.lock();
@@ -1614,6 +1684,26 @@ impl DiskStore {
         if self.shared.waiting_readers.load(Ordering::SeqCst) > 0 {
             tokio::task::yield_now().await;
         }
+    }
+
+    /// Waits (FIFO) until the writer's queue has room for `bytes` of payload; a request larger
+    /// than the whole bound waits for the queue to be empty.
+    async fn admit(&self, bytes: u64) -> Result<Admitted<'_>, AppendError> {
+        let n = u32::try_from(bytes)
+            .unwrap_or(u32::MAX)
+            .min(self.shared.admission_max);
+        if n > 0 {
+            self.shared
+                .admission
+                .acquire_many(n)
+                .await
+                .map_err(|_| AppendError::Closed)?
+                .forget();
+        }
+        Ok(Admitted {
+            sem: &self.shared.admission,
+            n,
+        })
     }
 
     async fn wait(rx: oneshot::Receiver<Result<(), AppendError>>) -> Result<(), AppendError> {
@@ -1690,6 +1780,11 @@ impl DiskStore {
         let n = batches.len();
         let mut results = Vec::with_capacity(n);
         let mut frames = Vec::new();
+        let bytes: u64 = batches.iter().map(|(_, _, b)| b.frame_len()).sum();
+        let admitted = match self.admit(bytes).await {
+            Ok(a) => a,
+            Err(e) => return (0..n).map(|_| Err(e.clone())).collect(),
+        };
         let (tx, rx) = oneshot::channel();
         let lead = {
             let mut st = self.shared.state.lock();
@@ -1719,8 +1814,10 @@ impl DiskStore {
                 Req {
                     frames,
                     force_sync: false,
+                    admitted: admitted.into_req(),
                     reply: tx,
                 },
+                bytes,
             )
         };
         if lead {
@@ -1739,6 +1836,8 @@ impl DiskStore {
         ts: i64,
         batch: Batch,
     ) -> Result<AppendAck, AppendError> {
+        let bytes = batch.frame_len();
+        let admitted = self.admit(bytes).await?;
         let (tx, rx) = oneshot::channel();
         let (ack, lead) = {
             let mut st = self.shared.state.lock();
@@ -1757,8 +1856,10 @@ impl DiskStore {
                 Req {
                     frames,
                     force_sync: false,
+                    admitted: admitted.into_req(),
                     reply: tx,
                 },
+                bytes,
             );
             (ack, lead)
         };
@@ -1793,6 +1894,7 @@ impl DiskStore {
                         buf,
                     }],
                     force_sync: true,
+                    admitted: 0,
                     reply: tx,
                 },
             );
@@ -1860,6 +1962,7 @@ impl DiskStore {
                         buf,
                     }],
                     force_sync: true,
+                    admitted: 0,
                     reply: tx,
                 },
             );
@@ -1888,6 +1991,7 @@ impl DiskStore {
                 Req {
                     frames: Vec::new(),
                     force_sync: true,
+                    admitted: 0,
                     reply: tx,
                 },
             );
@@ -2122,8 +2226,9 @@ impl DiskStore {
     }
 
     /// [`DiskStore::read`] from the frames kept in memory, when they reach back to `from` (or
-    /// nothing is visible there yet); `None` sends the caller to the files.
-    fn read_recent(
+    /// nothing is visible there yet); `None` sends the caller to the files. Never does I/O, so
+    /// [`crate::Store::read`] calls it on the runtime thread before going to the blocking pool.
+    pub(crate) fn read_recent(
         &self,
         log: LogId,
         from: u64,
@@ -2211,18 +2316,21 @@ impl DiskStore {
         Ok(Offset(plan.end))
     }
 
+    /// Whether [`DiskStore::trim`] would change nothing, known without I/O.
+    ///
+    /// Nothing older than the horizon is the usual case: retention runs for every log on a
+    /// timer, and a seek per log per tick kept a core busy with 10,000 idle logs.
+    pub(crate) fn trim_is_noop(&self, log: LogId, before_ts: i64) -> bool {
+        let st = self.shared.state.lock();
+        let Some(l) = st.logs.get(&log.0) else {
+            return true;
+        };
+        l.start >= l.end || l.index.floor_ts(before_ts).is_none()
+    }
+
     pub(crate) fn trim(&self, log: LogId, before_ts: i64) -> Result<(), ReadError> {
-        {
-            // Nothing older than the horizon (the usual case): no I/O at all. Retention runs
-            // for every log on a timer, and a seek per log per tick kept a core busy with
-            // 10,000 idle logs.
-            let st = self.shared.state.lock();
-            let Some(l) = st.logs.get(&log.0) else {
-                return Ok(());
-            };
-            if l.start >= l.end || l.index.floor_ts(before_ts).is_none() {
-                return Ok(());
-            }
+        if self.trim_is_noop(log, before_ts) {
+            return Ok(());
         }
         let new_start = self.seek_timestamp(log, before_ts)?;
         let mut st = self.shared.state.lock();
@@ -2292,7 +2400,24 @@ impl DiskStore {
         self.shared.damage.clone()
     }
 
+    /// Counts a read sent to the blocking pool (see [`crate::Store::read`]).
+    pub(crate) fn note_blocking_read(&self) {
+        self.shared.blocking_reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bounds the cold reads on the blocking pool at once (see `Shared::cold_reads`).
+    pub(crate) fn cold_reads(&self) -> &tokio::sync::Semaphore {
+        &self.shared.cold_reads
+    }
+
+    #[cfg(test)]
+    pub(crate) fn read_gate(&self) -> &Mutex<()> {
+        &self.shared.read_gate
+    }
+
     pub(crate) fn stats(&self) -> StoreStats {
+        // The queue's lock is taken (and released) before the state's: the two are never held together here.
+        let queue_peak = self.shared.queue.lock().queued_bytes_peak;
         let st = self.shared.state.lock();
         let holes = |lost: bool| -> u64 {
             st.logs
@@ -2312,6 +2437,8 @@ impl DiskStore {
             fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
             damaged_entries: holes(false),
             lost_entries: holes(true),
+            blocking_reads: self.shared.blocking_reads.load(Ordering::Relaxed),
+            writer_queue_bytes_peak: queue_peak,
         }
     }
 
@@ -2501,7 +2628,7 @@ impl Writer {
             let (reqs, shutdown, gc, gc_waiters) = {
                 let mut q = sh.queue.lock();
                 (
-                    std::mem::take(&mut q.reqs),
+                    take_queue(sh, &mut q),
                     q.shutdown,
                     std::mem::take(&mut q.gc),
                     std::mem::take(&mut q.gc_waiters),

@@ -28,6 +28,7 @@ fn cfg(dir: &Path, seg: u64) -> StoreConfig {
         direct_io: true,
         recent_bytes_max: crate::DEFAULT_RECENT_BYTES_MAX,
         relocate_bytes_max: crate::DEFAULT_RELOCATE_BYTES_MAX,
+        writer_queue_bytes_max: crate::WRITER_QUEUE_BYTES_MAX_DEFAULT,
     }
 }
 
@@ -44,7 +45,7 @@ fn idx_path(dir: &Path, seq: u64) -> PathBuf {
 }
 
 fn all(s: &Store, log: u64) -> Vec<(u64, Bytes)> {
-    s.read(LogId(log), Offset(0), usize::MAX, usize::MAX)
+    s.read_blocking(LogId(log), Offset(0), usize::MAX, usize::MAX)
         .unwrap()
         .into_iter()
         .map(|e| (e.offset.0, e.payload))
@@ -209,9 +210,11 @@ fn open_reads_idx_for_sealed_segments() {
     fs::write(&path, b).unwrap();
     let s = Store::open(cfg(d.path(), 10 * frame_len())).unwrap();
     assert_eq!(s.bounds(LogId(1)).unwrap().end, Offset(35));
-    assert!(s.read(LogId(1), Offset(3), 1, usize::MAX).is_err());
+    assert!(s.read_blocking(LogId(1), Offset(3), 1, usize::MAX).is_err());
     assert_eq!(
-        s.read(LogId(1), Offset(20), 100, usize::MAX).unwrap().len(),
+        s.read_blocking(LogId(1), Offset(20), 100, usize::MAX)
+            .unwrap()
+            .len(),
         15
     );
 }
@@ -235,13 +238,13 @@ fn retention_deletes_whole_segments_and_survives_restart() {
             .unwrap();
     }
     let before = s.stats().segments;
-    s.trim(LogId(1), 1000 + 25).unwrap();
+    s.trim_blocking(LogId(1), 1000 + 25).unwrap();
     assert_eq!(s.bounds(LogId(1)).unwrap().start, Offset(25));
     assert_eq!(
-        s.read(LogId(1), Offset(0), 1, usize::MAX).unwrap()[0].offset,
+        s.read_blocking(LogId(1), Offset(0), 1, usize::MAX).unwrap()[0].offset,
         Offset(25)
     );
-    s.trim(LogId(2), 501).unwrap();
+    s.trim_blocking(LogId(2), 501).unwrap();
     rt().block_on(s.sync()).unwrap();
     // GC runs on the writer thread; wait for it.
     for _ in 0..200 {
@@ -253,7 +256,7 @@ fn retention_deletes_whole_segments_and_survives_restart() {
     assert!(s.stats().segments < before, "{:?}", s.stats());
     assert!(!seg_path(d.path(), 1).exists());
     assert_eq!(
-        s.read(LogId(1), Offset(25), usize::MAX, usize::MAX)
+        s.read_blocking(LogId(1), Offset(25), usize::MAX, usize::MAX)
             .unwrap()
             .len(),
         20
@@ -423,6 +426,7 @@ fn policies_all_persist_after_sync() {
             direct_io: true,
             recent_bytes_max: 0,
             relocate_bytes_max: crate::DEFAULT_RELOCATE_BYTES_MAX,
+            writer_queue_bytes_max: crate::WRITER_QUEUE_BYTES_MAX_DEFAULT,
         };
         let s = Store::open(c.clone()).unwrap();
         let r = rt();
@@ -458,17 +462,28 @@ fn reads_across_segments_with_interleaved_logs_and_seek() {
         // Consecutive small reads (uses the read hint).
         let mut at = 0;
         while at < 100 {
-            let e = s.read(LogId(log), Offset(at), 7, usize::MAX).unwrap();
+            let e = s
+                .read_blocking(LogId(log), Offset(at), 7, usize::MAX)
+                .unwrap();
             assert_eq!(e[0].offset, Offset(at));
             at += e.len() as u64;
         }
     }
-    assert_eq!(s.seek_timestamp(LogId(1), 150).unwrap(), Offset(50)); // i = 151 is the first >= 150 of log 1
-    assert_eq!(s.seek_timestamp(LogId(1), -5).unwrap(), Offset(0));
-    assert_eq!(s.seek_timestamp(LogId(1), 10_000).unwrap(), Offset(100));
+    assert_eq!(
+        s.seek_timestamp_blocking(LogId(1), 150).unwrap(),
+        Offset(50)
+    ); // i = 151 is the first >= 150 of log 1
+    assert_eq!(s.seek_timestamp_blocking(LogId(1), -5).unwrap(), Offset(0));
+    assert_eq!(
+        s.seek_timestamp_blocking(LogId(1), 10_000).unwrap(),
+        Offset(100)
+    );
     drop(s);
     let s = Store::open(cfg(d.path(), 4096)).unwrap();
-    assert_eq!(s.seek_timestamp(LogId(2), 150).unwrap(), Offset(50)); // i = 152
+    assert_eq!(
+        s.seek_timestamp_blocking(LogId(2), 150).unwrap(),
+        Offset(50)
+    ); // i = 152
     assert_eq!(all(&s, 0).len(), 100);
 }
 
@@ -746,4 +761,191 @@ fn offset_trim_fails_on_a_poisoned_store() {
         r.block_on(s.trim_to_offset(LogId(1), Offset(2))),
         Err(AppendError::Poisoned)
     );
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn cold_reads_run_on_the_blocking_pool_and_match_the_synchronous_path() {
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(cfg(d.path(), 1 << 20)).unwrap();
+    let r = current_thread();
+    for i in 0..50u64 {
+        r.block_on(s.append(LogId(1), 1000 + i as i64, vec![p(i), p(1000 + i)]))
+            .unwrap();
+    }
+    // Tip read: answered from the recent cache, no hop.
+    let before = s.stats().blocking_reads;
+    let tip = r
+        .block_on(s.read(LogId(1), Offset(90), 100, usize::MAX))
+        .unwrap();
+    assert_eq!(tip.len(), 10);
+    assert_eq!(s.stats().blocking_reads, before);
+    drop(s);
+    // Reopened: the recent cache is empty, so every read goes to the files.
+    let s = Store::open(cfg(d.path(), 1 << 20)).unwrap();
+    let want = s
+        .read_blocking(LogId(1), Offset(3), 40, usize::MAX)
+        .unwrap();
+    assert_eq!(want.len(), 40);
+    let before = s.stats().blocking_reads;
+    let got = r
+        .block_on(s.read(LogId(1), Offset(3), 40, usize::MAX))
+        .unwrap();
+    assert_eq!(got, want);
+    assert_eq!(got[0].offset, Offset(3));
+    assert_eq!(got[0].payload, p(1001));
+    assert_eq!(s.stats().blocking_reads, before + 1);
+    let at = r.block_on(s.seek_timestamp(LogId(1), 1010)).unwrap();
+    assert_eq!(at, Offset(20));
+    assert_eq!(s.stats().blocking_reads, before + 2);
+    let all_async = r
+        .block_on(s.read(LogId(1), Offset(0), usize::MAX, usize::MAX))
+        .unwrap();
+    let all_sync: Vec<(u64, Bytes)> = all_async
+        .into_iter()
+        .map(|e| (e.offset.0, e.payload))
+        .collect();
+    assert_eq!(all_sync, all(&s, 1));
+}
+
+// Holding the gate across awaits is the point: it stands for a disk that does not answer, and the
+// runtime's only thread must keep serving other tasks meanwhile.
+#[allow(clippy::await_holding_lock)]
+#[test]
+fn a_stalled_cold_read_does_not_stop_other_tasks_on_a_current_thread_runtime() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(cfg(d.path(), 1 << 20)).unwrap();
+        for i in 0..10u64 {
+            rt().block_on(s.append(LogId(1), 1000 + i as i64, vec![p(i)]))
+                .unwrap();
+        }
+    }
+    let s = Store::open(cfg(d.path(), 1 << 20)).unwrap();
+    let r = current_thread();
+    r.block_on(async {
+        // The "disk" is stuck until the gate opens.
+        let gate = s.read_gate().unwrap().lock();
+        let reader = {
+            let s = s.clone();
+            tokio::spawn(async move { s.read(LogId(1), Offset(0), 100, usize::MAX).await })
+        };
+        // Other tasks (here: an append and a tip read of another log) still run to completion
+        // on the only runtime thread while the cold read is stalled.
+        let ack = s.append(LogId(2), 5, vec![p(77)]).await.unwrap();
+        let tip = s.read(LogId(2), ack.first, 10, usize::MAX).await.unwrap();
+        assert_eq!(tip[0].payload, p(77));
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!reader.is_finished());
+        drop(gate);
+        let got = reader.await.unwrap().unwrap();
+        assert_eq!(got.len(), 10);
+        assert_eq!(got[9].payload, p(9));
+    });
+}
+
+#[test]
+fn a_tiny_writer_queue_bound_admits_every_append_in_order_and_is_kept() {
+    const BOUND: u64 = 4096;
+    const TASKS: u64 = 16;
+    const PER_TASK: u64 = 40;
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(StoreConfig {
+        writer_queue_bytes_max: BOUND,
+        ..cfg(d.path(), 1 << 20)
+    })
+    .unwrap();
+    let body = |t: u64, i: u64| Bytes::from(format!("{t:03}-{i:06}-{}", "x".repeat(700)));
+    let r = rt();
+    let largest = r.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..TASKS {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..PER_TASK {
+                    s.append(LogId(t % 4), 0, vec![body(t, i)]).await.unwrap();
+                }
+            }));
+        }
+        // One request larger than the whole bound is admitted too (once the queue is empty).
+        let big = s
+            .append(
+                LogId(9),
+                0,
+                vec![Bytes::from(vec![7u8; 3 * BOUND as usize])],
+            )
+            .await
+            .unwrap();
+        assert_eq!(big.count, 1);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Frame header and entry length prefixes included, generously.
+        3 * BOUND + 256
+    });
+    let stats = s.stats();
+    assert!(stats.writer_queue_bytes_peak > 0);
+    assert!(
+        stats.writer_queue_bytes_peak <= BOUND + largest,
+        "peak {} over bound {BOUND} + one request {largest}",
+        stats.writer_queue_bytes_peak
+    );
+    for log in 0..4u64 {
+        let mut next = vec![0u64; TASKS as usize];
+        for (_, payload) in all(&s, log) {
+            let text = std::str::from_utf8(&payload).unwrap();
+            let t: u64 = text[0..3].parse().unwrap();
+            let i: u64 = text[4..10].parse().unwrap();
+            assert_eq!(t % 4, log);
+            assert_eq!(i, next[t as usize], "task {t} out of order in log {log}");
+            next[t as usize] += 1;
+        }
+        for t in (0..TASKS).filter(|t| t % 4 == log) {
+            assert_eq!(next[t as usize], PER_TASK, "task {t} lost appends");
+        }
+    }
+    assert_eq!(all(&s, 9).len(), 1);
+}
+
+#[test]
+fn the_writer_queue_peak_stays_within_the_bound_for_small_requests() {
+    // Requests all below the bound: the queue never holds more than the bound itself.
+    const BOUND: u64 = 8192;
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(StoreConfig {
+        writer_queue_bytes_max: BOUND,
+        ..cfg(d.path(), 1 << 20)
+    })
+    .unwrap();
+    let r = rt();
+    r.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..8u64 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..50u64 {
+                    let batch = vec![Bytes::from(vec![t as u8; 1000]), p(i)];
+                    s.append_many(vec![(LogId(t), 0, batch)]).await[0]
+                        .as_ref()
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let peak = s.stats().writer_queue_bytes_peak;
+    assert!(peak > 0 && peak <= BOUND, "peak {peak}");
+    for t in 0..8u64 {
+        assert_eq!(all(&s, t).len(), 100);
+    }
 }

@@ -35,7 +35,7 @@ pub use catalog::{
 };
 pub use config::{
     FsyncPolicy, ParseFsyncPolicyError, StoreConfig, DEFAULT_RELOCATE_BYTES_MAX,
-    DEFAULT_SEGMENT_BYTES_MAX,
+    DEFAULT_SEGMENT_BYTES_MAX, WRITER_QUEUE_BYTES_MAX_DEFAULT,
 };
 pub use error::{AppendError, CatalogError, OpenError, ReadError};
 pub use recent::DEFAULT_RECENT_BYTES_MAX;
@@ -132,6 +132,12 @@ pub struct StoreStats {
     pub damaged_entries: u64,
     /// Log entries `fsck --repair` marked lost (readers move past them).
     pub lost_entries: u64,
+    /// Reads ([`Store::read`], [`Store::seek_timestamp`]) the recent cache could not answer, run on
+    /// tokio's blocking pool (0 in memory mode).
+    pub blocking_reads: u64,
+    /// Most payload bytes the writer's queue has held at once (appends admitted, not yet taken by
+    /// the writer); at most `StoreConfig::writer_queue_bytes_max` plus one request (0 in memory mode).
+    pub writer_queue_bytes_peak: u64,
 }
 
 #[derive(Debug)]
@@ -242,7 +248,41 @@ impl Store {
 
     /// Up to `max_count` entries / about `max_bytes` of payload (at least one entry if any is visible and
     /// `max_count > 0`) starting at `from` (clamped up to the log's start).
-    pub fn read(
+    ///
+    /// Reads the recent cache can answer (readers at a log's tip, the common case) are served on
+    /// the calling task with no I/O and no thread hop; the others pread the journal, which can
+    /// take milliseconds on a cold page cache, so they run on tokio's blocking pool and the
+    /// runtime thread serves other tasks meanwhile (also on a current_thread runtime).
+    pub async fn read(
+        &self,
+        log: LogId,
+        from: Offset,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Entry>, ReadError> {
+        match &*self.inner {
+            Backend::Mem(m) => Ok(m.read(log, from, max_count, max_bytes)),
+            Backend::Disk(d) => {
+                if max_count == 0 {
+                    return Ok(Vec::new());
+                }
+                if let Some(out) = d.read_recent(log, from.0, max_count, max_bytes) {
+                    return Ok(out);
+                }
+                let store = self.clone();
+                self.off_runtime(move || {
+                    #[cfg(test)]
+                    let _gate = store.read_gate().map(|g| g.lock());
+                    store.read_blocking(log, from, max_count, max_bytes)
+                })
+                .await
+            }
+        }
+    }
+
+    /// [`Store::read`] on the calling thread, I/O included: for code that is not on a runtime
+    /// thread (opening, recovery, tools) and for tests.
+    pub fn read_blocking(
         &self,
         log: LogId,
         from: Offset,
@@ -253,6 +293,42 @@ impl Store {
             Backend::Mem(m) => Ok(m.read(log, from, max_count, max_bytes)),
             Backend::Disk(d) => d.read(log, from, max_count, max_bytes),
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn read_gate(&self) -> Option<&parking_lot::Mutex<()>> {
+        match &*self.inner {
+            Backend::Mem(_) => None,
+            Backend::Disk(d) => Some(d.read_gate()),
+        }
+    }
+
+    /// Runs a disk read on tokio's blocking pool (counted in [`StoreStats::blocking_reads`]).
+    ///
+    /// Why the shared blocking pool rather than a dedicated reader pool: cold reads are rare
+    /// (catch-up consumers, AT_TIMESTAMP seeks), and the pool keeps idle threads for reuse so
+    /// a burst costs one hand-off each. At most one cold read per core runs at once (see
+    /// `disk::Shared::cold_reads`), which keeps the threads they use, and their memory, few.
+    /// Outside a runtime (a plain thread) the read simply runs inline.
+    async fn off_runtime<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
+    ) -> Result<T, ReadError> {
+        let Backend::Disk(d) = &*self.inner else {
+            return f();
+        };
+        d.note_blocking_read();
+        let Ok(h) = tokio::runtime::Handle::try_current() else {
+            return f();
+        };
+        let _slot = d
+            .cold_reads()
+            .acquire()
+            .await
+            .map_err(|_| ReadError::Io("store closed".into()))?;
+        h.spawn_blocking(f)
+            .await
+            .map_err(|e| ReadError::Io(format!("blocking read failed: {e}")))?
     }
 
     /// Waits, at most `max`, while entries at `from` of `log` have been appended but their group
@@ -286,8 +362,25 @@ impl Store {
         }
     }
 
-    /// First visible offset whose timestamp >= `timestamp_ms` (or `bounds.end` if none).
-    pub fn seek_timestamp(&self, log: LogId, timestamp_ms: i64) -> Result<Offset, ReadError> {
+    /// First visible offset whose timestamp >= `timestamp_ms` (or `bounds.end` if none). On disk
+    /// this scans journal frames, so it runs on the blocking pool (see [`Store::read`]).
+    pub async fn seek_timestamp(&self, log: LogId, timestamp_ms: i64) -> Result<Offset, ReadError> {
+        match &*self.inner {
+            Backend::Mem(m) => Ok(m.seek_timestamp(log, timestamp_ms)),
+            Backend::Disk(_) => {
+                let store = self.clone();
+                self.off_runtime(move || store.seek_timestamp_blocking(log, timestamp_ms))
+                    .await
+            }
+        }
+    }
+
+    /// [`Store::seek_timestamp`] on the calling thread, I/O included.
+    pub fn seek_timestamp_blocking(
+        &self,
+        log: LogId,
+        timestamp_ms: i64,
+    ) -> Result<Offset, ReadError> {
         match &*self.inner {
             Backend::Mem(m) => Ok(m.seek_timestamp(log, timestamp_ms)),
             Backend::Disk(d) => d.seek_timestamp(log, timestamp_ms),
@@ -295,8 +388,27 @@ impl Store {
     }
 
     /// Makes entries with timestamp < `before_timestamp_ms` invisible. Not durable: re-apply after a restart.
-    /// Disk space is reclaimed a whole segment at a time once no live log needs it.
-    pub fn trim(&self, log: LogId, before_timestamp_ms: i64) -> Result<(), ReadError> {
+    /// Disk space is reclaimed a whole segment at a time once no live log needs it. When something is older than
+    /// the horizon, finding the new start scans the journal on the blocking pool (see [`Store::read`]).
+    pub async fn trim(&self, log: LogId, before_timestamp_ms: i64) -> Result<(), ReadError> {
+        match &*self.inner {
+            Backend::Mem(m) => {
+                m.trim(log, before_timestamp_ms);
+                Ok(())
+            }
+            Backend::Disk(d) => {
+                if d.trim_is_noop(log, before_timestamp_ms) {
+                    return Ok(());
+                }
+                let store = self.clone();
+                self.off_runtime(move || store.trim_blocking(log, before_timestamp_ms))
+                    .await
+            }
+        }
+    }
+
+    /// [`Store::trim`] on the calling thread, I/O included.
+    pub fn trim_blocking(&self, log: LogId, before_timestamp_ms: i64) -> Result<(), ReadError> {
         match &*self.inner {
             Backend::Mem(m) => {
                 m.trim(log, before_timestamp_ms);
@@ -472,8 +584,8 @@ pub fn fuzz_recover(bytes: &[u8]) {
     if let Ok(store) = Store::open(config) {
         for log in store.log_ids() {
             if let Ok(b) = store.bounds(log) {
-                let _ = store.read(log, b.start, usize::MAX, usize::MAX);
-                let _ = store.seek_timestamp(log, i64::MIN);
+                let _ = store.read_blocking(log, b.start, usize::MAX, usize::MAX);
+                let _ = store.seek_timestamp_blocking(log, i64::MIN);
             }
         }
     }
@@ -552,7 +664,7 @@ mod tests {
             );
             s.sync().await.unwrap();
         });
-        let e = s.read(LogId(1), Offset(1), 10, 1 << 20).unwrap();
+        let e = s.read_blocking(LogId(1), Offset(1), 10, 1 << 20).unwrap();
         assert_eq!(
             e.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(),
             vec![b("b"), b("c")]

@@ -202,8 +202,7 @@ impl MemStore {
             appends: g.appends,
             write_batches: 0,
             fsyncs: 0,
-            damaged_entries: 0,
-            lost_entries: 0,
+            ..StoreStats::default()
         }
     }
 }

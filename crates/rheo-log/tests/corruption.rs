@@ -23,6 +23,7 @@ fn cfg(dir: &Path) -> StoreConfig {
         direct_io: true,
         recent_bytes_max: rheo_log::DEFAULT_RECENT_BYTES_MAX,
         relocate_bytes_max: rheo_log::DEFAULT_RELOCATE_BYTES_MAX,
+        writer_queue_bytes_max: rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT,
     }
 }
 
@@ -93,7 +94,7 @@ fn read_all(s: &Store, log: u64) -> (Vec<u64>, Vec<(u64, u64)>) {
     let (mut ok, mut damaged) = (Vec::new(), Vec::new());
     let mut from = 0;
     while from < end {
-        match s.read(LogId(log), Offset(from), 7, usize::MAX) {
+        match s.read_blocking(LogId(log), Offset(from), 7, usize::MAX) {
             Ok(es) => {
                 let Some(last) = es.last() else {
                     break;

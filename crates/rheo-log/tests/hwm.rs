@@ -19,6 +19,7 @@ fn cfg(dir: &Path, seg: u64) -> StoreConfig {
         direct_io: true,
         recent_bytes_max: rheo_log::DEFAULT_RECENT_BYTES_MAX,
         relocate_bytes_max: rheo_log::DEFAULT_RELOCATE_BYTES_MAX,
+        writer_queue_bytes_max: rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT,
     }
 }
 
@@ -40,7 +41,7 @@ fn append(s: &Store, n: u64) -> u64 {
 }
 
 fn all(s: &Store) -> Vec<(u64, Bytes)> {
-    s.read(LogId(1), Offset(0), usize::MAX, usize::MAX)
+    s.read_blocking(LogId(1), Offset(0), usize::MAX, usize::MAX)
         .unwrap()
         .into_iter()
         .map(|e| (e.offset.0, e.payload))
@@ -213,7 +214,9 @@ fn relocated_reservation_survives(damage: impl Fn(&mut Vec<u8>)) {
     damage(&mut b);
     fs::write(&path, b).unwrap();
     let s = Store::open(cfg(d.path(), 4096)).unwrap();
-    let got = s.read(SMALL, Offset(0), usize::MAX, usize::MAX).unwrap();
+    let got = s
+        .read_blocking(SMALL, Offset(0), usize::MAX, usize::MAX)
+        .unwrap();
     let offs: Vec<u64> = got.iter().map(|e| e.offset.0).collect();
     assert!(
         offs.starts_with(&[0, 1, 2]),

@@ -86,6 +86,7 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
         // Small enough that reads are served both from kept frames and from the files.
         recent_bytes_max: 1024,
         relocate_bytes_max: rheo_log::DEFAULT_RELOCATE_BYTES_MAX,
+        writer_queue_bytes_max: rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT,
     };
     let mut store = Store::open(cfg.clone()).unwrap();
     let mut model: HashMap<u64, ModelLog> = HashMap::new();
@@ -113,7 +114,7 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
             } => {
                 let m = model.get(&log).cloned().unwrap_or_default();
                 let got = store
-                    .read(LogId(log), Offset(from), max_count, max_bytes)
+                    .read_blocking(LogId(log), Offset(from), max_count, max_bytes)
                     .unwrap();
                 let mut want = Vec::new();
                 let mut bytes = 0;
@@ -137,7 +138,7 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
                 assert_eq!(got, want);
             }
             Op::Trim { log, ts } => {
-                store.trim(LogId(log), ts).unwrap();
+                store.trim_blocking(LogId(log), ts).unwrap();
                 if let Some(m) = model.get_mut(&log) {
                     m.start = m.seek(ts);
                     m.trim_ts = Some(m.trim_ts.map_or(ts, |t| t.max(ts)));
@@ -146,7 +147,7 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
             Op::Seek { log, ts } => {
                 let m = model.get(&log).cloned().unwrap_or_default();
                 assert_eq!(
-                    store.seek_timestamp(LogId(log), ts).unwrap(),
+                    store.seek_timestamp_blocking(LogId(log), ts).unwrap(),
                     Offset(m.seek(ts))
                 );
             }
@@ -171,7 +172,7 @@ fn run_model(ops: Vec<Op>, dir: Option<&Path>) {
                         // Only the offset trim survived; time retention is re-applied by the caller.
                         m.start = m.trim_off;
                         if let Some(ts) = m.trim_ts {
-                            store.trim(LogId(*log), ts).unwrap();
+                            store.trim_blocking(LogId(*log), ts).unwrap();
                             // Re-applied retention also hides entries appended (with older timestamps) since.
                             m.start = m.seek(ts);
                         }
@@ -234,7 +235,7 @@ proptest! {
         std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(cut).unwrap();
         let want = ends.iter().rev().find(|(end, _)| *end <= cut).map_or(0, |(_, n)| *n);
         let store = Store::open(cfg).unwrap();
-        let got = store.read(LogId(9), Offset(0), usize::MAX, usize::MAX).unwrap();
+        let got = store.read_blocking(LogId(9), Offset(0), usize::MAX, usize::MAX).unwrap();
         prop_assert_eq!(got.len(), want);
         for (e, p) in got.iter().zip(&appended) {
             prop_assert_eq!(&e.payload, p);

@@ -24,6 +24,7 @@ fn cfg(dir: &Path, relocate: u64) -> StoreConfig {
         direct_io: true,
         recent_bytes_max: 0,
         relocate_bytes_max: relocate,
+        writer_queue_bytes_max: rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT,
     }
 }
 
@@ -81,19 +82,21 @@ enum Expire {
 fn expire(s: &Store, how: &Expire) {
     let now = 48 * HOUR;
     match how {
-        Expire::ByTime => s.trim(A, now - 24 * HOUR).unwrap(),
+        Expire::ByTime => s.trim_blocking(A, now - 24 * HOUR).unwrap(),
         Expire::ByOffset => rt()
             .block_on(s.trim_to_offset(A, Offset(A_WRITES)))
             .unwrap(),
     }
-    s.trim(B, now - 8760 * HOUR).unwrap();
+    s.trim_blocking(B, now - 8760 * HOUR).unwrap();
 }
 
 /// Checks B's entries and that new appends continue at each log's end; answers the ends.
 fn check_after_reopen(dir: &Path) -> (Offset, Offset) {
     let s = Store::open(cfg(dir, 1 << 20)).unwrap();
     let nb = A_WRITES.div_ceil(B_EVERY);
-    let got = s.read(B, Offset(0), usize::MAX, usize::MAX).unwrap();
+    let got = s
+        .read_blocking(B, Offset(0), usize::MAX, usize::MAX)
+        .unwrap();
     assert_eq!(got.len() as u64, nb);
     for (i, e) in got.iter().enumerate() {
         assert_eq!(e.offset, Offset(i as u64));
@@ -162,7 +165,9 @@ fn reclaim(how: Expire) {
     drop(s);
     let s = Store::open(cfg(d.path(), 1 << 20)).unwrap();
     let nb = A_WRITES.div_ceil(B_EVERY);
-    let got = s.read(B, Offset(0), usize::MAX, usize::MAX).unwrap();
+    let got = s
+        .read_blocking(B, Offset(0), usize::MAX, usize::MAX)
+        .unwrap();
     assert_eq!(got.len() as u64, nb + 1);
     for (i, e) in got.iter().take(nb as usize).enumerate() {
         assert_eq!((e.offset, &e.payload), (Offset(i as u64), &pb(i as u64)));
@@ -242,7 +247,9 @@ fn crash_inside_relocation_write() {
         // An `.idx` next to the (now again) active segment would be stale; recovery removes it.
         let _ = check_after_reopen(img.path());
         let s = Store::open(cfg(img.path(), 1 << 20)).unwrap();
-        let got = s.read(A, Offset(0), usize::MAX, usize::MAX).unwrap();
+        let got = s
+            .read_blocking(A, Offset(0), usize::MAX, usize::MAX)
+            .unwrap();
         // Every entry once, in order: the surviving ones dense, then the one appended after the reopen, which a
         // dropped tail puts above A's reservation instead of right after them.
         let (appended, kept) = got.split_last().unwrap();
@@ -252,7 +259,9 @@ fn crash_inside_relocation_write() {
         assert!(appended.offset >= Offset(A_WRITES), "cut {cut}");
         let nb = A_WRITES.div_ceil(B_EVERY) + 1;
         assert_eq!(
-            s.read(B, Offset(0), usize::MAX, usize::MAX).unwrap().len() as u64,
+            s.read_blocking(B, Offset(0), usize::MAX, usize::MAX)
+                .unwrap()
+                .len() as u64,
             nb,
             "cut {cut}"
         );

@@ -22,6 +22,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at startup: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the Kinesis API.
@@ -78,6 +80,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RHEO_CONNECTIONS_MAX")]
     #[serde(alias = "connections_max")]
     pub connections_max: Option<usize>,
+    /// Payload bytes queued for the journal writer before further appends wait (back-pressure):
+    /// bytes, or with a unit (KiB, MiB, GiB, KB, MB, GB) [default: 64MiB].
+    #[arg(long, env = "RHEO_WRITER_QUEUE_BYTES_MAX")]
+    #[serde(alias = "writer_queue_bytes_max")]
+    pub writer_queue_bytes_max: Option<ByteSize>,
     /// Async runtime worker threads [default: one per core].
     #[arg(long, env = "RHEO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
@@ -105,6 +112,7 @@ pub struct Settings {
     pub direct_io: bool,
     pub worker_threads: Option<usize>,
     pub connections_max: usize,
+    pub writer_queue_bytes_max: u64,
 }
 
 impl ServeArgs {
@@ -131,6 +139,14 @@ impl ServeArgs {
             .or(file.connections_max)
             .unwrap_or(rheo_http::CONNECTIONS_MAX_DEFAULT);
         anyhow::ensure!(connections_max > 0, "--connections-max must be at least 1");
+        let writer_queue_bytes_max = self
+            .writer_queue_bytes_max
+            .or(file.writer_queue_bytes_max)
+            .map_or(rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT, |b| b.0 as u64);
+        anyhow::ensure!(
+            writer_queue_bytes_max > 0,
+            "--writer-queue-bytes-max must be at least 1 byte"
+        );
         Ok(Settings {
             host: self
                 .host
@@ -171,6 +187,7 @@ impl ServeArgs {
                 .or(file.worker_threads)
                 .filter(|n| *n > 0),
             connections_max,
+            writer_queue_bytes_max,
         })
     }
 }
@@ -379,6 +396,47 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(s.max_body_bytes, 4096);
+    }
+
+    #[test]
+    fn writer_queue_bytes_max_from_flag_and_file() {
+        let s = parse(&[]).resolve().unwrap();
+        assert_eq!(
+            s.writer_queue_bytes_max,
+            rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT
+        );
+        let s = parse(&["--writer-queue-bytes-max", "16MiB"])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.writer_queue_bytes_max, 16 << 20);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        for text in [
+            "writer-queue-bytes-max = \"8 MiB\"\n",
+            "writer_queue_bytes_max = 8388608\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let s = parse(&["--config", path.to_str().unwrap()])
+                .resolve()
+                .unwrap();
+            assert_eq!(s.writer_queue_bytes_max, 8 << 20, "{text}");
+        }
+        let s = parse(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--writer-queue-bytes-max",
+            "1KiB",
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            s.writer_queue_bytes_max, 1024,
+            "the flag wins over the file"
+        );
+        assert!(parse(&["--writer-queue-bytes-max", "0"]).resolve().is_err());
+        assert!(
+            Cli::try_parse_from(["rheo", "serve", "--writer-queue-bytes-max", "lots"]).is_err()
+        );
     }
 
     #[test]

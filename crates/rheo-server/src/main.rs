@@ -89,6 +89,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         dir: settings.data_dir.clone(),
         fsync: settings.fsync,
         direct_io: settings.direct_io,
+        writer_queue_bytes_max: settings.writer_queue_bytes_max,
         ..StoreConfig::default()
     })
     .with_context(|| format!("cannot open the storage at {}", settings.storage_label()))?;

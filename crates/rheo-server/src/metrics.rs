@@ -90,6 +90,18 @@ pub fn render(streams: &Streams) -> String {
         stats.fsyncs,
     );
     metric(
+        "rheo_storage_blocking_reads_total",
+        "counter",
+        "Reads the recent-entries cache could not answer, run off the runtime threads.",
+        stats.blocking_reads,
+    );
+    metric(
+        "rheo_storage_writer_queue_bytes_peak",
+        "gauge",
+        "Most payload bytes the writer's queue has held at once (bounded by --writer-queue-bytes-max).",
+        stats.writer_queue_bytes_peak,
+    );
+    metric(
         "rheo_http_requests_total",
         "counter",
         "Requests served by the HTTP front.",

@@ -460,8 +460,11 @@ impl Streams {
         self.persist(&state.meta)?;
         if !increase {
             let horizon = self.now_ms() - hours * 3_600_000;
-            for s in &state.meta.shards {
-                self.inner.store.trim(rheo_log::LogId(s.log), horizon)?;
+            // The trims may scan the journal: done after the stream's lock is released.
+            let logs: Vec<u64> = state.meta.shards.iter().map(|s| s.log).collect();
+            drop(state);
+            for log in logs {
+                self.inner.store.trim(rheo_log::LogId(log), horizon).await?;
             }
         }
         Ok(())

@@ -306,7 +306,7 @@ impl Streams {
                 if ts > self.now_ms() {
                     bounds.end
                 } else {
-                    self.inner.store.seek_timestamp(log, ts)?
+                    self.inner.store.seek_timestamp(log, ts).await?
                 }
             }
             IteratorType::AtSequenceNumber | IteratorType::AfterSequenceNumber => {
@@ -442,6 +442,7 @@ impl Streams {
             .inner
             .store
             .read(log, it.offset, limit as usize, GET_RECORDS_BYTES_MAX)
+            .await
             .map_err(|e| damaged_records(e, shard_index))?;
         let bounds = self.inner.store.bounds(log)?;
         let mut next = it.offset.max(bounds.start);

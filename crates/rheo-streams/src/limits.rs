@@ -97,3 +97,14 @@ const _: () = assert!(RECORD_SIZE_KIB_MAX >= RECORD_SIZE_KIB_DEFAULT);
 const _: () = assert!(PARTITION_KEY_CHARS_MAX * 4 <= u16::MAX as usize);
 const _: () = assert!(LIST_SHARDS_RESULTS_DEFAULT <= LIST_SHARDS_RESULTS_MAX);
 const _: () = assert!(RETENTION_HOURS_MIN < RETENTION_HOURS_MAX);
+// With the default writer-queue bound, a PutRecords of the largest size (data and keys, plus a
+// generous 64 bytes of stored framing per entry) and a PutRecord of the largest record are
+// ordinary requests, admitted while others are queued, with room for several at once so group
+// commit still batches.
+const _: () = assert!(
+    rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT as usize
+        >= 4 * (PUT_RECORDS_BYTES_MAX + PUT_RECORDS_COUNT_MAX * 64)
+);
+const _: () = assert!(
+    rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT as usize >= 2 * (RECORD_DATA_BYTES_MAX + 64 + 4096)
+);

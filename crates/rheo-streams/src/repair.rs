@@ -289,7 +289,7 @@ fn rebuild(store: &Store, g: &Group, now_ms: i64) -> Result<StreamMeta, RepairEr
         // A damaged first entry (not marked lost) says nothing: the next readable one is at most as old.
         let from = store.readable_from(LogId(log), Offset(b.start.0));
         if let Some(e) = store
-            .read(LogId(log), from, 1, 1)
+            .read_blocking(LogId(log), from, 1, 1)
             .ok()
             .and_then(|v| v.into_iter().next())
         {

@@ -425,9 +425,12 @@ impl Streams {
                 continue;
             }
             let horizon = now - i64::from(state.meta.retention_hours) * 3_600_000;
-            for shard in &state.meta.shards {
-                if let Err(e) = self.inner.store.trim(LogId(shard.log), horizon) {
-                    tracing::warn!(error = %e, log = shard.log, "retention trim failed");
+            // A trim may scan the journal: outside the stream's lock, so no one waits on it.
+            let logs: Vec<u64> = state.meta.shards.iter().map(|s| s.log).collect();
+            drop(state);
+            for log in logs {
+                if let Err(e) = self.inner.store.trim(LogId(log), horizon).await {
+                    tracing::warn!(error = %e, log, "retention trim failed");
                 }
             }
         }
