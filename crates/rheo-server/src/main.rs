@@ -68,6 +68,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fsck(args) => return fsck::run(&args),
     };
     let settings = args.resolve()?;
+    memory::limit_malloc_arenas(settings.worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+    }));
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = settings.worker_threads {
         builder.worker_threads(n);

@@ -105,7 +105,7 @@ pub fn render(streams: &Streams) -> String {
         "rheo_http_requests_total",
         "counter",
         "Requests served by the HTTP front.",
-        crate::memory::REQUESTS.load(std::sync::atomic::Ordering::Relaxed),
+        crate::memory::requests(),
     );
     out
 }
