@@ -852,17 +852,22 @@ fn a_stalled_cold_read_does_not_stop_other_tasks_on_a_current_thread_runtime() {
     });
 }
 
+/// A store whose writer queue holds at most `bound` bytes.
+fn bounded_queue_store(dir: &Path, bound: u64) -> Store {
+    Store::open(StoreConfig {
+        writer_queue_bytes_max: bound,
+        ..cfg(dir, 1 << 20)
+    })
+    .unwrap()
+}
+
 #[test]
 fn a_tiny_writer_queue_bound_admits_every_append_in_order_and_is_kept() {
     const BOUND: u64 = 4096;
     const TASKS: u64 = 16;
     const PER_TASK: u64 = 40;
     let d = tempfile::tempdir().unwrap();
-    let s = Store::open(StoreConfig {
-        writer_queue_bytes_max: BOUND,
-        ..cfg(d.path(), 1 << 20)
-    })
-    .unwrap();
+    let s = bounded_queue_store(d.path(), BOUND);
     let body = |t: u64, i: u64| Bytes::from(format!("{t:03}-{i:06}-{}", "x".repeat(700)));
     let r = rt();
     let largest = r.block_on(async {
@@ -920,11 +925,7 @@ fn the_writer_queue_peak_stays_within_the_bound_for_small_requests() {
     // Requests all below the bound: the queue never holds more than the bound itself.
     const BOUND: u64 = 8192;
     let d = tempfile::tempdir().unwrap();
-    let s = Store::open(StoreConfig {
-        writer_queue_bytes_max: BOUND,
-        ..cfg(d.path(), 1 << 20)
-    })
-    .unwrap();
+    let s = bounded_queue_store(d.path(), BOUND);
     let r = rt();
     r.block_on(async {
         let mut tasks = Vec::new();

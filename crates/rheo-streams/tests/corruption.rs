@@ -4,34 +4,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::path::Path;
-use std::sync::Arc;
-
 use bytes::Bytes;
-use rheo_log::{fsck, Store, StoreConfig};
+use rheo_log::fsck;
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
-use rheo_streams::{Config, KinesisError, Streams};
+use rheo_streams::{KinesisError, Streams};
+
+mod common;
+use common::{ctx, open};
 
 const N: usize = 40;
 const DAMAGED: usize = 20;
-
-fn ctx() -> Ctx {
-    Ctx::in_region("us-east-1")
-}
-
-fn open(dir: &Path, clock: &ManualClock) -> Streams {
-    let store = Store::open(StoreConfig {
-        dir: Some(dir.to_path_buf()),
-        ..StoreConfig::default()
-    })
-    .unwrap();
-    let config = Config {
-        create_stream_ms: 100,
-        ..Config::default()
-    };
-    Streams::open(config, store, Arc::new(clock.clone())).unwrap()
-}
 
 fn data(name: &str, i: usize) -> Bytes {
     Bytes::from(format!("{name}-record-{i:04}"))

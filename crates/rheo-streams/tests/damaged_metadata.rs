@@ -6,45 +6,17 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::Bytes;
-use rheo_log::{LogId, Store, StoreConfig};
+use rheo_log::LogId;
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
-use rheo_streams::{Config, KinesisError, Streams};
+use rheo_streams::{KinesisError, Streams};
+
+mod common;
+use common::{catalog_file, ctx, key, open, read_all, store};
 
 const N: usize = 12;
-
-fn ctx() -> Ctx {
-    Ctx::in_region("us-east-1")
-}
-
-fn store(dir: &Path) -> Store {
-    Store::open(StoreConfig {
-        dir: Some(dir.to_path_buf()),
-        ..StoreConfig::default()
-    })
-    .unwrap()
-}
-
-fn open(dir: &Path, clock: &ManualClock) -> Streams {
-    let config = Config {
-        create_stream_ms: 100,
-        ..Config::default()
-    };
-    Streams::open(config, store(dir), Arc::new(clock.clone())).unwrap()
-}
-
-fn key(name: &str) -> String {
-    format!("stream/us-east-1/{name}")
-}
-
-/// The catalog file of a short key (`k<hex(key)>`, see docs/design/catalog.md).
-fn catalog_file(dir: &Path, name: &str) -> PathBuf {
-    let hex: String = key(name).bytes().map(|b| format!("{b:02x}")).collect();
-    dir.join("catalog").join(format!("k{hex}"))
-}
 
 fn data(name: &str, i: usize) -> Bytes {
     Bytes::from(format!("{name}-record-{i:04}"))
@@ -82,36 +54,11 @@ async fn put(s: &Streams, name: &str, i: usize) -> Result<(), KinesisError> {
 
 /// Every record of every shard of the stream, from TRIM_HORIZON.
 async fn read(s: &Streams, name: &str) -> Vec<Bytes> {
-    let shards = s
-        .describe_stream(&ctx(), &StreamTarget::name(name), None, None)
+    read_all(s, name, 5)
         .await
-        .unwrap()
-        .shards;
-    let mut got = Vec::new();
-    for shard in shards {
-        let mut it = s
-            .get_shard_iterator(
-                &ctx(),
-                GetShardIterator {
-                    target: StreamTarget::name(name),
-                    shard_id: shard.shard_id.clone(),
-                    kind: IteratorType::TrimHorizon,
-                    starting_sequence_number: None,
-                    timestamp_ms: None,
-                },
-            )
-            .await
-            .unwrap();
-        for _ in 0..50 {
-            let out = s.get_records(&ctx(), &it, Some(5), None).await.unwrap();
-            got.extend(out.records.into_iter().map(|r| r.data));
-            match out.next_shard_iterator {
-                Some(n) if out.millis_behind_latest > 0 || n != it => it = n,
-                _ => break,
-            }
-        }
-    }
-    got
+        .into_iter()
+        .map(|r| r.data)
+        .collect()
 }
 
 async fn listed(s: &Streams) -> Vec<String> {

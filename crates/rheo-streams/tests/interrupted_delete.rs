@@ -7,36 +7,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::sync::Arc;
 
 use bytes::Bytes;
-use rheo_log::{LogId, Store, StoreConfig};
+use rheo_log::LogId;
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
-use rheo_streams::{Config, KinesisError, Streams};
+use rheo_streams::KinesisError;
+
+mod common;
+use common::{ctx, open, store};
 
 const T0: i64 = 1_700_000_000_000;
-
-fn ctx() -> Ctx {
-    Ctx::in_region("us-east-1")
-}
-
-fn store(dir: &Path) -> Store {
-    Store::open(StoreConfig {
-        dir: Some(dir.to_path_buf()),
-        ..StoreConfig::default()
-    })
-    .unwrap()
-}
-
-fn open(dir: &Path, clock: &ManualClock) -> Streams {
-    let config = Config {
-        create_stream_ms: 100,
-        delete_stream_ms: 100,
-        ..Config::default()
-    };
-    Streams::open(config, store(dir), Arc::new(clock.clone())).unwrap()
-}
 
 /// A stream "doomed" of 3 shards with records, and a stream "kept" beside it; then
 /// DeleteStream("doomed") persisted (DELETING) and the store closed before it is due.

@@ -6,83 +6,43 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use bytes::Bytes;
-use rheo_log::{Store, StoreConfig};
 use rheo_streams::clock::{Clock as _, ManualClock};
 use rheo_streams::types::*;
-use rheo_streams::{repair_metadata, Config, RepairOptions, Streams};
+use rheo_streams::{repair_metadata, MetaRepair, RepairOptions, Streams};
+
+mod common;
+use common::{catalog_file, ctx, open, read_all, store};
 
 const N: usize = 10;
 const T0: i64 = 1_700_000_000_000;
 const MAX_HASH: &str = "340282366920938463463374607431768211455";
 
-fn ctx() -> Ctx {
-    Ctx::in_region("us-east-1")
-}
-
-fn store(dir: &Path) -> Store {
-    Store::open(StoreConfig {
-        dir: Some(dir.to_path_buf()),
-        ..StoreConfig::default()
-    })
-    .unwrap()
-}
-
-fn open(dir: &Path, clock: &ManualClock) -> Streams {
-    let config = Config {
-        create_stream_ms: 100,
-        ..Config::default()
-    };
-    Streams::open(config, store(dir), Arc::new(clock.clone())).unwrap()
-}
-
-fn catalog_file(dir: &Path, name: &str) -> PathBuf {
-    dir.join("catalog")
-        .join(rheo_log::catalog_file_name(&format!(
-            "stream/us-east-1/{name}"
-        )))
-}
-
 /// (data, partition key, arrival) of every record of the stream, from TRIM_HORIZON, sorted; and their sequence
 /// numbers.
 async fn read(s: &Streams, name: &str) -> (Vec<(Bytes, String, i64)>, BTreeSet<String>) {
-    let shards = s
-        .describe_stream(&ctx(), &StreamTarget::name(name), None, None)
-        .await
-        .unwrap()
-        .shards;
-    let (mut got, mut seqs) = (Vec::new(), BTreeSet::new());
-    for shard in shards {
-        let mut it = s
-            .get_shard_iterator(
-                &ctx(),
-                GetShardIterator {
-                    target: StreamTarget::name(name),
-                    shard_id: shard.shard_id.clone(),
-                    kind: IteratorType::TrimHorizon,
-                    starting_sequence_number: None,
-                    timestamp_ms: None,
-                },
-            )
-            .await
-            .unwrap();
-        for _ in 0..50 {
-            let out = s.get_records(&ctx(), &it, Some(4), None).await.unwrap();
-            for r in out.records {
-                seqs.insert(r.sequence_number.clone());
-                got.push((r.data, r.partition_key, r.arrival_ms));
-            }
-            match out.next_shard_iterator {
-                Some(n) if out.millis_behind_latest > 0 || n != it => it = n,
-                _ => break,
-            }
-        }
-    }
+    let records = read_all(s, name, 4).await;
+    let seqs = records.iter().map(|r| r.sequence_number.clone()).collect();
+    let mut got: Vec<_> = records
+        .into_iter()
+        .map(|r| (r.data, r.partition_key, r.arrival_ms))
+        .collect();
     got.sort();
     (got, seqs)
+}
+
+/// A fresh directory with [`two_streams`] in it, and the clock they were written with.
+async fn setup() -> (
+    tempfile::TempDir,
+    ManualClock,
+    [Vec<(Bytes, String, i64)>; 2],
+) {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let want = two_streams(d.path(), &clock).await;
+    (d, clock, want)
 }
 
 /// "a" (1 shard) and "b" (2 shards, records in both), N records each at distinct times; returns what each holds.
@@ -120,18 +80,22 @@ async fn two_streams(dir: &Path, clock: &ManualClock) -> [Vec<(Bytes, String, i6
 
 /// The journal repair, then the metadata repair, as `rheo fsck --repair` runs them.
 fn fsck_repair(dir: &Path, clock: &ManualClock) -> Vec<String> {
+    let done = run_repair(dir, clock);
+    assert!(done.left.is_empty(), "{done:?}");
+    done.actions
+}
+
+/// Both repairs, and what the metadata repair did and left.
+fn run_repair(dir: &Path, clock: &ManualClock) -> MetaRepair {
     rheo_log::fsck::repair(dir).unwrap();
-    let st = store(dir);
-    let done = repair_metadata(
-        &st,
+    repair_metadata(
+        &store(dir),
         &RepairOptions {
             region: "us-east-1".into(),
             now_ms: clock.now_ms(),
         },
     )
-    .unwrap();
-    assert!(done.left.is_empty(), "{done:?}");
-    done.actions
+    .unwrap()
 }
 
 /// After the repair fsck finds nothing: no damaged entry, no orphan log.
@@ -239,17 +203,14 @@ async fn assert_recovered(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flipped_entry_is_quarantined_and_its_stream_rebuilt_under_its_name() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let want = two_streams(d.path(), &clock).await;
+    let (d, clock, want) = setup().await;
     let f = catalog_file(d.path(), "b");
     let mut bytes = std::fs::read(&f).unwrap();
     bytes[20] ^= 0x04;
     std::fs::write(&f, &bytes).unwrap();
     clock.advance_ms(60_000);
 
-    let actions = fsck_repair(d.path(), &clock);
-    let text = actions.join("\n");
+    let text = fsck_repair(d.path(), &clock).join("\n");
     assert!(
         text.contains("quarantined damaged entry stream b (us-east-1)"),
         "{text}"
@@ -271,27 +232,20 @@ async fn flipped_entry_is_quarantined_and_its_stream_rebuilt_under_its_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_entry_logs_become_a_recovered_stream() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let want = two_streams(d.path(), &clock).await;
+    let (d, clock, want) = setup().await;
     std::fs::remove_file(catalog_file(d.path(), "b")).unwrap();
     clock.advance_ms(60_000);
 
-    let actions = fsck_repair(d.path(), &clock);
-    let text = actions.join("\n");
-    assert!(
-        text.contains("adopted orphan logs 2,3 into stream recovered-2 (us-east-1) with 2 shards"),
-        "{text}"
-    );
+    let text = fsck_repair(d.path(), &clock).join("\n");
+    let adopted = "adopted orphan logs 2,3 into stream recovered-2 (us-east-1) with 2 shards";
+    assert!(text.contains(adopted), "{text}");
     assert_recovered(d.path(), &clock, "recovered-2", &want).await;
     assert!(fsck_repair(d.path(), &clock).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_of_a_newer_version_stops_the_repair_before_any_write() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    two_streams(d.path(), &clock).await;
+    let (d, clock, _) = setup().await;
     {
         let st = store(d.path());
         let key = "stream/us-east-1/b";
@@ -302,20 +256,10 @@ async fn an_entry_of_a_newer_version_stops_the_repair_before_any_write() {
             .unwrap();
     }
     let before = std::fs::read(catalog_file(d.path(), "b")).unwrap();
-    rheo_log::fsck::repair(d.path()).unwrap();
-    let st = store(d.path());
-    let done = repair_metadata(
-        &st,
-        &RepairOptions {
-            region: "us-east-1".into(),
-            now_ms: clock.now_ms(),
-        },
-    )
-    .unwrap();
+    let done = run_repair(d.path(), &clock);
     assert!(done.actions.is_empty(), "{done:?}");
     assert_eq!(done.left.len(), 1);
     assert!(done.left[0].contains("newer build"), "{done:?}");
-    drop(st);
     assert_eq!(std::fs::read(catalog_file(d.path(), "b")).unwrap(), before);
     assert!(!d.path().join(rheo_log::QUARANTINE_DIR).exists());
 }
