@@ -26,6 +26,10 @@
 #   --no-rheo             skip Rheo
 #   --no-install          use what is already installed in the work dir
 #   --no-extra            skip the extra put workloads (100 B, 256 KiB, half rate)
+#   --baseline-rev REV    also run Rheo built from git revision REV (a worktree and a
+#                         target dir under the work dir), just before today's Rheo, and
+#                         add ratios to it: a regression check that peers' noise and the
+#                         machine's speed cannot blur (main workload only)
 #   -- ARGS...            extra arguments passed to every `rheo-bench all`
 set -euo pipefail
 
@@ -38,6 +42,7 @@ PORT_BASE=45670
 DO_KINESALITE=1 DO_KMOCK=1 DO_FERRO=1 DO_RHEO=1 DO_INSTALL=1 DO_EXTRA=1
 EXTRA=()
 SKIPPED=""
+BASE_REV=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,7 +58,8 @@ while [ $# -gt 0 ]; do
     --no-install) DO_INSTALL=0 ;;
     --) shift; EXTRA=("$@"); break ;;
     --no-extra) DO_EXTRA=0 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    --baseline-rev) BASE_REV="$2"; shift ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
@@ -132,6 +138,26 @@ if [ "$DO_RHEO" = 1 ]; then
   fi
 fi
 
+BASE_NAME=""
+if [ -n "$BASE_REV" ] && [ "$DO_RHEO" = 1 ]; then
+  base_short="$(cd "$REPO" && git rev-parse --short "$BASE_REV^{commit}")" || {
+    log "--baseline-rev $BASE_REV: not a revision"; exit 64; }
+  BASE_TREE="$WORK/rheo-$base_short"
+  RHEO_BASE="$WORK/target-baseline/release/rheo"
+  if [ ! -d "$BASE_TREE" ]; then
+    (cd "$REPO" && git worktree add --detach "$BASE_TREE" "$base_short" >/dev/null 2>&1) || {
+      log "cannot check out $base_short into $BASE_TREE"; exit 1; }
+  fi
+  log "building rheo at $base_short (release, target dir $WORK/target-baseline)"
+  if (cd "$BASE_TREE" && CARGO_TARGET_DIR="$WORK/target-baseline" \
+        cargo build --release -p rheo-server >"$RESULTS/build-rheo-base.log" 2>&1) && [ -x "$RHEO_BASE" ]; then
+    BASE_NAME="rheo-$base_short"
+  else
+    log "SKIP rheo at $base_short: it does not build (see $RESULTS/build-rheo-base.log)"
+    SKIPPED+="- rheo at $base_short: skipped, it did not build"$'\n'
+  fi
+fi
+
 # ---------------------------------------------------------------- servers
 SERVER_PID=""
 SERVER_DIR=""
@@ -177,9 +203,10 @@ start_server() {
         --create-stream-ms 50 --delete-stream-ms 50 --update-stream-ms 50 \
         >"$RESULTS/$name.server.log" 2>&1 &
       ;;
-    rheo)
+    rheo|rheo-*)
       SERVER_DIR="$(mktemp -d "$WORK/rheo-data.XXXXXX")"
-      "$RHEO" serve --port "$port" --data-dir "$SERVER_DIR" \
+      bin="$RHEO"; [ "$name" = "$BASE_NAME" ] && bin="$RHEO_BASE"
+      "$bin" serve --port "$port" --data-dir "$SERVER_DIR" \
         >"$RESULTS/$name.server.log" 2>&1 &
       ;;
   esac
@@ -211,6 +238,7 @@ SERVERS=()
 [ "$DO_KINESALITE" = 1 ] && [ -f "$WORK/node_modules/kinesalite/cli.js" ] && SERVERS+=(kinesalite)
 [ "$DO_KMOCK" = 1 ] && [ -f "$WORK/node_modules/kinesis-local/main.js" ] && SERVERS+=(kinesis-mock)
 [ "$DO_FERRO" = 1 ] && [ -x "$WORK/ferrokinesis/bin/ferrokinesis" ] && SERVERS+=(ferrokinesis)
+[ -n "$BASE_NAME" ] && SERVERS+=("$BASE_NAME")
 [ "$DO_RHEO" = 1 ] && SERVERS+=(rheo)
 if [ ${#SERVERS[@]} -eq 0 ]; then log "no server to benchmark"; exit 1; fi
 
@@ -301,7 +329,7 @@ for name in "${SERVERS[@]}"; do
     port=$((port + 1)); continue
   fi
 
-  if [ "$DO_EXTRA" = 1 ]; then
+  if [ "$DO_EXTRA" = 1 ] && [ "$name" != "$BASE_NAME" ]; then
     if [ "$name" = kinesis-mock ]; then
       XNOTES+="- kinesis-mock: not run with the 100-byte and 256 KiB workloads (at ~500 records/s of 1 KiB a run would measure little but its queue)."$'\n'
     else
@@ -350,7 +378,9 @@ note_cmd "disk-baseline --dir $WORK --chunk 10240 --total-mb 64 --duration 5 --i
 
 DISK_ARGS=()
 [ -s "$RESULTS/disk-matched.jsonl" ] && DISK_ARGS=(--disk "$RESULTS/disk-matched.jsonl")
-TABLE="$("$BENCH" compare "${COMPARE_ARGS[@]}" --baseline kinesalite --baseline ferrokinesis \
+BASE_ARGS=()
+[ -n "$BASE_NAME" ] && [ -s "$RESULTS/$BASE_NAME.jsonl" ] && BASE_ARGS=(--baseline "$BASE_NAME")
+TABLE="$("$BENCH" compare "${COMPARE_ARGS[@]}" --baseline kinesalite --baseline ferrokinesis "${BASE_ARGS[@]}" \
   "${PUT_ARGS[@]}" "${DISK_ARGS[@]}" --targets rheo \
   --extra-out "$RESULTS/extra.md" --targets-out "$RESULTS/targets.md")"
 EXTRA_TABLE="$(cat "$RESULTS/extra.md" 2>/dev/null || echo '(not run)')"
@@ -388,6 +418,7 @@ for name in "${DONE[@]}"; do
     kinesis-mock) v="kinesis-local $(node -p "require('$WORK/node_modules/kinesis-local/package.json').version" 2>/dev/null || echo '?')" ;;
     ferrokinesis) v="$(cargo install --list --root "$WORK/ferrokinesis" 2>/dev/null | sed -n 's/^ferrokinesis \(v[^:]*\):.*/\1/p' | head -n 1)"; v="${v:-?}" ;;
     rheo) v="$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?') (durable, default fsync)" ;;
+    rheo-*) v="${name#rheo-}, an earlier build of Rheo run the same way, for the regression check" ;;
   esac
   VERSIONS+="- $name: $v"$'\n'
 done

@@ -31,6 +31,10 @@ const ITERATOR_ARGS_HINT: &str = "Must either specify (1) AT_SEQUENCE_NUMBER or 
 /// so an idle shard still answers at once. The cap bounds the wait when the disk stalls.
 pub const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// Bytes [`write_entry`] adds to a record's partition key and data: the version byte and the
+/// key's 16-bit length.
+const ENTRY_HEADER_LEN: usize = 3;
+
 fn write_entry(w: &mut EntryWriter<'_>, partition_key: &str, data: &[u8]) {
     let pk = partition_key.as_bytes();
     w.put_u8(ENTRY_VERSION);
@@ -149,9 +153,11 @@ impl Streams {
             ));
         }
         // Route every record first: a bad hash key or size fails the whole request, as in AWS.
-        // Each record's entry is then written once, straight into its shard's frame buffer.
-        let mut batches: Vec<(u64, LogId, Batch, Vec<u32>)> = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
+        // Routing also sizes each shard's frame buffer exactly, so that writing each record's
+        // entry into it (once, in the second pass) never reallocates and copies the buffer.
+        let mut slots: Vec<(u64, LogId, usize, usize)> = Vec::new(); // shard, log, entries, bytes
+        let mut slot_of = Vec::with_capacity(entries.len());
+        for e in entries {
             let size = e.data.len() + e.partition_key.len();
             if size > record_max {
                 return Err(KinesisError::InvalidArgument(format!(
@@ -168,21 +174,31 @@ impl Streams {
             let route = state
                 .route(key)
                 .ok_or_else(|| KinesisError::Internal("no open shard owns the hash key".into()))?;
-            let at = match batches.iter().position(|b| b.0 == route.shard_index) {
+            let at = match slots.iter().position(|b| b.0 == route.shard_index) {
                 Some(at) => at,
                 None => {
-                    // Sized for an even spread so most batches never reallocate.
-                    let share = entries.len() / state.meta.open_shard_count().max(1) + 1;
-                    let bytes = total / state.meta.open_shard_count().max(1) + share * 8;
-                    batches.push((
-                        route.shard_index,
-                        route.log,
-                        Batch::with_capacity_for(share, bytes),
-                        Vec::with_capacity(share),
-                    ));
-                    batches.len() - 1
+                    slots.push((route.shard_index, route.log, 0, 0));
+                    slots.len() - 1
                 }
             };
+            if let Some(slot) = slots.get_mut(at) {
+                slot.2 += 1;
+                slot.3 += ENTRY_HEADER_LEN + size;
+            }
+            slot_of.push(at);
+        }
+        let mut batches: Vec<(u64, LogId, Batch, Vec<u32>)> = slots
+            .into_iter()
+            .map(|(shard, log, n, bytes)| {
+                (
+                    shard,
+                    log,
+                    Batch::with_capacity_for(n, bytes),
+                    Vec::with_capacity(n),
+                )
+            })
+            .collect();
+        for (i, (e, at)) in entries.iter().zip(slot_of).enumerate() {
             if let Some(b) = batches.get_mut(at) {
                 b.2.push_with(|w| write_entry(w, e.partition_key, e.data));
                 b.3.push(i as u32);
