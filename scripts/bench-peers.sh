@@ -404,6 +404,10 @@ COMMAND="scripts/bench-peers.sh"
 [ "$QUICK" = 1 ] && COMMAND+=" --quick"
 [ "$RUNS" != 3 ] && [ "$QUICK" = 0 ] && COMMAND+=" --runs $RUNS"
 [ "$DO_EXTRA" = 0 ] && COMMAND+=" --no-extra"
+[ "$DO_KMOCK" = 0 ] && COMMAND+=" --no-kinesis-mock"
+[ "$DO_FERRO" = 0 ] && COMMAND+=" --no-ferrokinesis"
+[ "$DO_KINESALITE" = 0 ] && COMMAND+=" --no-kinesalite"
+[ -n "$BASE_REV" ] && COMMAND+=" --baseline-rev $BASE_REV"
 ELAPSED=$(( $(date +%s) - START_TS ))
 BANNER=""
 if [ "$QUICK" = 1 ] || [ "$RUNS" -lt 3 ]; then
