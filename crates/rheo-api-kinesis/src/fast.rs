@@ -170,8 +170,8 @@ pub async fn put_records(
 
 /// The same bytes the generic encoder writes for this output (member order included).
 pub fn put_records_json(out: &PutRecordsOutput) -> Vec<u8> {
-    // A result is about 90 bytes: {"SequenceNumber":"<38>","ShardId":"shardId-<12>"},
-    let mut j = Vec::with_capacity(64 + out.records.len() * 96);
+    // A result is about 108 bytes: {"SequenceNumber":"<56>","ShardId":"shardId-<12>"},
+    let mut j = Vec::with_capacity(64 + out.records.len() * 112);
     j.extend_from_slice(b"{\"FailedRecordCount\":");
     j.extend_from_slice(itoa::Buffer::new().format(out.failed_count).as_bytes());
     j.extend_from_slice(b",\"Records\":[");
@@ -183,7 +183,7 @@ pub fn put_records_json(out: &PutRecordsOutput) -> Vec<u8> {
         match r {
             PutRecordsEntry::Ok(r) => {
                 j.extend_from_slice(b"{\"SequenceNumber\":\"");
-                j.extend_from_slice(digits.format(r.sequence.to_u128()).as_bytes());
+                j.extend_from_slice(&r.sequence.digits());
                 j.extend_from_slice(b"\",\"ShardId\":\"shardId-");
                 let index = digits.format(r.shard_index());
                 let pad = 12usize.saturating_sub(index.len());

@@ -220,7 +220,7 @@ impl PutResult {
         crate::meta::shard_id(self.sequence.shard_index)
     }
 
-    /// The 38-digit decimal sequence number.
+    /// The 56-digit decimal sequence number.
     pub fn sequence_number(&self) -> String {
         self.sequence.to_string()
     }

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use rheo_log::fsck;
 use rheo_streams::clock::ManualClock;
+use rheo_streams::sequence::SequenceNumber;
 use rheo_streams::types::*;
 use rheo_streams::{KinesisError, Streams};
 
@@ -20,7 +21,7 @@ fn data(name: &str, i: usize) -> Bytes {
     Bytes::from(format!("{name}-record-{i:04}"))
 }
 
-async fn put(s: &Streams, name: &str, i: usize) -> u128 {
+async fn put(s: &Streams, name: &str, i: usize) -> SequenceNumber {
     let r = s
         .put_record(
             &ctx(),
@@ -33,7 +34,7 @@ async fn put(s: &Streams, name: &str, i: usize) -> u128 {
         )
         .await
         .unwrap();
-    r.sequence.to_string().parse().unwrap()
+    r.sequence
 }
 
 /// Reads the stream's only shard from TRIM_HORIZON: the record data served, and the errors met on the way.
@@ -74,7 +75,7 @@ async fn read(s: &Streams, name: &str) -> (Vec<Bytes>, Vec<KinesisError>) {
 async fn flipped_byte_mid_journal_is_refused_by_name_then_repaired() {
     let d = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(1_700_000_000_000);
-    let mut acked = 0;
+    let mut acked = SequenceNumber::new(0, rheo_log::Offset(0));
     {
         let s = open(d.path(), &clock);
         for name in ["hurt", "fine"] {

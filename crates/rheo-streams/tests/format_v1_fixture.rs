@@ -21,6 +21,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rheo_log::{FsyncPolicy, Store, StoreConfig};
 use rheo_streams::clock::{Clock, ManualClock};
+use rheo_streams::sequence::SequenceNumber;
 use rheo_streams::types::*;
 use rheo_streams::{Config, KinesisError, Streams};
 use serde::{Deserialize, Serialize};
@@ -242,10 +243,8 @@ async fn read_shard(s: &Streams, stream: &str, shard: &str) -> Vec<Record> {
     out
 }
 
-fn seq(r: &Record) -> u128 {
-    rheo_streams::sequence::SequenceNumber::parse(&r.sequence_number)
-        .unwrap()
-        .to_u128()
+fn seq(r: &Record) -> SequenceNumber {
+    SequenceNumber::parse(&r.sequence_number).unwrap()
 }
 
 /// Checks that the streams in `dir` hold exactly what `manifest` says, then that new records
@@ -264,7 +263,7 @@ async fn verify(dir: &Path, manifest: &Manifest) {
         fill_metadata(&s, name, &mut m).await;
         for (shard_id, sh) in m.shards.iter_mut() {
             let records = read_shard(&s, name, shard_id).await;
-            let seqs: Vec<u128> = records.iter().map(seq).collect();
+            let seqs: Vec<SequenceNumber> = records.iter().map(seq).collect();
             assert!(
                 seqs.windows(2).all(|w| w[0] < w[1]),
                 "{name}/{shard_id}: sequence numbers out of order"
@@ -327,7 +326,7 @@ async fn verify(dir: &Path, manifest: &Manifest) {
                 if r.shard_id() == *shard_id {
                     saw_shard = true;
                     assert!(
-                        r.sequence.to_u128() > *old,
+                        r.sequence > *old,
                         "{name}/{shard_id}: a sequence number was handed out again"
                     );
                 }
