@@ -99,6 +99,7 @@ def endpoint():
         [
             binary, "serve", "--host", "127.0.0.1", "--port", str(port), *storage_args,
             "--create-stream-ms", "100", "--delete-stream-ms", "100", "--update-stream-ms", "100",
+            "--consumer-status-ms", "100",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -182,7 +183,7 @@ def stream(kinesis):
         except (AssertionError, ClientError):
             pass
         try:
-            kinesis.delete_stream(StreamName=name)
+            kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
         except ClientError:
             continue
         try:

@@ -89,13 +89,9 @@ pub const NOT_IMPLEMENTED_TYPE: &str = "UnknownOperationException";
 macro_rules! not_implemented {
     () => {
         Operation::DeleteResourcePolicy
-            | Operation::DeregisterStreamConsumer
             | Operation::DescribeAccountSettings
-            | Operation::DescribeStreamConsumer
             | Operation::GetResourcePolicy
-            | Operation::ListStreamConsumers
             | Operation::PutResourcePolicy
-            | Operation::RegisterStreamConsumer
             | Operation::SubscribeToShard
             | Operation::UpdateAccountSettings
             | Operation::UpdateMaxRecordSize
@@ -122,8 +118,10 @@ pub const fn state(op: Operation) -> OperationState {
         | O::CreateStream
         | O::DecreaseStreamRetentionPeriod
         | O::DeleteStream
+        | O::DeregisterStreamConsumer
         | O::DescribeLimits
         | O::DescribeStream
+        | O::DescribeStreamConsumer
         | O::DescribeStreamSummary
         | O::DisableEnhancedMonitoring
         | O::EnableEnhancedMonitoring
@@ -131,12 +129,14 @@ pub const fn state(op: Operation) -> OperationState {
         | O::GetShardIterator
         | O::IncreaseStreamRetentionPeriod
         | O::ListShards
+        | O::ListStreamConsumers
         | O::ListStreams
         | O::ListTagsForResource
         | O::ListTagsForStream
         | O::MergeShards
         | O::PutRecord
         | O::PutRecords
+        | O::RegisterStreamConsumer
         | O::RemoveTagsFromStream
         | O::SplitShard
         | O::StartStreamEncryption
@@ -343,8 +343,61 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
     let answer: OpResult = match op {
         O::CreateStream => create_stream(streams, ctx, input).await,
         O::DeleteStream => {
-            streams.delete_stream(ctx, &target(input)).await?;
+            let enforce = input
+                .get("EnforceConsumerDeletion")
+                .and_then(Node::as_bool)
+                .unwrap_or(false);
+            streams
+                .delete_stream_with(ctx, &target(input), enforce)
+                .await?;
             Ok(Node::map())
+        }
+        O::RegisterStreamConsumer => {
+            let c = streams
+                .register_stream_consumer(
+                    ctx,
+                    RegisterConsumer {
+                        stream_arn: string(input, "StreamARN")?.to_string(),
+                        consumer_name: string(input, "ConsumerName")?.to_string(),
+                        tags: tag_map(input.get("Tags")).into_iter().collect(),
+                    },
+                )
+                .await?;
+            Ok(Node::map().with("Consumer", consumer(&c, false)))
+        }
+        O::DescribeStreamConsumer => {
+            let c = streams
+                .describe_stream_consumer(ctx, &consumer_target(input))
+                .await?;
+            Ok(Node::map().with("ConsumerDescription", consumer(&c, true)))
+        }
+        O::DeregisterStreamConsumer => {
+            streams
+                .deregister_stream_consumer(ctx, &consumer_target(input))
+                .await?;
+            Ok(Node::map())
+        }
+        O::ListStreamConsumers => {
+            let out = streams
+                .list_stream_consumers(
+                    ctx,
+                    ListConsumers {
+                        stream_arn: string(input, "StreamARN")?.to_string(),
+                        next_token: input
+                            .get("NextToken")
+                            .and_then(Node::as_str)
+                            .map(str::to_string),
+                        max_results: opt_u32(input, "MaxResults"),
+                        stream_creation_ms: input
+                            .get("StreamCreationTimestamp")
+                            .and_then(Node::as_timestamp_ms),
+                    },
+                )
+                .await?;
+            let list = out.consumers.iter().map(|c| consumer(c, false)).collect();
+            Ok(Node::map()
+                .with("Consumers", Node::List(list))
+                .with_opt("NextToken", out.next_token))
         }
         O::DescribeStream => describe_stream(streams, ctx, input).await,
         O::DescribeStreamSummary => describe_stream_summary(streams, ctx, input).await,
@@ -416,6 +469,26 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
                 .with("Tags", tag_list(&tags.tags))
                 .with("HasMoreTags", tags.has_more))
         }
+        O::TagResource if is_consumer_arn(input) => {
+            let arn = string(input, "ResourceARN")?;
+            streams
+                .change_consumer_tags(ctx, arn, tag_map(input.get("Tags")), Vec::new())
+                .await?;
+            Ok(Node::map())
+        }
+        O::UntagResource if is_consumer_arn(input) => {
+            let arn = string(input, "ResourceARN")?;
+            streams
+                .change_consumer_tags(ctx, arn, Vec::new(), strings(input.get("TagKeys")))
+                .await?;
+            Ok(Node::map())
+        }
+        O::ListTagsForResource if is_consumer_arn(input) => {
+            let tags = streams
+                .list_consumer_tags(ctx, string(input, "ResourceARN")?)
+                .await?;
+            Ok(Node::map().with("Tags", tag_list(&tags.tags)))
+        }
         O::TagResource => {
             streams
                 .add_tags(ctx, &resource(input)?, tag_map(input.get("Tags")))
@@ -475,6 +548,38 @@ fn target(input: &Node) -> StreamTarget {
             .get("StreamARN")
             .and_then(Node::as_str)
             .map(str::to_string),
+    }
+}
+
+/// Whether a tagging request's ResourceARN names a consumer rather than a stream.
+fn is_consumer_arn(input: &Node) -> bool {
+    input
+        .get("ResourceARN")
+        .and_then(Node::as_str)
+        .is_some_and(|arn| arn.contains("/consumer/"))
+}
+
+fn consumer_target(input: &Node) -> ConsumerTarget {
+    let get = |m: &str| input.get(m).and_then(Node::as_str).map(str::to_string);
+    ConsumerTarget {
+        consumer_arn: get("ConsumerARN"),
+        stream_arn: get("StreamARN"),
+        consumer_name: get("ConsumerName"),
+    }
+}
+
+/// The model's `Consumer`, or with `with_stream` its `ConsumerDescription` (which adds the
+/// stream's ARN).
+fn consumer(c: &ConsumerInfo, with_stream: bool) -> Node {
+    let node = Node::map()
+        .with("ConsumerName", c.name.clone())
+        .with("ConsumerARN", c.arn.clone())
+        .with("ConsumerStatus", c.status.as_str())
+        .with("ConsumerCreationTimestamp", Node::Timestamp(c.created_ms));
+    if with_stream {
+        node.with("StreamARN", c.stream_arn.clone())
+    } else {
+        node
     }
 }
 

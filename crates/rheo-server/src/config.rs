@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// How long a stream stays UPDATING, in ms [default: 500].
     #[arg(long, alias = "updateStreamMs", env = "RHEO_UPDATE_STREAM_MS")]
     pub update_stream_ms: Option<u64>,
+    /// How long a registered consumer stays CREATING and a deregistered one DELETING, in ms [default: 500].
+    #[arg(long, env = "RHEO_CONSUMER_STATUS_MS")]
+    pub consumer_status_ms: Option<u64>,
     /// Open shards allowed per account and region [default: 500].
     #[arg(long, alias = "shardLimit", env = "RHEO_SHARD_LIMIT")]
     pub shard_limit: Option<u32>,
@@ -106,6 +109,7 @@ pub struct Settings {
     pub create_stream_ms: u64,
     pub delete_stream_ms: u64,
     pub update_stream_ms: u64,
+    pub consumer_status_ms: u64,
     pub shard_limit: u32,
     pub account_id: String,
     pub max_body_bytes: usize,
@@ -174,6 +178,10 @@ impl ServeArgs {
             update_stream_ms: self
                 .update_stream_ms
                 .or(file.update_stream_ms)
+                .unwrap_or(500),
+            consumer_status_ms: self
+                .consumer_status_ms
+                .or(file.consumer_status_ms)
                 .unwrap_or(500),
             shard_limit: self.shard_limit.or(file.shard_limit).unwrap_or(500),
             account_id,

@@ -101,6 +101,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         create_stream_ms: settings.create_stream_ms as i64,
         delete_stream_ms: settings.delete_stream_ms as i64,
         update_stream_ms: settings.update_stream_ms as i64,
+        consumer_status_ms: settings.consumer_status_ms as i64,
         shard_limit: settings.shard_limit,
         ..rheo_streams::Config::default()
     };

@@ -140,6 +140,7 @@ impl Streams {
             enhanced_metrics: Vec::new(),
             max_record_size_kib: req.max_record_size_kib.unwrap_or(RECORD_SIZE_KIB_DEFAULT),
             warm_throughput_mibps: req.warm_throughput_mibps,
+            consumers: Vec::new(),
         };
         self.persist(&meta)?;
         let key = (ctx.region.clone(), req.name.clone());
@@ -149,12 +150,27 @@ impl Streams {
         Ok(())
     }
 
+    /// DeleteStream without EnforceConsumerDeletion: refused while consumers are registered.
     pub async fn delete_stream(&self, ctx: &Ctx, target: &StreamTarget) -> Result<()> {
+        self.delete_stream_with(ctx, target, false).await
+    }
+
+    /// DeleteStream; with `enforce_consumer_deletion` the stream's consumers go with it.
+    pub async fn delete_stream_with(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        enforce_consumer_deletion: bool,
+    ) -> Result<()> {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
         if state.meta.status == StreamStatus::Deleting {
             return Ok(());
+        }
+        if !state.meta.consumers.is_empty() && !enforce_consumer_deletion {
+            let arn = self.stream_arn(&state.meta.region, ctx.account(), &name);
+            return Err(messages::stream_has_consumers(&arn, &name));
         }
         state.meta.status = StreamStatus::Deleting;
         state.meta.pending = Some(Pending::Delete);
@@ -222,7 +238,7 @@ impl Streams {
             enhanced_metrics: m.enhanced_metrics.clone(),
             encryption_key: m.encryption_key.clone(),
             open_shard_count: m.open_shard_count() as u32,
-            consumer_count: 0,
+            consumer_count: m.consumers.len() as u32,
             max_record_size_kib: m.max_record_size_kib,
             warm_throughput_mibps: m.warm_throughput_mibps,
         })

@@ -23,6 +23,7 @@ pub fn fuzz_tokens(data: &[u8]) {
         assert_eq!(parse_hash_key(&k.to_string()), Some(k));
     }
     crate::admin::fuzz_next_tokens(&text);
+    crate::consumers::fuzz_consumers_token(&text);
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 mod admin;
 pub mod catalog;
 pub mod clock;
+mod consumers;
 mod data;
 pub mod error;
 pub mod fuzzing;
@@ -27,7 +28,7 @@ pub use admin::SHARD_LEVEL_METRICS;
 pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::java_date;
 pub use error::KinesisError;
-pub use meta::{StreamMode, StreamStatus};
+pub use meta::{ConsumerStatus, StreamMode, StreamStatus};
 pub use repair::{repair_metadata, MetaRepair, RepairError, RepairOptions};
 pub use service::{Config, Streams};
 

@@ -51,6 +51,13 @@ pub const RETENTION_HOURS_MAX: u32 = 8760;
 
 /// Most tags on one stream (AddTagsToStream / CreateStream: "up to 50 tags").
 pub const TAGS_PER_STREAM_MAX: usize = 50;
+/// Registered enhanced fan-out consumers per stream (AWS's default quota).
+pub const CONSUMERS_PER_STREAM_MAX: usize = 20;
+/// Consumers of one stream in CREATING at once: AWS refuses a sixth registration while five are.
+pub const CONSUMERS_CREATING_MAX: usize = 5;
+/// ListStreamConsumers' MaxResults when absent, and the most it returns whatever is asked.
+pub const LIST_CONSUMERS_RESULTS_DEFAULT: u32 = 100;
+pub const LIST_CONSUMERS_RESULTS_MAX: u32 = 100;
 
 /// How long a shard iterator stays valid (GetShardIterator: "A shard iterator expires 5
 /// minutes after it is returned to the requester").
@@ -96,6 +103,8 @@ const _: () = assert!(RECORD_SIZE_KIB_MAX >= RECORD_SIZE_KIB_DEFAULT);
 // A partition key's length is encoded in 16 bits in a stored entry (4 bytes of UTF-8 a char).
 const _: () = assert!(PARTITION_KEY_CHARS_MAX * 4 <= u16::MAX as usize);
 const _: () = assert!(LIST_SHARDS_RESULTS_DEFAULT <= LIST_SHARDS_RESULTS_MAX);
+const _: () = assert!(LIST_CONSUMERS_RESULTS_DEFAULT <= LIST_CONSUMERS_RESULTS_MAX);
+const _: () = assert!(CONSUMERS_CREATING_MAX <= CONSUMERS_PER_STREAM_MAX);
 const _: () = assert!(RETENTION_HOURS_MIN < RETENTION_HOURS_MAX);
 // With the default writer-queue bound, a PutRecords of the largest size (data and keys, plus a
 // generous 64 bytes of stored framing per entry) and a PutRecord of the largest record are

@@ -148,6 +148,50 @@ pub struct StreamMeta {
     pub enhanced_metrics: Vec<String>,
     pub max_record_size_kib: u32,
     pub warm_throughput_mibps: Option<u32>,
+    /// Enhanced fan-out consumers, in registration order. Left out of the document while there
+    /// are none, so streams without consumers keep the exact bytes older builds wrote and read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<ConsumerMeta>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsumerStatus {
+    #[serde(rename = "CREATING")]
+    Creating,
+    #[serde(rename = "ACTIVE")]
+    Active,
+    #[serde(rename = "DELETING")]
+    Deleting,
+}
+
+impl ConsumerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsumerStatus::Creating => "CREATING",
+            ConsumerStatus::Active => "ACTIVE",
+            ConsumerStatus::Deleting => "DELETING",
+        }
+    }
+}
+
+/// A registered enhanced fan-out consumer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerMeta {
+    pub name: String,
+    /// Registration time; its whole seconds end the consumer's ARN, so a consumer registered
+    /// again under the same name has another ARN.
+    pub created_ms: i64,
+    pub status: ConsumerStatus,
+    /// When CREATING becomes ACTIVE, or a DELETING consumer is gone.
+    pub due_ms: i64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ConsumerMeta {
+    pub fn created_secs(&self) -> i64 {
+        self.created_ms.div_euclid(1000)
+    }
 }
 
 impl StreamMeta {

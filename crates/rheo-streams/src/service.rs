@@ -16,6 +16,7 @@ use tokio::sync::{Mutex, RwLock as AsyncRwLock};
 
 use crate::catalog::{self, DamagedMeta};
 use crate::clock::Clock;
+use crate::consumers::{consumer_transition_due, settle_consumers};
 use crate::error::{KinesisError, Result};
 use crate::hash::HashKey;
 use crate::messages;
@@ -39,6 +40,8 @@ pub struct Config {
     pub delete_stream_ms: i64,
     /// How long a stream stays UPDATING.
     pub update_stream_ms: i64,
+    /// How long a registered consumer stays CREATING, and a deregistered one DELETING.
+    pub consumer_status_ms: i64,
     /// Open shards per account and region.
     pub shard_limit: u32,
     pub on_demand_stream_limit: u32,
@@ -51,6 +54,7 @@ impl Default for Config {
             create_stream_ms: 500,
             delete_stream_ms: 500,
             update_stream_ms: 500,
+            consumer_status_ms: 500,
             shard_limit: crate::limits::OPEN_SHARDS_PER_REGION_DEFAULT,
             on_demand_stream_limit: crate::limits::ON_DEMAND_STREAMS_PER_REGION_MAX,
         }
@@ -361,11 +365,15 @@ impl Streams {
         let now = self.now_ms();
         {
             let state = handle.read().await;
-            if state.gone || state.meta.pending.is_none() || state.meta.due_ms > now {
+            let stream_due = state.meta.pending.is_some() && state.meta.due_ms <= now;
+            if state.gone || !(stream_due || consumer_transition_due(&state.meta, now)) {
                 return Ok(());
             }
         }
         let mut state = handle.write().await;
+        if !state.gone && settle_consumers(&mut state.meta, now) {
+            self.persist(&state.meta)?;
+        }
         let Some(pending) = state.meta.pending.clone() else {
             return Ok(());
         };

@@ -51,6 +51,70 @@ impl StreamTarget {
             arn: None,
         }
     }
+
+    pub fn arn(arn: impl Into<String>) -> Self {
+        StreamTarget {
+            name: None,
+            arn: Some(arn.into()),
+        }
+    }
+}
+
+/// RegisterStreamConsumer.
+#[derive(Clone, Debug, Default)]
+pub struct RegisterConsumer {
+    pub stream_arn: String,
+    pub consumer_name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A consumer named by its ARN, or by its stream's ARN and its name.
+#[derive(Clone, Debug, Default)]
+pub struct ConsumerTarget {
+    pub consumer_arn: Option<String>,
+    pub stream_arn: Option<String>,
+    pub consumer_name: Option<String>,
+}
+
+impl ConsumerTarget {
+    pub fn arn(arn: impl Into<String>) -> Self {
+        ConsumerTarget {
+            consumer_arn: Some(arn.into()),
+            ..Default::default()
+        }
+    }
+
+    pub fn named(stream_arn: impl Into<String>, name: impl Into<String>) -> Self {
+        ConsumerTarget {
+            consumer_arn: None,
+            stream_arn: Some(stream_arn.into()),
+            consumer_name: Some(name.into()),
+        }
+    }
+}
+
+/// A consumer as Register/Describe/ListStreamConsumers answer it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerInfo {
+    pub name: String,
+    pub arn: String,
+    pub status: crate::meta::ConsumerStatus,
+    pub created_ms: i64,
+    pub stream_arn: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListConsumers {
+    pub stream_arn: String,
+    pub next_token: Option<String>,
+    pub max_results: Option<u32>,
+    pub stream_creation_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ListConsumersOutput {
+    pub consumers: Vec<ConsumerInfo>,
+    pub next_token: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -59,6 +59,8 @@ impl Server {
             "50",
             "--update-stream-ms",
             "50",
+            "--consumer-status-ms",
+            "50",
         ])
         .args(extra)
         .stdin(Stdio::null())
