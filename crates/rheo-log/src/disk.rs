@@ -2033,6 +2033,11 @@ impl DiskStore {
         }
     }
 
+    /// Woken after every group the writer publishes (see [`Store::wait_for_entries`]).
+    pub(crate) fn published(&self) -> &tokio::sync::Notify {
+        &self.shared.published
+    }
+
     pub(crate) fn bounds(&self, log: LogId) -> LogBounds {
         let st = self.shared.state.lock();
         match st.logs.get(&log.0) {

@@ -344,6 +344,30 @@ impl Store {
         }
     }
 
+    /// Waits, at most `max`, until `log` holds an entry at or after `from` (its visible end is
+    /// above `from`); returns at once if it does. For push readers at a log's tip, which must
+    /// see each record the moment it is durable rather than on a polling tick: entries become
+    /// visible only once durable, and every publish wakes the waiters.
+    pub async fn wait_for_entries(&self, log: LogId, from: Offset, max: Duration) {
+        let notify = match &*self.inner {
+            Backend::Mem(m) => m.appended(),
+            Backend::Disk(d) => d.published(),
+        };
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so an append between the check and the await wakes us.
+            notified.as_mut().enable();
+            if self.bounds(log).is_ok_and(|b| b.end > from) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// The visible range of `log` (0..0 for an unknown log).
     pub fn bounds(&self, log: LogId) -> Result<LogBounds, ReadError> {
         match &*self.inner {

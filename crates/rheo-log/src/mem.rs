@@ -36,6 +36,8 @@ struct Inner {
 pub(crate) struct MemStore {
     inner: Mutex<Inner>,
     catalog: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Woken after every append, for readers waiting at a log's end (`Store::wait_for_entries`).
+    appended: tokio::sync::Notify,
 }
 
 impl MemStore {
@@ -70,11 +72,17 @@ impl MemStore {
         l.last_ts = Some(ts);
         inner.payload_bytes += bytes;
         inner.appends += 1;
+        drop(g);
+        self.appended.notify_waiters();
         Ok(AppendAck {
             first,
             count,
             timestamp_ms: ts,
         })
+    }
+
+    pub(crate) fn appended(&self) -> &tokio::sync::Notify {
+        &self.appended
     }
 
     pub(crate) fn read(

@@ -654,14 +654,18 @@ impl Streams {
                 .bounds(rheo_log::LogId(s.log))
                 .map(|b| b.end.0)
                 .unwrap_or(0);
-            SequenceNumber::new(s.index, rheo_log::Offset(end.saturating_sub(1))).to_string()
+            match end.checked_sub(1) {
+                Some(last) => SequenceNumber::new(s.index, rheo_log::Offset(last)).to_string(),
+                // Closed before any record: it ends where it starts.
+                None => SequenceNumber::shard_start(s.index),
+            }
         });
         ShardInfo {
             shard_id: shard_id(s.index),
             parent_shard_id: s.parent.map(shard_id),
             adjacent_parent_shard_id: s.adjacent_parent.map(shard_id),
             range: s.range,
-            starting_sequence_number: SequenceNumber::new(s.index, rheo_log::Offset(0)).to_string(),
+            starting_sequence_number: SequenceNumber::shard_start(s.index),
             ending_sequence_number: ending,
         }
     }

@@ -99,7 +99,7 @@ impl Streams {
         sequence_number: &str,
     ) -> Result<()> {
         let (name, _) = self.lookup(ctx, target).await?;
-        SequenceNumber::parse(sequence_number)
+        SequenceNumber::parse_position(sequence_number)
             .map(|_| ())
             .map_err(|_| {
                 KinesisError::InvalidArgument(format!(
@@ -327,26 +327,24 @@ impl Streams {
             }
             IteratorType::AtSequenceNumber | IteratorType::AfterSequenceNumber => {
                 let text = req.starting_sequence_number.as_deref().unwrap_or_default();
-                let seq = SequenceNumber::parse(text).map_err(|_| {
-                    KinesisError::InvalidArgument(format!(
+                let after = kind == IteratorType::AfterSequenceNumber;
+                let (seq_shard, start) =
+                    SequenceNumber::start_offset(text, after).map_err(|_| {
+                        KinesisError::InvalidArgument(format!(
                         "StartingSequenceNumber {text} used in GetShardIterator on shard {} in \
                          stream {name} under account {account} is invalid.",
                         req.shard_id
                     ))
-                })?;
-                if seq.shard_index != shard_index {
+                    })?;
+                if seq_shard != shard_index {
                     return Err(KinesisError::InvalidArgument(format!(
                         "Invalid StartingSequenceNumber. It encodes {}, while it was used in a \
                          call to a shard with {}",
-                        shard_id(seq.shard_index),
+                        shard_id(seq_shard),
                         shard_id(shard_index)
                     )));
                 }
-                if kind == IteratorType::AtSequenceNumber {
-                    seq.offset
-                } else {
-                    Offset(seq.offset.0.saturating_add(1))
-                }
+                start
             }
         };
         Ok(ShardIterator {

@@ -8,9 +8,12 @@
 //! |---------|-----------------------------------------------------------------------|
 //! | 0..2    | `49`, the leading digits of AWS's numbers                             |
 //! | 2..21   | shard index (below 2^60, at most 19 digits), zero-padded              |
-//! | 21..41  | log offset (a `u64`, at most 20 digits), zero-padded                  |
-//! | 41..56  | check field: a mix of shard index and offset, modulo 10^15            |
+//! | 21..41  | position: the record's log offset + 1 (20 digits hold 2^64)           |
+//! | 41..56  | check field: a mix of shard index and position, modulo 10^15          |
 //!
+//! Position 0 is the shard's start, below every record: a shard's StartingSequenceNumber, and
+//! the ContinuationSequenceNumber of a subscription that has delivered nothing from an empty
+//! shard, so that resuming AFTER it misses no record (the first record is at position 1).
 //! Within a shard the numbers strictly increase with the offset (the check field comes after
 //! it); a child shard's numbers are above its parents' (its index is higher). Encoding the shard
 //! lets a number used on the wrong shard be refused, as AWS does, and the check field makes a
@@ -38,7 +41,7 @@ const _: () =
 const _: () = assert!(10u64.pow(CHECK_DIGITS as u32) == CHECK_MODULUS);
 // The shard field holds every shard index, the offset field every u64.
 const _: () = assert!((1u128 << SHARD_BITS) <= 10u128.pow(SHARD_DIGITS as u32));
-const _: () = assert!((u64::MAX as u128) < 10u128.pow(OFFSET_DIGITS as u32));
+const _: () = assert!((u64::MAX as u128) + 1 < 10u128.pow(OFFSET_DIGITS as u32));
 
 /// A decoded sequence number. The derived order (shard, then offset) is the order of the strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,60 +66,95 @@ impl SequenceNumber {
 
     /// The 56 ASCII digits, without allocating (the PutRecords answer writes 500 of them).
     pub fn digits(self) -> [u8; SEQUENCE_NUMBER_DIGITS] {
-        let mut out = [b'0'; SEQUENCE_NUMBER_DIGITS];
-        let (prefix, rest) = out.split_at_mut(PREFIX.len());
-        prefix.copy_from_slice(PREFIX);
-        let (shard, rest) = rest.split_at_mut(SHARD_DIGITS);
-        let (offset, check) = rest.split_at_mut(OFFSET_DIGITS);
-        put_decimal(shard, self.shard_index);
-        put_decimal(offset, self.offset.0);
-        put_decimal(check, check_field(self.shard_index, self.offset.0));
-        out
+        encode(self.shard_index, u128::from(self.offset.0) + 1)
     }
 
+    /// The shard's start: below every record of the shard (see the module's table).
+    pub fn shard_start(shard_index: u64) -> String {
+        String::from_utf8_lossy(&encode(shard_index, 0)).into_owned()
+    }
+
+    /// A record's sequence number. The shard's start (which names no record) is refused; see
+    /// [`SequenceNumber::parse_position`].
     pub fn parse(text: &str) -> Result<Self, MalformedSequenceNumber> {
+        match Self::parse_position(text)? {
+            (shard_index, Some(offset)) => Ok(SequenceNumber::new(shard_index, offset)),
+            (_, None) => Err(MalformedSequenceNumber),
+        }
+    }
+
+    /// The shard a sequence number names, and the record's offset; `None` for the shard's start.
+    pub fn parse_position(text: &str) -> Result<(u64, Option<Offset>), MalformedSequenceNumber> {
         let b = text.as_bytes();
         if !b.iter().all(u8::is_ascii_digit) {
             return Err(MalformedSequenceNumber);
         }
         match b.len() {
-            SEQUENCE_NUMBER_DIGITS => Self::parse_digits(b),
-            LEGACY_DIGITS => Self::parse_legacy(text),
+            SEQUENCE_NUMBER_DIGITS => parse_digits(b),
+            LEGACY_DIGITS => parse_legacy(text),
             _ => Err(MalformedSequenceNumber),
         }
     }
 
-    fn parse_digits(b: &[u8]) -> Result<Self, MalformedSequenceNumber> {
-        let (prefix, rest) = b.split_at(PREFIX.len());
-        if prefix != PREFIX {
-            return Err(MalformedSequenceNumber);
-        }
-        let (shard, rest) = rest.split_at(SHARD_DIGITS);
-        let (offset, check) = rest.split_at(OFFSET_DIGITS);
-        let shard_index = read_decimal(shard).ok_or(MalformedSequenceNumber)?;
-        let offset = read_decimal(offset).ok_or(MalformedSequenceNumber)?;
-        let check = read_decimal(check).ok_or(MalformedSequenceNumber)?;
-        if shard_index >= 1 << SHARD_BITS || check != check_field(shard_index, offset) {
-            return Err(MalformedSequenceNumber);
-        }
-        Ok(SequenceNumber::new(shard_index, Offset(offset)))
+    /// The shard `text` names and the offset a reader starts at from it: at the record for
+    /// AT_SEQUENCE_NUMBER (`after` false), past it for AFTER_SEQUENCE_NUMBER; at the first
+    /// record for the shard's start either way.
+    pub fn start_offset(text: &str, after: bool) -> Result<(u64, Offset), MalformedSequenceNumber> {
+        let (shard, offset) = Self::parse_position(text)?;
+        let start = match (offset, after) {
+            (None, _) => Offset(0),
+            (Some(o), false) => o,
+            (Some(o), true) => Offset(o.0.saturating_add(1)),
+        };
+        Ok((shard, start))
     }
+}
 
-    fn parse_legacy(text: &str) -> Result<Self, MalformedSequenceNumber> {
-        let value: u128 = text.parse().map_err(|_| MalformedSequenceNumber)?;
-        if value >> 124 != LEGACY_MARKER >> 124 {
-            return Err(MalformedSequenceNumber);
-        }
-        Ok(SequenceNumber::new(
-            ((value >> 64) as u64) & ((1 << SHARD_BITS) - 1),
-            Offset(value as u64),
-        ))
+/// The digits of (shard, position); see the module's table.
+fn encode(shard_index: u64, position: u128) -> [u8; SEQUENCE_NUMBER_DIGITS] {
+    let mut out = [b'0'; SEQUENCE_NUMBER_DIGITS];
+    let (prefix, rest) = out.split_at_mut(PREFIX.len());
+    prefix.copy_from_slice(PREFIX);
+    let (shard, rest) = rest.split_at_mut(SHARD_DIGITS);
+    let (field, check) = rest.split_at_mut(OFFSET_DIGITS);
+    put_decimal(shard, u128::from(shard_index));
+    put_decimal(field, position);
+    put_decimal(check, u128::from(check_field(shard_index, position)));
+    out
+}
+
+fn parse_digits(b: &[u8]) -> Result<(u64, Option<Offset>), MalformedSequenceNumber> {
+    let (prefix, rest) = b.split_at(PREFIX.len());
+    if prefix != PREFIX {
+        return Err(MalformedSequenceNumber);
     }
+    let (shard, rest) = rest.split_at(SHARD_DIGITS);
+    let (position, check) = rest.split_at(OFFSET_DIGITS);
+    let shard_index = read_decimal(shard).ok_or(MalformedSequenceNumber)?;
+    let position = read_decimal(position).ok_or(MalformedSequenceNumber)?;
+    let check = read_decimal(check).ok_or(MalformedSequenceNumber)?;
+    if shard_index >= 1 << SHARD_BITS
+        || position > u128::from(u64::MAX) + 1
+        || check != u128::from(check_field(shard_index as u64, position))
+    {
+        return Err(MalformedSequenceNumber);
+    }
+    let offset = position.checked_sub(1).map(|o| Offset(o as u64));
+    Ok((shard_index as u64, offset))
+}
+
+fn parse_legacy(text: &str) -> Result<(u64, Option<Offset>), MalformedSequenceNumber> {
+    let value: u128 = text.parse().map_err(|_| MalformedSequenceNumber)?;
+    if value >> 124 != LEGACY_MARKER >> 124 {
+        return Err(MalformedSequenceNumber);
+    }
+    let shard_index = ((value >> 64) as u64) & ((1 << SHARD_BITS) - 1);
+    Ok((shard_index, Some(Offset(value as u64))))
 }
 
 /// Writes `value` as exactly `out.len()` decimal digits, zero-padded (the fields are sized so
 /// that every value fits; see the assertions above).
-fn put_decimal(out: &mut [u8], mut value: u64) {
+fn put_decimal(out: &mut [u8], mut value: u128) {
     for d in out.iter_mut().rev() {
         *d = b'0' + (value % 10) as u8;
         value /= 10;
@@ -124,18 +162,21 @@ fn put_decimal(out: &mut [u8], mut value: u64) {
     debug_assert_eq!(value, 0, "field too narrow");
 }
 
-/// The value of a field of ASCII digits, if it fits a u64.
-fn read_decimal(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |acc, d| {
+/// The value of a field of ASCII digits (at most 20 digits, so it fits).
+fn read_decimal(digits: &[u8]) -> Option<u128> {
+    digits.iter().try_fold(0u128, |acc, d| {
         acc.checked_mul(10)?
-            .checked_add(u64::from(d.wrapping_sub(b'0')))
+            .checked_add(u128::from(d.wrapping_sub(b'0')))
     })
 }
 
-/// The check field: splitmix64's finaliser over shard index and offset, reduced to 15 digits.
-/// Part of the format: changing it would make every number written before malformed.
-fn check_field(shard_index: u64, offset: u64) -> u64 {
-    let mut z = offset ^ shard_index.rotate_left(29) ^ 0x9E37_79B9_7F4A_7C15;
+/// The check field: splitmix64's finaliser over shard index and position, reduced to 15
+/// digits. Part of the format: changing it would make every number written before malformed.
+fn check_field(shard_index: u64, position: u128) -> u64 {
+    let mut z = (position as u64)
+        ^ ((position >> 64) as u64).rotate_left(7)
+        ^ shard_index.rotate_left(29)
+        ^ 0x9E37_79B9_7F4A_7C15;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     (z ^ (z >> 31)) % CHECK_MODULUS
@@ -162,10 +203,7 @@ mod tests {
     fn first_number_of_shard_zero() {
         let s = SequenceNumber::new(0, Offset(0)).to_string();
         assert_eq!(s.len(), 56);
-        assert!(
-            s.starts_with("49000000000000000000000000000000000000000"),
-            "{s}"
-        );
+        assert!(s.starts_with(&format!("49{}1", "0".repeat(38))), "{s}");
         assert_eq!(
             SequenceNumber::parse(&s),
             Ok(SequenceNumber::new(0, Offset(0)))
@@ -208,6 +246,27 @@ mod tests {
         }
         s.push(b'0');
         assert!(SequenceNumber::parse(&String::from_utf8(s).unwrap()).is_err());
+    }
+
+    #[test]
+    fn the_shard_start_is_below_every_record_and_resumes_at_the_first() {
+        let start = SequenceNumber::shard_start(4);
+        assert_eq!(start.len(), 56);
+        assert!(start < SequenceNumber::new(4, Offset(0)).to_string());
+        assert!(start > SequenceNumber::new(3, Offset(u64::MAX)).to_string());
+        assert_eq!(SequenceNumber::parse_position(&start), Ok((4, None)));
+        assert!(SequenceNumber::parse(&start).is_err());
+        assert_eq!(
+            SequenceNumber::start_offset(&start, true),
+            Ok((4, Offset(0)))
+        );
+        assert_eq!(
+            SequenceNumber::start_offset(&start, false),
+            Ok((4, Offset(0)))
+        );
+        let r = SequenceNumber::new(4, Offset(9)).to_string();
+        assert_eq!(SequenceNumber::start_offset(&r, true), Ok((4, Offset(10))));
+        assert_eq!(SequenceNumber::start_offset(&r, false), Ok((4, Offset(9))));
     }
 
     #[test]
