@@ -365,6 +365,20 @@ impl Streams {
         limit: Option<u32>,
         stream_arn: Option<&str>,
     ) -> Result<GetRecordsOutput> {
+        self.get_records_bounded(ctx, iterator, limit, stream_arn, GET_RECORDS_BYTES_MAX)
+            .await
+    }
+
+    /// GetRecords with at most about `max_bytes` of records (SubscribeToShard's events are
+    /// smaller than GetRecords' answers).
+    pub(crate) async fn get_records_bounded(
+        &self,
+        ctx: &Ctx,
+        iterator: &str,
+        limit: Option<u32>,
+        stream_arn: Option<&str>,
+        max_bytes: usize,
+    ) -> Result<GetRecordsOutput> {
         let it = ShardIterator::decode(iterator).map_err(|_| messages::invalid_shard_iterator())?;
         let limit = limit.unwrap_or(GET_RECORDS_LIMIT_MAX);
         if limit > GET_RECORDS_LIMIT_MAX || limit == 0 {
@@ -455,7 +469,7 @@ impl Streams {
         let entries = self
             .inner
             .store
-            .read(log, it.offset, limit as usize, GET_RECORDS_BYTES_MAX)
+            .read(log, it.offset, limit as usize, max_bytes)
             .await
             .map_err(|e| damaged_records(e, shard_index))?;
         let bounds = self.inner.store.bounds(log)?;

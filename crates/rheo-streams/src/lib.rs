@@ -22,6 +22,7 @@ mod repair;
 mod reshard;
 pub mod sequence;
 mod service;
+mod subscribe;
 pub mod types;
 
 pub use admin::SHARD_LEVEL_METRICS;
@@ -31,6 +32,7 @@ pub use error::KinesisError;
 pub use meta::{ConsumerStatus, StreamMode, StreamStatus};
 pub use repair::{repair_metadata, MetaRepair, RepairError, RepairOptions};
 pub use service::{Config, Streams};
+pub use subscribe::{ShardEvent, SubscribeToShard, Subscription};
 
 #[cfg(test)]
 mod tests;

@@ -58,6 +58,18 @@ pub const CONSUMERS_CREATING_MAX: usize = 5;
 /// ListStreamConsumers' MaxResults when absent, and the most it returns whatever is asked.
 pub const LIST_CONSUMERS_RESULTS_DEFAULT: u32 = 100;
 pub const LIST_CONSUMERS_RESULTS_MAX: u32 = 100;
+/// What one SubscribeToShard subscription may be sent per second (AWS: 2 MiB/s per consumer
+/// and shard, whatever the other consumers do).
+pub const SUBSCRIPTION_BYTES_PER_SEC_MAX: u64 = 2 * 1024 * 1024;
+/// Record bytes and records in one SubscribeToShardEvent, so that events stay well inside the
+/// per-second budget and a slow client holds little.
+pub const SUBSCRIPTION_EVENT_BYTES_MAX: usize = 1024 * 1024;
+pub const SUBSCRIPTION_EVENT_RECORDS_MAX: u32 = 10_000;
+/// A second SubscribeToShard for the same consumer and shard sooner than this after the first
+/// is refused; later, it takes over.
+pub const SUBSCRIPTION_TAKEOVER_MS: i64 = 5_000;
+/// How long a subscription lasts (AWS: 5 minutes), unless `Config::subscription_ms` says less.
+pub const SUBSCRIPTION_MS_DEFAULT: i64 = 300_000;
 
 /// How long a shard iterator stays valid (GetShardIterator: "A shard iterator expires 5
 /// minutes after it is returned to the requester").
@@ -105,6 +117,7 @@ const _: () = assert!(PARTITION_KEY_CHARS_MAX * 4 <= u16::MAX as usize);
 const _: () = assert!(LIST_SHARDS_RESULTS_DEFAULT <= LIST_SHARDS_RESULTS_MAX);
 const _: () = assert!(LIST_CONSUMERS_RESULTS_DEFAULT <= LIST_CONSUMERS_RESULTS_MAX);
 const _: () = assert!(CONSUMERS_CREATING_MAX <= CONSUMERS_PER_STREAM_MAX);
+const _: () = assert!(SUBSCRIPTION_EVENT_BYTES_MAX as u64 <= SUBSCRIPTION_BYTES_PER_SEC_MAX);
 const _: () = assert!(RETENTION_HOURS_MIN < RETENTION_HOURS_MAX);
 // With the default writer-queue bound, a PutRecords of the largest size (data and keys, plus a
 // generous 64 bytes of stored framing per entry) and a PutRecord of the largest record are

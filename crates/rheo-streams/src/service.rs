@@ -42,6 +42,8 @@ pub struct Config {
     pub update_stream_ms: i64,
     /// How long a registered consumer stays CREATING, and a deregistered one DELETING.
     pub consumer_status_ms: i64,
+    /// How long a SubscribeToShard subscription lasts.
+    pub subscription_ms: i64,
     /// Open shards per account and region.
     pub shard_limit: u32,
     pub on_demand_stream_limit: u32,
@@ -55,6 +57,7 @@ impl Default for Config {
             delete_stream_ms: 500,
             update_stream_ms: 500,
             consumer_status_ms: 500,
+            subscription_ms: crate::limits::SUBSCRIPTION_MS_DEFAULT,
             shard_limit: crate::limits::OPEN_SHARDS_PER_REGION_DEFAULT,
             on_demand_stream_limit: crate::limits::ON_DEMAND_STREAMS_PER_REGION_MAX,
         }
@@ -129,6 +132,8 @@ pub(crate) struct Inner {
     pub damaged: Vec<DamagedMeta>,
     /// (region, name) -> index in `damaged`, for the entries whose key names their stream.
     pub damaged_names: HashMap<(String, String), usize>,
+    /// Live SubscribeToShard subscriptions (see `subscribe.rs`).
+    pub subscriptions: crate::subscribe::Registry,
 }
 
 /// How far past every known log id the next one starts when the durable counter is unreadable and some damaged
@@ -219,6 +224,7 @@ impl Streams {
                 orphan_logs,
                 damaged: loaded.damaged,
                 damaged_names,
+                subscriptions: Default::default(),
                 admin: Mutex::new(()),
                 next_log: Mutex::new(next_log),
             }),

@@ -1,0 +1,256 @@
+//! SubscribeToShard's domain side on the disk engine (issue 13): events carry every record in
+//! order with the right continuation, a record written during the subscription arrives without
+//! polling, a closed shard ends with its children, resuming AFTER the continuation misses and
+//! repeats nothing, and AWS's one-subscription and ACTIVE rules hold.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rheo_streams::clock::ManualClock;
+use rheo_streams::types::*;
+use rheo_streams::{KinesisError, Streams, SubscribeToShard};
+
+use common::{ctx, open};
+
+const T0: i64 = 1_700_000_000_000;
+const ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
+const SHARD0: &str = "shardId-000000000000";
+const HEARTBEAT: Duration = Duration::from_millis(50);
+
+async fn setup(s: &Streams, clock: &ManualClock) -> String {
+    s.create_stream(&ctx(), CreateStream::provisioned("s", 1))
+        .await
+        .unwrap();
+    clock.advance_ms(101);
+    s.tick().await;
+    let c = s
+        .register_stream_consumer(
+            &ctx(),
+            RegisterConsumer {
+                stream_arn: ARN.into(),
+                consumer_name: "app".into(),
+                tags: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    clock.advance_ms(501);
+    c.arn
+}
+
+async fn put(s: &Streams, range: std::ops::Range<u32>) {
+    let entries = range
+        .map(|i| PutEntry {
+            data: Bytes::from(format!("r{i:04}")),
+            partition_key: format!("k{i}"),
+            explicit_hash_key: None,
+        })
+        .collect();
+    s.put_records(&ctx(), &StreamTarget::name("s"), entries)
+        .await
+        .unwrap();
+}
+
+fn req(consumer: &str, kind: IteratorType, seq: Option<String>) -> SubscribeToShard {
+    SubscribeToShard {
+        consumer_arn: consumer.into(),
+        shard_id: SHARD0.into(),
+        kind,
+        sequence_number: seq,
+        timestamp_ms: None,
+    }
+}
+
+fn data(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| String::from_utf8(r.data.to_vec()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_carry_every_record_and_resume_after_the_continuation() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let s = open(d.path(), &clock);
+    let consumer = setup(&s, &clock).await;
+
+    // From TRIM_HORIZON of an empty shard: the first event is empty and continues from the
+    // shard's start, so resuming AFTER it misses nothing.
+    let mut sub = s
+        .subscribe_to_shard(&ctx(), req(&consumer, IteratorType::TrimHorizon, None))
+        .await
+        .unwrap();
+    let first = sub.next_event(HEARTBEAT).await.unwrap().unwrap();
+    assert!(first.records.is_empty());
+    let start = first.continuation_sequence_number.clone();
+
+    // A record put while the subscriber waits at the tip arrives at once, not after a tick.
+    let waiter = tokio::spawn(async move {
+        let t = Instant::now();
+        let ev = sub
+            .next_event(Duration::from_secs(20))
+            .await
+            .unwrap()
+            .unwrap();
+        (t.elapsed(), ev, sub)
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    put(&s, 0..3).await;
+    let (waited, ev, mut sub) = waiter.await.unwrap();
+    assert!(waited < Duration::from_secs(10), "waited {waited:?}");
+    assert_eq!(data(&ev.records), ["r0000", "r0001", "r0002"]);
+    assert_eq!(
+        ev.continuation_sequence_number,
+        ev.records[2].sequence_number
+    );
+    assert_eq!(ev.millis_behind_latest, 0);
+    put(&s, 3..5).await;
+    let ev2 = sub.next_event(HEARTBEAT).await.unwrap().unwrap();
+    assert_eq!(data(&ev2.records), ["r0003", "r0004"]);
+    drop(sub);
+
+    // A new subscription AFTER the first continuation sees everything; AFTER the last one,
+    // nothing again.
+    clock.advance_ms(6_000);
+    let mut again = s
+        .subscribe_to_shard(
+            &ctx(),
+            req(&consumer, IteratorType::AfterSequenceNumber, Some(start)),
+        )
+        .await
+        .unwrap();
+    let ev = again.next_event(HEARTBEAT).await.unwrap().unwrap();
+    assert_eq!(data(&ev.records).len(), 5);
+    drop(again);
+    clock.advance_ms(6_000);
+    let mut tail = s
+        .subscribe_to_shard(
+            &ctx(),
+            req(
+                &consumer,
+                IteratorType::AfterSequenceNumber,
+                Some(ev2.continuation_sequence_number),
+            ),
+        )
+        .await
+        .unwrap();
+    let ev = tail.next_event(HEARTBEAT).await.unwrap().unwrap();
+    assert!(ev.records.is_empty());
+
+    // The subscription's time runs out.
+    clock.advance_ms(300_001);
+    assert!(tail.next_event(HEARTBEAT).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_subscription_per_consumer_and_shard_with_takeover_after_5_s() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let s = open(d.path(), &clock);
+    let consumer = setup(&s, &clock).await;
+    let mut first = s
+        .subscribe_to_shard(&ctx(), req(&consumer, IteratorType::Latest, None))
+        .await
+        .unwrap();
+    first.next_event(HEARTBEAT).await.unwrap().unwrap();
+    let refused = s
+        .subscribe_to_shard(&ctx(), req(&consumer, IteratorType::Latest, None))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&refused, KinesisError::ResourceInUse(m) if m.contains("Another active subscription")),
+        "{refused:?}"
+    );
+    clock.advance_ms(5_000);
+    let mut second = s
+        .subscribe_to_shard(&ctx(), req(&consumer, IteratorType::Latest, None))
+        .await
+        .unwrap();
+    let ended = first.next_event(HEARTBEAT).await.unwrap_err();
+    assert!(matches!(ended, KinesisError::ResourceInUse(_)), "{ended:?}");
+    second.next_event(HEARTBEAT).await.unwrap().unwrap();
+    drop(first);
+    // The old subscription going away does not end the new one.
+    second.next_event(HEARTBEAT).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_shard_ends_with_its_children_after_its_last_record() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let s = open(d.path(), &clock);
+    let consumer = setup(&s, &clock).await;
+    put(&s, 0..4).await;
+    let half = (u128::MAX / 2).to_string();
+    s.split_shard(&ctx(), &StreamTarget::name("s"), SHARD0, &half)
+        .await
+        .unwrap();
+    clock.advance_ms(600);
+    s.tick().await;
+    let mut sub = s
+        .subscribe_to_shard(&ctx(), req(&consumer, IteratorType::TrimHorizon, None))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut children = None;
+    for _ in 0..10 {
+        let Some(ev) = sub.next_event(HEARTBEAT).await.unwrap() else {
+            break;
+        };
+        got.extend(data(&ev.records));
+        if ev.child_shards.is_some() {
+            children = ev.child_shards;
+        }
+    }
+    assert_eq!(got, ["r0000", "r0001", "r0002", "r0003"]);
+    let children = children.expect("no ChildShards at the shard's end");
+    assert_eq!(children.len(), 2);
+    assert!(children
+        .iter()
+        .all(|c| c.parent_shards == vec![SHARD0.to_string()]));
+    assert!(sub.next_event(HEARTBEAT).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_active_consumer_subscribes() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let s = open(d.path(), &clock);
+    s.create_stream(&ctx(), CreateStream::provisioned("s", 1))
+        .await
+        .unwrap();
+    clock.advance_ms(101);
+    let c = s
+        .register_stream_consumer(
+            &ctx(),
+            RegisterConsumer {
+                stream_arn: ARN.into(),
+                consumer_name: "slow".into(),
+                tags: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let e = s
+        .subscribe_to_shard(&ctx(), req(&c.arn, IteratorType::Latest, None))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&e, KinesisError::ResourceInUse(m) if m.contains("is not in ACTIVE status")),
+        "{e:?}"
+    );
+    let unknown = format!("{ARN}/consumer/nobody:1");
+    let e = s
+        .subscribe_to_shard(&ctx(), req(&unknown, IteratorType::Latest, None))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, KinesisError::ResourceNotFound(_)), "{e:?}");
+}
