@@ -99,7 +99,7 @@ def endpoint():
         [
             binary, "serve", "--host", "127.0.0.1", "--port", str(port), *storage_args,
             "--create-stream-ms", "100", "--delete-stream-ms", "100", "--update-stream-ms", "100",
-            "--consumer-status-ms", "100",
+            "--consumer-status-ms", "100", "--subscription-ms", "3000",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

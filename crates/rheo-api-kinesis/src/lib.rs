@@ -13,6 +13,7 @@ pub mod fast;
 pub mod fuzzing;
 mod operation;
 pub mod ops;
+pub mod subscribe;
 
 /// The JSON body of the largest valid requests, so that the server's default body limit is
 /// known, at compile time, to admit them.

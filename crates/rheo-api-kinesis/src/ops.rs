@@ -92,7 +92,6 @@ macro_rules! not_implemented {
             | Operation::DescribeAccountSettings
             | Operation::GetResourcePolicy
             | Operation::PutResourcePolicy
-            | Operation::SubscribeToShard
             | Operation::UpdateAccountSettings
             | Operation::UpdateMaxRecordSize
             | Operation::UpdateStreamWarmThroughput
@@ -141,6 +140,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::SplitShard
         | O::StartStreamEncryption
         | O::StopStreamEncryption
+        | O::SubscribeToShard
         | O::TagResource
         | O::UntagResource
         | O::UpdateShardCount
@@ -527,6 +527,10 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
                 .await?;
             Ok(Node::map())
         }
+        // Its answer is an event stream, started by `subscribe::subscribe`, never a tree.
+        O::SubscribeToShard => Err(KinesisError::Internal(
+            "SubscribeToShard answers with an event stream (subscribe::subscribe)".into(),
+        )),
         O::StopStreamEncryption => {
             streams.set_encryption(ctx, &target(input), None).await?;
             Ok(Node::map())

@@ -125,7 +125,7 @@ const TABLE: &[(&str, OperationState)] = {
         ("SplitShard", I),
         ("StartStreamEncryption", I),
         ("StopStreamEncryption", I),
-        ("SubscribeToShard", N),
+        ("SubscribeToShard", I),
         ("TagResource", I),
         ("UntagResource", I),
         ("UpdateAccountSettings", N),

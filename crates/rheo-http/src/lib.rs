@@ -16,7 +16,7 @@ pub mod listener;
 pub mod middleware;
 pub mod router;
 
-pub use body::{FrameStream, ReplyBody, Shutdown};
+pub use body::{FrameSender, FrameStream, ReplyBody, Shutdown};
 pub use context::{RequestContext, RequestId};
 pub use listener::{serve, ServeConfig, CONNECTIONS_MAX_DEFAULT};
 pub use router::Router;

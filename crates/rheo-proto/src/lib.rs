@@ -33,6 +33,7 @@ mod auth;
 mod decode;
 mod encode;
 mod error;
+pub mod eventstream;
 pub mod fuzzing;
 pub mod json10;
 mod model;

@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// How long a registered consumer stays CREATING and a deregistered one DELETING, in ms [default: 500].
     #[arg(long, env = "RHEO_CONSUMER_STATUS_MS")]
     pub consumer_status_ms: Option<u64>,
+    /// How long a SubscribeToShard subscription lasts, in ms [default: 300000, AWS's 5 minutes].
+    #[arg(long, env = "RHEO_SUBSCRIPTION_MS")]
+    pub subscription_ms: Option<u64>,
     /// Open shards allowed per account and region [default: 500].
     #[arg(long, alias = "shardLimit", env = "RHEO_SHARD_LIMIT")]
     pub shard_limit: Option<u32>,
@@ -110,6 +113,7 @@ pub struct Settings {
     pub delete_stream_ms: u64,
     pub update_stream_ms: u64,
     pub consumer_status_ms: u64,
+    pub subscription_ms: u64,
     pub shard_limit: u32,
     pub account_id: String,
     pub max_body_bytes: usize,
@@ -183,6 +187,10 @@ impl ServeArgs {
                 .consumer_status_ms
                 .or(file.consumer_status_ms)
                 .unwrap_or(500),
+            subscription_ms: self
+                .subscription_ms
+                .or(file.subscription_ms)
+                .unwrap_or(300_000),
             shard_limit: self.shard_limit.or(file.shard_limit).unwrap_or(500),
             account_id,
             max_body_bytes: self

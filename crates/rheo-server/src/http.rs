@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use rheo_api_kinesis::{ops, Operation};
+use rheo_api_kinesis::{ops, subscribe, Operation};
 use rheo_http::limits::{declared_too_large, read_body, BodyError};
 use rheo_http::middleware::Chain;
 use rheo_http::{ReplyBody, RequestContext};
@@ -30,6 +30,8 @@ pub struct App {
     /// Sees every decoded request before it runs, and every answer.
     pub chain: Chain,
     pub router: rheo_http::Router<Binding>,
+    /// Ends streaming answers when the server stops.
+    pub shutdown: rheo_http::Shutdown,
 }
 
 /// The service bindings this server wires. One today; each new service adds a variant, a route
@@ -123,14 +125,42 @@ async fn serve(
     // The domain's view of the context: the region is the one copy this adds per request (the
     // request id, formatted twice before, is now inline, so the count of allocations fell).
     let ctx = Ctx::new(rc.region.as_str(), rc.account.clone());
+    if op == Operation::SubscribeToShard {
+        return match subscribe::subscribe(&app.streams, &app.chain, rc, &ctx, protocol, &bytes)
+            .await
+        {
+            Ok(subscribed) => event_stream(app, subscribed),
+            Err(failure) => failed(op, protocol, failure),
+        };
+    }
     match ops::handle(&app.streams, &app.chain, rc, &ctx, op, protocol, &bytes).await {
         Ok(body) => reply(
             StatusCode::OK,
             Some(protocol.content_type()),
             Bytes::from(body),
         ),
-        Err(ops::Failure::Wire(e)) => wire_error(&e, Some(protocol)),
-        Err(failure) => {
+        Err(failure) => failed(op, protocol, failure),
+    }
+}
+
+/// A streaming answer: the subscription's events go out as the domain yields them; a few wait
+/// in between when the client reads slowly, which then holds the producer back.
+fn event_stream(app: &App, subscribed: subscribe::Subscribed) -> Reply {
+    let (frames, body) = rheo_http::FrameStream::channel(4, &app.shutdown, None);
+    tokio::spawn(subscribe::pump(subscribed, frames, subscribe::HEARTBEAT));
+    let mut resp = Response::new(ReplyBody::Stream(body));
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(rheo_proto::eventstream::CONTENT_TYPE),
+    );
+    resp
+}
+
+/// The answer to a refused or failed request.
+fn failed(op: Operation, protocol: Protocol, failure: ops::Failure) -> Reply {
+    match failure {
+        ops::Failure::Wire(e) => wire_error(&e, Some(protocol)),
+        failure => {
             let (ty, status, message) =
                 failure
                     .parts()

@@ -102,11 +102,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         delete_stream_ms: settings.delete_stream_ms as i64,
         update_stream_ms: settings.update_stream_ms as i64,
         consumer_status_ms: settings.consumer_status_ms as i64,
+        subscription_ms: settings.subscription_ms as i64,
         shard_limit: settings.shard_limit,
         ..rheo_streams::Config::default()
     };
     let streams = Streams::open(domain, store.clone(), Arc::new(SystemClock))
         .context("loading stream metadata")?;
+    // Ends streaming answers (SubscribeToShard) politely when the server stops.
+    let shutdown = rheo_http::Shutdown::default();
     let app = Arc::new(http::App {
         streams: streams.clone(),
         model: rheo_api_kinesis::model(),
@@ -114,6 +117,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_body_bytes: settings.max_body_bytes,
         chain: rheo_http::middleware::Chain::new().with(rheo_http::middleware::RequestLog),
         router: http::App::router(),
+        shutdown: shutdown.clone(),
     });
 
     let ticker = tokio::spawn(async move {
@@ -140,7 +144,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         rheo_http::ServeConfig {
             connections_max: settings.connections_max,
         },
-        rheo_http::Shutdown::default(),
+        shutdown,
         async {
             shutdown_signal().await;
             tracing::info!("shutting down");

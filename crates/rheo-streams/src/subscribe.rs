@@ -48,6 +48,8 @@ pub struct ShardEvent {
     pub millis_behind_latest: i64,
     /// Set on the last event, once the shard has ended and everything in it was delivered.
     pub child_shards: Option<Vec<ChildShard>>,
+    /// Whether the stream encrypts records at rest (their EncryptionType).
+    pub encrypted: bool,
 }
 
 /// The live subscriptions: (consumer ARN, shard index) -> (start time, generation).
@@ -228,6 +230,7 @@ impl Subscription {
             continuation_sequence_number: self.continuation.clone(),
             millis_behind_latest: out.millis_behind_latest,
             child_shards: out.child_shards,
+            encrypted: out.encrypted,
         }))
     }
 
