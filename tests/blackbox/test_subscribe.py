@@ -110,3 +110,26 @@ def test_second_subscription_within_5_s_is_refused(kinesis, stream):
     else:
         raise AssertionError("a second subscription within 5 s was accepted")
     first["EventStream"].close()
+
+
+def test_five_consumers_on_one_shard_each_receive_everything(kinesis, stream):
+    name = stream(1)
+    consumers = [_consumer(kinesis, name, f"c{i}") for i in range(5)]
+    results = {}
+
+    def read(consumer):
+        records, _, _ = _read_session(kinesis, consumer, "shardId-000000000000",
+                                      {"Type": "TRIM_HORIZON"}, want=50)
+        results[consumer] = [r["Data"] for r in records]
+
+    readers = [threading.Thread(target=read, args=(c,)) for c in consumers]
+    for t in readers:
+        t.start()
+    kinesis.put_records(StreamName=name, Records=[
+        {"Data": f"r{i:02}".encode(), "PartitionKey": f"k{i}"} for i in range(50)])
+    for t in readers:
+        t.join(timeout=30)
+    want = [f"r{i:02}".encode() for i in range(50)]
+    assert len(results) == 5
+    for consumer, got in results.items():
+        assert got == want, consumer
