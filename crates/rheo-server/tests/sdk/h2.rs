@@ -50,9 +50,9 @@ impl HttpConnector for H2cConnector {
     }
 }
 
-#[tokio::test]
-async fn sdk_over_h2c_prior_knowledge() {
-    let server = Server::start();
+/// An SDK client for `server` that speaks only HTTP/2 (h2c), and the count of its answers that
+/// came back over HTTP/2.
+pub(crate) fn h2c_client(server: &Server) -> (aws_sdk_kinesis::Client, Arc<AtomicUsize>) {
     let h2_answers = Arc::new(AtomicUsize::new(0));
     let connector = H2cConnector {
         client: HyperClient::builder(TokioExecutor::new())
@@ -62,6 +62,13 @@ async fn sdk_over_h2c_prior_knowledge() {
     };
     let shared = SharedHttpConnector::new(connector);
     let client = server.client_with(http_client_fn(move |_, _| shared.clone()));
+    (client, h2_answers)
+}
+
+#[tokio::test]
+async fn sdk_over_h2c_prior_knowledge() {
+    let server = Server::start();
+    let (client, h2_answers) = h2c_client(&server);
 
     let before = h2_answers.load(Ordering::SeqCst);
     create_active(&client, "over-h2", 2).await;

@@ -14,4 +14,5 @@ mod harness;
 mod records;
 mod reshard;
 mod streams;
+mod subscribe;
 mod util;
