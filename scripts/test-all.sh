@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting and lints, the Rust unit/property/integration tests
 # (including the aws-sdk-kinesis suite against the real binary), the black-box pytest suites with
-# boto3, the AWS CLI and CBOR (including the kill -9 crash test), and a benchmark smoke run that
-# verifies its counts. Installs the Python test dependencies into ./.venv on first use.
+# boto3, the AWS CLI and CBOR (including the kill -9 crash test), the JavaScript SDK v3 suite with
+# its default (HTTP/2) client, and a benchmark smoke run that verifies its counts. Installs the
+# Python test dependencies into ./.venv on first use and the Node ones with `npm ci` in tests/js.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
@@ -44,6 +45,17 @@ RHEO_BIN="$PWD/target/debug/rheo" RHEO_BLACKBOX_STORAGE=disk \
 step "black-box tests in memory"
 RHEO_BIN="$PWD/target/debug/rheo" RHEO_BLACKBOX_STORAGE=memory \
   .venv/bin/python -m pytest tests/blackbox -q -p no:cacheprovider
+
+step "JavaScript SDK v3, default client (HTTP/2), on the disk engine"
+# Not skipped when node is missing: .ci/run installs it, and a silent skip would hide the one
+# client that speaks HTTP/2 by default.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "tests/js needs node >= 20 and npm (found: $(node --version 2>/dev/null || echo none)); .ci/run installs them" >&2
+  exit 1
+fi
+rheo_bin="$PWD/target/debug/rheo"
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error && RHEO_BIN="$rheo_bin" npm test)
 
 step "benchmark smoke run"
 scripts/bench-smoke.sh

@@ -72,6 +72,9 @@ pub struct RequestContext {
     pub principal: Option<String>,
     /// Peer address of the connection, when the listener knows it.
     pub source: Option<SocketAddr>,
+    /// The HTTP version the request came in (in the request's log line: which clients speak
+    /// HTTP/2 is a question the log answers).
+    pub http_version: http::Version,
 }
 
 impl RequestContext {
@@ -83,6 +86,7 @@ impl RequestContext {
             account,
             principal: None,
             source,
+            http_version: http::Version::HTTP_11,
         }
     }
 }

@@ -4,13 +4,15 @@
 //! address, to the binary's handler; [`limits`] refuses and bounds bodies; [`RequestContext`]
 //! is what each request carries through a binding's pipeline (request id, region, account,
 //! principal, source address); [`middleware`] is the chain a decoded request passes before it
-//! runs; [`ReplyBody`] is a whole answer or a stream of frames that shutdown ends politely.
+//! runs; [`ReplyBody`] is a whole answer or a stream of frames that shutdown ends politely;
+//! [`cors`] answers browsers' preflights and marks cross-origin answers, for every service.
 //!
 //! **Architecture invariant:** knows no service, no protocol's meaning and no domain: a binding
 //! plugs in; nothing here names an operation.
 
 pub mod body;
 mod context;
+pub mod cors;
 pub mod limits;
 pub mod listener;
 pub mod middleware;

@@ -1,6 +1,7 @@
 //! The listener: accepts connections up to a bound, serves HTTP/1.1 and cleartext HTTP/2 on the
-//! same port with hyper, and on shutdown stops accepting, ends streaming bodies politely and
-//! drains the open connections.
+//! same port with hyper, answers CORS preflights and marks cross-origin answers ([`crate::cors`]),
+//! and on shutdown stops accepting, ends streaming bodies politely and drains the open
+//! connections.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -81,9 +82,28 @@ pub async fn serve<H, F>(
         };
         let _ = socket.set_nodelay(true);
         let handler = handler.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let answer = handler(peer, req);
-            async move { Ok::<_, Infallible>(answer.await) }
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            // CORS is answered here, for every service alike: a preflight never reaches the
+            // handler (it carries no signature), and any answer to a cross-origin request is
+            // made readable by the page.
+            let answer = if crate::cors::is_preflight(req.method(), req.headers()) {
+                Err(crate::cors::preflight(req.headers()))
+            } else {
+                let cross_origin = req.headers().contains_key(http::header::ORIGIN);
+                Ok((cross_origin, handler(peer, req)))
+            };
+            async move {
+                Ok::<_, Infallible>(match answer {
+                    Err(preflight) => preflight,
+                    Ok((cross_origin, answer)) => {
+                        let mut resp = answer.await;
+                        if cross_origin {
+                            crate::cors::allow(resp.headers_mut());
+                        }
+                        resp
+                    }
+                })
+            }
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
         let conn = graceful.watch(conn.into_owned());
@@ -152,6 +172,82 @@ mod tests {
             .unwrap();
         assert!(String::from_utf8_lossy(&buf[..n]).contains("200 OK"));
         drop(second);
+        stop_tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn preflights_are_answered_here_and_cross_origin_answers_are_marked() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = handled.clone();
+        let server = tokio::spawn(serve(
+            listener,
+            ServeConfig::default(),
+            Shutdown::default(),
+            async move {
+                let _ = stop_rx.await;
+            },
+            move |_peer, _req| {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async {
+                    let mut resp = Response::new(ReplyBody::full(Bytes::from_static(b"no")));
+                    *resp.status_mut() = http::StatusCode::FORBIDDEN;
+                    resp
+                }
+            },
+        ));
+        let exchange = |request: &'static str| async move {
+            let mut conn = TcpStream::connect(addr).await.unwrap();
+            conn.write_all(request.as_bytes()).await.unwrap();
+            let mut out = Vec::new();
+            conn.read_to_end(&mut out).await.unwrap();
+            String::from_utf8_lossy(&out).to_ascii_lowercase()
+        };
+        let pre = exchange(
+            "OPTIONS / HTTP/1.1\r\nhost: x\r\norigin: http://app.test\r\n\
+             access-control-request-method: POST\r\n\
+             access-control-request-headers: x-amz-target,authorization\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(pre.starts_with("http/1.1 200 ok"), "{pre}");
+        assert!(pre.contains("access-control-allow-origin: *"), "{pre}");
+        assert!(pre.contains("access-control-allow-methods: post"), "{pre}");
+        assert!(
+            pre.contains("access-control-allow-headers: x-amz-target,authorization"),
+            "{pre}"
+        );
+        assert_eq!(handled.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // An error answer to a cross-origin request is readable too.
+        let cross = exchange(
+            "POST / HTTP/1.1\r\nhost: x\r\norigin: http://app.test\r\ncontent-length: 0\r\n\
+             connection: close\r\n\r\n",
+        )
+        .await;
+        assert!(cross.starts_with("http/1.1 403"), "{cross}");
+        assert!(cross.contains("access-control-allow-origin: *"), "{cross}");
+        assert!(
+            cross.contains("access-control-expose-headers: x-amzn-requestid, x-amz-id-2"),
+            "{cross}"
+        );
+        // Same origin (no Origin header): nothing added.
+        let plain = exchange(
+            "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(!plain.contains("access-control-"), "{plain}");
+        // A bare OPTIONS is the handler's.
+        let bare = exchange(
+            "OPTIONS / HTTP/1.1\r\nhost: x\r\norigin: http://app.test\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(bare.starts_with("http/1.1 403"), "{bare}");
+        assert_eq!(handled.load(std::sync::atomic::Ordering::SeqCst), 3);
         stop_tx.send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(10), server)
             .await

@@ -128,6 +128,7 @@ impl Middleware for RequestLog {
             latency_us = latency.as_micros() as u64,
             principal = context.principal.as_deref().unwrap_or("-"),
             source = ?context.source,
+            http = ?context.http_version,
             "request"
         );
     }

@@ -10,12 +10,14 @@
 //!    neither -> MissingAuthenticationTokenException;
 //! 2. missing `Credential` / `Signature` / `SignedHeaders` parameters or date header (or, for query
 //!    auth, missing `X-Amz-*` parameters) -> IncompleteSignatureException listing all of them;
-//! 3. `host` not among the signed headers -> InvalidSignatureException;
+//! 3. `host` not among the signed headers -> InvalidSignatureException (over HTTP/2 a signed
+//!    `:authority` stands for `host`, as it does on AWS: the host travels in that pseudo-header
+//!    there, and the JavaScript SDK v3 signs it instead of `host`);
 //! 4. algorithm other than `AWS4-HMAC-SHA256`, an `X-Amz-Date` not in ISO-8601 basic format, or a
 //!    credential that is not five slash-separated parts -> IncompleteSignatureException;
 //! 5. a bad scope (region, service, terminator, date) -> InvalidSignatureException listing every problem.
 
-use http::HeaderMap;
+use http::{HeaderMap, Version};
 
 use crate::WireError;
 
@@ -46,11 +48,13 @@ pub struct AuthInfo {
 }
 
 /// Parse and check the SigV4 data of a request. `query` is the raw query string (without `?`);
-/// `service` is the signing name the credential scope must name (the model's `signingName`, e.g.
-/// `kinesis`, `dynamodb`, `monitoring`), so one parser serves every service.
+/// `version` is the request's HTTP version (it decides whether a signed `:authority` can stand
+/// for `host`); `service` is the signing name the credential scope must name (the model's
+/// `signingName`, e.g. `kinesis`, `dynamodb`, `monitoring`), so one parser serves every service.
 pub fn parse_auth(
     headers: &HeaderMap,
     query: Option<&str>,
+    version: Version,
     service: &str,
 ) -> Result<AuthInfo, WireError> {
     let params = query.map(parse_query).unwrap_or_default();
@@ -160,10 +164,20 @@ pub fn parse_auth(
         .filter(|h| !h.is_empty())
         .map(str::to_ascii_lowercase)
         .collect();
-    if !signed.iter().any(|h| h == "host") {
-        return Err(WireError::InvalidSignature(
-            "'Host' must be a 'SignedHeader' in the AWS Authorization.".into(),
-        ));
+    // HTTP/2 and later carry the host only as the `:authority` pseudo-header, so a client that
+    // signs what it sends signs that; over HTTP/1.1 there are no pseudo-headers and `host` it is.
+    let pseudo_headers = matches!(version, Version::HTTP_2 | Version::HTTP_3);
+    let host_signed = signed
+        .iter()
+        .any(|h| h == "host" || (pseudo_headers && h == ":authority"));
+    if !host_signed {
+        // AWS names `:authority` in the message only where it would have accepted it.
+        let message = if pseudo_headers {
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+        } else {
+            "'Host' must be a 'SignedHeader' in the AWS Authorization."
+        };
+        return Err(WireError::InvalidSignature(message.into()));
     }
     if algorithm != ALGORITHM {
         return Err(WireError::IncompleteSignature(format!(
@@ -313,7 +327,7 @@ mod tests {
     }
 
     fn err(h: &HeaderMap, q: Option<&str>) -> (String, String) {
-        let e = parse_auth(h, q, "kinesis").unwrap_err();
+        let e = parse_auth(h, q, Version::HTTP_11, "kinesis").unwrap_err();
         (e.error_type().to_string(), e.message())
     }
 
@@ -324,7 +338,7 @@ mod tests {
             ("x-amz-date", "20240102T030405Z"),
             ("x-amz-security-token", "tok"),
         ]);
-        let info = parse_auth(&h, None, "kinesis").unwrap();
+        let info = parse_auth(&h, None, Version::HTTP_11, "kinesis").unwrap();
         assert_eq!(info.access_key_id, "AKIDEXAMPLE");
         assert_eq!(info.region, "eu-west-1");
         assert_eq!(info.service, "kinesis");
@@ -347,17 +361,19 @@ mod tests {
             ("x-amz-date", "20240102T030405Z"),
         ]);
         assert_eq!(
-            parse_auth(&h, None, "dynamodb").unwrap().service,
+            parse_auth(&h, None, Version::HTTP_11, "dynamodb")
+                .unwrap()
+                .service,
             "dynamodb"
         );
-        let e = parse_auth(&h, None, "kinesis").unwrap_err();
+        let e = parse_auth(&h, None, Version::HTTP_11, "kinesis").unwrap_err();
         assert_eq!(e.error_type(), "InvalidSignatureException");
         assert_eq!(
             e.message(),
             "Credential should be scoped to correct service: 'kinesis'."
         );
         let h = headers(&[("authorization", GOOD), ("x-amz-date", "20240102T030405Z")]);
-        let e = parse_auth(&h, None, "monitoring").unwrap_err();
+        let e = parse_auth(&h, None, Version::HTTP_11, "monitoring").unwrap_err();
         assert_eq!(
             e.message(),
             "Credential should be scoped to correct service: 'monitoring'."
@@ -370,7 +386,12 @@ mod tests {
             ("authorization", GOOD),
             ("date", "Tue, 02 Jan 2024 03:04:05 GMT"),
         ]);
-        assert_eq!(parse_auth(&h, None, "kinesis").unwrap().amz_date, None);
+        assert_eq!(
+            parse_auth(&h, None, Version::HTTP_11, "kinesis")
+                .unwrap()
+                .amz_date,
+            None
+        );
     }
 
     #[test]
@@ -451,7 +472,7 @@ mod tests {
         let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240102%2Fus-east-1%2Fkinesis%2Faws4_request\
                  &X-Amz-Date=20240102T030405Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=ff\
                  &X-Amz-Security-Token=a%2Bb";
-        let info = parse_auth(&HeaderMap::new(), Some(q), "kinesis").unwrap();
+        let info = parse_auth(&HeaderMap::new(), Some(q), Version::HTTP_11, "kinesis").unwrap();
         assert_eq!(
             (info.access_key_id.as_str(), info.region.as_str()),
             ("AKID", "us-east-1")
@@ -516,7 +537,51 @@ mod tests {
             ("authorization", "AWS4-HMAC-SHA256 Credential=k/20240102/us-east-1/kinesis/aws4_request/, SignedHeaders=host, Signature=s"),
             ("x-amz-date", "20240102T030405Z"),
         ]);
-        assert_eq!(parse_auth(&h, None, "kinesis").unwrap().region, "us-east-1");
+        assert_eq!(
+            parse_auth(&h, None, Version::HTTP_11, "kinesis")
+                .unwrap()
+                .region,
+            "us-east-1"
+        );
+    }
+
+    #[test]
+    fn a_signed_authority_stands_for_host_over_http2_only() {
+        // What the JavaScript SDK v3 sends over HTTP/2: `:authority` signed, no `host`.
+        let h2_auth = "AWS4-HMAC-SHA256 Credential=AKID/20240102/us-east-1/kinesis/aws4_request, \
+                       SignedHeaders=:authority;content-type;x-amz-date;x-amz-target, Signature=ab";
+        let h = headers(&[
+            ("authorization", h2_auth),
+            ("x-amz-date", "20240102T030405Z"),
+        ]);
+        let info = parse_auth(&h, None, Version::HTTP_2, "kinesis").unwrap();
+        assert_eq!(
+            info.signed_headers.first().map(String::as_str),
+            Some(":authority")
+        );
+        assert_eq!(info.region, "us-east-1");
+        // Over HTTP/1.1 there is no `:authority`: `host` must be signed.
+        let e = parse_auth(&h, None, Version::HTTP_11, "kinesis").unwrap_err();
+        assert_eq!(e.error_type(), "InvalidSignatureException");
+        assert_eq!(
+            e.message(),
+            "'Host' must be a 'SignedHeader' in the AWS Authorization."
+        );
+        // `host` signed is as good over HTTP/2 (clients that send a host header there).
+        let h = headers(&[("authorization", GOOD), ("x-amz-date", "20240102T030405Z")]);
+        assert!(parse_auth(&h, None, Version::HTTP_2, "kinesis").is_ok());
+        // Neither signed over HTTP/2: AWS's HTTP/2 wording names both.
+        let neither = "AWS4-HMAC-SHA256 Credential=AKID/20240102/us-east-1/kinesis/aws4_request, \
+                       SignedHeaders=content-type;x-amz-date, Signature=ab";
+        let h = headers(&[
+            ("authorization", neither),
+            ("x-amz-date", "20240102T030405Z"),
+        ]);
+        let e = parse_auth(&h, None, Version::HTTP_2, "kinesis").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+        );
     }
 
     #[test]

@@ -61,7 +61,19 @@ pub fn fuzz_auth_header(data: &[u8], service: &str) {
     if let Some(Ok(v)) = date.map(HeaderValue::from_bytes) {
         headers.insert("x-amz-date", v);
     }
-    match parse_auth(&headers, query.as_deref(), service) {
+    // HTTP/2 accepts everything HTTP/1.1 does (and a signed `:authority` besides).
+    let h1 = parse_auth(&headers, query.as_deref(), http::Version::HTTP_11, service);
+    let h2 = parse_auth(&headers, query.as_deref(), http::Version::HTTP_2, service);
+    if h1.is_ok() {
+        assert!(h2.is_ok(), "accepted over HTTP/1.1, refused over HTTP/2");
+    }
+    for parsed in [h1, h2] {
+        check_auth(parsed, service);
+    }
+}
+
+fn check_auth(parsed: Result<crate::AuthInfo, WireError>, service: &str) {
+    match parsed {
         Ok(info) => {
             assert_eq!(info.service, service);
             assert!(!info.region.is_empty() && !info.access_key_id.is_empty());

@@ -58,6 +58,7 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
     crate::memory::count_request();
     let started = Instant::now();
     let mut rc = RequestContext::new(app.account.clone(), Some(peer));
+    rc.http_version = req.version();
     let mut op = None;
     let mut reply = match app.router.route(req.headers(), req.uri().path()) {
         Binding::Kinesis => serve(&app, &mut rc, &mut op, req).await,
@@ -107,11 +108,15 @@ async fn serve(
     if declared_too_large(declared, app.max_body_bytes) {
         return too_large();
     }
-    let auth =
-        match rheo_proto::parse_auth(&parts.headers, parts.uri.query(), &app.model.signing_name) {
-            Ok(a) => a,
-            Err(e) => return wire_error(&e, Some(protocol)),
-        };
+    let auth = match rheo_proto::parse_auth(
+        &parts.headers,
+        parts.uri.query(),
+        parts.version,
+        &app.model.signing_name,
+    ) {
+        Ok(a) => a,
+        Err(e) => return wire_error(&e, Some(protocol)),
+    };
     let bytes = match read_body(body, declared, app.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => return too_large(),
