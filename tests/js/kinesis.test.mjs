@@ -29,6 +29,9 @@ import {
   ListStreamsCommand,
   PutRecordCommand,
   PutRecordsCommand,
+  RegisterStreamConsumerCommand,
+  DescribeStreamConsumerCommand,
+  SubscribeToShardCommand,
   ResourceNotFoundException,
 } from "@aws-sdk/client-kinesis";
 import { NodeHttp2Handler } from "@smithy/node-http-handler";
@@ -56,6 +59,7 @@ function startRheo() {
     [
       "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir,
       "--create-stream-ms", "100", "--delete-stream-ms", "100", "--update-stream-ms", "100",
+      "--consumer-status-ms", "100",
     ],
     // One debug line per request, naming its id and HTTP version; nothing else at debug.
     { env: { ...process.env, RHEO_LOG: "warn,rheo_http=debug" }, stdio: ["ignore", "pipe", "pipe"] },
@@ -225,6 +229,47 @@ describe("@aws-sdk/client-kinesis v3 against rheo (disk engine)", () => {
     });
     try {
       await roundTrip(client, `js-h2-${process.pid}`);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test("SubscribeToShard pushes every record over HTTP/2", async () => {
+    const client = new KinesisClient({ endpoint, region, credentials });
+    const name = `js-sub-${process.pid}`;
+    try {
+      await sendH2(client, new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+      const { StreamARN } = await waitActive(client, name);
+      const { Consumer } = await sendH2(
+        client,
+        new RegisterStreamConsumerCommand({ StreamARN, ConsumerName: "js" }),
+      );
+      for (let i = 0; i < 200; i++) {
+        const d = await sendH2(client, new DescribeStreamConsumerCommand({ ConsumerARN: Consumer.ConsumerARN }));
+        if (d.ConsumerDescription.ConsumerStatus === "ACTIVE") break;
+        await sleep(25);
+      }
+      const sub = await client.send(new SubscribeToShardCommand({
+        ConsumerARN: Consumer.ConsumerARN,
+        ShardId: "shardId-000000000000",
+        StartingPosition: { Type: "TRIM_HORIZON" },
+      }));
+      assert.equal(await versionSeen(sub.$metadata.requestId), "HTTP/2.0");
+      const want = Array.from({ length: 20 }, (_, i) => `r${i}`);
+      for (const data of want) {
+        await sendH2(client, new PutRecordCommand({
+          StreamName: name, PartitionKey: data, Data: new TextEncoder().encode(data),
+        }));
+      }
+      const got = [];
+      const text = new TextDecoder();
+      for await (const event of sub.EventStream) {
+        if (!event.SubscribeToShardEvent) continue;
+        assert.ok(event.SubscribeToShardEvent.ContinuationSequenceNumber);
+        got.push(...event.SubscribeToShardEvent.Records.map((r) => text.decode(r.Data)));
+        if (got.length >= want.length) break;
+      }
+      assert.deepEqual(got, want);
     } finally {
       client.destroy();
     }
