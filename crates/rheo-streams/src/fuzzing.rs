@@ -1,5 +1,6 @@
 //! Fuzz entry points for the domain's decoders of client-supplied tokens (shard iterators,
-//! sequence numbers, shard ids, hash keys, ListShards/ListStreams NextTokens). Wired to
+//! sequence numbers, shard ids, hash keys, consumer ARNs, ListShards/ListStreams/
+//! ListStreamConsumers NextTokens). Wired to
 //! cargo-fuzz in `fuzz/` and run on random input by the property tests.
 
 use crate::hash::parse_hash_key;
@@ -15,6 +16,17 @@ pub fn fuzz_tokens(data: &[u8]) {
     }
     if let Ok(seq) = SequenceNumber::parse(&text) {
         assert_eq!(SequenceNumber::parse(&seq.to_string()), Ok(seq));
+    }
+    if let Ok((shard, None)) = SequenceNumber::parse_position(&text) {
+        let start = SequenceNumber::shard_start(shard);
+        assert_eq!(SequenceNumber::parse_position(&start), Ok((shard, None)));
+    }
+    if let Some((stream_arn, name, secs)) = crate::consumers::parse_consumer_arn(&text) {
+        let again = format!("{stream_arn}/consumer/{name}:{secs}");
+        assert_eq!(
+            crate::consumers::parse_consumer_arn(&again),
+            Some((stream_arn, name, secs))
+        );
     }
     if let Some(i) = parse_shard_id(&text) {
         assert_eq!(parse_shard_id(&crate::meta::shard_id(i)), Some(i));
