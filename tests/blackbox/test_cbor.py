@@ -185,9 +185,10 @@ def cbor_stream(ccall, cbor_post):
 
     def make(shards):
         name = unique_name("cbor")
-        doc = ccall("CreateStream", {"StreamName": name, "ShardCount": shards})
-        # CreateStream has no output members: an empty body or an empty map.
-        assert doc in (None, {}), doc
+        r = cbor_post("CreateStream", {"StreamName": name, "ShardCount": shards})
+        # CreateStream has no output members: AWS sends no body at all.
+        assert r.status == 200 and r.body == b"", (r.status, r.body)
+        assert r.headers.get("content-length") == "0", r.headers
         names.append(name)
         wait_active(ccall, name)
         return name
@@ -282,6 +283,20 @@ def test_timestamps_are_tag_1_integer_millis_on_the_wire(cbor_post, cbor_stream)
     assert listed.status == 200, listed.doc
     summaries = [s for s in listed.doc["StreamSummaries"] if s["StreamName"] == name]
     assert len(summaries) == 1 and millis(summaries[0]["StreamCreationTimestamp"]) == ms
+
+
+def test_operations_without_output_members_answer_an_empty_body(cbor_post, cbor_stream):
+    name = cbor_stream(1)
+    for op, payload in [
+        ("AddTagsToStream", {"StreamName": name, "Tags": {"k": "v"}}),
+        ("RemoveTagsFromStream", {"StreamName": name, "TagKeys": ["k"]}),
+    ]:
+        r = cbor_post(op, payload)
+        assert r.status == 200 and r.body == b"", (op, r.status, r.body)
+        assert r.headers.get("content-length") == "0", (op, r.headers)
+    # An operation with output members still answers a CBOR map.
+    r = cbor_post("ListTagsForStream", {"StreamName": name})
+    assert r.status == 200 and r.doc == {"Tags": [], "HasMoreTags": False}, r.doc
 
 
 def test_put_record_and_get_records_roundtrip(ccall, cbor_stream):

@@ -263,6 +263,12 @@ pub async fn run_decoded(
                     .map_err(Failure::Domain);
             }
             let output = dispatch(streams, ctx, op, &input).await?;
+            if crate::has_empty_output(op) {
+                // AWS sends no body at all for an operation without output members, in JSON
+                // and CBOR alike; every SDK reads an empty body as the empty output.
+                debug_assert!(matches!(&output, Node::Map(m) if m.is_empty()), "{op:?}");
+                return Ok(Vec::new());
+            }
             Ok(crate::encode_response(protocol, &output))
         }
     }
