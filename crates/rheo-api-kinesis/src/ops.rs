@@ -88,13 +88,10 @@ pub const NOT_IMPLEMENTED_TYPE: &str = "UnknownOperationException";
 /// `dispatch` both match it, so the list is written once and both matches stay exhaustive.
 macro_rules! not_implemented {
     () => {
-        Operation::DeleteResourcePolicy
-            | Operation::DeregisterStreamConsumer
+        Operation::DeregisterStreamConsumer
             | Operation::DescribeAccountSettings
             | Operation::DescribeStreamConsumer
-            | Operation::GetResourcePolicy
             | Operation::ListStreamConsumers
-            | Operation::PutResourcePolicy
             | Operation::RegisterStreamConsumer
             | Operation::SubscribeToShard
             | Operation::UpdateAccountSettings
@@ -121,6 +118,7 @@ pub const fn state(op: Operation) -> OperationState {
         O::AddTagsToStream
         | O::CreateStream
         | O::DecreaseStreamRetentionPeriod
+        | O::DeleteResourcePolicy
         | O::DeleteStream
         | O::DescribeLimits
         | O::DescribeStream
@@ -128,6 +126,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::DisableEnhancedMonitoring
         | O::EnableEnhancedMonitoring
         | O::GetRecords
+        | O::GetResourcePolicy
         | O::GetShardIterator
         | O::IncreaseStreamRetentionPeriod
         | O::ListShards
@@ -137,6 +136,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::MergeShards
         | O::PutRecord
         | O::PutRecords
+        | O::PutResourcePolicy
         | O::RemoveTagsFromStream
         | O::SplitShard
         | O::StartStreamEncryption
@@ -462,6 +462,24 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
         }
         O::StopStreamEncryption => {
             streams.set_encryption(ctx, &target(input), None).await?;
+            Ok(Node::map())
+        }
+        O::PutResourcePolicy => {
+            let arn = string(input, "ResourceARN")?;
+            let policy = string(input, "Policy")?;
+            streams.put_resource_policy(ctx, arn, policy).await?;
+            Ok(Node::map())
+        }
+        O::GetResourcePolicy => {
+            let policy = streams
+                .get_resource_policy(ctx, string(input, "ResourceARN")?)
+                .await?;
+            Ok(Node::map().with("Policy", policy))
+        }
+        O::DeleteResourcePolicy => {
+            streams
+                .delete_resource_policy(ctx, string(input, "ResourceARN")?)
+                .await?;
             Ok(Node::map())
         }
         // Exhaustive on purpose: `state` says which of these answer before decoding, and a new

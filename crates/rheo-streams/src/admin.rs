@@ -140,6 +140,7 @@ impl Streams {
             enhanced_metrics: Vec::new(),
             max_record_size_kib: req.max_record_size_kib.unwrap_or(RECORD_SIZE_KIB_DEFAULT),
             warm_throughput_mibps: req.warm_throughput_mibps,
+            policy: None,
         };
         self.persist(&meta)?;
         let key = (ctx.region.clone(), req.name.clone());
