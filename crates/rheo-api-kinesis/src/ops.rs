@@ -48,6 +48,9 @@ pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
 pub enum Failure {
     Wire(rheo_proto::WireError),
     NotImplemented(Operation),
+    /// The request set `DryRun`: it was decoded, validated and passed the middleware chain,
+    /// and nothing was run.
+    DryRun,
     /// A middleware of the chain refused the decoded request.
     Refused(rheo_http::middleware::Refusal),
     Domain(KinesisError),
@@ -63,6 +66,11 @@ impl Failure {
                 NOT_IMPLEMENTED_TYPE,
                 400,
                 format!("Rheo does not implement {} yet.", op.name()),
+            )),
+            Failure::DryRun => Some((
+                DRY_RUN_TYPE,
+                400,
+                "The request was rejected because the DryRun parameter was specified.".to_string(),
             )),
             Failure::Refused(r) => Some((r.error_type, r.status, r.message.clone())),
             Failure::Domain(e) => {
@@ -88,14 +96,32 @@ pub const NOT_IMPLEMENTED_TYPE: &str = "UnknownOperationException";
 /// `dispatch` both match it, so the list is written once and both matches stay exhaustive.
 macro_rules! not_implemented {
     () => {
-        Operation::DeregisterStreamConsumer
+        Operation::AcknowledgeDeadLetterQueueRecords
+            | Operation::AcknowledgeQueueRecords
+            | Operation::CreateChannel
+            | Operation::CreateQueue
+            | Operation::DeleteChannel
+            | Operation::DeleteQueue
+            | Operation::DeregisterStreamConsumer
             | Operation::DescribeAccountSettings
+            | Operation::DescribeChannel
+            | Operation::DescribeQueue
             | Operation::DescribeStreamConsumer
+            | Operation::ListChannels
+            | Operation::ListQueues
             | Operation::ListStreamConsumers
+            | Operation::ReceiveDeadLetterQueueRecords
+            | Operation::ReceiveQueueRecords
             | Operation::RegisterStreamConsumer
+            | Operation::RestoreDeadLetterQueueRecords
             | Operation::SubscribeToShard
             | Operation::UpdateAccountSettings
+            | Operation::UpdateChannel
+            | Operation::UpdateDeadLetterQueueRecordsVisibility
             | Operation::UpdateMaxRecordSize
+            | Operation::UpdateQueue
+            | Operation::UpdateQueueRecordsVisibility
+            | Operation::UpdateStreamRecordDistributionStrategy
             | Operation::UpdateStreamWarmThroughput
     };
 }
@@ -106,7 +132,7 @@ macro_rules! not_implemented {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OperationState {
     Implemented,
-    /// Answers [`Failure::NotImplemented`] before its body is decoded.
+    /// Decoded and validated, then answered with [`Failure::NotImplemented`].
     NotImplemented,
 }
 
@@ -223,13 +249,18 @@ impl Decoded<'_> {
 }
 
 /// Stage 1: decode `body` for `op` (fast path or generic decoder). An operation whose [`state`]
-/// is not implemented is refused before its body is read.
+/// is not implemented is decoded and validated against the model like any other, so a
+/// malformed request gets AWS's SerializationException or ValidationException, and only a
+/// valid one is refused as not implemented.
 pub fn decode(
     op: Operation,
     protocol: crate::Protocol,
     body: &[u8],
 ) -> Result<Decoded<'_>, Failure> {
     if state(op) == OperationState::NotImplemented {
+        let shape =
+            crate::shape(op).ok_or(Failure::Wire(rheo_proto::WireError::UnknownOperation))?;
+        crate::decode_request(crate::model(), shape, protocol, body).map_err(Failure::Wire)?;
         return Err(Failure::NotImplemented(op));
     }
     if route(protocol, op) == Route::PutRecordsFast {
@@ -238,10 +269,49 @@ pub fn decode(
         }
     }
     let shape = crate::shape(op).ok_or(Failure::Wire(rheo_proto::WireError::UnknownOperation))?;
-    crate::decode_request(crate::model(), shape, protocol, body)
-        .map(Decoded::Tree)
-        .map_err(Failure::Wire)
+    let input =
+        crate::decode_request(crate::model(), shape, protocol, body).map_err(Failure::Wire)?;
+    require_partition_keys(op, &input).map_err(Failure::Wire)?;
+    Ok(Decoded::Tree(input))
 }
+
+/// AWS's model no longer marks `PartitionKey` required (a stream with AUTO record distribution
+/// ignores it), but every stream here places records by their key: a missing key is refused
+/// with the text the model's constraint gave, as a validation error before anything runs.
+fn require_partition_keys(op: Operation, input: &Node) -> Result<(), rheo_proto::WireError> {
+    let null = |path: &str| {
+        format!("Value null at '{path}' failed to satisfy constraint: Member must not be null")
+    };
+    let missing: Vec<String> = match op {
+        Operation::PutRecord if input.get("PartitionKey").is_none() => vec![null("partitionKey")],
+        Operation::PutRecords => input
+            .get("Records")
+            .and_then(Node::as_list)
+            .map(|records| {
+                records
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.get("PartitionKey").is_none())
+                    .map(|(i, _)| null(&format!("records.{}.member.partitionKey", i + 1)))
+                    .take(rheo_proto::MAX_REPORTED)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let n = missing.len();
+    Err(rheo_proto::WireError::Validation(format!(
+        "{n} validation error{} detected: {}",
+        if n == 1 { "" } else { "s" },
+        missing.join("; ")
+    )))
+}
+
+/// The `__type` of a request with `DryRun` set (a member of the data-plane inputs).
+pub const DRY_RUN_TYPE: &str = "DryRunOperationException";
 
 /// Stage 3 and 4: run a decoded request and encode its answer. JSON PutRecords and GetRecords
 /// answers are written straight to bytes by the [`fast`](crate::fast) paths.
@@ -257,6 +327,11 @@ pub async fn run_decoded(
             .await
             .map_err(Failure::Domain),
         Decoded::Tree(input) => {
+            // A dry run stops once the request is known to be valid and allowed: nothing is
+            // written or read.
+            if input.get("DryRun").and_then(Node::as_bool) == Some(true) {
+                return Err(Failure::DryRun);
+            }
             if route(protocol, op) == Route::GetRecordsFast {
                 return crate::fast::get_records(streams, ctx, &input)
                     .await
@@ -393,7 +468,10 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
                 .with("ShardLimit", l.shard_limit)
                 .with("OpenShardCount", l.open_shard_count)
                 .with("OnDemandStreamCount", l.on_demand_stream_count)
-                .with("OnDemandStreamCountLimit", l.on_demand_stream_count_limit))
+                .with("OnDemandStreamCountLimit", l.on_demand_stream_count_limit)
+                // Channels cannot be created here yet. ChannelCountLimit is left out: AWS's
+                // default is not documented in anything found so far.
+                .with("ChannelCount", 0i64))
         }
         O::UpdateStreamMode => {
             let mode = mode_of(input.get("StreamModeDetails"))?;

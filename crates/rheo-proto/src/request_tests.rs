@@ -158,10 +158,11 @@ fn validation_messages() {
          format!("1 validation error detected: Value '{long129}' at 'streamName' failed to satisfy constraint: \
                   Member must have length less than or equal to 128")),
         ("PutRecords", r#"{"Records":[{"Data":"YQ=="},{"PartitionKey":"k"},{"PartitionKey":"k","Data":"","ExplicitHashKey":"x"}]}"#.into(),
-         "3 validation errors detected: \
-          Value null at 'records.1.member.partitionKey' failed to satisfy constraint: Member must not be null; \
+         // The model no longer requires PartitionKey (AUTO record distribution ignores it); the
+         // binding refuses a missing one itself.
+         "2 validation errors detected: \
           Value null at 'records.2.member.data' failed to satisfy constraint: Member must not be null; \
-          Value 'x' at 'records.3.member.explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})".into()),
+          Value 'x' at 'records.3.member.explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: ^(0|([1-9]\\d{0,38}))$".into()),
         ("PutRecords", r#"{"Records":[null]}"#.into(),
          "1 validation error detected: Value null at 'records.1.member' failed to satisfy constraint: Member must not be null".into()),
         ("PutRecord", format!(r#"{{"StreamName":"s","PartitionKey":"{pk257}","Data":"YQ=="}}"#),
@@ -170,14 +171,14 @@ fn validation_messages() {
         ("PutRecord", format!(r#"{{"PartitionKey":"{emoji}","Data":""}}"#),
          format!("1 validation error detected: Value '{emoji}' at 'partitionKey' failed to satisfy constraint: \
                   Member must have length less than or equal to 256")),
-        ("PutRecord", r#"{"Data":""}"#.into(),
-         "1 validation error detected: Value null at 'partitionKey' failed to satisfy constraint: Member must not be null".into()),
+        ("PutRecord", r#"{"PartitionKey":"k"}"#.into(),
+         "1 validation error detected: Value null at 'data' failed to satisfy constraint: Member must not be null".into()),
         ("GetShardIterator", r#"{"ShardId":"a","ShardIteratorType":"NOPE"}"#.into(),
          "1 validation error detected: Value 'NOPE' at 'shardIteratorType' failed to satisfy constraint: \
           Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]".into()),
         ("GetShardIterator", r#"{"ShardId":"a","ShardIteratorType":"LATEST","StartingSequenceNumber":"01"}"#.into(),
          "1 validation error detected: Value '01' at 'startingSequenceNumber' failed to satisfy constraint: \
-          Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})".into()),
+          Member must satisfy regular expression pattern: ^(0|([1-9]\\d{0,128}))$".into()),
         ("CreateStream", r#"{"StreamName":"s","ShardCount":0}"#.into(),
          "1 validation error detected: Value '0' at 'shardCount' failed to satisfy constraint: \
           Member must have value greater than or equal to 1".into()),
@@ -222,12 +223,16 @@ fn validation_messages() {
 
 #[test]
 fn validation_listing_is_capped() {
-    let records: Vec<String> = (0..15).map(|_| r#"{"Data":""}"#.to_string()).collect();
+    let records: Vec<String> = (0..15)
+        .map(|_| r#"{"PartitionKey":"k"}"#.to_string())
+        .collect();
     let body = format!(r#"{{"Records":[{}]}}"#, records.join(","));
     let msg = validation("PutRecords", &body);
     assert!(msg.starts_with("10 validation errors detected: "), "{msg}");
     assert_eq!(msg.matches("; ").count(), 9);
-    assert!(msg.ends_with("Value null at 'records.10.member.partitionKey' failed to satisfy constraint: Member must not be null"));
+    assert!(msg.ends_with(
+        "Value null at 'records.10.member.data' failed to satisfy constraint: Member must not be null"
+    ));
 }
 
 /// A tiny model to exercise constraints the Kinesis inputs cannot reach cheaply (blob max, long, double).
