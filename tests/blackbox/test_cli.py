@@ -58,3 +58,26 @@ def test_cli_error_is_reported(aws_cli):
     assert rc != 0
     assert "ResourceNotFoundException" in err
     assert f"Stream {name} under account 000000000000 not found." in err
+
+
+def test_cli_empty_answers_and_resource_policy(aws_cli):
+    # Operations without output members answer an empty body: the CLI prints nothing and exits 0.
+    name = unique_name("cli")
+    rc, out = aws_cli("create-stream", "--stream-name", name, "--shard-count", "1")
+    assert rc == 0 and out is None, out
+    arn = f"arn:aws:kinesis:us-east-1:000000000000:stream/{name}"
+    try:
+        rc, out = aws_cli("wait", "stream-exists", "--stream-name", name)
+        assert rc == 0, out
+        rc, out = aws_cli("add-tags-to-stream", "--stream-name", name, "--tags", "k=v")
+        assert rc == 0 and out is None, out
+        rc, out = aws_cli("get-resource-policy", "--resource-arn", arn)
+        assert rc == 0 and out == {"Policy": "{}"}, out
+        policy = '{"Version":"2012-10-17","Statement":[]}'
+        rc, out = aws_cli("put-resource-policy", "--resource-arn", arn, "--policy", policy)
+        assert rc == 0 and out is None, out
+        rc, out = aws_cli("get-resource-policy", "--resource-arn", arn)
+        assert rc == 0 and out == {"Policy": policy}, out
+    finally:
+        rc, out = aws_cli("delete-stream", "--stream-name", name)
+        assert rc == 0 and out is None, out

@@ -98,3 +98,17 @@ def test_unknown_consumer_or_stream(kinesis, kw):
     if "ConsumerName" in kw:
         kw = {**kw, "StreamARN": stream_arn("no-such-stream-here")}
     assert_error(kinesis.describe_stream_consumer, "ResourceNotFoundException", **kw)
+
+
+def test_a_consumer_has_its_own_resource_policy(kinesis, stream):
+    name = stream(1)
+    arn = stream_arn(name)
+    c = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="pol")["Consumer"]
+    assert kinesis.get_resource_policy(ResourceARN=c["ConsumerARN"])["Policy"] == "{}"
+    policy = '{"Version":"2012-10-17","Statement":[]}'
+    kinesis.put_resource_policy(ResourceARN=c["ConsumerARN"], Policy=policy)
+    assert kinesis.get_resource_policy(ResourceARN=c["ConsumerARN"])["Policy"] == policy
+    # The stream's own policy is another one.
+    assert kinesis.get_resource_policy(ResourceARN=arn)["Policy"] == "{}"
+    kinesis.delete_resource_policy(ResourceARN=c["ConsumerARN"])
+    assert kinesis.get_resource_policy(ResourceARN=c["ConsumerARN"])["Policy"] == "{}"

@@ -103,6 +103,41 @@ def test_unknown_members_are_ignored(raw_post, kinesis):
     wait_gone(kinesis, name)
 
 
+def assert_empty_answer(r):
+    # AWS answers an operation without output members with no body at all, not `{}`.
+    assert r.status == 200, r.body
+    assert r.body == b"", r.body
+    assert r.headers.get("content-length") == "0", r.headers
+    assert r.headers.get("x-amzn-requestid")
+
+
+def test_operations_without_output_members_answer_an_empty_body(raw_post, kinesis):
+    name = unique_name()
+    assert_empty_answer(raw_post("CreateStream", {"StreamName": name, "ShardCount": 2}))
+    wait_status(kinesis, name, "ACTIVE")
+    assert_empty_answer(raw_post("AddTagsToStream", {"StreamName": name, "Tags": {"k": "v"}}))
+    assert_empty_answer(raw_post("RemoveTagsFromStream", {"StreamName": name, "TagKeys": ["k"]}))
+    assert_empty_answer(raw_post("IncreaseStreamRetentionPeriod", {"StreamName": name, "RetentionPeriodHours": 48}))
+    wait_status(kinesis, name, "ACTIVE")
+    assert_empty_answer(raw_post("DecreaseStreamRetentionPeriod", {"StreamName": name, "RetentionPeriodHours": 24}))
+    wait_status(kinesis, name, "ACTIVE")
+    shards = kinesis.list_shards(StreamName=name)["Shards"]
+    assert_empty_answer(raw_post("MergeShards", {
+        "StreamName": name,
+        "ShardToMerge": shards[0]["ShardId"],
+        "AdjacentShardToMerge": shards[1]["ShardId"],
+    }))
+    wait_status(kinesis, name, "ACTIVE")
+    # Members of an output are still sent, even when the operation changes state.
+    r = raw_post("ListTagsForStream", {"StreamName": name})
+    assert r.status == 200 and r.json == {"Tags": [], "HasMoreTags": False}, r.body
+    assert_empty_answer(raw_post("DeleteStream", {"StreamName": name}))
+    wait_gone(kinesis, name)
+    # An error is still a JSON document.
+    r = raw_post("DeleteStream", {"StreamName": name})
+    assert r.status == 400 and r.error_type == "ResourceNotFoundException", r.body
+
+
 def test_validation_error_body(raw_post):
     r = raw_post("ListStreams", json.dumps({"Limit": 0}))
     assert r.status == 400

@@ -90,7 +90,7 @@ def test_put_record_explicit_hash_key_pattern(kinesis_nv, stream):
     name = stream(1)
     assert_error(kinesis_nv.put_record, "ValidationException",
                  "1 validation error detected: Value 'abc' at 'explicitHashKey' failed to satisfy constraint: "
-                 "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+                 "Member must satisfy regular expression pattern: ^(0|([1-9]\\d{0,38}))$",
                  StreamName=name, Data=b"x", PartitionKey="pk", ExplicitHashKey="abc")
 
 
@@ -128,5 +128,5 @@ def test_put_record_sequence_number_for_ordering_pattern(kinesis_nv, stream):
     name = stream(1)
     assert_error(kinesis_nv.put_record, "ValidationException",
                  "1 validation error detected: Value 'abc' at 'sequenceNumberForOrdering' failed to satisfy "
-                 "constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
+                 "constraint: Member must satisfy regular expression pattern: ^(0|([1-9]\\d{0,128}))$",
                  StreamName=name, Data=b"x", PartitionKey="pk", SequenceNumberForOrdering="abc")

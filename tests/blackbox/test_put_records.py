@@ -76,7 +76,7 @@ def test_put_records_member_paths_in_validation(kinesis_nv, stream):
         "Value '' at 'records.2.member.partitionKey' failed to satisfy constraint: "
         "Member must have length greater than or equal to 1",
         "Value 'nope' at 'records.3.member.explicitHashKey' failed to satisfy constraint: "
-        "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+        "Member must satisfy regular expression pattern: ^(0|([1-9]\\d{0,38}))$",
     ])
 
 

@@ -80,7 +80,7 @@ def test_split_hash_key_pattern(kinesis_nv, stream):
     name = stream(1)
     assert_error(kinesis_nv.split_shard, "ValidationException",
                  "1 validation error detected: Value 'middle' at 'newStartingHashKey' failed to satisfy "
-                 "constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+                 "constraint: Member must satisfy regular expression pattern: ^(0|([1-9]\\d{0,38}))$",
                  StreamName=name, ShardToSplit=S0, NewStartingHashKey="middle")
 
 

@@ -23,6 +23,7 @@ def model(name):
 
 
 CW = model("monitoring-2010-08-01.json")
+KINESIS = model("kinesis-2013-12-02.json")
 DDB = model("dynamodb-2012-08-10.json")
 
 
@@ -146,3 +147,20 @@ def test_json10_error_type_loses_its_namespace():
     err = parse("json", DDB, "PutItem", "error_conditional.json", status=400)
     assert err["Error"]["Code"] == "ConditionalCheckFailedException"
     assert err["Error"]["Message"] == "The conditional request failed"
+
+
+def test_kinesis_empty_answers_parse_as_empty_outputs():
+    # Rheo answers every Kinesis operation without output members with an empty body (as AWS
+    # does); botocore's JSON 1.1 parser must read that as the empty output.
+    parser = botocore.parsers.create_parser("json")
+    empty = []
+    for op in KINESIS.operation_names:
+        shape = KINESIS.operation_model(op).output_shape
+        if shape is not None and shape.members:
+            continue
+        empty.append(op)
+        parsed = parser.parse({"body": b"", "headers": {"x-amzn-requestid": "r"}, "status_code": 200}, shape)
+        assert parsed["ResponseMetadata"]["RequestId"] == "r", op
+        parsed.pop("ResponseMetadata")
+        assert parsed == {}, op
+    assert {"CreateStream", "DeleteStream", "MergeShards", "SplitShard", "AddTagsToStream"} <= set(empty)

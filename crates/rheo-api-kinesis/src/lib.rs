@@ -103,6 +103,25 @@ pub fn shape(op: Operation) -> Option<&'static rheo_proto::Operation> {
     SHAPES.get(op as usize).copied().flatten()
 }
 
+/// Per [`Operation`], whether its answer has no members in the model (no output shape, or one
+/// with no members). AWS answers those with an empty body (`Content-Length: 0`), not `{}`.
+static EMPTY_OUTPUT: LazyLock<Vec<bool>> = LazyLock::new(|| {
+    Operation::ALL
+        .iter()
+        .map(|op| {
+            let output = shape(*op).and_then(|s| s.output.as_deref());
+            output
+                .and_then(|name| model().shape(name))
+                .is_none_or(|shape| shape.members().is_empty())
+        })
+        .collect()
+});
+
+/// Whether `op`'s answer has no members in the model, so its success body is empty.
+pub fn has_empty_output(op: Operation) -> bool {
+    EMPTY_OUTPUT.get(op as usize).copied().unwrap_or(false)
+}
+
 /// Resolves `X-Amz-Target` (`Kinesis_20131202.PutRecord`) to an operation id.
 ///
 /// Missing header, wrong service prefix or an operation the model does not have all give
@@ -141,6 +160,30 @@ mod tests {
         assert!(resolve(None).is_err());
         for op in Operation::ALL {
             assert_eq!(shape(op).map(|s| s.name.as_str()), Some(op.name()));
+        }
+    }
+
+    #[test]
+    fn empty_outputs_come_from_the_model() {
+        use super::{has_empty_output, Operation};
+        for op in [
+            Operation::CreateStream,
+            Operation::DeleteStream,
+            Operation::AddTagsToStream,
+            Operation::MergeShards,
+            Operation::SplitShard,
+            Operation::IncreaseStreamRetentionPeriod,
+            Operation::StartStreamEncryption,
+        ] {
+            assert!(has_empty_output(op), "{op:?}");
+        }
+        for op in [
+            Operation::PutRecord,
+            Operation::DescribeLimits,
+            Operation::UpdateShardCount,
+            Operation::ListTagsForResource,
+        ] {
+            assert!(!has_empty_output(op), "{op:?}");
         }
     }
 }

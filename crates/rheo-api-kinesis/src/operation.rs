@@ -7,14 +7,22 @@
 /// One operation of the Kinesis model (implemented or not: see `ops::state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Operation {
+    AcknowledgeDeadLetterQueueRecords,
+    AcknowledgeQueueRecords,
     AddTagsToStream,
+    CreateChannel,
+    CreateQueue,
     CreateStream,
     DecreaseStreamRetentionPeriod,
+    DeleteChannel,
+    DeleteQueue,
     DeleteResourcePolicy,
     DeleteStream,
     DeregisterStreamConsumer,
     DescribeAccountSettings,
+    DescribeChannel,
     DescribeLimits,
+    DescribeQueue,
     DescribeStream,
     DescribeStreamConsumer,
     DescribeStreamSummary,
@@ -24,6 +32,8 @@ pub enum Operation {
     GetResourcePolicy,
     GetShardIterator,
     IncreaseStreamRetentionPeriod,
+    ListChannels,
+    ListQueues,
     ListShards,
     ListStreamConsumers,
     ListStreams,
@@ -33,8 +43,11 @@ pub enum Operation {
     PutRecord,
     PutRecords,
     PutResourcePolicy,
+    ReceiveDeadLetterQueueRecords,
+    ReceiveQueueRecords,
     RegisterStreamConsumer,
     RemoveTagsFromStream,
+    RestoreDeadLetterQueueRecords,
     SplitShard,
     StartStreamEncryption,
     StopStreamEncryption,
@@ -42,23 +55,36 @@ pub enum Operation {
     TagResource,
     UntagResource,
     UpdateAccountSettings,
+    UpdateChannel,
+    UpdateDeadLetterQueueRecordsVisibility,
     UpdateMaxRecordSize,
+    UpdateQueue,
+    UpdateQueueRecordsVisibility,
     UpdateShardCount,
     UpdateStreamMode,
+    UpdateStreamRecordDistributionStrategy,
     UpdateStreamWarmThroughput,
 }
 
 impl Operation {
     /// Every operation, in the model's (alphabetical) order.
-    pub const ALL: [Operation; 39] = [
+    pub const ALL: [Operation; 57] = [
+        Operation::AcknowledgeDeadLetterQueueRecords,
+        Operation::AcknowledgeQueueRecords,
         Operation::AddTagsToStream,
+        Operation::CreateChannel,
+        Operation::CreateQueue,
         Operation::CreateStream,
         Operation::DecreaseStreamRetentionPeriod,
+        Operation::DeleteChannel,
+        Operation::DeleteQueue,
         Operation::DeleteResourcePolicy,
         Operation::DeleteStream,
         Operation::DeregisterStreamConsumer,
         Operation::DescribeAccountSettings,
+        Operation::DescribeChannel,
         Operation::DescribeLimits,
+        Operation::DescribeQueue,
         Operation::DescribeStream,
         Operation::DescribeStreamConsumer,
         Operation::DescribeStreamSummary,
@@ -68,6 +94,8 @@ impl Operation {
         Operation::GetResourcePolicy,
         Operation::GetShardIterator,
         Operation::IncreaseStreamRetentionPeriod,
+        Operation::ListChannels,
+        Operation::ListQueues,
         Operation::ListShards,
         Operation::ListStreamConsumers,
         Operation::ListStreams,
@@ -77,8 +105,11 @@ impl Operation {
         Operation::PutRecord,
         Operation::PutRecords,
         Operation::PutResourcePolicy,
+        Operation::ReceiveDeadLetterQueueRecords,
+        Operation::ReceiveQueueRecords,
         Operation::RegisterStreamConsumer,
         Operation::RemoveTagsFromStream,
+        Operation::RestoreDeadLetterQueueRecords,
         Operation::SplitShard,
         Operation::StartStreamEncryption,
         Operation::StopStreamEncryption,
@@ -86,23 +117,36 @@ impl Operation {
         Operation::TagResource,
         Operation::UntagResource,
         Operation::UpdateAccountSettings,
+        Operation::UpdateChannel,
+        Operation::UpdateDeadLetterQueueRecordsVisibility,
         Operation::UpdateMaxRecordSize,
+        Operation::UpdateQueue,
+        Operation::UpdateQueueRecordsVisibility,
         Operation::UpdateShardCount,
         Operation::UpdateStreamMode,
+        Operation::UpdateStreamRecordDistributionStrategy,
         Operation::UpdateStreamWarmThroughput,
     ];
 
     /// The name in the model and in `X-Amz-Target`.
     pub const fn name(self) -> &'static str {
         match self {
+            Operation::AcknowledgeDeadLetterQueueRecords => "AcknowledgeDeadLetterQueueRecords",
+            Operation::AcknowledgeQueueRecords => "AcknowledgeQueueRecords",
             Operation::AddTagsToStream => "AddTagsToStream",
+            Operation::CreateChannel => "CreateChannel",
+            Operation::CreateQueue => "CreateQueue",
             Operation::CreateStream => "CreateStream",
             Operation::DecreaseStreamRetentionPeriod => "DecreaseStreamRetentionPeriod",
+            Operation::DeleteChannel => "DeleteChannel",
+            Operation::DeleteQueue => "DeleteQueue",
             Operation::DeleteResourcePolicy => "DeleteResourcePolicy",
             Operation::DeleteStream => "DeleteStream",
             Operation::DeregisterStreamConsumer => "DeregisterStreamConsumer",
             Operation::DescribeAccountSettings => "DescribeAccountSettings",
+            Operation::DescribeChannel => "DescribeChannel",
             Operation::DescribeLimits => "DescribeLimits",
+            Operation::DescribeQueue => "DescribeQueue",
             Operation::DescribeStream => "DescribeStream",
             Operation::DescribeStreamConsumer => "DescribeStreamConsumer",
             Operation::DescribeStreamSummary => "DescribeStreamSummary",
@@ -112,6 +156,8 @@ impl Operation {
             Operation::GetResourcePolicy => "GetResourcePolicy",
             Operation::GetShardIterator => "GetShardIterator",
             Operation::IncreaseStreamRetentionPeriod => "IncreaseStreamRetentionPeriod",
+            Operation::ListChannels => "ListChannels",
+            Operation::ListQueues => "ListQueues",
             Operation::ListShards => "ListShards",
             Operation::ListStreamConsumers => "ListStreamConsumers",
             Operation::ListStreams => "ListStreams",
@@ -121,8 +167,11 @@ impl Operation {
             Operation::PutRecord => "PutRecord",
             Operation::PutRecords => "PutRecords",
             Operation::PutResourcePolicy => "PutResourcePolicy",
+            Operation::ReceiveDeadLetterQueueRecords => "ReceiveDeadLetterQueueRecords",
+            Operation::ReceiveQueueRecords => "ReceiveQueueRecords",
             Operation::RegisterStreamConsumer => "RegisterStreamConsumer",
             Operation::RemoveTagsFromStream => "RemoveTagsFromStream",
+            Operation::RestoreDeadLetterQueueRecords => "RestoreDeadLetterQueueRecords",
             Operation::SplitShard => "SplitShard",
             Operation::StartStreamEncryption => "StartStreamEncryption",
             Operation::StopStreamEncryption => "StopStreamEncryption",
@@ -130,9 +179,18 @@ impl Operation {
             Operation::TagResource => "TagResource",
             Operation::UntagResource => "UntagResource",
             Operation::UpdateAccountSettings => "UpdateAccountSettings",
+            Operation::UpdateChannel => "UpdateChannel",
+            Operation::UpdateDeadLetterQueueRecordsVisibility => {
+                "UpdateDeadLetterQueueRecordsVisibility"
+            }
             Operation::UpdateMaxRecordSize => "UpdateMaxRecordSize",
+            Operation::UpdateQueue => "UpdateQueue",
+            Operation::UpdateQueueRecordsVisibility => "UpdateQueueRecordsVisibility",
             Operation::UpdateShardCount => "UpdateShardCount",
             Operation::UpdateStreamMode => "UpdateStreamMode",
+            Operation::UpdateStreamRecordDistributionStrategy => {
+                "UpdateStreamRecordDistributionStrategy"
+            }
             Operation::UpdateStreamWarmThroughput => "UpdateStreamWarmThroughput",
         }
     }
@@ -140,14 +198,24 @@ impl Operation {
     /// The IAM action a request of this operation asks for.
     pub const fn action(self) -> &'static str {
         match self {
+            Operation::AcknowledgeDeadLetterQueueRecords => {
+                "kinesis:AcknowledgeDeadLetterQueueRecords"
+            }
+            Operation::AcknowledgeQueueRecords => "kinesis:AcknowledgeQueueRecords",
             Operation::AddTagsToStream => "kinesis:AddTagsToStream",
+            Operation::CreateChannel => "kinesis:CreateChannel",
+            Operation::CreateQueue => "kinesis:CreateQueue",
             Operation::CreateStream => "kinesis:CreateStream",
             Operation::DecreaseStreamRetentionPeriod => "kinesis:DecreaseStreamRetentionPeriod",
+            Operation::DeleteChannel => "kinesis:DeleteChannel",
+            Operation::DeleteQueue => "kinesis:DeleteQueue",
             Operation::DeleteResourcePolicy => "kinesis:DeleteResourcePolicy",
             Operation::DeleteStream => "kinesis:DeleteStream",
             Operation::DeregisterStreamConsumer => "kinesis:DeregisterStreamConsumer",
             Operation::DescribeAccountSettings => "kinesis:DescribeAccountSettings",
+            Operation::DescribeChannel => "kinesis:DescribeChannel",
             Operation::DescribeLimits => "kinesis:DescribeLimits",
+            Operation::DescribeQueue => "kinesis:DescribeQueue",
             Operation::DescribeStream => "kinesis:DescribeStream",
             Operation::DescribeStreamConsumer => "kinesis:DescribeStreamConsumer",
             Operation::DescribeStreamSummary => "kinesis:DescribeStreamSummary",
@@ -157,6 +225,8 @@ impl Operation {
             Operation::GetResourcePolicy => "kinesis:GetResourcePolicy",
             Operation::GetShardIterator => "kinesis:GetShardIterator",
             Operation::IncreaseStreamRetentionPeriod => "kinesis:IncreaseStreamRetentionPeriod",
+            Operation::ListChannels => "kinesis:ListChannels",
+            Operation::ListQueues => "kinesis:ListQueues",
             Operation::ListShards => "kinesis:ListShards",
             Operation::ListStreamConsumers => "kinesis:ListStreamConsumers",
             Operation::ListStreams => "kinesis:ListStreams",
@@ -166,8 +236,11 @@ impl Operation {
             Operation::PutRecord => "kinesis:PutRecord",
             Operation::PutRecords => "kinesis:PutRecords",
             Operation::PutResourcePolicy => "kinesis:PutResourcePolicy",
+            Operation::ReceiveDeadLetterQueueRecords => "kinesis:ReceiveDeadLetterQueueRecords",
+            Operation::ReceiveQueueRecords => "kinesis:ReceiveQueueRecords",
             Operation::RegisterStreamConsumer => "kinesis:RegisterStreamConsumer",
             Operation::RemoveTagsFromStream => "kinesis:RemoveTagsFromStream",
+            Operation::RestoreDeadLetterQueueRecords => "kinesis:RestoreDeadLetterQueueRecords",
             Operation::SplitShard => "kinesis:SplitShard",
             Operation::StartStreamEncryption => "kinesis:StartStreamEncryption",
             Operation::StopStreamEncryption => "kinesis:StopStreamEncryption",
@@ -175,9 +248,18 @@ impl Operation {
             Operation::TagResource => "kinesis:TagResource",
             Operation::UntagResource => "kinesis:UntagResource",
             Operation::UpdateAccountSettings => "kinesis:UpdateAccountSettings",
+            Operation::UpdateChannel => "kinesis:UpdateChannel",
+            Operation::UpdateDeadLetterQueueRecordsVisibility => {
+                "kinesis:UpdateDeadLetterQueueRecordsVisibility"
+            }
             Operation::UpdateMaxRecordSize => "kinesis:UpdateMaxRecordSize",
+            Operation::UpdateQueue => "kinesis:UpdateQueue",
+            Operation::UpdateQueueRecordsVisibility => "kinesis:UpdateQueueRecordsVisibility",
             Operation::UpdateShardCount => "kinesis:UpdateShardCount",
             Operation::UpdateStreamMode => "kinesis:UpdateStreamMode",
+            Operation::UpdateStreamRecordDistributionStrategy => {
+                "kinesis:UpdateStreamRecordDistributionStrategy"
+            }
             Operation::UpdateStreamWarmThroughput => "kinesis:UpdateStreamWarmThroughput",
         }
     }
@@ -185,14 +267,24 @@ impl Operation {
     /// The operation named `name` (case-sensitive, as AWS matches targets).
     pub fn from_name(name: &str) -> Option<Operation> {
         match name {
+            "AcknowledgeDeadLetterQueueRecords" => {
+                Some(Operation::AcknowledgeDeadLetterQueueRecords)
+            }
+            "AcknowledgeQueueRecords" => Some(Operation::AcknowledgeQueueRecords),
             "AddTagsToStream" => Some(Operation::AddTagsToStream),
+            "CreateChannel" => Some(Operation::CreateChannel),
+            "CreateQueue" => Some(Operation::CreateQueue),
             "CreateStream" => Some(Operation::CreateStream),
             "DecreaseStreamRetentionPeriod" => Some(Operation::DecreaseStreamRetentionPeriod),
+            "DeleteChannel" => Some(Operation::DeleteChannel),
+            "DeleteQueue" => Some(Operation::DeleteQueue),
             "DeleteResourcePolicy" => Some(Operation::DeleteResourcePolicy),
             "DeleteStream" => Some(Operation::DeleteStream),
             "DeregisterStreamConsumer" => Some(Operation::DeregisterStreamConsumer),
             "DescribeAccountSettings" => Some(Operation::DescribeAccountSettings),
+            "DescribeChannel" => Some(Operation::DescribeChannel),
             "DescribeLimits" => Some(Operation::DescribeLimits),
+            "DescribeQueue" => Some(Operation::DescribeQueue),
             "DescribeStream" => Some(Operation::DescribeStream),
             "DescribeStreamConsumer" => Some(Operation::DescribeStreamConsumer),
             "DescribeStreamSummary" => Some(Operation::DescribeStreamSummary),
@@ -202,6 +294,8 @@ impl Operation {
             "GetResourcePolicy" => Some(Operation::GetResourcePolicy),
             "GetShardIterator" => Some(Operation::GetShardIterator),
             "IncreaseStreamRetentionPeriod" => Some(Operation::IncreaseStreamRetentionPeriod),
+            "ListChannels" => Some(Operation::ListChannels),
+            "ListQueues" => Some(Operation::ListQueues),
             "ListShards" => Some(Operation::ListShards),
             "ListStreamConsumers" => Some(Operation::ListStreamConsumers),
             "ListStreams" => Some(Operation::ListStreams),
@@ -211,8 +305,11 @@ impl Operation {
             "PutRecord" => Some(Operation::PutRecord),
             "PutRecords" => Some(Operation::PutRecords),
             "PutResourcePolicy" => Some(Operation::PutResourcePolicy),
+            "ReceiveDeadLetterQueueRecords" => Some(Operation::ReceiveDeadLetterQueueRecords),
+            "ReceiveQueueRecords" => Some(Operation::ReceiveQueueRecords),
             "RegisterStreamConsumer" => Some(Operation::RegisterStreamConsumer),
             "RemoveTagsFromStream" => Some(Operation::RemoveTagsFromStream),
+            "RestoreDeadLetterQueueRecords" => Some(Operation::RestoreDeadLetterQueueRecords),
             "SplitShard" => Some(Operation::SplitShard),
             "StartStreamEncryption" => Some(Operation::StartStreamEncryption),
             "StopStreamEncryption" => Some(Operation::StopStreamEncryption),
@@ -220,9 +317,18 @@ impl Operation {
             "TagResource" => Some(Operation::TagResource),
             "UntagResource" => Some(Operation::UntagResource),
             "UpdateAccountSettings" => Some(Operation::UpdateAccountSettings),
+            "UpdateChannel" => Some(Operation::UpdateChannel),
+            "UpdateDeadLetterQueueRecordsVisibility" => {
+                Some(Operation::UpdateDeadLetterQueueRecordsVisibility)
+            }
             "UpdateMaxRecordSize" => Some(Operation::UpdateMaxRecordSize),
+            "UpdateQueue" => Some(Operation::UpdateQueue),
+            "UpdateQueueRecordsVisibility" => Some(Operation::UpdateQueueRecordsVisibility),
             "UpdateShardCount" => Some(Operation::UpdateShardCount),
             "UpdateStreamMode" => Some(Operation::UpdateStreamMode),
+            "UpdateStreamRecordDistributionStrategy" => {
+                Some(Operation::UpdateStreamRecordDistributionStrategy)
+            }
             "UpdateStreamWarmThroughput" => Some(Operation::UpdateStreamWarmThroughput),
             _ => None,
         }

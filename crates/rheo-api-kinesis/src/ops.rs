@@ -48,6 +48,9 @@ pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
 pub enum Failure {
     Wire(rheo_proto::WireError),
     NotImplemented(Operation),
+    /// The request set `DryRun`: it was decoded, validated and passed the middleware chain,
+    /// and nothing was run.
+    DryRun,
     /// A middleware of the chain refused the decoded request.
     Refused(rheo_http::middleware::Refusal),
     Domain(KinesisError),
@@ -63,6 +66,11 @@ impl Failure {
                 NOT_IMPLEMENTED_TYPE,
                 400,
                 format!("Rheo does not implement {} yet.", op.name()),
+            )),
+            Failure::DryRun => Some((
+                DRY_RUN_TYPE,
+                400,
+                "The request was rejected because the DryRun parameter was specified.".to_string(),
             )),
             Failure::Refused(r) => Some((r.error_type, r.status, r.message.clone())),
             Failure::Domain(e) => {
@@ -88,12 +96,27 @@ pub const NOT_IMPLEMENTED_TYPE: &str = "UnknownOperationException";
 /// `dispatch` both match it, so the list is written once and both matches stay exhaustive.
 macro_rules! not_implemented {
     () => {
-        Operation::DeleteResourcePolicy
+        Operation::AcknowledgeDeadLetterQueueRecords
+            | Operation::AcknowledgeQueueRecords
+            | Operation::CreateChannel
+            | Operation::CreateQueue
+            | Operation::DeleteChannel
+            | Operation::DeleteQueue
             | Operation::DescribeAccountSettings
-            | Operation::GetResourcePolicy
-            | Operation::PutResourcePolicy
+            | Operation::DescribeChannel
+            | Operation::DescribeQueue
+            | Operation::ListChannels
+            | Operation::ListQueues
+            | Operation::ReceiveDeadLetterQueueRecords
+            | Operation::ReceiveQueueRecords
+            | Operation::RestoreDeadLetterQueueRecords
             | Operation::UpdateAccountSettings
+            | Operation::UpdateChannel
+            | Operation::UpdateDeadLetterQueueRecordsVisibility
             | Operation::UpdateMaxRecordSize
+            | Operation::UpdateQueue
+            | Operation::UpdateQueueRecordsVisibility
+            | Operation::UpdateStreamRecordDistributionStrategy
             | Operation::UpdateStreamWarmThroughput
     };
 }
@@ -104,7 +127,7 @@ macro_rules! not_implemented {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OperationState {
     Implemented,
-    /// Answers [`Failure::NotImplemented`] before its body is decoded.
+    /// Decoded and validated, then answered with [`Failure::NotImplemented`].
     NotImplemented,
 }
 
@@ -116,6 +139,7 @@ pub const fn state(op: Operation) -> OperationState {
         O::AddTagsToStream
         | O::CreateStream
         | O::DecreaseStreamRetentionPeriod
+        | O::DeleteResourcePolicy
         | O::DeleteStream
         | O::DeregisterStreamConsumer
         | O::DescribeLimits
@@ -125,6 +149,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::DisableEnhancedMonitoring
         | O::EnableEnhancedMonitoring
         | O::GetRecords
+        | O::GetResourcePolicy
         | O::GetShardIterator
         | O::IncreaseStreamRetentionPeriod
         | O::ListShards
@@ -136,6 +161,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::PutRecord
         | O::PutRecords
         | O::RegisterStreamConsumer
+        | O::PutResourcePolicy
         | O::RemoveTagsFromStream
         | O::SplitShard
         | O::StartStreamEncryption
@@ -223,13 +249,18 @@ impl Decoded<'_> {
 }
 
 /// Stage 1: decode `body` for `op` (fast path or generic decoder). An operation whose [`state`]
-/// is not implemented is refused before its body is read.
+/// is not implemented is decoded and validated against the model like any other, so a
+/// malformed request gets AWS's SerializationException or ValidationException, and only a
+/// valid one is refused as not implemented.
 pub fn decode(
     op: Operation,
     protocol: crate::Protocol,
     body: &[u8],
 ) -> Result<Decoded<'_>, Failure> {
     if state(op) == OperationState::NotImplemented {
+        let shape =
+            crate::shape(op).ok_or(Failure::Wire(rheo_proto::WireError::UnknownOperation))?;
+        crate::decode_request(crate::model(), shape, protocol, body).map_err(Failure::Wire)?;
         return Err(Failure::NotImplemented(op));
     }
     if route(protocol, op) == Route::PutRecordsFast {
@@ -238,10 +269,49 @@ pub fn decode(
         }
     }
     let shape = crate::shape(op).ok_or(Failure::Wire(rheo_proto::WireError::UnknownOperation))?;
-    crate::decode_request(crate::model(), shape, protocol, body)
-        .map(Decoded::Tree)
-        .map_err(Failure::Wire)
+    let input =
+        crate::decode_request(crate::model(), shape, protocol, body).map_err(Failure::Wire)?;
+    require_partition_keys(op, &input).map_err(Failure::Wire)?;
+    Ok(Decoded::Tree(input))
 }
+
+/// AWS's model no longer marks `PartitionKey` required (a stream with AUTO record distribution
+/// ignores it), but every stream here places records by their key: a missing key is refused
+/// with the text the model's constraint gave, as a validation error before anything runs.
+fn require_partition_keys(op: Operation, input: &Node) -> Result<(), rheo_proto::WireError> {
+    let null = |path: &str| {
+        format!("Value null at '{path}' failed to satisfy constraint: Member must not be null")
+    };
+    let missing: Vec<String> = match op {
+        Operation::PutRecord if input.get("PartitionKey").is_none() => vec![null("partitionKey")],
+        Operation::PutRecords => input
+            .get("Records")
+            .and_then(Node::as_list)
+            .map(|records| {
+                records
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.get("PartitionKey").is_none())
+                    .map(|(i, _)| null(&format!("records.{}.member.partitionKey", i + 1)))
+                    .take(rheo_proto::MAX_REPORTED)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let n = missing.len();
+    Err(rheo_proto::WireError::Validation(format!(
+        "{n} validation error{} detected: {}",
+        if n == 1 { "" } else { "s" },
+        missing.join("; ")
+    )))
+}
+
+/// The `__type` of a request with `DryRun` set (a member of the data-plane inputs).
+pub const DRY_RUN_TYPE: &str = "DryRunOperationException";
 
 /// Stage 3 and 4: run a decoded request and encode its answer. JSON PutRecords and GetRecords
 /// answers are written straight to bytes by the [`fast`](crate::fast) paths.
@@ -257,12 +327,23 @@ pub async fn run_decoded(
             .await
             .map_err(Failure::Domain),
         Decoded::Tree(input) => {
+            // A dry run stops once the request is known to be valid and allowed: nothing is
+            // written or read.
+            if input.get("DryRun").and_then(Node::as_bool) == Some(true) {
+                return Err(Failure::DryRun);
+            }
             if route(protocol, op) == Route::GetRecordsFast {
                 return crate::fast::get_records(streams, ctx, &input)
                     .await
                     .map_err(Failure::Domain);
             }
             let output = dispatch(streams, ctx, op, &input).await?;
+            if crate::has_empty_output(op) {
+                // AWS sends no body at all for an operation without output members, in JSON
+                // and CBOR alike; every SDK reads an empty body as the empty output.
+                debug_assert!(matches!(&output, Node::Map(m) if m.is_empty()), "{op:?}");
+                return Ok(Vec::new());
+            }
             Ok(crate::encode_response(protocol, &output))
         }
     }
@@ -440,7 +521,10 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
                 .with("ShardLimit", l.shard_limit)
                 .with("OpenShardCount", l.open_shard_count)
                 .with("OnDemandStreamCount", l.on_demand_stream_count)
-                .with("OnDemandStreamCountLimit", l.on_demand_stream_count_limit))
+                .with("OnDemandStreamCountLimit", l.on_demand_stream_count_limit)
+                // Channels cannot be created here yet. ChannelCountLimit is left out: AWS's
+                // default is not documented in anything found so far.
+                .with("ChannelCount", 0i64))
         }
         O::UpdateStreamMode => {
             let mode = mode_of(input.get("StreamModeDetails"))?;
@@ -533,6 +617,24 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
         )),
         O::StopStreamEncryption => {
             streams.set_encryption(ctx, &target(input), None).await?;
+            Ok(Node::map())
+        }
+        O::PutResourcePolicy => {
+            let arn = string(input, "ResourceARN")?;
+            let policy = string(input, "Policy")?;
+            streams.put_resource_policy(ctx, arn, policy).await?;
+            Ok(Node::map())
+        }
+        O::GetResourcePolicy => {
+            let policy = streams
+                .get_resource_policy(ctx, string(input, "ResourceARN")?)
+                .await?;
+            Ok(Node::map().with("Policy", policy))
+        }
+        O::DeleteResourcePolicy => {
+            streams
+                .delete_resource_policy(ctx, string(input, "ResourceARN")?)
+                .await?;
             Ok(Node::map())
         }
         // Exhaustive on purpose: `state` says which of these answer before decoding, and a new

@@ -19,6 +19,21 @@ use rheo_streams::{Config, Streams};
 
 const GENERATED_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/operation.rs");
 
+/// One match arm at the generated file's indentation, laid out as rustfmt lays it out (an arm
+/// longer than 100 columns gets its value in a block), so `cargo fmt` leaves the file as is.
+fn arm(s: &mut String, pattern: &str, value: &str) {
+    const INDENT: &str = "            ";
+    if INDENT.len() + pattern.len() + " => ".len() + value.len() + ",".len() <= 100 {
+        writeln!(s, "{INDENT}{pattern} => {value},").unwrap();
+    } else {
+        writeln!(
+            s,
+            "{INDENT}{pattern} => {{\n{INDENT}    {value}\n{INDENT}}}"
+        )
+        .unwrap();
+    }
+}
+
 /// The Rust text of `src/operation.rs` for the vendored model.
 fn generate() -> String {
     let model = rheo_api_kinesis::model();
@@ -50,19 +65,27 @@ fn generate() -> String {
     s.push_str("    /// The name in the model and in `X-Amz-Target`.\n");
     s.push_str("    pub const fn name(self) -> &'static str {\n        match self {\n");
     for n in &names {
-        writeln!(s, "            Operation::{n} => \"{n}\",").unwrap();
+        arm(&mut s, &format!("Operation::{n}"), &format!("\"{n}\""));
     }
     s.push_str("        }\n    }\n\n");
     s.push_str("    /// The IAM action a request of this operation asks for.\n");
     s.push_str("    pub const fn action(self) -> &'static str {\n        match self {\n");
     for n in &names {
-        writeln!(s, "            Operation::{n} => \"kinesis:{n}\",").unwrap();
+        arm(
+            &mut s,
+            &format!("Operation::{n}"),
+            &format!("\"kinesis:{n}\""),
+        );
     }
     s.push_str("        }\n    }\n\n");
     s.push_str("    /// The operation named `name` (case-sensitive, as AWS matches targets).\n");
     s.push_str("    pub fn from_name(name: &str) -> Option<Operation> {\n        match name {\n");
     for n in &names {
-        writeln!(s, "            \"{n}\" => Some(Operation::{n}),").unwrap();
+        arm(
+            &mut s,
+            &format!("\"{n}\""),
+            &format!("Some(Operation::{n})"),
+        );
     }
     s.push_str("            _ => None,\n        }\n    }\n}\n");
     s
@@ -94,23 +117,33 @@ fn generated_operation_ids_match_the_vendored_model() {
 const TABLE: &[(&str, OperationState)] = {
     use OperationState::{Implemented as I, NotImplemented as N};
     &[
+        ("AcknowledgeDeadLetterQueueRecords", N),
+        ("AcknowledgeQueueRecords", N),
         ("AddTagsToStream", I),
+        ("CreateChannel", N),
+        ("CreateQueue", N),
         ("CreateStream", I),
         ("DecreaseStreamRetentionPeriod", I),
-        ("DeleteResourcePolicy", N),
+        ("DeleteChannel", N),
+        ("DeleteQueue", N),
+        ("DeleteResourcePolicy", I),
         ("DeleteStream", I),
         ("DeregisterStreamConsumer", I),
         ("DescribeAccountSettings", N),
+        ("DescribeChannel", N),
         ("DescribeLimits", I),
+        ("DescribeQueue", N),
         ("DescribeStream", I),
         ("DescribeStreamConsumer", I),
         ("DescribeStreamSummary", I),
         ("DisableEnhancedMonitoring", I),
         ("EnableEnhancedMonitoring", I),
         ("GetRecords", I),
-        ("GetResourcePolicy", N),
+        ("GetResourcePolicy", I),
         ("GetShardIterator", I),
         ("IncreaseStreamRetentionPeriod", I),
+        ("ListChannels", N),
+        ("ListQueues", N),
         ("ListShards", I),
         ("ListStreamConsumers", I),
         ("ListStreams", I),
@@ -119,9 +152,12 @@ const TABLE: &[(&str, OperationState)] = {
         ("MergeShards", I),
         ("PutRecord", I),
         ("PutRecords", I),
-        ("PutResourcePolicy", N),
+        ("PutResourcePolicy", I),
+        ("ReceiveDeadLetterQueueRecords", N),
+        ("ReceiveQueueRecords", N),
         ("RegisterStreamConsumer", I),
         ("RemoveTagsFromStream", I),
+        ("RestoreDeadLetterQueueRecords", N),
         ("SplitShard", I),
         ("StartStreamEncryption", I),
         ("StopStreamEncryption", I),
@@ -129,9 +165,14 @@ const TABLE: &[(&str, OperationState)] = {
         ("TagResource", I),
         ("UntagResource", I),
         ("UpdateAccountSettings", N),
+        ("UpdateChannel", N),
+        ("UpdateDeadLetterQueueRecordsVisibility", N),
         ("UpdateMaxRecordSize", N),
+        ("UpdateQueue", N),
+        ("UpdateQueueRecordsVisibility", N),
         ("UpdateShardCount", I),
         ("UpdateStreamMode", I),
+        ("UpdateStreamRecordDistributionStrategy", N),
         ("UpdateStreamWarmThroughput", N),
     ]
 };
@@ -150,8 +191,7 @@ fn every_operation_of_every_served_model_has_its_stated_state() {
     }
 }
 
-#[test]
-fn a_not_implemented_operation_answers_the_aws_shaped_error() {
+fn runtime_and_streams() -> (tokio::runtime::Runtime, Streams, Ctx) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -161,22 +201,135 @@ fn a_not_implemented_operation_answers_the_aws_shaped_error() {
         Arc::new(ManualClock::new(1_700_000_000_000)),
     )
     .unwrap();
-    let ctx = Ctx::in_region("us-east-1");
+    (rt, streams, Ctx::in_region("us-east-1"))
+}
+
+fn assert_not_implemented(answer: Result<Vec<u8>, ops::Failure>, op: Operation) {
+    let name = op.name();
+    match answer {
+        Err(failure @ ops::Failure::NotImplemented(got)) => {
+            assert_eq!(got, op);
+            let (ty, status, message) = failure.parts().unwrap();
+            assert_eq!((ty, status), ("UnknownOperationException", 400), "{name}");
+            assert!(message.contains(name), "{name}: {message}");
+        }
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+/// A known but unimplemented operation validates its input like any other: `{}` is refused
+/// with AWS's ValidationException when the input has required members, and only a valid
+/// request gets the not-implemented answer naming the operation.
+#[test]
+fn a_not_implemented_operation_validates_then_answers_the_aws_shaped_error() {
+    let (rt, streams, ctx) = runtime_and_streams();
+    let model = rheo_api_kinesis::model();
+    let mut checked = 0;
     for (name, state) in TABLE {
         if *state != OperationState::NotImplemented {
             continue;
         }
         let op = rheo_api_kinesis::resolve(Some(&format!("Kinesis_20131202.{name}"))).unwrap();
-        // No body that passes validation is needed: the state is checked before decoding.
+        let required = model
+            .operation(name)
+            .and_then(|o| o.input.as_deref())
+            .and_then(|i| model.shape(i))
+            .map(|s| s.members().iter().filter(|m| m.required).count())
+            .unwrap_or(0);
         let answer = rt.block_on(ops::execute(&streams, &ctx, op, Protocol::Json, b"{}"));
-        match answer {
-            Err(failure @ ops::Failure::NotImplemented(got)) => {
-                assert_eq!(got, op);
-                let (ty, status, message) = failure.parts().unwrap();
-                assert_eq!((ty, status), ("UnknownOperationException", 400), "{name}");
-                assert!(message.contains(name), "{name}: {message}");
+        if required == 0 {
+            assert_not_implemented(answer, op);
+        } else {
+            match answer {
+                Err(ops::Failure::Wire(rheo_proto::WireError::Validation(msg))) => {
+                    assert!(msg.contains("Member must not be null"), "{name}: {msg}");
+                }
+                other => panic!("{name}: {other:?}"),
             }
-            other => panic!("{name}: {other:?}"),
         }
+        // Not JSON at all: the wire layer's error, not the not-implemented one.
+        let answer = rt.block_on(ops::execute(&streams, &ctx, op, Protocol::Json, b"[1"));
+        assert!(
+            matches!(answer, Err(ops::Failure::Wire(_))),
+            "{name}: {answer:?}"
+        );
+        checked += 1;
     }
+    assert!(checked >= 18, "{checked}");
+}
+
+/// Valid requests of the channel operations and UpdateStreamRecordDistributionStrategy (in
+/// the model, not run yet) get the not-implemented answer; invalid ones AWS's validation text.
+#[test]
+fn channel_and_distribution_operations_are_known() {
+    let (rt, streams, ctx) = runtime_and_streams();
+    let stream = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
+    let channel = "arn:aws:kinesis:us-east-1:000000000000:channel/c";
+    let valid: &[(Operation, String)] = &[
+        (
+            Operation::CreateChannel,
+            format!(
+                r#"{{"ChannelName":"c","ServiceExecutionRoleARN":"arn:aws:iam::000000000000:role/r","StreamConfigurationList":[{{"StreamARN":"{stream}","RecordConfiguration":{{"RecordFormatType":"JSON"}}}}]}}"#
+            ),
+        ),
+        (
+            Operation::DescribeChannel,
+            format!(r#"{{"ChannelARN":"{channel}"}}"#),
+        ),
+        (Operation::ListChannels, "{}".to_string()),
+        (
+            Operation::UpdateChannel,
+            format!(r#"{{"ChannelARN":"{channel}"}}"#),
+        ),
+        (
+            Operation::DeleteChannel,
+            format!(r#"{{"ChannelARN":"{channel}"}}"#),
+        ),
+        (
+            Operation::UpdateStreamRecordDistributionStrategy,
+            format!(r#"{{"StreamARN":"{stream}","RecordDistributionStrategy":"AUTO"}}"#),
+        ),
+    ];
+    for (op, body) in valid {
+        let answer = rt.block_on(ops::execute(
+            &streams,
+            &ctx,
+            *op,
+            Protocol::Json,
+            body.as_bytes(),
+        ));
+        assert_not_implemented(answer, *op);
+        // The same request in CBOR.
+        let doc: serde_json::Value = serde_json::from_str(body).unwrap();
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&doc, &mut cbor).unwrap();
+        let answer = rt.block_on(ops::execute(&streams, &ctx, *op, Protocol::Cbor, &cbor));
+        assert_not_implemented(answer, *op);
+    }
+    let answer = rt.block_on(ops::execute(
+        &streams,
+        &ctx,
+        Operation::UpdateStreamRecordDistributionStrategy,
+        Protocol::Json,
+        format!(r#"{{"StreamARN":"{stream}","RecordDistributionStrategy":"RANDOM"}}"#).as_bytes(),
+    ));
+    match answer {
+        Err(ops::Failure::Wire(rheo_proto::WireError::Validation(msg))) => assert_eq!(
+            msg,
+            "1 validation error detected: Value 'RANDOM' at 'recordDistributionStrategy' failed \
+             to satisfy constraint: Member must satisfy enum value set: [AUTO, USER_PARTITION_KEY]"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let answer = rt.block_on(ops::execute(
+        &streams,
+        &ctx,
+        Operation::DescribeChannel,
+        Protocol::Json,
+        format!(r#"{{"ChannelARN":"{stream}"}}"#).as_bytes(),
+    ));
+    assert!(
+        matches!(&answer, Err(ops::Failure::Wire(rheo_proto::WireError::Validation(m))) if m.contains("channelARN")),
+        "{answer:?}"
+    );
 }

@@ -227,8 +227,14 @@ fn shaped(name: &str, depth: u32) -> BoxedStrategy<serde_json::Value> {
 
 fn request() -> impl Strategy<Value = (String, Vec<u8>)> {
     let model = rheo_api_kinesis::model();
+    // Only operations that run: the others answer before the domain (tests/operations.rs), and
+    // the model's many unimplemented shapes would starve the domain of requests.
     let ops: Vec<(String, Option<String>)> = model
         .operations()
+        .filter(|o| {
+            Operation::from_name(&o.name)
+                .is_some_and(|id| ops::state(id) == ops::OperationState::Implemented)
+        })
         .map(|o| (o.name.clone(), o.input.clone()))
         .collect();
     (

@@ -1,7 +1,7 @@
 //! Encoding response trees and error documents.
 //!
 //! Hand-written encoders rather than serde: the tree is already typed, the output rules are
-//! protocol-specific (timestamps as fractional epoch seconds in JSON but integer milliseconds in CBOR,
+//! protocol-specific (timestamps as fractional epoch seconds in JSON but tagged integer milliseconds in CBOR,
 //! blobs as base64 vs byte strings), and GetRecords responses are the hot path of the server.
 
 use std::io::Write as _;
@@ -11,8 +11,9 @@ use crate::{Node, Protocol};
 /// Encode a response tree (normally a [`Node::Map`]).
 ///
 /// JSON: blobs as base64 strings, timestamps as epoch seconds with a millisecond fraction
-/// (`1700000000.123`). CBOR: blobs as byte strings, timestamps as integer epoch milliseconds (what the
-/// Java SDK v2 reads for Kinesis). Non-finite floats become null in both.
+/// (`1700000000.123`). CBOR: blobs as byte strings, timestamps as CBOR tag 1 around integer epoch
+/// milliseconds (what AWS sends and the Java SDK v2 reads for Kinesis). Non-finite floats become
+/// null in both.
 pub fn encode_response(protocol: Protocol, output: &Node) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     match protocol {
@@ -201,7 +202,14 @@ fn cbor_node(out: &mut Vec<u8>, node: &Node) {
         Node::Null => out.push(0xf6),
         Node::Bool(false) => out.push(0xf4),
         Node::Bool(true) => out.push(0xf5),
-        Node::Int(i) | Node::Timestamp(i) => cbor_int(out, *i),
+        Node::Int(i) => cbor_int(out, *i),
+        Node::Timestamp(ms) => {
+            // Tag 1 around integer epoch milliseconds, as AWS writes it (`c1 1b ...`): RFC 8949
+            // says seconds, but the Java SDKs read the tagged integer as milliseconds and expect
+            // the tag there.
+            out.push(0xc1);
+            cbor_int(out, *ms);
+        }
         Node::Float(f) => {
             if f.is_finite() {
                 out.push(0xfb);
@@ -339,11 +347,27 @@ mod tests {
             get("B").as_bytes().map(Vec::as_slice),
             Some(&[0u8, 1, 2][..])
         );
-        assert_eq!(
-            i128::from(get("T").as_integer().unwrap()),
-            1_700_000_000_123
-        );
+        let ciborium::Value::Tag(1, t) = get("T") else {
+            panic!("timestamp not under tag 1: {:?}", get("T"));
+        };
+        assert_eq!(i128::from(t.as_integer().unwrap()), 1_700_000_000_123);
         assert_eq!(get("L").as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn cbor_timestamps_are_tag_1_around_integer_millis() {
+        let bytes = encode_response(
+            Protocol::Cbor,
+            &Node::map().with("T", Node::Timestamp(1_700_000_000_123)),
+        );
+        let mut want = vec![0xa1, 0x61, b'T', 0xc1, 0x1b];
+        want.extend_from_slice(&1_700_000_000_123u64.to_be_bytes());
+        assert_eq!(bytes, want);
+        // Small and negative values keep the shortest integer form under the tag.
+        let small = encode_response(Protocol::Cbor, &Node::Timestamp(5));
+        assert_eq!(small, [0xc1, 0x05]);
+        let neg = encode_response(Protocol::Cbor, &Node::Timestamp(-1));
+        assert_eq!(neg, [0xc1, 0x20]);
     }
 
     #[test]

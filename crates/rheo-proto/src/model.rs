@@ -9,7 +9,7 @@
 //! compiled lazily (first use) into anchored `regex` crate expressions and cached per shape. `\d` is
 //! translated to `[0-9]` because Java's `\d` is ASCII-only while the `regex` crate's is Unicode. A pattern
 //! the `regex` crate still cannot compile is skipped (logged once) rather than rejecting every request;
-//! all nine patterns of the vendored Kinesis model compile (see the unit test).
+//! every pattern of the vendored Kinesis model compiles (see the unit test).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

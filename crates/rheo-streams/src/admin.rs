@@ -141,6 +141,7 @@ impl Streams {
             max_record_size_kib: req.max_record_size_kib.unwrap_or(RECORD_SIZE_KIB_DEFAULT),
             warm_throughput_mibps: req.warm_throughput_mibps,
             consumers: Vec::new(),
+            policy: None,
         };
         self.persist(&meta)?;
         let key = (ctx.region.clone(), req.name.clone());

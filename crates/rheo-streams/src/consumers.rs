@@ -116,6 +116,7 @@ impl Streams {
             status: ConsumerStatus::Creating,
             due_ms: now + self.inner.config.consumer_status_ms,
             tags: req.tags,
+            policy: None,
         };
         let stream_arn = self.stream_arn(&state.meta.region, account, &name);
         let info = describe(&stream_arn, &consumer);
@@ -136,8 +137,9 @@ impl Streams {
         let (stream_arn, consumer_name, secs) = resolve(target)?;
         let (name, handle) = self.lookup(ctx, &StreamTarget::arn(stream_arn)).await?;
         let state = handle.read().await;
-        let c = find(&state.meta, consumer_name, secs)
-            .ok_or_else(|| messages::consumer_not_found(consumer_name, &name, ctx.account()))?;
+        let c = find(&state.meta, consumer_name, secs).ok_or_else(|| {
+            messages::consumer_name_not_found(consumer_name, &name, ctx.account())
+        })?;
         let arn = self.stream_arn(&state.meta.region, ctx.account(), &name);
         Ok(describe(&arn, c))
     }
@@ -155,8 +157,9 @@ impl Streams {
         let mut state = handle.write().await;
         let due = self.now_ms() + self.inner.config.consumer_status_ms;
         let before = state.meta.clone();
-        let c = find_mut(&mut state.meta, consumer_name, secs)
-            .ok_or_else(|| messages::consumer_not_found(consumer_name, &name, ctx.account()))?;
+        let c = find_mut(&mut state.meta, consumer_name, secs).ok_or_else(|| {
+            messages::consumer_name_not_found(consumer_name, &name, ctx.account())
+        })?;
         if c.status == ConsumerStatus::Deleting {
             return Ok(());
         }
@@ -250,8 +253,9 @@ impl Streams {
         let (stream_arn, consumer_name, secs) = resolve(&target)?;
         let (name, handle) = self.lookup(ctx, &StreamTarget::arn(stream_arn)).await?;
         let state = handle.read().await;
-        let c = find(&state.meta, consumer_name, secs)
-            .ok_or_else(|| messages::consumer_not_found(consumer_name, &name, ctx.account()))?;
+        let c = find(&state.meta, consumer_name, secs).ok_or_else(|| {
+            messages::consumer_name_not_found(consumer_name, &name, ctx.account())
+        })?;
         Ok(TagList {
             tags: c.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             has_more: false,
@@ -272,8 +276,9 @@ impl Streams {
         let (name, handle) = self.lookup(ctx, &StreamTarget::arn(stream_arn)).await?;
         let mut state = handle.write().await;
         let before = state.meta.clone();
-        let c = find_mut(&mut state.meta, consumer_name, secs)
-            .ok_or_else(|| messages::consumer_not_found(consumer_name, &name, ctx.account()))?;
+        let c = find_mut(&mut state.meta, consumer_name, secs).ok_or_else(|| {
+            messages::consumer_name_not_found(consumer_name, &name, ctx.account())
+        })?;
         let mut tags = c.tags.clone();
         tags.extend(add);
         for k in &remove {

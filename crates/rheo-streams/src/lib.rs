@@ -18,6 +18,7 @@ pub mod iterator;
 pub mod limits;
 mod messages;
 pub mod meta;
+mod policy;
 mod repair;
 mod reshard;
 pub mod sequence;

@@ -49,6 +49,11 @@ pub const RETENTION_HOURS_MIN: u32 = 24;
 /// Longest retention period (quotas: "up to 8760 hours (365 days)").
 pub const RETENTION_HOURS_MAX: u32 = 8760;
 
+/// Largest resource policy document (PutResourcePolicy), in bytes of its JSON text: 20 KiB,
+/// the size AWS allows resource-based policies of its other services (not stated for Kinesis
+/// in the API reference).
+pub const RESOURCE_POLICY_BYTES_MAX: usize = 20 * KIB;
+
 /// Most tags on one stream (AddTagsToStream / CreateStream: "up to 50 tags").
 pub const TAGS_PER_STREAM_MAX: usize = 50;
 /// Registered enhanced fan-out consumers per stream (AWS's default quota).

@@ -65,6 +65,24 @@ pub(crate) fn invalid_explicit_hash_key(value: &str) -> KinesisError {
     ))
 }
 
+/// A consumer ARN whose stream exists but which names no registered consumer.
+pub(crate) fn consumer_not_found(arn: &str, account: &str) -> KinesisError {
+    KinesisError::ResourceNotFound(format!("Consumer {arn} under account {account} not found."))
+}
+
+pub(crate) fn policy_too_large(arn: &str, size: usize, max: usize) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "Policy for resource {arn} is {size} bytes long, which exceeds the maximum policy size of \
+         {max} bytes."
+    ))
+}
+
+pub(crate) fn policy_not_json(arn: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "Policy for resource {arn} is not a valid JSON policy document: it must be a JSON object."
+    ))
+}
+
 pub(crate) fn either_name_or_arn() -> KinesisError {
     KinesisError::InvalidArgument("Either StreamName or StreamARN should be provided.".into())
 }
@@ -72,7 +90,8 @@ pub(crate) fn either_name_or_arn() -> KinesisError {
 // Consumer wording. The DeleteStream refusal is AWS's (quoted in public reports); the others follow
 // the shape of AWS's stream messages and are not confirmed against AWS.
 
-pub(crate) fn consumer_not_found(consumer: &str, stream: &str, account: &str) -> KinesisError {
+/// A consumer (by name) that its stream does not have.
+pub(crate) fn consumer_name_not_found(consumer: &str, stream: &str, account: &str) -> KinesisError {
     KinesisError::ResourceNotFound(format!(
         "Consumer {consumer} under stream {stream} and account {account} not found."
     ))

@@ -2,7 +2,7 @@
 //!
 //! The document is versioned (`v`) so later formats can still read it. Everything needed to
 //! serve a stream after a restart is here: its shards with their logs, hash ranges and lineage,
-//! its tags, retention, mode, and any status transition still pending.
+//! its tags, resource policy, retention, mode, and any status transition still pending.
 
 use std::collections::BTreeMap;
 
@@ -148,6 +148,11 @@ pub struct StreamMeta {
     pub enhanced_metrics: Vec<String>,
     pub max_record_size_kib: u32,
     pub warm_throughput_mibps: Option<u32>,
+    /// The resource-based policy attached to the stream (PutResourcePolicy), as its JSON text.
+    /// Absent in documents written before policies existed, and left out when none is set, so
+    /// those documents keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     /// Enhanced fan-out consumers, in registration order. Left out of the document while there
     /// are none, so streams without consumers keep the exact bytes older builds wrote and read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -186,6 +191,9 @@ pub struct ConsumerMeta {
     pub due_ms: i64,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Its resource-based policy (PutResourcePolicy on the consumer's ARN), as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl ConsumerMeta {

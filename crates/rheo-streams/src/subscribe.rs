@@ -97,7 +97,7 @@ impl Streams {
                 .iter()
                 .find(|c| c.name == consumer_name && c.created_secs() == secs)
                 .ok_or_else(|| {
-                    crate::messages::consumer_not_found(consumer_name, &name, &account)
+                    crate::messages::consumer_name_not_found(consumer_name, &name, &account)
                 })?;
             if c.status != ConsumerStatus::Active {
                 return Err(KinesisError::ResourceInUse(format!(

@@ -300,3 +300,65 @@ async fn on_demand_stream_and_mode_switch() {
         Some(StreamMode::Provisioned)
     );
 }
+
+/// Operations without output members answer an empty body, which the SDK reads as their
+/// (empty) output; resource policies round-trip, `{}` standing for none, as on AWS.
+#[tokio::test]
+async fn empty_answers_and_resource_policies() {
+    let server = Server::start();
+    let client = server.client();
+    create_active(&client, "policed", 1).await;
+    client
+        .add_tags_to_stream()
+        .stream_name("policed")
+        .tags("team", "data")
+        .send()
+        .await
+        .unwrap();
+    let arn = stream_arn("policed");
+    let got = client
+        .get_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.policy(), "{}");
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kinesis:GetRecords","Resource":"*"}]}"#;
+    client
+        .put_resource_policy()
+        .resource_arn(&arn)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let got = client
+        .get_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.policy(), policy);
+    let (err, status) = service_error(
+        client
+            .put_resource_policy()
+            .resource_arn(&arn)
+            .policy("not json")
+            .send()
+            .await,
+    );
+    assert_eq!(status, 400);
+    assert!(err.is_invalid_argument_exception(), "{err:?}");
+    client
+        .delete_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let got = client
+        .get_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.policy(), "{}");
+}
