@@ -685,6 +685,45 @@ async fn on_demand_gets_four_shards_and_mode_switches() {
 }
 
 #[tokio::test]
+async fn create_with_neither_count_nor_mode_is_on_demand_with_four_shards() {
+    let (s, clock, ctx) = setup();
+    s.create_stream(
+        &ctx,
+        CreateStream {
+            name: "bare".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    clock.advance_ms(101);
+    let sum = s
+        .describe_stream_summary(&ctx, &StreamTarget::name("bare"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (sum.mode, sum.open_shard_count, sum.status),
+        (StreamMode::OnDemand, 4, StreamStatus::Active)
+    );
+    // PROVISIONED named explicitly still needs its ShardCount, as on AWS.
+    let err = s
+        .create_stream(
+            &ctx,
+            CreateStream {
+                name: "p".into(),
+                mode: Some(StreamMode::Provisioned),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument("ShardCount is required for PROVISIONED streams.".into())
+    );
+}
+
+#[tokio::test]
 async fn tags_add_list_remove() {
     let (s, clock, ctx) = setup();
     create(&s, &clock, &ctx, "a", 1).await;
