@@ -58,6 +58,15 @@ pub(crate) fn invalid_shard_iterator() -> KinesisError {
     KinesisError::InvalidArgument("Invalid ShardIterator.".into())
 }
 
+/// AT_TIMESTAMP later than the server's clock (seen in AWS answers, e.g. `timestampInMillis:
+/// 1610448760259000, currentTimestampInMillis: 1610448760774`).
+pub(crate) fn future_timestamp(timestamp_ms: i64, now_ms: i64) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. \
+         timestampInMillis: {timestamp_ms}, currentTimestampInMillis: {now_ms}"
+    ))
+}
+
 pub(crate) fn invalid_explicit_hash_key(value: &str) -> KinesisError {
     KinesisError::InvalidArgument(format!(
         "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. \

@@ -310,6 +310,26 @@ async fn iterator_types_position_correctly() {
     assert!(
         matches!(err, KinesisError::InvalidArgument(m) if m.ends_with("and also a StartingSequenceNumber."))
     );
+    // AT_TIMESTAMP up to the server's clock is fine (the last record arrived at it); later is
+    // refused.
+    let now = crate::clock::Clock::now_ms(&clock);
+    assert_eq!(
+        get(IteratorType::AtTimestamp, None, Some(now))
+            .await
+            .unwrap(),
+        ["4"]
+    );
+    let err = get(IteratorType::AtTimestamp, None, Some(now + 1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument(format!(
+            "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. \
+             timestampInMillis: {}, currentTimestampInMillis: {now}",
+            now + 1
+        ))
+    );
 }
 
 #[tokio::test]
