@@ -167,3 +167,15 @@ def test_update_shard_count_by_arn(kinesis, stream):
     assert r["TargetShardCount"] == 2
     wait_status(kinesis, name, "ACTIVE")
     assert len(open_shards(kinesis, name)) == 2
+
+
+@pytest.mark.modern
+def test_update_shard_count_on_demand_is_refused(kinesis, stream):
+    name = stream(None, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    assert_error(kinesis.update_shard_count, "ValidationException",
+                 f"UpdateShardCount is not supported for stream {name} under account {ACCOUNT} in ON_DEMAND "
+                 "capacity mode. This API is only supported for data streams with the provisioned capacity mode.",
+                 StreamName=name, TargetShardCount=8, ScalingType="UNIFORM_SCALING")
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert summary["StreamStatus"] == "ACTIVE"
+    assert summary["OpenShardCount"] == 4

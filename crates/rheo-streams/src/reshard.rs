@@ -8,7 +8,9 @@ use crate::error::{KinesisError, Result};
 use crate::hash::{parse_hash_key, split_evenly, HashRange};
 use crate::limits::TARGET_SHARD_COUNT_MAX;
 use crate::messages;
-use crate::meta::{parse_shard_id, shard_id, NewShard, Pending, Reshard, ShardMeta, StreamStatus};
+use crate::meta::{
+    parse_shard_id, shard_id, NewShard, Pending, Reshard, ShardMeta, StreamMode, StreamStatus,
+};
 use crate::service::{StreamState, Streams};
 use crate::types::*;
 
@@ -134,6 +136,13 @@ impl Streams {
         let open_total = self.open_shard_total(&ctx.region).await;
         let mut state = handle.write().await;
         self.ensure_active(ctx, &state, &name)?;
+        if state.meta.mode == StreamMode::OnDemand {
+            return Err(messages::provisioned_only(
+                "UpdateShardCount",
+                &name,
+                ctx.account(),
+            ));
+        }
         let current = state.meta.open_shard_count() as u32;
         let limit = self.inner.config.shard_limit;
         if target_count > TARGET_SHARD_COUNT_MAX

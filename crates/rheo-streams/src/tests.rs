@@ -522,6 +522,39 @@ async fn update_shard_count_scales_uniformly_within_limits() {
 }
 
 #[tokio::test]
+async fn update_shard_count_is_refused_on_an_on_demand_stream() {
+    let (s, clock, ctx) = setup();
+    s.create_stream(
+        &ctx,
+        CreateStream {
+            name: "od".into(),
+            mode: Some(StreamMode::OnDemand),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    clock.advance_ms(101);
+    let t = StreamTarget::name("od");
+    let err = s.update_shard_count(&ctx, &t, 8).await.unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::Validation(format!(
+            "UpdateShardCount is not supported for stream od under account {} in ON_DEMAND \
+             capacity mode. This API is only supported for data streams with the provisioned \
+             capacity mode.",
+            ctx.account()
+        ))
+    );
+    // Nothing changed: still ACTIVE with its 4 shards.
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(
+        (sum.status, sum.open_shard_count),
+        (StreamStatus::Active, 4)
+    );
+}
+
+#[tokio::test]
 async fn list_shards_pages_with_next_token() {
     let (s, clock, ctx) = setup();
     create(&s, &clock, &ctx, "a", 5).await;
