@@ -4,6 +4,8 @@
 //! applied when the update delay has passed, under the stream's exclusive lock, so parents
 //! close with no append in flight and children open with their lineage.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::error::{KinesisError, Result};
 use crate::hash::{parse_hash_key, split_evenly, HashRange};
 use crate::limits::TARGET_SHARD_COUNT_MAX;
@@ -253,29 +255,22 @@ impl Streams {
                 children: Vec::new(),
             });
         }
-        let children_of = |created: &[ShardMeta], index: u64| -> Vec<u64> {
-            created
-                .iter()
-                .filter(|c| c.parent == Some(index) || c.adjacent_parent == Some(index))
-                .map(|c| c.index)
-                .collect()
-        };
-        for shard in state.meta.shards.iter_mut() {
-            if plan.close.contains(&shard.index) {
-                shard.closed_ms = Some(now);
-                shard.children = children_of(&created, shard.index);
+        // Children of every shard this change closes, old or intermediate, in index order.
+        let mut children: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for c in &created {
+            for p in [c.parent, c.adjacent_parent].into_iter().flatten() {
+                children.entry(p).or_default().push(c.index);
             }
         }
-        let intermediate: Vec<(usize, Vec<u64>)> = created
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.is_open())
-            .map(|(i, c)| (i, children_of(&created, c.index)))
-            .collect();
-        for (i, children) in intermediate {
-            if let Some(c) = created.get_mut(i) {
-                c.children = children;
+        let close: BTreeSet<u64> = plan.close.iter().copied().collect();
+        for shard in state.meta.shards.iter_mut() {
+            if close.contains(&shard.index) {
+                shard.closed_ms = Some(now);
+                shard.children = children.get(&shard.index).cloned().unwrap_or_default();
             }
+        }
+        for c in created.iter_mut().filter(|c| !c.is_open()) {
+            c.children = children.get(&c.index).cloned().unwrap_or_default();
         }
         created.sort_by_key(|c| c.index);
         state.meta.shards.extend(created);
@@ -382,27 +377,25 @@ pub(crate) fn uniform_plan(old: &[(u64, HashRange)], target: u32, first: u64) ->
         .iter()
         .skip(1)
         .map(|r| {
-            edges
-                .iter()
-                .copied()
+            let i = edges.partition_point(|&e| e < r.start);
+            [i.checked_sub(1), Some(i)]
+                .into_iter()
+                .flatten()
+                .filter_map(|i| edges.get(i).copied())
                 .find(|e| e.abs_diff(r.start) <= tolerance)
                 .unwrap_or(r.start)
         })
         .collect();
 
-    // Rule 2: one split per shard.
+    bounds.sort_unstable();
+
+    // Rule 2: one split per shard. `bounds` is sorted and stays so: a boundary only moves onto
+    // the edge of the shard it is in.
     for (_, r) in &old {
-        loop {
-            let inside: Vec<usize> = (0..bounds.len())
-                .filter(|&i| bounds.get(i).is_some_and(|&b| b > r.start && b <= r.end))
-                .collect();
-            let (Some(&lo), Some(&hi)) = (inside.first(), inside.last()) else {
-                break;
-            };
-            if inside.len() < 2 {
-                break;
-            }
-            let (Some(&b_lo), Some(&b_hi)) = (bounds.get(lo), bounds.get(hi)) else {
+        let mut lo = bounds.partition_point(|&b| b <= r.start);
+        let mut hi = bounds.partition_point(|&b| b <= r.end);
+        while hi > lo + 1 {
+            let (Some(&b_lo), Some(&b_hi)) = (bounds.get(lo), bounds.get(hi - 1)) else {
                 break;
             };
             let below = b_lo - r.start;
@@ -414,54 +407,47 @@ pub(crate) fn uniform_plan(old: &[(u64, HashRange)], target: u32, first: u64) ->
                 if let Some(b) = bounds.get_mut(lo) {
                     *b = r.start;
                 }
+                lo += 1;
             } else if can_upper {
-                if let Some(b) = bounds.get_mut(hi) {
+                if let Some(b) = bounds.get_mut(hi - 1) {
                     *b = r.end + 1;
                 }
+                hi -= 1;
             } else {
                 break;
             }
         }
     }
-    bounds.sort_unstable();
     bounds.dedup();
 
-    // Rule 3: at most two pieces per target range.
+    // Rule 3: at most two pieces per target range. Moving a range's ends onto shard edges
+    // inside it keeps `bounds` sorted.
     for j in 0..=bounds.len() {
-        let f = if j == 0 {
-            None
-        } else {
-            bounds.get(j - 1).copied()
-        };
+        let f = j.checked_sub(1).and_then(|i| bounds.get(i).copied());
         let g = bounds.get(j).copied();
-        let lo = f.unwrap_or(0);
-        let inner: Vec<u128> = edges
-            .iter()
-            .copied()
-            .filter(|&e| e > lo && g.is_none_or(|g| e < g))
-            .collect();
-        if inner.len() < 2 {
+        let first_inner = edges.partition_point(|&e| e <= f.unwrap_or(0));
+        let past_inner = g.map_or(edges.len(), |g| edges.partition_point(|&e| e < g));
+        if past_inner < first_inner + 2 {
             continue;
         }
-        if let (Some(_), Some(&e)) = (f, inner.first()) {
-            if let Some(b) = bounds.get_mut(j - 1) {
+        if let (Some(i), Some(&e)) = (j.checked_sub(1), edges.get(first_inner)) {
+            if let Some(b) = bounds.get_mut(i) {
                 *b = e;
             }
         }
-        if let (Some(_), Some(&e)) = (g, inner.last()) {
+        if let (Some(_), Some(&e)) = (g, edges.get(past_inner - 1)) {
             if let Some(b) = bounds.get_mut(j) {
                 *b = e;
             }
         }
     }
-    bounds.sort_unstable();
     bounds.dedup();
 
     // Rule 4: the sweep.
     let mut next = first;
     let mut close = Vec::new();
     let mut shards: Vec<PlannedShard> = Vec::new();
-    let mut consumed: Vec<u64> = Vec::new();
+    let mut consumed: BTreeSet<u64> = BTreeSet::new();
     let mut leftover: Option<(u64, HashRange)> = None;
     let mut cursor = old.iter().peekable();
     let ends = bounds
@@ -514,8 +500,8 @@ pub(crate) fn uniform_plan(old: &[(u64, HashRange)], target: u32, first: u64) ->
             continue;
         };
         for piece in iter {
-            consumed.push(acc.0);
-            consumed.push(piece.0);
+            consumed.insert(acc.0);
+            consumed.insert(piece.0);
             let merged = PlannedShard {
                 index: next,
                 range: HashRange {
@@ -534,12 +520,8 @@ pub(crate) fn uniform_plan(old: &[(u64, HashRange)], target: u32, first: u64) ->
     for s in shards.iter_mut() {
         s.closed = consumed.contains(&s.index);
     }
-    close.extend(
-        consumed
-            .iter()
-            .copied()
-            .filter(|c| old.iter().any(|(i, _)| i == c)),
-    );
+    let old_indexes: BTreeSet<u64> = old.iter().map(|(i, _)| *i).collect();
+    close.extend(consumed.intersection(&old_indexes).copied());
     close.sort_unstable();
     close.dedup();
     UniformPlan { close, shards }
@@ -562,9 +544,10 @@ mod uniform_tests {
     fn run(n: u32, t: u32) -> (usize, UniformPlan, Vec<HashRange>) {
         let old = stream(n);
         let plan = uniform_plan(&old, t, u64::from(n));
+        let close: BTreeSet<u64> = plan.close.iter().copied().collect();
         let mut open: Vec<HashRange> = old
             .iter()
-            .filter(|(i, _)| !plan.close.contains(i))
+            .filter(|(i, _)| !close.contains(i))
             .map(|(_, r)| *r)
             .chain(plan.shards.iter().filter(|s| !s.closed).map(|s| s.range))
             .collect();
@@ -670,6 +653,17 @@ mod uniform_tests {
                 (8, 5, Some(6), false)
             ]
         );
+    }
+
+    #[test]
+    fn the_largest_changes_plan_in_linear_time() {
+        // 10,000 shards is AWS's per-stream ceiling for UpdateShardCount.
+        for (n, t) in [(5_000, 10_000), (10_000, 5_000), (7_001, 9_973)] {
+            let (total, plan, open) = run(n, t);
+            assert_eq!(open.len(), t as usize, "{n} -> {t}");
+            assert!(covers_everything(&open), "{n} -> {t}");
+            assert_eq!(total, n as usize + plan.shards.len());
+        }
     }
 
     #[test]
