@@ -375,7 +375,7 @@ def test_definite_length_request_is_accepted_too(ccall, cbor_post, cbor_stream):
 
 
 @pytest.mark.parametrize("encoding", [Timestamp, Untagged], ids=["sdk-tag1-millis", "bare-int-millis"])
-def test_get_shard_iterator_at_timestamp_in_millis(ccall, cbor_stream, encoding):
+def test_get_shard_iterator_at_timestamp_in_millis(ccall, cbor_post, cbor_stream, encoding):
     """AT_TIMESTAMP with millisecond precision: the boundary falls between two records put ~300 ms
     apart, so a server that read the number as seconds, or dropped the milliseconds, would fail."""
     name = cbor_stream(1)
@@ -399,8 +399,14 @@ def test_get_shard_iterator_at_timestamp_in_millis(ccall, cbor_stream, encoding)
     assert at(arrivals[0] + 1) == [b"second", b"third"]
     assert at(arrivals[1] + 1) == [b"third"]
     assert at(arrivals[0] - 60_000) == [b"first", b"second", b"third"]
-    # A timestamp in the future: nothing yet, and no error.
-    assert at(int(time.time() * 1000) + 3_600_000) == []
+    # A timestamp in the future is refused, as AWS does.
+    future = int(time.time() * 1000) + 3_600_000
+    r = cbor_post("GetShardIterator", {"StreamName": name, "ShardId": shard,
+                                       "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": encoding(future)})
+    assert r.status == 400 and r.error_type == "InvalidArgumentException", r.doc
+    assert r.message.startswith("The timestampInMillis parameter cannot be greater than the "
+                                f"currentTimestampInMillis. timestampInMillis: {future}, "
+                                "currentTimestampInMillis: "), r.message
 
 
 def test_list_shards(ccall, cbor_stream):

@@ -1,6 +1,7 @@
 """The AWS CLI, unmodified, end to end against the server."""
 
 import base64
+import json
 
 from khelpers import unique_name
 
@@ -81,3 +82,34 @@ def test_cli_empty_answers_and_resource_policy(aws_cli):
     finally:
         rc, out = aws_cli("delete-stream", "--stream-name", name)
         assert rc == 0 and out is None, out
+
+
+def test_cli_bare_create_stream_and_quoted_iterator(aws_cli):
+    # `aws kinesis create-stream --stream-name s` makes an on-demand stream of 4 shards on AWS, and
+    # `IT=$(aws kinesis get-shard-iterator ... --query ShardIterator)` keeps the JSON quotes,
+    # which AWS accepts in get-records.
+    name = unique_name("cli")
+    rc, out = aws_cli("create-stream", "--stream-name", name)
+    assert rc == 0, out
+    try:
+        rc, out = aws_cli("wait", "stream-exists", "--stream-name", name)
+        assert rc == 0, out
+        rc, out = aws_cli("describe-stream-summary", "--stream-name", name)
+        assert rc == 0, out
+        summary = out["StreamDescriptionSummary"]
+        assert summary["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+        assert summary["OpenShardCount"] == 4
+        rc, out = aws_cli("put-record", "--stream-name", name, "--partition-key", "pk",
+                          "--data", "quoted", "--explicit-hash-key", "0")
+        assert rc == 0, out
+        rc, it = aws_cli("get-shard-iterator", "--stream-name", name, "--shard-id", "shardId-000000000000",
+                         "--shard-iterator-type", "TRIM_HORIZON", "--query", "ShardIterator")
+        assert rc == 0, it
+        quoted = json.dumps(it)
+        assert quoted.startswith('"') and quoted.endswith('"')
+        rc, out = aws_cli("get-records", "--shard-iterator", quoted)
+        assert rc == 0, out
+        assert [base64.b64decode(r["Data"]) for r in out["Records"]] == [b"quoted"]
+    finally:
+        rc, out = aws_cli("delete-stream", "--stream-name", name)
+    assert rc == 0, out

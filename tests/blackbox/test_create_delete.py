@@ -129,6 +129,25 @@ def test_create_provisioned_mode_explicit(kinesis, stream):
 
 
 @pytest.mark.modern
+def test_create_with_neither_count_nor_mode_is_on_demand(kinesis, stream):
+    # `aws kinesis create-stream --stream-name s`: AWS creates an on-demand stream of 4 shards.
+    name = stream(None)
+    s = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert s["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert s["OpenShardCount"] == 4
+    assert len(all_shards(kinesis, name)) == 4
+
+
+@pytest.mark.modern
+def test_create_provisioned_mode_without_count_is_refused(kinesis):
+    name = unique_name()
+    assert_error(kinesis.create_stream, "InvalidArgumentException",
+                 "ShardCount is required for PROVISIONED streams.",
+                 StreamName=name, StreamModeDetails={"StreamMode": "PROVISIONED"})
+    assert name not in kinesis.list_streams(Limit=10000)["StreamNames"]
+
+
+@pytest.mark.modern
 def test_create_with_tags(kinesis, stream):
     name = stream(1, Tags={"team": "core", "env": "test"})
     tags = kinesis.list_tags_for_stream(StreamName=name)["Tags"]

@@ -125,6 +125,22 @@ def test_garbage_iterator(kinesis):
     assert_error(kinesis.get_records, "InvalidArgumentException", ShardIterator="not-a-real-iterator")
 
 
+def test_iterator_with_its_json_quotes_is_accepted(kinesis, stream):
+    # `IT=$(aws kinesis get-shard-iterator ... --query 'ShardIterator')` without `--output text`
+    # keeps the quotes; AWS reads the iterator anyway.
+    name = stream(1)
+    kinesis.put_record(StreamName=name, Data=b"q", PartitionKey="p")
+    it = _trim(kinesis, name)
+    r = kinesis.get_records(ShardIterator=f'"{it}"')
+    assert [x["Data"] for x in r["Records"]] == [b"q"]
+    assert r["NextShardIterator"]
+    nxt = kinesis.get_records(ShardIterator=f'"{r["NextShardIterator"]}"')
+    assert nxt["Records"] == []
+    # One pair only: a lone quote is still an invalid iterator.
+    assert_error(kinesis.get_records, "InvalidArgumentException", "Invalid ShardIterator.",
+                 ShardIterator=f'"{it}')
+
+
 def test_iterator_too_long(kinesis_nv):
     it = "A" * 513
     assert_error(kinesis_nv.get_records, "ValidationException",

@@ -1,6 +1,7 @@
 """GetShardIterator: the five iterator types and their argument errors."""
 
 import datetime
+import re
 import time
 
 from khelpers import ACCOUNT, assert_error, read_all, unique_name, validation_parts
@@ -114,6 +115,23 @@ def test_timestamp_required_for_at_timestamp(kinesis, stream):
                  "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
                  "Current request has no timestamp parameter.",
                  StreamName=name, ShardId=SHARD0, ShardIteratorType="AT_TIMESTAMP")
+
+
+def test_future_at_timestamp_is_refused(kinesis, stream, call):
+    name = stream(1)
+    future_s = int(time.time()) + 3600
+    msg = assert_error(kinesis.get_shard_iterator, "InvalidArgumentException",
+                       StreamName=name, ShardId=SHARD0, ShardIteratorType="AT_TIMESTAMP",
+                       Timestamp=future_s)
+    m = re.fullmatch(r"The timestampInMillis parameter cannot be greater than the currentTimestampInMillis\. "
+                     r"timestampInMillis: (\d+), currentTimestampInMillis: (\d+)", msg)
+    assert m, msg
+    assert int(m.group(1)) == future_s * 1000
+    assert abs(int(m.group(2)) - time.time() * 1000) < 60_000
+    # Now (or a moment ago) is fine: the iterator is at the tip.
+    it = call("GetShardIterator", {"StreamName": name, "ShardId": SHARD0, "ShardIteratorType": "AT_TIMESTAMP",
+                                   "Timestamp": time.time() - 1})["ShardIterator"]
+    assert kinesis.get_records(ShardIterator=it)["Records"] == []
 
 
 def test_unknown_shard(kinesis, stream):

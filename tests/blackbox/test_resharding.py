@@ -167,3 +167,64 @@ def test_update_shard_count_by_arn(kinesis, stream):
     assert r["TargetShardCount"] == 2
     wait_status(kinesis, name, "ACTIVE")
     assert len(open_shards(kinesis, name)) == 2
+
+
+@pytest.mark.modern
+def test_update_shard_count_on_demand_is_refused(kinesis, stream):
+    name = stream(None, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    assert_error(kinesis.update_shard_count, "ValidationException",
+                 f"UpdateShardCount is not supported for stream {name} under account {ACCOUNT} in ON_DEMAND "
+                 "capacity mode. This API is only supported for data streams with the provisioned capacity mode.",
+                 StreamName=name, TargetShardCount=8, ScalingType="UNIFORM_SCALING")
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert summary["StreamStatus"] == "ACTIVE"
+    assert summary["OpenShardCount"] == 4
+
+
+@pytest.mark.modern
+@pytest.mark.parametrize("start,target,total", [
+    (4, 5, 15), (10, 13, 37), (5, 3, 7), (4, 3, 11), (2, 4, 6), (4, 2, 6),
+])
+def test_update_shard_count_total_shards_match_aws(kinesis, stream, start, target, total):
+    """AWS reshards through short-lived intermediate shards; the totals are AWS's."""
+    name = stream(start)
+    kinesis.update_shard_count(StreamName=name, TargetShardCount=target, ScalingType="UNIFORM_SCALING")
+    wait_status(kinesis, name, "ACTIVE")
+    shards = all_shards(kinesis, name)
+    assert len(shards) == total
+    opened = open_shards(kinesis, name)
+    assert len(opened) == target
+    _assert_covers_hash_space(opened)
+    by_id = _by_id(shards)
+    for s in shards:
+        # Every parent named exists, and a merge's two parents are adjacent, lower first.
+        parent = s.get("ParentShardId")
+        if parent is None:
+            continue
+        assert parent in by_id
+        adjacent = s.get("AdjacentParentShardId")
+        if adjacent is not None:
+            assert _range(by_id[parent])[1] + 1 == _range(by_id[adjacent])[0]
+            assert _range(s) == (_range(by_id[parent])[0], _range(by_id[adjacent])[1])
+        assert "EndingSequenceNumber" in by_id[parent]["SequenceNumberRange"]
+
+
+@pytest.mark.modern
+def test_update_shard_count_four_to_three_lineage(kinesis, stream):
+    # The lineage AWS gives (posted from a real stream): split 1 into 4 and 5, merge 0 and 4
+    # into 6, split 2 into 7 and 8, merge 5 and 7 into 9, merge 8 and 3 into 10.
+    name = stream(4)
+    kinesis.update_shard_count(StreamName=name, TargetShardCount=3, ScalingType="UNIFORM_SCALING")
+    wait_status(kinesis, name, "ACTIVE")
+    by_id = _by_id(all_shards(kinesis, name))
+    sid = lambda i: f"shardId-{i:012d}"  # noqa: E731
+    lineage = {i: (by_id[sid(i)].get("ParentShardId"), by_id[sid(i)].get("AdjacentParentShardId"))
+               for i in range(4, 11)}
+    assert lineage == {
+        4: (sid(1), None), 5: (sid(1), None), 6: (sid(0), sid(4)), 7: (sid(2), None),
+        8: (sid(2), None), 9: (sid(5), sid(7)), 10: (sid(8), sid(3)),
+    }
+    assert sorted(s["ShardId"] for s in open_shards(kinesis, name)) == [sid(6), sid(9), sid(10)]
+    third = (MAX_HASH_KEY + 1) // 3
+    for s, k in zip(sorted(open_shards(kinesis, name), key=lambda s: _range(s)[0]), range(3)):
+        assert abs(_range(s)[0] - k * third) < 16

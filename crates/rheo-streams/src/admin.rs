@@ -38,7 +38,13 @@ impl Streams {
     pub async fn create_stream(&self, ctx: &Ctx, req: CreateStream) -> Result<()> {
         let _admin = self.inner.admin.lock().await;
         let now = self.now_ms();
-        let mode = req.mode.unwrap_or(StreamMode::Provisioned);
+        // With neither ShardCount nor StreamModeDetails AWS creates an on-demand stream (what
+        // `aws kinesis create-stream --stream-name s` does); a ShardCount alone means provisioned.
+        let mode = req.mode.unwrap_or(if req.shard_count.is_some() {
+            StreamMode::Provisioned
+        } else {
+            StreamMode::OnDemand
+        });
         let shard_count = match (mode, req.shard_count) {
             (StreamMode::Provisioned, Some(n)) => n,
             (StreamMode::Provisioned, None) => {

@@ -317,13 +317,12 @@ impl Streams {
             IteratorType::TrimHorizon => bounds.start,
             IteratorType::Latest => bounds.end,
             IteratorType::AtTimestamp => {
-                // A timestamp in the future positions at the tip: nothing yet, and no error.
                 let ts = req.timestamp_ms.unwrap_or(0);
-                if ts > self.now_ms() {
-                    bounds.end
-                } else {
-                    self.inner.store.seek_timestamp(log, ts).await?
+                let now = self.now_ms();
+                if ts > now {
+                    return Err(messages::future_timestamp(ts, now));
                 }
+                self.inner.store.seek_timestamp(log, ts).await?
             }
             IteratorType::AtSequenceNumber | IteratorType::AfterSequenceNumber => {
                 let text = req.starting_sequence_number.as_deref().unwrap_or_default();

@@ -41,6 +41,13 @@ impl ShardIterator {
     }
 
     pub fn decode(token: &str) -> Result<Self, InvalidIterator> {
+        // `ITER=$(aws kinesis get-shard-iterator ... --query ShardIterator)` keeps the JSON
+        // quotes around the token (no `--output text`); AWS accepts that, so one surrounding
+        // pair is dropped. Quotes are not base64, so no real token is changed by this.
+        let token = token
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(token);
         let bytes = STANDARD.decode(token).map_err(|_| InvalidIterator)?;
         let (body, crc) = bytes.split_last_chunk::<4>().ok_or(InvalidIterator)?;
         if crc32c::crc32c(body) != u32::from_be_bytes(*crc) {
@@ -112,6 +119,18 @@ mod tests {
             let token = it.encode();
             prop_assert!(token.len() <= 512);
             prop_assert_eq!(ShardIterator::decode(&token), Ok(it));
+        }
+
+        #[test]
+        fn one_pair_of_surrounding_quotes_is_accepted(shard in any::<u64>(), offset in any::<u64>()) {
+            let it = ShardIterator { issued_ms: 1, region: "us-east-1".into(), stream_name: "s".into(),
+                                     stream_created_ms: 2, shard_index: shard, offset: Offset(offset) };
+            let token = it.encode();
+            prop_assert_eq!(ShardIterator::decode(&format!("\"{token}\"")), Ok(it));
+            // Only one whole pair: a lone or doubled quote is still garbage.
+            prop_assert_eq!(ShardIterator::decode(&format!("\"{token}")), Err(InvalidIterator));
+            prop_assert_eq!(ShardIterator::decode(&format!("{token}\"")), Err(InvalidIterator));
+            prop_assert_eq!(ShardIterator::decode(&format!("\"\"{token}\"\"")), Err(InvalidIterator));
         }
 
         #[test]

@@ -58,6 +58,26 @@ pub(crate) fn invalid_shard_iterator() -> KinesisError {
     KinesisError::InvalidArgument("Invalid ShardIterator.".into())
 }
 
+/// AT_TIMESTAMP later than the server's clock (seen in AWS answers, e.g. `timestampInMillis:
+/// 1610448760259000, currentTimestampInMillis: 1610448760774`).
+pub(crate) fn future_timestamp(timestamp_ms: i64, now_ms: i64) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. \
+         timestampInMillis: {timestamp_ms}, currentTimestampInMillis: {now_ms}"
+    ))
+}
+
+/// An operation AWS allows on provisioned streams only, called on an on-demand one: the model's
+/// ValidationException ("you tried to invoke this API for a data stream with the on-demand capacity
+/// mode"). AWS's exact text was not found in public material; this follows the model's gloss.
+pub(crate) fn provisioned_only(operation: &str, name: &str, account: &str) -> KinesisError {
+    KinesisError::Validation(format!(
+        "{operation} is not supported for stream {name} under account {account} in ON_DEMAND \
+         capacity mode. This API is only supported for data streams with the provisioned \
+         capacity mode."
+    ))
+}
+
 pub(crate) fn invalid_explicit_hash_key(value: &str) -> KinesisError {
     KinesisError::InvalidArgument(format!(
         "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. \

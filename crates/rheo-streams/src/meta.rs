@@ -89,6 +89,13 @@ pub struct NewShard {
     pub range: HashRange,
     pub parent: Option<u64>,
     pub adjacent_parent: Option<u64>,
+    /// The shard index, when the plan names it (UpdateShardCount: its intermediate shards are
+    /// parents of later ones); otherwise the next free index in plan order.
+    #[serde(default)]
+    pub index: Option<u64>,
+    /// An intermediate shard of UpdateShardCount: created and closed in the same change.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

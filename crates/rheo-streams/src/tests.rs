@@ -310,6 +310,26 @@ async fn iterator_types_position_correctly() {
     assert!(
         matches!(err, KinesisError::InvalidArgument(m) if m.ends_with("and also a StartingSequenceNumber."))
     );
+    // AT_TIMESTAMP up to the server's clock is fine (the last record arrived at it); later is
+    // refused.
+    let now = crate::clock::Clock::now_ms(&clock);
+    assert_eq!(
+        get(IteratorType::AtTimestamp, None, Some(now))
+            .await
+            .unwrap(),
+        ["4"]
+    );
+    let err = get(IteratorType::AtTimestamp, None, Some(now + 1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument(format!(
+            "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. \
+             timestampInMillis: {}, currentTimestampInMillis: {now}",
+            now + 1
+        ))
+    );
 }
 
 #[tokio::test]
@@ -502,6 +522,118 @@ async fn update_shard_count_scales_uniformly_within_limits() {
 }
 
 #[tokio::test]
+async fn update_shard_count_goes_through_intermediate_shards_as_aws_does() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "a", 4).await;
+    let t = StreamTarget::name("a");
+    // A record in shard 0 before the change, to follow its lineage afterwards.
+    let mut e = entry("k", "old");
+    e.explicit_hash_key = Some("0".into());
+    s.put_record(&ctx, &t, e).await.unwrap();
+    s.update_shard_count(&ctx, &t, 5).await.unwrap();
+    clock.advance_ms(101);
+    let all = s
+        .list_shards(
+            &ctx,
+            ListShards {
+                target: t.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .shards;
+    // AWS: 4 -> 5 leaves 15 shards in all, 5 of them open.
+    assert_eq!(all.len(), 15);
+    let open: Vec<&str> = all
+        .iter()
+        .filter(|s| s.ending_sequence_number.is_none())
+        .map(|s| s.shard_id.as_str())
+        .collect();
+    assert_eq!(
+        open,
+        [
+            "shardId-000000000004",
+            "shardId-000000000008",
+            "shardId-000000000011",
+            "shardId-000000000013",
+            "shardId-000000000014"
+        ]
+    );
+    let by_id = |id: &str| all.iter().find(|s| s.shard_id == id).unwrap().clone();
+    let merged = by_id("shardId-000000000008");
+    assert_eq!(
+        (
+            merged.parent_shard_id.as_deref(),
+            merged.adjacent_parent_shard_id.as_deref()
+        ),
+        (Some("shardId-000000000005"), Some("shardId-000000000006"))
+    );
+    assert_eq!(
+        by_id("shardId-000000000005").parent_shard_id.as_deref(),
+        Some("shardId-000000000000")
+    );
+    // Shard 0's reader is sent to its two children, the intermediate one then to the merge.
+    let (records, out) = read_all(&s, &ctx, "a", "shardId-000000000000").await;
+    assert_eq!(records.len(), 1);
+    let children: Vec<String> = out
+        .child_shards
+        .unwrap()
+        .into_iter()
+        .map(|c| c.shard_id)
+        .collect();
+    assert_eq!(children, ["shardId-000000000004", "shardId-000000000005"]);
+    let (_, out) = read_all(&s, &ctx, "a", "shardId-000000000005").await;
+    let child = out.child_shards.unwrap();
+    assert_eq!(child.len(), 1);
+    assert_eq!(child[0].shard_id, "shardId-000000000008");
+    assert_eq!(
+        child[0].parent_shards,
+        ["shardId-000000000005", "shardId-000000000006"]
+    );
+    // Records go to the open shards only.
+    let mut e = entry("k", "new");
+    e.explicit_hash_key = Some("0".into());
+    assert_eq!(
+        s.put_record(&ctx, &t, e).await.unwrap().shard_id(),
+        "shardId-000000000004"
+    );
+}
+
+#[tokio::test]
+async fn update_shard_count_is_refused_on_an_on_demand_stream() {
+    let (s, clock, ctx) = setup();
+    s.create_stream(
+        &ctx,
+        CreateStream {
+            name: "od".into(),
+            mode: Some(StreamMode::OnDemand),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    clock.advance_ms(101);
+    let t = StreamTarget::name("od");
+    let err = s.update_shard_count(&ctx, &t, 8).await.unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::Validation(format!(
+            "UpdateShardCount is not supported for stream od under account {} in ON_DEMAND \
+             capacity mode. This API is only supported for data streams with the provisioned \
+             capacity mode.",
+            ctx.account()
+        ))
+    );
+    // Nothing changed: still ACTIVE with its 4 shards.
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(
+        (sum.status, sum.open_shard_count),
+        (StreamStatus::Active, 4)
+    );
+}
+
+#[tokio::test]
 async fn list_shards_pages_with_next_token() {
     let (s, clock, ctx) = setup();
     create(&s, &clock, &ctx, "a", 5).await;
@@ -681,6 +813,45 @@ async fn on_demand_gets_four_shards_and_mode_switches() {
     assert_eq!(
         (sum.mode, sum.status),
         (StreamMode::Provisioned, StreamStatus::Active)
+    );
+}
+
+#[tokio::test]
+async fn create_with_neither_count_nor_mode_is_on_demand_with_four_shards() {
+    let (s, clock, ctx) = setup();
+    s.create_stream(
+        &ctx,
+        CreateStream {
+            name: "bare".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    clock.advance_ms(101);
+    let sum = s
+        .describe_stream_summary(&ctx, &StreamTarget::name("bare"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (sum.mode, sum.open_shard_count, sum.status),
+        (StreamMode::OnDemand, 4, StreamStatus::Active)
+    );
+    // PROVISIONED named explicitly still needs its ShardCount, as on AWS.
+    let err = s
+        .create_stream(
+            &ctx,
+            CreateStream {
+                name: "p".into(),
+                mode: Some(StreamMode::Provisioned),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument("ShardCount is required for PROVISIONED streams.".into())
     );
 }
 
