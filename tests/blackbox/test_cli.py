@@ -6,16 +6,21 @@ import json
 from khelpers import unique_name
 
 
+def _create_and_describe(aws_cli, name, *args):
+    """create-stream with `args`, wait until it exists, and its describe-stream-summary."""
+    rc, out = aws_cli("create-stream", "--stream-name", name, *args)
+    assert rc == 0, out
+    rc, out = aws_cli("wait", "stream-exists", "--stream-name", name)
+    assert rc == 0, out
+    rc, out = aws_cli("describe-stream-summary", "--stream-name", name)
+    assert rc == 0, out
+    return out["StreamDescriptionSummary"]
+
+
 def test_cli_end_to_end(aws_cli):
     name = unique_name("cli")
-    rc, out = aws_cli("create-stream", "--stream-name", name, "--shard-count", "2")
-    assert rc == 0, out
+    summary = _create_and_describe(aws_cli, name, "--shard-count", "2")
     try:
-        rc, out = aws_cli("wait", "stream-exists", "--stream-name", name)
-        assert rc == 0, out
-        rc, out = aws_cli("describe-stream-summary", "--stream-name", name)
-        assert rc == 0, out
-        summary = out["StreamDescriptionSummary"]
         assert summary["StreamName"] == name
         assert summary["StreamStatus"] == "ACTIVE"
         assert summary["OpenShardCount"] == 2
@@ -89,14 +94,8 @@ def test_cli_bare_create_stream_and_quoted_iterator(aws_cli):
     # `IT=$(aws kinesis get-shard-iterator ... --query ShardIterator)` keeps the JSON quotes,
     # which AWS accepts in get-records.
     name = unique_name("cli")
-    rc, out = aws_cli("create-stream", "--stream-name", name)
-    assert rc == 0, out
+    summary = _create_and_describe(aws_cli, name)
     try:
-        rc, out = aws_cli("wait", "stream-exists", "--stream-name", name)
-        assert rc == 0, out
-        rc, out = aws_cli("describe-stream-summary", "--stream-name", name)
-        assert rc == 0, out
-        summary = out["StreamDescriptionSummary"]
         assert summary["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
         assert summary["OpenShardCount"] == 4
         rc, out = aws_cli("put-record", "--stream-name", name, "--partition-key", "pk",

@@ -768,18 +768,12 @@ impl ShardsToken {
             "v1|{}|{}|{}|{}",
             self.created_ms, self.after, self.issued_ms, self.name
         );
-        let crc = crc32c::crc32c(body.as_bytes());
-        STANDARD.encode(format!("{body}|{crc:08x}"))
+        crate::token::seal(&body)
     }
 
     fn decode(token: &str) -> Result<Self> {
-        let bad = || KinesisError::InvalidArgument(format!("Invalid NextToken: {token}"));
-        let raw = STANDARD.decode(token).map_err(|_| bad())?;
-        let text = String::from_utf8(raw).map_err(|_| bad())?;
-        let (body, crc) = text.rsplit_once('|').ok_or_else(bad)?;
-        if format!("{:08x}", crc32c::crc32c(body.as_bytes())) != crc {
-            return Err(bad());
-        }
+        let bad = || crate::token::invalid(token);
+        let body = crate::token::open(token)?;
         let mut parts = body.splitn(5, '|');
         if parts.next() != Some("v1") {
             return Err(bad());

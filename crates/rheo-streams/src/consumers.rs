@@ -6,9 +6,6 @@
 //! `Config::consumer_status_ms` has passed, completed by `Streams::settle` like a stream's own
 //! transitions.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-
 use crate::error::{KinesisError, Result};
 use crate::limits::{
     CONSUMERS_CREATING_MAX, CONSUMERS_PER_STREAM_MAX, LIST_CONSUMERS_RESULTS_DEFAULT,
@@ -359,19 +356,12 @@ impl ConsumersToken {
             self.stream.len(),
             self.stream
         );
-        let body = format!("{body}{}", self.after);
-        let crc = crc32c::crc32c(body.as_bytes());
-        STANDARD.encode(format!("{body}|{crc:08x}"))
+        crate::token::seal(&format!("{body}{}", self.after))
     }
 
     fn decode(token: &str) -> Result<Self> {
-        let bad = || KinesisError::InvalidArgument(format!("Invalid NextToken: {token}"));
-        let raw = STANDARD.decode(token).map_err(|_| bad())?;
-        let text = String::from_utf8(raw).map_err(|_| bad())?;
-        let (body, crc) = text.rsplit_once('|').ok_or_else(bad)?;
-        if format!("{:08x}", crc32c::crc32c(body.as_bytes())) != crc {
-            return Err(bad());
-        }
+        let bad = || crate::token::invalid(token);
+        let body = crate::token::open(token)?;
         let mut parts = body.splitn(5, '|');
         if parts.next() != Some("c1") {
             return Err(bad());
@@ -443,9 +433,11 @@ mod tests {
         let back = ConsumersToken::decode(&text).unwrap();
         assert_eq!((back.stream.as_str(), back.after.as_str()), ("a|b", "c|d"));
         assert_eq!((back.stream_created_ms, back.issued_ms), (5, 9));
-        let mut raw = STANDARD.decode(&text).unwrap();
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut raw = b64.decode(&text).unwrap();
         raw[3] ^= 1;
-        assert!(ConsumersToken::decode(&STANDARD.encode(raw)).is_err());
+        assert!(ConsumersToken::decode(&b64.encode(raw)).is_err());
         assert!(ConsumersToken::decode("not a token").is_err());
     }
 }

@@ -24,6 +24,7 @@ mod reshard;
 pub mod sequence;
 mod service;
 mod subscribe;
+mod token;
 pub mod types;
 
 pub use admin::SHARD_LEVEL_METRICS;

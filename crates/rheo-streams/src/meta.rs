@@ -222,6 +222,11 @@ impl StreamMeta {
         self.shards.iter().filter(|s| s.is_open())
     }
 
+    /// The index the next new shard gets: above every shard the stream ever had.
+    pub fn next_shard_index(&self) -> u64 {
+        self.shards.iter().map(|s| s.index + 1).max().unwrap_or(0)
+    }
+
     pub fn open_shard_count(&self) -> usize {
         self.open_shards().count()
     }

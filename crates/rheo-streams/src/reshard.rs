@@ -188,13 +188,7 @@ impl Streams {
             .open_shards()
             .map(|s| (s.index, s.range))
             .collect();
-        let first = state
-            .meta
-            .shards
-            .iter()
-            .map(|s| s.index + 1)
-            .max()
-            .unwrap_or(0);
+        let first = state.meta.next_shard_index();
         let plan = uniform_plan(&old, target_count, first);
         let logs = self.allocate_logs(plan.shards.len() as u64).await?;
         let open = plan
@@ -235,13 +229,7 @@ impl Streams {
     /// Closes the plan's parents and opens its children (an UpdateShardCount plan also creates
     /// its intermediate shards, closed at once). Called with the stream's write lock.
     pub(crate) fn apply_reshard(&self, state: &mut StreamState, plan: &Reshard, now: i64) {
-        let first = state
-            .meta
-            .shards
-            .iter()
-            .map(|s| s.index + 1)
-            .max()
-            .unwrap_or(0);
+        let first = state.meta.next_shard_index();
         let mut created = Vec::with_capacity(plan.open.len());
         for (i, n) in plan.open.iter().enumerate() {
             created.push(ShardMeta {

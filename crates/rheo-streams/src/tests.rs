@@ -32,6 +32,22 @@ async fn create(s: &Streams, clock: &ManualClock, ctx: &Ctx, name: &str, shards:
     clock.advance_ms(101);
 }
 
+/// An ACTIVE on-demand stream `name`.
+async fn on_demand_stream(s: &Streams, clock: &ManualClock, ctx: &Ctx, name: &str) -> StreamTarget {
+    s.create_stream(
+        ctx,
+        CreateStream {
+            name: name.into(),
+            mode: Some(StreamMode::OnDemand),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    clock.advance_ms(101);
+    StreamTarget::name(name)
+}
+
 fn entry(pk: &str, data: &str) -> PutEntry {
     PutEntry {
         data: Bytes::from(data.to_string()),
@@ -603,18 +619,7 @@ async fn update_shard_count_goes_through_intermediate_shards_as_aws_does() {
 #[tokio::test]
 async fn update_shard_count_is_refused_on_an_on_demand_stream() {
     let (s, clock, ctx) = setup();
-    s.create_stream(
-        &ctx,
-        CreateStream {
-            name: "od".into(),
-            mode: Some(StreamMode::OnDemand),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    clock.advance_ms(101);
-    let t = StreamTarget::name("od");
+    let t = on_demand_stream(&s, &clock, &ctx, "od").await;
     let err = s.update_shard_count(&ctx, &t, 8).await.unwrap_err();
     assert_eq!(
         err,
@@ -783,18 +788,7 @@ async fn shard_limit_is_enforced() {
 #[tokio::test]
 async fn on_demand_gets_four_shards_and_mode_switches() {
     let (s, clock, ctx) = setup();
-    s.create_stream(
-        &ctx,
-        CreateStream {
-            name: "od".into(),
-            mode: Some(StreamMode::OnDemand),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    clock.advance_ms(101);
-    let t = StreamTarget::name("od");
+    let t = on_demand_stream(&s, &clock, &ctx, "od").await;
     let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
     assert_eq!((sum.mode, sum.open_shard_count), (StreamMode::OnDemand, 4));
     let arn = StreamTarget {
