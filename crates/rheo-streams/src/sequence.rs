@@ -42,6 +42,8 @@ const _: () = assert!(10u64.pow(CHECK_DIGITS as u32) == CHECK_MODULUS);
 // The shard field holds every shard index, the offset field every u64.
 const _: () = assert!((1u128 << SHARD_BITS) <= 10u128.pow(SHARD_DIGITS as u32));
 const _: () = assert!((u64::MAX as u128) + 1 < 10u128.pow(OFFSET_DIGITS as u32));
+// The one position above u64::MAX, written as a literal in `encode`.
+const _: () = assert!(b"18446744073709551616".len() == OFFSET_DIGITS);
 
 /// A decoded sequence number. The derived order (shard, then offset) is the order of the strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -117,9 +119,14 @@ fn encode(shard_index: u64, position: u128) -> [u8; SEQUENCE_NUMBER_DIGITS] {
     prefix.copy_from_slice(PREFIX);
     let (shard, rest) = rest.split_at_mut(SHARD_DIGITS);
     let (field, check) = rest.split_at_mut(OFFSET_DIGITS);
-    put_decimal(shard, u128::from(shard_index));
-    put_decimal(field, position);
-    put_decimal(check, u128::from(check_field(shard_index, position)));
+    put_decimal(shard, shard_index);
+    // Every position but one (2^64, after the last possible offset) fits a u64; 128-bit
+    // division per digit cost more than the rest of a PutRecords answer.
+    match u64::try_from(position) {
+        Ok(p) => put_decimal(field, p),
+        Err(_) => field.copy_from_slice(b"18446744073709551616"),
+    }
+    put_decimal(check, check_field(shard_index, position));
     out
 }
 
@@ -154,7 +161,7 @@ fn parse_legacy(text: &str) -> Result<(u64, Option<Offset>), MalformedSequenceNu
 
 /// Writes `value` as exactly `out.len()` decimal digits, zero-padded (the fields are sized so
 /// that every value fits; see the assertions above).
-fn put_decimal(out: &mut [u8], mut value: u128) {
+fn put_decimal(out: &mut [u8], mut value: u64) {
     for d in out.iter_mut().rev() {
         *d = b'0' + (value % 10) as u8;
         value /= 10;
