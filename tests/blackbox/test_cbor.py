@@ -195,7 +195,7 @@ def cbor_stream(ccall, cbor_post):
 
     yield make
     for name in names:
-        cbor_post("DeleteStream", {"StreamName": name})
+        cbor_post("DeleteStream", {"StreamName": name, "EnforceConsumerDeletion": True})
 
 
 def wait_active(ccall, name, timeout=15):
@@ -476,3 +476,42 @@ def test_wrong_cbor_types_are_serialization_exceptions(cbor_post):
         assert r.status == 400, (op, payload, r.doc)
         assert r.headers.get("content-type", "").startswith(AMZ_CBOR)
         assert r.error_type == "SerializationException", (op, payload, r.doc)
+
+
+def test_subscribe_to_shard_over_cbor_is_an_event_stream_of_cbor_events(ccall, cbor_post, cbor_stream):
+    # The Java SDK v2's enhanced fan-out: the request is CBOR, the answer an event stream whose
+    # payloads are CBOR. The session here is 3 s (--subscription-ms), so the whole stream is read.
+    from botocore.eventstream import EventStreamBuffer
+
+    name = cbor_stream(1)
+    arn = stream_arn(name)
+    consumer = ccall("RegisterStreamConsumer", {"StreamARN": arn, "ConsumerName": "java"})["Consumer"]
+    deadline = time.time() + 10
+    while ccall("DescribeStreamConsumer", {"ConsumerARN": consumer["ConsumerARN"]})[
+            "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.05)
+    for i in range(5):
+        ccall("PutRecord", {"StreamName": name, "Data": f"cbor-{i}".encode(), "PartitionKey": f"k{i}"})
+    before = time.time()
+    r = cbor_post("SubscribeToShard", {
+        "ConsumerARN": consumer["ConsumerARN"],
+        "ShardId": "shardId-000000000000",
+        "StartingPosition": {"Type": "TRIM_HORIZON"},
+    })
+    assert r.status == 200, r.body[:200]
+    assert r.headers.get("content-type") == "application/vnd.amazon.eventstream", r.headers
+    buf = EventStreamBuffer()
+    buf.add_data(r.body)
+    messages = list(buf)
+    kinds = [m.headers.get(":event-type") for m in messages]
+    assert kinds[0] == "initial-response", kinds
+    events = [cbor2.loads(m.payload, semantic_decoders={1: _tag1})
+              for m in messages if m.headers.get(":event-type") == "SubscribeToShardEvent"]
+    assert events, kinds
+    records = [rec for e in events for rec in e["Records"]]
+    assert [rec["Data"] for rec in records] == [f"cbor-{i}".encode() for i in range(5)]
+    for rec in records:
+        assert_recent_millis(rec["ApproximateArrivalTimestamp"], before - 60, time.time())
+    assert all(m.headers.get(":message-type") == "event" for m in messages)
+    assert events[-1]["ContinuationSequenceNumber"] == records[-1]["SequenceNumber"]
