@@ -139,3 +139,61 @@ pub async fn teardown(ctx: &Ctx, wait: Duration) -> Result<()> {
     }
     bail!("stream {} not gone after {wait:?}", ctx.stream)
 }
+
+/// Registers `n` consumers (`rheo-bench-c<i>`; existing ones are reused) on the stream and
+/// waits until all are ACTIVE; returns their ARNs.
+pub async fn ensure_consumers(ctx: &Ctx, n: usize, wait: Duration) -> Result<Vec<String>> {
+    let mut conn = ctx.conn();
+    let resp = call_retrying(
+        &mut conn,
+        Op::DescribeStream,
+        proto::describe_stream_body(&ctx.stream, None),
+    )
+    .await?;
+    if !resp.is_success() {
+        return Err(fail(Op::DescribeStream, &resp));
+    }
+    let d: proto::DescribeStreamResponse = serde_json::from_slice(&resp.body)?;
+    let stream_arn = d
+        .stream_description
+        .stream_arn
+        .context("DescribeStream has no StreamARN")?;
+    let names: Vec<String> = (0..n).map(|i| format!("rheo-bench-c{i}")).collect();
+    for name in &names {
+        let resp = call_retrying(
+            &mut conn,
+            Op::RegisterStreamConsumer,
+            proto::register_consumer_body(&stream_arn, name),
+        )
+        .await?;
+        match resp.error_type().as_deref() {
+            None | Some("ResourceInUseException") => {}
+            Some(_) => return Err(fail(Op::RegisterStreamConsumer, &resp)),
+        }
+    }
+    let deadline = Instant::now() + wait;
+    let mut arns = Vec::with_capacity(n);
+    for name in &names {
+        loop {
+            let resp = call_retrying(
+                &mut conn,
+                Op::DescribeStreamConsumer,
+                proto::describe_consumer_body(&stream_arn, name),
+            )
+            .await?;
+            if !resp.is_success() {
+                return Err(fail(Op::DescribeStreamConsumer, &resp));
+            }
+            let c: proto::DescribeConsumerResponse = serde_json::from_slice(&resp.body)?;
+            if c.consumer.status == "ACTIVE" {
+                arns.push(c.consumer.arn);
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("consumer {name} not ACTIVE after {wait:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(arns)
+}

@@ -81,6 +81,9 @@ pub enum Op {
     PutRecords,
     GetShardIterator,
     GetRecords,
+    RegisterStreamConsumer,
+    DescribeStreamConsumer,
+    SubscribeToShard,
 }
 
 impl Op {
@@ -92,6 +95,9 @@ impl Op {
             Op::PutRecords => "Kinesis_20131202.PutRecords",
             Op::GetShardIterator => "Kinesis_20131202.GetShardIterator",
             Op::GetRecords => "Kinesis_20131202.GetRecords",
+            Op::RegisterStreamConsumer => "Kinesis_20131202.RegisterStreamConsumer",
+            Op::DescribeStreamConsumer => "Kinesis_20131202.DescribeStreamConsumer",
+            Op::SubscribeToShard => "Kinesis_20131202.SubscribeToShard",
         }
     }
 }
@@ -269,15 +275,26 @@ impl Conn {
         }
     }
 
-    async fn call_inner(&mut self, op: Op, body: Bytes) -> Result<ApiResponse, ClientError> {
-        let mut sender = match self.sender.take() {
-            Some(s) if !s.is_closed() => s,
-            _ => self.connect().await?,
-        };
+    /// Sends an operation whose answer streams (SubscribeToShard) on a connection of its own,
+    /// and returns the status and the body as it arrives. The connection is not reused.
+    pub async fn call_streaming(
+        &mut self,
+        op: Op,
+        body: Bytes,
+    ) -> Result<(u16, hyper::body::Incoming), ClientError> {
+        let mut sender = self.connect().await?;
         sender.ready().await?;
+        let req = self.request(op, body)?;
+        let resp = tokio::time::timeout(self.timeout, sender.send_request(req))
+            .await
+            .map_err(|_| ClientError::Timeout(self.timeout))??;
+        Ok((resp.status().as_u16(), resp.into_body()))
+    }
+
+    fn request(&mut self, op: Op, body: Bytes) -> Result<Request<Full<Bytes>>, ClientError> {
         let (amz_date, authorization) = self.headers.get(&self.auth);
         let len = body.len();
-        let req = Request::post(self.endpoint.uri.clone())
+        Ok(Request::post(self.endpoint.uri.clone())
             .header(http::header::HOST, self.endpoint.host_header.clone())
             .header(
                 http::header::CONTENT_TYPE,
@@ -287,7 +304,16 @@ impl Conn {
             .header("x-amz-date", amz_date)
             .header(http::header::AUTHORIZATION, authorization)
             .header(http::header::CONTENT_LENGTH, len)
-            .body(Full::new(body))?;
+            .body(Full::new(body))?)
+    }
+
+    async fn call_inner(&mut self, op: Op, body: Bytes) -> Result<ApiResponse, ClientError> {
+        let mut sender = match self.sender.take() {
+            Some(s) if !s.is_closed() => s,
+            _ => self.connect().await?,
+        };
+        sender.ready().await?;
+        let req = self.request(op, body)?;
         let resp = sender.send_request(req).await?;
         let status = resp.status().as_u16();
         let body = resp.into_body().collect().await?.to_bytes();

@@ -47,6 +47,9 @@ pub struct E2eOpts {
     pub poll: Duration,
     /// How long consumers may keep reading after the producer stops.
     pub drain: Duration,
+    /// 0: one GetRecords-polling consumer per shard. N > 0: N enhanced fan-out consumers, each
+    /// subscribed (SubscribeToShard from LATEST) to every shard; each must receive every record.
+    pub push_consumers: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -54,8 +57,10 @@ pub struct E2eReport {
     pub target_rate: u64,
     pub duration_s: f64,
     pub poll_ms: f64,
-    /// Consumer threads (one per shard).
+    /// Consumer threads (one per shard, or one per push consumer and shard).
     pub consumers: usize,
+    /// Enhanced fan-out consumers (0 = polling with GetRecords).
+    pub push_consumers: usize,
     pub sent: u64,
     pub acked: u64,
     pub received: u64,
@@ -106,6 +111,16 @@ struct Shared {
     acked: AtomicU64,
     received: AtomicU64,
     producer_done: AtomicBool,
+    /// How many times each acknowledged record is to be received (the push consumers).
+    copies: u64,
+}
+
+impl Shared {
+    fn all_received(&self) -> bool {
+        self.producer_done.load(Ordering::Acquire)
+            && self.received.load(Ordering::Acquire)
+                >= self.acked.load(Ordering::Acquire) * self.copies
+    }
 }
 
 #[derive(Default)]
@@ -154,9 +169,7 @@ async fn reader(
     };
     let mut primed = false;
     loop {
-        let done = shared.producer_done.load(Ordering::Acquire)
-            && shared.received.load(Ordering::Acquire) >= shared.acked.load(Ordering::Acquire);
-        if primed && (done || Instant::now() >= hard_stop) {
+        if primed && (shared.all_received() || Instant::now() >= hard_stop) {
             break;
         }
         let resp = conn
@@ -218,11 +231,112 @@ async fn reader(
     Ok(out)
 }
 
+/// A push consumer: one SubscribeToShard from LATEST, records timed as their events arrive.
+/// Ready (the producer may start) once the initial-response event is in.
+async fn push_reader(
+    ctx: Ctx,
+    shard: String,
+    consumer: String,
+    shared: Arc<Shared>,
+    ready: Arc<Barrier>,
+    hard_stop: Instant,
+) -> Result<ReaderOut> {
+    use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+    use http_body_util::BodyExt as _;
+
+    let mut out = ReaderOut::default();
+    let mut conn = ctx.conn();
+    let (status, mut body) = match conn
+        .call_streaming(
+            Op::SubscribeToShard,
+            proto::subscribe_body(&consumer, &shard),
+        )
+        .await
+    {
+        Ok((200, body)) => (200, body),
+        Ok((status, _)) => {
+            ready.wait().await;
+            anyhow::bail!("SubscribeToShard {shard}: HTTP {status}");
+        }
+        Err(e) => {
+            ready.wait().await;
+            return Err(e.into());
+        }
+    };
+    debug_assert_eq!(status, 200);
+    let mut decoder = MessageFrameDecoder::new();
+    let mut buf = bytes::BytesMut::new();
+    let mut primed = false;
+    while !(primed && (shared.all_received() || Instant::now() >= hard_stop)) {
+        let left = hard_stop.saturating_duration_since(Instant::now());
+        let frame = match tokio::time::timeout(left, body.frame()).await {
+            Ok(Some(Ok(f))) => f,
+            Ok(Some(Err(e))) => {
+                *out.errors.entry(format!("transport: {e}")).or_default() += 1;
+                break;
+            }
+            // The subscription ended (its session is over) or the stop time came.
+            Ok(None) | Err(_) => break,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        buf.extend_from_slice(&data);
+        let now_us = micros_since(shared.base);
+        loop {
+            let message = match decoder.decode_frame(&mut buf) {
+                Ok(DecodedFrame::Complete(m)) => m,
+                Ok(DecodedFrame::Incomplete) => break,
+                Err(e) => anyhow::bail!("bad event-stream frame: {e}"),
+            };
+            let header = |name: &str| {
+                message
+                    .headers()
+                    .iter()
+                    .find(|h| h.name().as_str() == name)
+                    .and_then(|h| h.value().as_string().ok())
+                    .map(|v| v.as_str().to_string())
+            };
+            match header(":event-type").as_deref() {
+                Some("initial-response") if !primed => {
+                    primed = true;
+                    ready.wait().await;
+                }
+                Some("SubscribeToShardEvent") => {
+                    out.calls += 1;
+                    let e: proto::SubscribeEvent = serde_json::from_slice(message.payload())?;
+                    if e.records.is_empty() {
+                        out.empty += 1;
+                    }
+                    for rec in &e.records {
+                        if let Some((idx, sent)) =
+                            proto::b64_decode(&rec.data).and_then(|d| decode_header(&d, shared.tag))
+                        {
+                            out.hist.record_us(now_us.saturating_sub(sent));
+                            out.indices.push(idx);
+                            shared.received.fetch_add(1, Ordering::AcqRel);
+                        }
+                    }
+                }
+                _ => {
+                    let kind = header(":exception-type").unwrap_or_else(|| "unknown event".into());
+                    *out.errors.entry(kind).or_default() += 1;
+                }
+            }
+        }
+    }
+    if !primed {
+        ready.wait().await;
+    }
+    Ok(out)
+}
+
 /// Runs one consumer on a thread of its own; its result arrives on the
 /// returned channel (dropped unsent if the thread panics).
 fn spawn_reader(
     ctx: Ctx,
     shard: String,
+    consumer: Option<String>,
     shared: Arc<Shared>,
     ready: Arc<Barrier>,
     poll: Duration,
@@ -235,7 +349,10 @@ fn spawn_reader(
     std::thread::Builder::new()
         .name(format!("e2e-{shard}"))
         .spawn(move || {
-            let out = rt.block_on(reader(ctx, shard, shared, ready, poll, hard_stop));
+            let out = match consumer {
+                Some(c) => rt.block_on(push_reader(ctx, shard, c, shared, ready, hard_stop)),
+                None => rt.block_on(reader(ctx, shard, shared, ready, poll, hard_stop)),
+            };
             let _ = tx.send(out);
         })?;
     Ok(rx)
@@ -326,28 +443,47 @@ async fn producer(ctx: Ctx, opts: E2eOpts, shared: Arc<Shared>) -> ProducerOut {
 }
 
 pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eReport> {
+    let consumers = if opts.push_consumers > 0 {
+        crate::admin::ensure_consumers(ctx, opts.push_consumers, Duration::from_secs(60)).await?
+    } else {
+        Vec::new()
+    };
+    // (shard, push consumer or none, which consumer's copy of the records it reads)
+    let plan: Vec<(String, Option<String>, usize)> = if consumers.is_empty() {
+        shards.iter().map(|s| (s.clone(), None, 0)).collect()
+    } else {
+        consumers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| shards.iter().map(move |s| (s.clone(), Some(c.clone()), i)))
+            .collect()
+    };
+    let copies = consumers.len().max(1);
     let shared = Arc::new(Shared {
         base: Instant::now(),
         tag: rand::thread_rng().next_u64(),
         acked: AtomicU64::new(0),
         received: AtomicU64::new(0),
         producer_done: AtomicBool::new(false),
+        copies: copies as u64,
     });
-    let ready = Arc::new(Barrier::new(shards.len() + 1));
+    let ready = Arc::new(Barrier::new(plan.len() + 1));
     // Readers stop at the latest after the producer's run plus the drain time
     // (plus slack for the priming round-trips).
     let hard_stop = Instant::now() + opts.duration + opts.drain + Duration::from_secs(5);
-    let readers: Vec<_> = shards
+    let readers: Vec<_> = plan
         .iter()
-        .map(|s| {
+        .map(|(s, c, copy)| {
             spawn_reader(
                 ctx.clone(),
                 s.clone(),
+                c.clone(),
                 shared.clone(),
                 ready.clone(),
                 opts.poll,
                 hard_stop,
             )
+            .map(|r| (*copy, r))
         })
         .collect::<Result<_>>()?;
     ready.wait().await;
@@ -361,7 +497,8 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
         target_rate: opts.rate,
         duration_s: opts.duration.as_secs_f64(),
         poll_ms: opts.poll.as_secs_f64() * 1000.0,
-        consumers: shards.len(),
+        consumers: plan.len(),
+        push_consumers: consumers.len(),
         sent: prod.sent,
         acked: shared.acked.load(Ordering::Acquire),
         put_latency: prod.hist.summary(),
@@ -370,8 +507,9 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
     };
     let drain_deadline = tokio::time::Instant::now() + opts.drain;
     let mut hist = Latency::new();
-    let mut seen = HashSet::new();
-    for r in readers {
+    // Each consumer's copy is checked on its own: every acknowledged record once per copy.
+    let mut seen: Vec<HashSet<u64>> = vec![HashSet::new(); copies];
+    for (copy, r) in readers {
         let out = match tokio::time::timeout_at(drain_deadline + Duration::from_secs(5), r).await {
             Ok(Ok(result)) => result?,
             Ok(Err(_)) => anyhow::bail!("e2e reader thread died"),
@@ -381,7 +519,7 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
         report.get_calls += out.calls;
         report.empty_get_calls += out.empty;
         for idx in out.indices {
-            if !seen.insert(idx) {
+            if !seen.get_mut(copy).is_some_and(|s| s.insert(idx)) {
                 report.duplicates += 1;
             }
         }
@@ -392,8 +530,8 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
     report.server = procstat::maybe_finish(server).await;
     report.client = Some(client.finish().await);
     report.host = host.finish();
-    report.received = seen.len() as u64;
-    report.lost = report.acked.saturating_sub(report.received);
+    report.received = seen.iter().map(|s| s.len() as u64).sum();
+    report.lost = (report.acked * copies as u64).saturating_sub(report.received);
     report.latency = hist.summary();
     if produced_for > 0.0 {
         report.achieved_rate = report.acked as f64 / produced_for;

@@ -276,6 +276,7 @@ mod tests {
             key_spread: 50,
             poll: Duration::from_millis(1),
             drain: Duration::from_secs(2),
+            push_consumers: 0,
         };
         let er = e2e::run(&ctx, &shards, &eopts).await.unwrap();
         assert!(er.acked >= 150, "{er:?}");

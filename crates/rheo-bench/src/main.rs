@@ -160,6 +160,10 @@ struct E2eArgs {
     /// Payload bytes per e2e record (at least 24).
     #[arg(long, default_value_t = 1024)]
     e2e_record_size: usize,
+    /// Enhanced fan-out instead of polling: this many registered consumers, each subscribed
+    /// with SubscribeToShard (from LATEST) to every shard; latency is put to push.
+    #[arg(long, default_value_t = 0)]
+    push_consumers: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -333,6 +337,7 @@ impl E2eArgs {
             key_spread: key_spread.max(1),
             poll: Duration::from_micros(self.poll_us),
             drain: Duration::from_secs(5),
+            push_consumers: self.push_consumers,
         };
         if smoke {
             o.rate = o.rate.min(200);
@@ -762,8 +767,12 @@ fn print_get(r: &get::GetReport, v: &verify::Verification) {
 }
 
 fn print_e2e(r: &e2e::E2eReport) {
+    let mode = match r.push_consumers {
+        0 => String::new(),
+        n => format!(" (push: {n} SubscribeToShard consumers, put-to-push)"),
+    };
     println!(
-        "e2e: {} rec/s target, {:.0} achieved, {} acked, {} received, {} lost, {} dup; latency {}{}",
+        "e2e{mode}: {} rec/s target, {:.0} achieved, {} acked, {} received, {} lost, {} dup; latency {}{}",
         r.target_rate,
         r.achieved_rate,
         r.acked,

@@ -98,6 +98,8 @@ pub struct DescribeStreamResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct StreamDescription {
     pub stream_status: String,
+    #[serde(default, rename = "StreamARN")]
+    pub stream_arn: Option<String>,
     #[serde(default)]
     pub shards: Vec<Shard>,
     #[serde(default)]
@@ -242,4 +244,45 @@ mod tests {
             prop_assert_eq!(b64_decode(&s).unwrap(), data);
         }
     }
+}
+
+pub fn register_consumer_body(stream_arn: &str, name: &str) -> Bytes {
+    Bytes::from(serde_json::json!({"StreamARN": stream_arn, "ConsumerName": name}).to_string())
+}
+
+pub fn describe_consumer_body(stream_arn: &str, name: &str) -> Bytes {
+    register_consumer_body(stream_arn, name)
+}
+
+pub fn subscribe_body(consumer_arn: &str, shard: &str) -> Bytes {
+    Bytes::from(
+        serde_json::json!({
+            "ConsumerARN": consumer_arn,
+            "ShardId": shard,
+            "StartingPosition": {"Type": "LATEST"},
+        })
+        .to_string(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DescribeConsumerResponse {
+    #[serde(rename = "ConsumerDescription")]
+    pub consumer: ConsumerDescription,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsumerDescription {
+    #[serde(rename = "ConsumerARN")]
+    pub arn: String,
+    #[serde(rename = "ConsumerStatus")]
+    pub status: String,
+}
+
+/// The payload of a SubscribeToShardEvent (JSON).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SubscribeEvent {
+    #[serde(default)]
+    pub records: Vec<ReadRecord>,
 }
