@@ -60,6 +60,10 @@ static GENERATION: AtomicU64 = AtomicU64::new(1);
 pub struct Subscription {
     streams: Streams,
     ctx: Ctx,
+    /// The stream's name and the consumer's (name, creation second): a consumer deregistered
+    /// meanwhile ends its subscriptions.
+    stream: String,
+    consumer: (String, i64),
     key: (String, u64),
     generation: u64,
     log: LogId,
@@ -145,6 +149,8 @@ impl Streams {
         Ok(Subscription {
             streams: self.clone(),
             ctx: ctx.clone(),
+            stream: name,
+            consumer: (consumer_name.to_string(), secs),
             key,
             generation,
             log,
@@ -185,7 +191,7 @@ impl Subscription {
         if now >= self.ends_at_ms {
             return Ok(None);
         }
-        self.check_current()?;
+        self.check_current().await?;
         self.pace(now).await;
         let mut out = self.read(&iterator).await?;
         if out.records.is_empty() && out.next_shard_iterator.is_some() && !self.first {
@@ -202,7 +208,7 @@ impl Subscription {
                 .store
                 .wait_for_entries(self.log, at, wait)
                 .await;
-            self.check_current()?;
+            self.check_current().await?;
             if let Some(next) = out.next_shard_iterator.clone() {
                 out = self.read(&next).await?;
             }
@@ -246,12 +252,34 @@ impl Subscription {
             .await
     }
 
-    /// Ends a subscription another call took over.
-    fn check_current(&self) -> Result<()> {
-        let live = self.streams.inner.subscriptions.lock();
-        match live.get(&self.key) {
-            Some((_, g)) if *g == self.generation => Ok(()),
-            _ => Err(another_subscription(&self.key.0)),
+    /// Ends a subscription another call took over, or whose consumer is no longer ACTIVE.
+    async fn check_current(&self) -> Result<()> {
+        {
+            let live = self.streams.inner.subscriptions.lock();
+            match live.get(&self.key) {
+                Some((_, g)) if *g == self.generation => {}
+                _ => return Err(another_subscription(&self.key.0)),
+            }
+        }
+        let account = self.ctx.account();
+        let handle = self
+            .streams
+            .lookup_name(&self.ctx.region, account, &self.stream)
+            .await?;
+        let state = handle.read().await;
+        let (name, secs) = (&self.consumer.0, self.consumer.1);
+        match state
+            .meta
+            .consumers
+            .iter()
+            .find(|c| &c.name == name && c.created_secs() == secs)
+        {
+            Some(c) if c.status == ConsumerStatus::Active => Ok(()),
+            _ => Err(crate::messages::consumer_name_not_found(
+                name,
+                &self.stream,
+                account,
+            )),
         }
     }
 

@@ -254,3 +254,21 @@ async fn only_an_active_consumer_subscribes() {
         .unwrap();
     assert!(matches!(e, KinesisError::ResourceNotFound(_)), "{e:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deregistering_the_consumer_ends_its_subscription() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let s = open(d.path(), &clock);
+    let consumer = setup(&s, &clock).await;
+    let mut sub = s
+        .subscribe_to_shard(&ctx(), req(&consumer, IteratorType::Latest, None))
+        .await
+        .unwrap();
+    sub.next_event(HEARTBEAT).await.unwrap().unwrap();
+    s.deregister_stream_consumer(&ctx(), &ConsumerTarget::arn(&consumer))
+        .await
+        .unwrap();
+    let e = sub.next_event(HEARTBEAT).await.unwrap_err();
+    assert!(matches!(e, KinesisError::ResourceNotFound(_)), "{e:?}");
+}
