@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// How long a SubscribeToShard subscription lasts, in ms [default: 300000, AWS's 5 minutes].
     #[arg(long, env = "RHEO_SUBSCRIPTION_MS")]
     pub subscription_ms: Option<u64>,
+    /// AWS's per-shard limits: writes 1 MiB/s and 1,000 records/s, shared reads 5 calls/s and
+    /// 2 MiB/s (ProvisionedThroughputExceededException past them): on/off, true/false [default: off].
+    #[arg(long, env = "RHEO_THROUGHPUT_LIMITS", value_parser = BoolishValueParser::new())]
+    pub throughput_limits: Option<bool>,
     /// Open shards allowed per account and region [default: 500].
     #[arg(long, alias = "shardLimit", env = "RHEO_SHARD_LIMIT")]
     pub shard_limit: Option<u32>,
@@ -114,6 +118,7 @@ pub struct Settings {
     pub update_stream_ms: u64,
     pub consumer_status_ms: u64,
     pub subscription_ms: u64,
+    pub throughput_limits: bool,
     pub shard_limit: u32,
     pub account_id: String,
     pub max_body_bytes: usize,
@@ -191,6 +196,10 @@ impl ServeArgs {
                 .subscription_ms
                 .or(file.subscription_ms)
                 .unwrap_or(300_000),
+            throughput_limits: self
+                .throughput_limits
+                .or(file.throughput_limits)
+                .unwrap_or(false),
             shard_limit: self.shard_limit.or(file.shard_limit).unwrap_or(500),
             account_id,
             max_body_bytes: self

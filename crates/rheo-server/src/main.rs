@@ -103,6 +103,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         update_stream_ms: settings.update_stream_ms as i64,
         consumer_status_ms: settings.consumer_status_ms as i64,
         subscription_ms: settings.subscription_ms as i64,
+        throughput_limits: settings.throughput_limits,
         shard_limit: settings.shard_limit,
         ..rheo_streams::Config::default()
     };

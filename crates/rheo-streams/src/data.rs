@@ -187,6 +187,34 @@ impl Streams {
             }
             slot_of.push(at);
         }
+        // Throughput limits: each record takes its shard's budget in request order; a refused
+        // record is answered ProvisionedThroughputExceeded and written nowhere.
+        let now = self.now_ms();
+        // `refused[i]`: the shard that refused record i.
+        let mut refused: Vec<Option<u64>> = Vec::new();
+        if self.inner.config.throughput_limits {
+            refused = entries
+                .iter()
+                .zip(&slot_of)
+                .map(|(e, at)| {
+                    let shard = slots.get(*at).map_or(0, |s| s.0);
+                    let size = e.data.len() + e.partition_key.len();
+                    if state.throttle.admit_write(shard, size, now) {
+                        return None;
+                    }
+                    if let Some(slot) = slots.get_mut(*at) {
+                        slot.2 -= 1;
+                        slot.3 -= ENTRY_HEADER_LEN + size;
+                    }
+                    Some(shard)
+                })
+                .collect();
+            if let (true, Some(Some(shard))) = (single, refused.first()) {
+                return Err(KinesisError::ProvisionedThroughputExceeded(
+                    messages::write_rate_exceeded(&shard_id(*shard), &name, ctx.account()),
+                ));
+            }
+        }
         let mut batches: Vec<(u64, LogId, Batch, Vec<u32>)> = slots
             .into_iter()
             .map(|(shard, log, n, bytes)| {
@@ -198,13 +226,16 @@ impl Streams {
                 )
             })
             .collect();
-        for (i, (e, at)) in entries.iter().zip(slot_of).enumerate() {
+        for (i, (e, at)) in entries.iter().zip(slot_of.iter().copied()).enumerate() {
+            if refused.get(i).is_some_and(Option::is_some) {
+                continue;
+            }
             if let Some(b) = batches.get_mut(at) {
                 b.2.push_with(|w| write_entry(w, e.partition_key, e.data));
                 b.3.push(i as u32);
             }
         }
-        let now = self.now_ms();
+        batches.retain(|b| !b.3.is_empty());
         let mut positions = Vec::with_capacity(batches.len());
         let mut requests = Vec::with_capacity(batches.len());
         for (shard, log, batch, idx) in batches {
@@ -216,6 +247,15 @@ impl Streams {
         drop(state);
         let mut records: Vec<Option<PutRecordsEntry>> = vec![None; entries.len()];
         let mut failed = 0u32;
+        for (slot, shard) in records.iter_mut().zip(&refused) {
+            if let Some(shard) = shard {
+                failed += 1;
+                *slot = Some(PutRecordsEntry::Failed {
+                    code: "ProvisionedThroughputExceededException".into(),
+                    message: messages::write_rate_exceeded(&shard_id(*shard), &name, ctx.account()),
+                });
+            }
+        }
         for ((shard, idx), ack) in positions.into_iter().zip(acks) {
             for (k, i) in idx.into_iter().enumerate() {
                 let entry = match &ack {
@@ -364,12 +404,20 @@ impl Streams {
         limit: Option<u32>,
         stream_arn: Option<&str>,
     ) -> Result<GetRecordsOutput> {
-        self.get_records_bounded(ctx, iterator, limit, stream_arn, GET_RECORDS_BYTES_MAX)
-            .await
+        self.get_records_bounded(
+            ctx,
+            iterator,
+            limit,
+            stream_arn,
+            GET_RECORDS_BYTES_MAX,
+            true,
+        )
+        .await
     }
 
     /// GetRecords with at most about `max_bytes` of records (SubscribeToShard's events are
-    /// smaller than GetRecords' answers).
+    /// smaller than GetRecords' answers); `shared_read` reads count against the shard's shared
+    /// read limits (a subscription's do not).
     pub(crate) async fn get_records_bounded(
         &self,
         ctx: &Ctx,
@@ -377,6 +425,7 @@ impl Streams {
         limit: Option<u32>,
         stream_arn: Option<&str>,
         max_bytes: usize,
+        shared_read: bool,
     ) -> Result<GetRecordsOutput> {
         let it = ShardIterator::decode(iterator).map_err(|_| messages::invalid_shard_iterator())?;
         let limit = limit.unwrap_or(GET_RECORDS_LIMIT_MAX);
@@ -465,12 +514,28 @@ impl Streams {
             let encrypted = state.meta.encryption_key.is_some();
             (LogId(shard.log), shard.index, children, encrypted)
         };
+        if shared_read && self.inner.config.throughput_limits {
+            let admitted = handle.read().await.throttle.admit_read(shard_index, now);
+            if !admitted {
+                return Err(KinesisError::ProvisionedThroughputExceeded(
+                    messages::read_rate_exceeded(&shard_id(shard_index), &it.stream_name, &account),
+                ));
+            }
+        }
         let entries = self
             .inner
             .store
             .read(log, it.offset, limit as usize, max_bytes)
             .await
             .map_err(|e| damaged_records(e, shard_index))?;
+        if shared_read && self.inner.config.throughput_limits {
+            let bytes: usize = entries.iter().map(|e| e.payload.len()).sum();
+            handle
+                .read()
+                .await
+                .throttle
+                .charge_read(shard_index, bytes, now);
+        }
         let bounds = self.inner.store.bounds(log)?;
         let mut next = it.offset.max(bounds.start);
         if entries.is_empty() && next < bounds.end {

@@ -24,6 +24,7 @@ mod reshard;
 pub mod sequence;
 mod service;
 mod subscribe;
+mod throttle;
 mod token;
 pub mod types;
 

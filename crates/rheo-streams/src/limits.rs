@@ -63,6 +63,12 @@ pub const CONSUMERS_CREATING_MAX: usize = 5;
 /// ListStreamConsumers' MaxResults when absent, and the most it returns whatever is asked.
 pub const LIST_CONSUMERS_RESULTS_DEFAULT: u32 = 100;
 pub const LIST_CONSUMERS_RESULTS_MAX: u32 = 100;
+/// Per-shard throughput (AWS's provisioned limits), enforced when `Config::throughput_limits`
+/// is on: writes, partition keys counted, and shared reads (GetRecords).
+pub const SHARD_WRITE_BYTES_PER_SEC: u64 = 1024 * 1024;
+pub const SHARD_WRITE_RECORDS_PER_SEC: u64 = 1000;
+pub const SHARD_READ_CALLS_PER_SEC: u64 = 5;
+pub const SHARD_READ_BYTES_PER_SEC: u64 = 2 * 1024 * 1024;
 /// What one SubscribeToShard subscription may be sent per second (AWS: 2 MiB/s per consumer
 /// and shard, whatever the other consumers do).
 pub const SUBSCRIPTION_BYTES_PER_SEC_MAX: u64 = 2 * 1024 * 1024;

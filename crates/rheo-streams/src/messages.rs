@@ -146,3 +146,14 @@ pub(crate) fn stream_has_consumers(arn: &str, name: &str) -> KinesisError {
          force the deletion of all the consumers that are associated with it."
     ))
 }
+
+/// PutRecord's error and PutRecords' per-record ErrorMessage when a shard's write limit is spent
+/// (AWS's wording, as in its PutRecords reference).
+pub(crate) fn write_rate_exceeded(shard: &str, stream: &str, account: &str) -> String {
+    format!("Rate exceeded for shard {shard} in stream {stream} under account {account}.")
+}
+
+/// GetRecords' error when a shard's shared read limit is spent (AWS's wording).
+pub(crate) fn read_rate_exceeded(shard: &str, stream: &str, account: &str) -> String {
+    format!("Rate exceeded for Shard - {shard} in stream {stream} under account {account}.")
+}

@@ -44,6 +44,8 @@ pub struct Config {
     pub consumer_status_ms: i64,
     /// How long a SubscribeToShard subscription lasts.
     pub subscription_ms: i64,
+    /// Enforce AWS's per-shard write and shared-read limits (ProvisionedThroughputExceeded).
+    pub throughput_limits: bool,
     /// Open shards per account and region.
     pub shard_limit: u32,
     pub on_demand_stream_limit: u32,
@@ -58,6 +60,7 @@ impl Default for Config {
             update_stream_ms: 500,
             consumer_status_ms: 500,
             subscription_ms: crate::limits::SUBSCRIPTION_MS_DEFAULT,
+            throughput_limits: false,
             shard_limit: crate::limits::OPEN_SHARDS_PER_REGION_DEFAULT,
             on_demand_stream_limit: crate::limits::ON_DEMAND_STREAMS_PER_REGION_MAX,
         }
@@ -79,6 +82,8 @@ pub(crate) struct StreamState {
     pub routes: Vec<Route>,
     /// Set once the stream is removed, for handles still held by in-flight requests.
     pub gone: bool,
+    /// Per-shard throughput budgets (used when `Config::throughput_limits` is on).
+    pub throttle: crate::throttle::Throttle,
 }
 
 impl StreamState {
@@ -87,6 +92,7 @@ impl StreamState {
             meta,
             routes: Vec::new(),
             gone: false,
+            throttle: Default::default(),
         };
         state.rebuild_routes();
         state

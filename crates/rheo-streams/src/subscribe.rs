@@ -248,6 +248,7 @@ impl Subscription {
                 Some(SUBSCRIPTION_EVENT_RECORDS_MAX),
                 None,
                 SUBSCRIPTION_EVENT_BYTES_MAX,
+                false,
             )
             .await
     }

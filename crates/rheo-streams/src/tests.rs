@@ -1062,3 +1062,88 @@ async fn get_records_from_disk_on_a_current_thread_runtime() {
 async fn get_records_from_disk_on_a_multi_thread_runtime() {
     records_read_from_disk().await;
 }
+
+fn setup_limited() -> (Streams, ManualClock, Ctx) {
+    let clock = ManualClock::new(T0);
+    let store = Store::open(StoreConfig::default()).unwrap();
+    let config = Config {
+        create_stream_ms: 100,
+        throughput_limits: true,
+        ..Config::default()
+    };
+    let streams = Streams::open(config, store, Arc::new(clock.clone())).unwrap();
+    (streams, clock, Ctx::in_region("us-east-1"))
+}
+
+#[tokio::test]
+async fn write_limits_refuse_records_past_a_shards_budget_and_write_none_of_them() {
+    let (s, clock, ctx) = setup_limited();
+    create(&s, &clock, &ctx, "lim", 1).await;
+    let t = StreamTarget::name("lim");
+    let entries: Vec<PutEntry> = (0..1500).map(|i| entry(&format!("k{i}"), "x")).collect();
+    let out = s
+        .put_records(&ctx, &t, entries[..500].to_vec())
+        .await
+        .unwrap();
+    assert_eq!(out.failed_count, 0);
+    let out = s
+        .put_records(&ctx, &t, entries[500..].to_vec())
+        .await
+        .unwrap();
+    // 1,000 records a second per shard: of 1,500 at one instant, 500 are refused, in order.
+    assert_eq!(out.failed_count, 500);
+    for (i, r) in out.records.iter().enumerate() {
+        match r {
+            PutRecordsEntry::Ok(_) => assert!(i < 500, "record {i} admitted"),
+            PutRecordsEntry::Failed { code, message } => {
+                assert!(i >= 500, "record {i} refused");
+                assert_eq!(code, "ProvisionedThroughputExceededException");
+                assert_eq!(
+                    message,
+                    "Rate exceeded for shard shardId-000000000000 in stream lim under account 000000000000."
+                );
+            }
+        }
+    }
+    let one = s
+        .put_record(&ctx, &t, entry("k", "late"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(one, KinesisError::ProvisionedThroughputExceeded(_)),
+        "{one:?}"
+    );
+    // Nothing refused was written.
+    let (records, _) = read_all(&s, &ctx, "lim", "shardId-000000000000").await;
+    assert_eq!(records.len(), 1000);
+    // A second later the budget is back.
+    clock.advance_ms(1000);
+    s.put_record(&ctx, &t, entry("k", "later")).await.unwrap();
+}
+
+#[tokio::test]
+async fn shared_reads_are_limited_to_five_calls_a_second_per_shard() {
+    let (s, clock, ctx) = setup_limited();
+    create(&s, &clock, &ctx, "rd", 1).await;
+    let t = StreamTarget::name("rd");
+    let it = s
+        .get_shard_iterator(
+            &ctx,
+            GetShardIterator::trim_horizon(t, "shardId-000000000000"),
+        )
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        s.get_records(&ctx, &it, None, None).await.unwrap();
+    }
+    let e = s.get_records(&ctx, &it, None, None).await.unwrap_err();
+    assert_eq!(
+        e,
+        KinesisError::ProvisionedThroughputExceeded(
+            "Rate exceeded for Shard - shardId-000000000000 in stream rd under account 000000000000."
+                .into()
+        )
+    );
+    clock.advance_ms(200);
+    s.get_records(&ctx, &it, None, None).await.unwrap();
+}

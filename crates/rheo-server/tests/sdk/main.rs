@@ -11,6 +11,7 @@ mod admin;
 mod errors;
 mod h2;
 mod harness;
+mod limits;
 mod records;
 mod reshard;
 mod streams;
