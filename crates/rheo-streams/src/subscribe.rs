@@ -9,8 +9,8 @@
 //! AWS's rules kept here: only an ACTIVE consumer subscribes; one subscription per consumer and
 //! shard, where a second call within 5 seconds of the first is refused and a later one takes
 //! over (the first then ends with ResourceInUseException); a subscription lasts 5 minutes
-//! (`Config::subscription_ms`); and each subscription gets up to 2 MiB/s, paced rather than
-//! failed.
+//! (`Config::subscription_ms`); and with the throughput limits on, each subscription gets up
+//! to 2 MiB/s, paced rather than failed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -285,13 +285,21 @@ impl Subscription {
     }
 
     /// Holds the subscription to 2 MiB/s: once a second's budget is spent, wait for the next.
+    /// Only with the throughput limits on: without them GetRecords is unlimited too, and a
+    /// subscription catching up should be no slower.
     async fn pace(&mut self, now: i64) {
+        if !self.streams.inner.config.throughput_limits {
+            return;
+        }
         if now - self.window_started_ms >= 1000 {
             self.window_started_ms = now;
             self.window_bytes = 0;
             return;
         }
-        if self.window_bytes >= SUBSCRIPTION_BYTES_PER_SEC_MAX {
+        // The next event may carry up to SUBSCRIPTION_EVENT_BYTES_MAX: wait if it could overrun
+        // this second's budget.
+        if self.window_bytes + SUBSCRIPTION_EVENT_BYTES_MAX as u64 > SUBSCRIPTION_BYTES_PER_SEC_MAX
+        {
             let wait = (self.window_started_ms + 1000 - now).max(0) as u64;
             tokio::time::sleep(Duration::from_millis(wait)).await;
             self.window_started_ms = self.streams.now_ms();

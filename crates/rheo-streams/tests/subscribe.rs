@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
-use rheo_streams::{KinesisError, Streams, SubscribeToShard};
+use rheo_streams::{Config, KinesisError, Streams, SubscribeToShard};
 
-use common::{ctx, open};
+use common::{ctx, open, open_with};
 
 const T0: i64 = 1_700_000_000_000;
 const ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
@@ -271,4 +271,49 @@ async fn deregistering_the_consumer_ends_its_subscription() {
         .unwrap();
     let e = sub.next_event(HEARTBEAT).await.unwrap_err();
     assert!(matches!(e, KinesisError::ResourceNotFound(_)), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_throughput_limits_a_subscription_is_paced_at_2_mib_a_second() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let config = Config {
+        throughput_limits: true,
+        ..Config::default()
+    };
+    let s = open_with(d.path(), &clock, config);
+    let consumer = setup(&s, &clock).await;
+    // 6 MiB in 24 records of 256 KiB, written across several seconds of write budget.
+    for i in 0..24u32 {
+        if i % 4 == 0 {
+            clock.advance_ms(1000);
+        }
+        s.put_record(
+            &ctx(),
+            &StreamTarget::name("s"),
+            PutEntry {
+                data: Bytes::from(vec![b'x'; 256 * 1024 - 8]),
+                partition_key: format!("k{i}"),
+                explicit_hash_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let mut sub = s
+        .subscribe_to_shard(&ctx(), req(&consumer, IteratorType::TrimHorizon, None))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let mut got = 0;
+    while got < 24 {
+        let ev = sub.next_event(HEARTBEAT).await.unwrap().unwrap();
+        got += ev.records.len();
+    }
+    // 5 MiB at 2 MiB/s: the third and fifth MiB each wait for a new second.
+    assert!(
+        t.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        t.elapsed()
+    );
 }

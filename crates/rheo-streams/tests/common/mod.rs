@@ -27,10 +27,15 @@ pub fn store(dir: &Path) -> Store {
 
 /// The domain on the disk engine in `dir`; streams become ACTIVE (or go) 100 ms after Create/DeleteStream.
 pub fn open(dir: &Path, clock: &ManualClock) -> Streams {
+    open_with(dir, clock, Config::default())
+}
+
+/// [`open`] with `config` (its CREATING/DELETING times replaced by 100 ms).
+pub fn open_with(dir: &Path, clock: &ManualClock, config: Config) -> Streams {
     let config = Config {
         create_stream_ms: 100,
         delete_stream_ms: 100,
-        ..Config::default()
+        ..config
     };
     Streams::open(config, store(dir), Arc::new(clock.clone())).unwrap()
 }
