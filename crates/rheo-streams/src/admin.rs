@@ -36,6 +36,7 @@ pub const SHARD_LEVEL_METRICS: [&str; 7] = [
 
 impl Streams {
     pub async fn create_stream(&self, ctx: &Ctx, req: CreateStream) -> Result<()> {
+        self.control_rate(ctx, crate::throttle::ControlOp::CreateStream, None)?;
         let _admin = self.inner.admin.lock().await;
         let now = self.now_ms();
         // With neither ShardCount nor StreamModeDetails AWS creates an on-demand stream (what
@@ -169,6 +170,7 @@ impl Streams {
         target: &StreamTarget,
         enforce_consumer_deletion: bool,
     ) -> Result<()> {
+        self.control_rate(ctx, crate::throttle::ControlOp::DeleteStream, Some(target))?;
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
@@ -194,6 +196,11 @@ impl Streams {
         limit: Option<u32>,
         exclusive_start_shard_id: Option<&str>,
     ) -> Result<StreamDescription> {
+        self.control_rate(
+            ctx,
+            crate::throttle::ControlOp::DescribeStream,
+            Some(target),
+        )?;
         let (name, handle) = self.lookup(ctx, target).await?;
         let state = handle.read().await;
         let limit = limit.unwrap_or(LIST_LIMIT_DEFAULT) as usize;
@@ -232,6 +239,11 @@ impl Streams {
         ctx: &Ctx,
         target: &StreamTarget,
     ) -> Result<StreamSummary> {
+        self.control_rate(
+            ctx,
+            crate::throttle::ControlOp::DescribeStreamSummary,
+            Some(target),
+        )?;
         let (name, handle) = self.lookup(ctx, target).await?;
         let state = handle.read().await;
         let m = &state.meta;
@@ -252,6 +264,7 @@ impl Streams {
     }
 
     pub async fn list_streams(&self, ctx: &Ctx, req: ListStreams) -> Result<ListStreamsOutput> {
+        self.control_rate(ctx, crate::throttle::ControlOp::ListStreams, None)?;
         let start_after = match (&req.next_token, &req.exclusive_start_stream_name) {
             (Some(token), _) => Some(decode_list_streams_token(token)?),
             (None, Some(name)) => Some(name.clone()),
@@ -296,6 +309,11 @@ impl Streams {
     }
 
     pub async fn list_shards(&self, ctx: &Ctx, req: ListShards) -> Result<ListShardsOutput> {
+        self.control_rate(
+            ctx,
+            crate::throttle::ControlOp::ListShards,
+            Some(&req.target),
+        )?;
         let now = self.now_ms();
         let (name, after, created_filter, filter) = match &req.next_token {
             Some(token) => {
@@ -417,6 +435,7 @@ impl Streams {
     }
 
     pub async fn describe_limits(&self, ctx: &Ctx) -> Result<Limits> {
+        self.control_rate(ctx, crate::throttle::ControlOp::DescribeLimits, None)?;
         Ok(Limits {
             shard_limit: self.inner.config.shard_limit,
             open_shard_count: self.open_shard_total(&ctx.region).await as u32,

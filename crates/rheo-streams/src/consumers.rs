@@ -69,6 +69,11 @@ impl Streams {
         ctx: &Ctx,
         req: RegisterConsumer,
     ) -> Result<ConsumerInfo> {
+        self.control_rate(
+            ctx,
+            crate::throttle::ControlOp::RegisterStreamConsumer,
+            None,
+        )?;
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self
             .lookup(ctx, &StreamTarget::arn(&req.stream_arn))
@@ -131,6 +136,11 @@ impl Streams {
         ctx: &Ctx,
         target: &ConsumerTarget,
     ) -> Result<ConsumerInfo> {
+        self.control_rate(
+            ctx,
+            crate::throttle::ControlOp::DescribeStreamConsumer,
+            None,
+        )?;
         let (stream_arn, consumer_name, secs) = resolve(target)?;
         let (name, handle) = self.lookup(ctx, &StreamTarget::arn(stream_arn)).await?;
         let state = handle.read().await;
@@ -148,6 +158,11 @@ impl Streams {
         ctx: &Ctx,
         target: &ConsumerTarget,
     ) -> Result<()> {
+        self.control_rate(
+            ctx,
+            crate::throttle::ControlOp::DeregisterStreamConsumer,
+            None,
+        )?;
         let _admin = self.inner.admin.lock().await;
         let (stream_arn, consumer_name, secs) = resolve(target)?;
         let (name, handle) = self.lookup(ctx, &StreamTarget::arn(stream_arn)).await?;
@@ -175,6 +190,7 @@ impl Streams {
         ctx: &Ctx,
         req: ListConsumers,
     ) -> Result<ListConsumersOutput> {
+        self.control_rate(ctx, crate::throttle::ControlOp::ListStreamConsumers, None)?;
         if req.next_token.is_some() && req.stream_creation_ms.is_some() {
             return Err(KinesisError::InvalidArgument(
                 "NextToken and StreamCreationTimestamp cannot be provided together.".into(),

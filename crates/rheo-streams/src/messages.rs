@@ -157,3 +157,12 @@ pub(crate) fn write_rate_exceeded(shard: &str, stream: &str, account: &str) -> S
 pub(crate) fn read_rate_exceeded(shard: &str, stream: &str, account: &str) -> String {
     format!("Rate exceeded for Shard - {shard} in stream {stream} under account {account}.")
 }
+
+/// A control-plane call over its documented rate (LimitExceededException). The stream form is
+/// what AWS answers DescribeStream; the account form is not confirmed against AWS.
+pub(crate) fn control_rate_exceeded(stream: Option<&str>, account: &str) -> KinesisError {
+    KinesisError::LimitExceeded(match stream {
+        Some(name) => format!("Rate exceeded for stream {name} under account {account}."),
+        None => format!("Rate exceeded for account {account}."),
+    })
+}

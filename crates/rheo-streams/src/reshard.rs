@@ -24,6 +24,7 @@ impl Streams {
         shard: &str,
         new_starting_hash_key: &str,
     ) -> Result<()> {
+        self.control_rate(ctx, crate::throttle::ControlOp::SplitShard, Some(target))?;
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         // Counted before taking this stream's write lock: counting reads every stream.
@@ -91,6 +92,7 @@ impl Streams {
         shard: &str,
         adjacent: &str,
     ) -> Result<()> {
+        self.control_rate(ctx, crate::throttle::ControlOp::MergeShards, Some(target))?;
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;

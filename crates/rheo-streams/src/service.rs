@@ -140,6 +140,8 @@ pub(crate) struct Inner {
     pub damaged_names: HashMap<(String, String), usize>,
     /// Live SubscribeToShard subscriptions (see `subscribe.rs`).
     pub subscriptions: crate::subscribe::Registry,
+    /// Control-plane rate budgets (used when `Config::throughput_limits` is on).
+    pub control: crate::throttle::ControlThrottle,
 }
 
 /// How far past every known log id the next one starts when the durable counter is unreadable and some damaged
@@ -231,6 +233,7 @@ impl Streams {
                 damaged: loaded.damaged,
                 damaged_names,
                 subscriptions: Default::default(),
+                control: Default::default(),
                 admin: Mutex::new(()),
                 next_log: Mutex::new(next_log),
             }),
@@ -329,6 +332,32 @@ impl Streams {
             }
             (None, None) => Err(messages::either_name_or_arn()),
         }
+    }
+
+    /// With the throughput limits on, takes one call of `op`'s control-plane budget, or refuses
+    /// with LimitExceededException. `target` names the stream the call is about, if any.
+    pub(crate) fn control_rate(
+        &self,
+        ctx: &Ctx,
+        op: crate::throttle::ControlOp,
+        target: Option<&StreamTarget>,
+    ) -> Result<()> {
+        if !self.inner.config.throughput_limits {
+            return Ok(());
+        }
+        let stream = target.and_then(|t| self.target_name(ctx, t).ok());
+        let stream_name = stream.as_deref().unwrap_or_default();
+        if self
+            .inner
+            .control
+            .admit(ctx.account(), &ctx.region, op, stream_name, self.now_ms())
+        {
+            return Ok(());
+        }
+        Err(messages::control_rate_exceeded(
+            stream.as_deref(),
+            ctx.account(),
+        ))
     }
 
     /// Finds a stream, completing its pending transition first if it is due.

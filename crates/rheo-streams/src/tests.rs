@@ -1147,3 +1147,22 @@ async fn shared_reads_are_limited_to_five_calls_a_second_per_shard() {
     clock.advance_ms(200);
     s.get_records(&ctx, &it, None, None).await.unwrap();
 }
+
+#[tokio::test]
+async fn control_plane_calls_past_their_rate_are_limit_exceeded() {
+    let (s, clock, ctx) = setup_limited();
+    create(&s, &clock, &ctx, "cp", 1).await;
+    let t = StreamTarget::name("cp");
+    for _ in 0..10 {
+        s.describe_stream(&ctx, &t, None, None).await.unwrap();
+    }
+    let e = s.describe_stream(&ctx, &t, None, None).await.unwrap_err();
+    assert_eq!(
+        e,
+        KinesisError::LimitExceeded(
+            "Rate exceeded for stream cp under account 000000000000.".into()
+        )
+    );
+    clock.advance_ms(100);
+    s.describe_stream(&ctx, &t, None, None).await.unwrap();
+}

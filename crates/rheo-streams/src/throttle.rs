@@ -17,19 +17,29 @@ use crate::limits::{
 };
 
 #[derive(Clone, Copy, Debug)]
-struct Bucket {
+pub(crate) struct Bucket {
     level: f64,
     per_sec: f64,
     last_ms: i64,
 }
 
 impl Bucket {
-    fn full(per_sec: u64, now_ms: i64) -> Self {
+    pub(crate) fn full(per_sec: u64, now_ms: i64) -> Self {
         Bucket {
             level: per_sec as f64,
             per_sec: per_sec as f64,
             last_ms: now_ms,
         }
+    }
+
+    /// Takes one unit if there is one.
+    pub(crate) fn take_one(&mut self, now_ms: i64) -> bool {
+        self.refill(now_ms);
+        if self.level < 1.0 {
+            return false;
+        }
+        self.level -= 1.0;
+        true
     }
 
     fn refill(&mut self, now_ms: i64) {
@@ -110,6 +120,74 @@ impl Throttle {
     }
 }
 
+/// The control-plane operations AWS rate-limits, with their documented rates (calls per
+/// second) and whether the budget is per account or per stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ControlOp {
+    CreateStream,
+    DeleteStream,
+    DescribeStream,
+    DescribeStreamSummary,
+    ListStreams,
+    ListShards,
+    SplitShard,
+    MergeShards,
+    DescribeLimits,
+    RegisterStreamConsumer,
+    DescribeStreamConsumer,
+    ListStreamConsumers,
+    DeregisterStreamConsumer,
+}
+
+impl ControlOp {
+    /// (calls per second, per stream rather than per account).
+    pub(crate) fn limit(self) -> (u64, bool) {
+        use ControlOp::*;
+        match self {
+            CreateStream | DeleteStream | ListStreams | SplitShard | MergeShards => (5, false),
+            DescribeStream => (10, false),
+            DescribeStreamSummary | DescribeStreamConsumer => (20, false),
+            ListShards => (1000, true),
+            DescribeLimits => (1, false),
+            RegisterStreamConsumer | ListStreamConsumers | DeregisterStreamConsumer => (5, false),
+        }
+    }
+}
+
+/// Budgets of the control plane: (account, region, operation, stream for per-stream limits).
+#[derive(Debug, Default)]
+pub(crate) struct ControlThrottle {
+    buckets: parking_lot::Mutex<HashMap<(String, String, ControlOp, String), Bucket>>,
+}
+
+impl ControlThrottle {
+    pub(crate) fn admit(
+        &self,
+        account: &str,
+        region: &str,
+        op: ControlOp,
+        stream: &str,
+        now_ms: i64,
+    ) -> bool {
+        let (per_sec, per_stream) = op.limit();
+        let key = (
+            account.to_string(),
+            region.to_string(),
+            op,
+            if per_stream {
+                stream.to_string()
+            } else {
+                String::new()
+            },
+        );
+        self.buckets
+            .lock()
+            .entry(key)
+            .or_insert_with(|| Bucket::full(per_sec, now_ms))
+            .take_one(now_ms)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +237,28 @@ mod tests {
         t.charge_read(0, 10 * 1024 * 1024, 0);
         assert!(!t.admit_read(0, 3_000));
         assert!(t.admit_read(0, 4_100));
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::*;
+
+    #[test]
+    fn control_calls_are_counted_per_account_or_per_stream() {
+        let t = ControlThrottle::default();
+        for _ in 0..10 {
+            assert!(t.admit("a", "r", ControlOp::DescribeStream, "s1", 0));
+        }
+        // DescribeStream's 10/s is per account: another stream does not help.
+        assert!(!t.admit("a", "r", ControlOp::DescribeStream, "s2", 0));
+        assert!(t.admit("b", "r", ControlOp::DescribeStream, "s1", 0));
+        assert!(t.admit("a", "r", ControlOp::DescribeStream, "s1", 100));
+        // ListShards' 1,000/s is per stream.
+        for _ in 0..1000 {
+            assert!(t.admit("a", "r", ControlOp::ListShards, "s1", 0));
+        }
+        assert!(!t.admit("a", "r", ControlOp::ListShards, "s1", 0));
+        assert!(t.admit("a", "r", ControlOp::ListShards, "s2", 0));
     }
 }
