@@ -211,6 +211,29 @@ pub enum Decoded<'a> {
 const STREAM: (&str, &str) = ("kinesis", "stream");
 
 impl Decoded<'_> {
+    /// The stream and shard the request names, for fault rules: the stream by name or by an
+    /// ARN of it or of its consumer, and `ShardId`.
+    pub fn fault_target(&self) -> crate::faults::Target<'_> {
+        use crate::faults::{stream_of_arn, Target};
+        match self {
+            Decoded::PutRecords(req) => Target {
+                streams: [Some(req.stream_name), None],
+                shard_id: None,
+            },
+            Decoded::Tree(input) => {
+                let get = |m: &str| input.get(m).and_then(Node::as_str);
+                let arn = get("StreamARN")
+                    .or(get("ConsumerARN"))
+                    .or(get("ResourceARN"))
+                    .and_then(stream_of_arn);
+                Target {
+                    streams: [get("StreamName"), arn],
+                    shard_id: get("ShardId"),
+                }
+            }
+        }
+    }
+
     /// The resources the request names (a stream by name and/or ARN, a tagged resource, a
     /// consumer), written into `out`; returns how many. Borrowed: nothing is formatted unless a
     /// middleware asks for an ARN. A GetRecords names its stream only inside the iterator, which
@@ -355,6 +378,7 @@ pub async fn run_decoded(
 pub async fn handle(
     streams: &Streams,
     chain: &Chain,
+    faults: &crate::faults::Faults,
     rc: &RequestContext,
     ctx: &Ctx,
     op: Operation,
@@ -377,7 +401,147 @@ pub async fn handle(
         };
         chain.before(&request).map_err(Failure::Refused)?;
     }
+    if !faults.is_empty() {
+        let injection = faults.inject(op, &decoded.fault_target());
+        if !injection.delay.is_zero() {
+            tokio::time::sleep(injection.delay).await;
+        }
+        if let Some(refusal) = injection.error {
+            return Err(Failure::Refused(refusal));
+        }
+        if let Some((fraction, code)) = injection.partial {
+            return put_records_partial(streams, ctx, protocol, decoded, fraction, code).await;
+        }
+    }
     run_decoded(streams, ctx, op, protocol, decoded).await
+}
+
+/// A PutRecords of which an injected fault fails `fraction` of the records with `code`: the
+/// failed records are taken out before the domain sees the request (they are never written),
+/// the rest are written as usual, and the answers are merged back in request order.
+async fn put_records_partial(
+    streams: &Streams,
+    ctx: &Ctx,
+    protocol: crate::Protocol,
+    decoded: Decoded<'_>,
+    fraction: f64,
+    code: &'static str,
+) -> Result<Vec<u8>, Failure> {
+    let stream = |name: Option<&str>, arn: Option<&str>| {
+        name.or(arn.and_then(crate::faults::stream_of_arn))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let message = |stream: &str| match code {
+        "InternalFailure" => "Internal service failure.".to_string(),
+        _ => format!(
+            "Rate exceeded for stream {stream} under account {}.",
+            ctx.account
+        ),
+    };
+    match decoded {
+        Decoded::PutRecords(req) => {
+            let refs = req.records();
+            let failed = crate::faults::failed_records(refs.len(), fraction);
+            let kept: Vec<_> = refs
+                .iter()
+                .zip(&failed)
+                .filter(|(_, f)| !**f)
+                .map(|(r, _)| *r)
+                .collect();
+            let target = StreamTarget {
+                name: Some(req.stream_name.to_string()),
+                arn: None,
+            };
+            let written = if kept.is_empty() {
+                PutRecordsOutput {
+                    failed_count: 0,
+                    records: Vec::new(),
+                    encrypted: false,
+                }
+            } else {
+                streams
+                    .put_record_refs(ctx, &target, &kept)
+                    .await
+                    .map_err(Failure::Domain)?
+            };
+            let text = message(req.stream_name);
+            let mut answers = written.records.into_iter();
+            let mut failed_count = written.failed_count;
+            let mut records = Vec::with_capacity(failed.len());
+            for f in failed {
+                if f {
+                    failed_count += 1;
+                    records.push(PutRecordsEntry::Failed {
+                        code: code.to_string(),
+                        message: text.clone(),
+                    });
+                } else if let Some(answer) = answers.next() {
+                    records.push(answer);
+                }
+            }
+            Ok(crate::fast::put_records_json(&PutRecordsOutput {
+                failed_count,
+                records,
+                encrypted: written.encrypted,
+            }))
+        }
+        Decoded::Tree(mut input) => {
+            if input.get("DryRun").and_then(Node::as_bool) == Some(true) {
+                return Err(Failure::DryRun);
+            }
+            let all = match input.take("Records") {
+                Some(Node::List(all)) => all,
+                _ => Vec::new(),
+            };
+            let failed = crate::faults::failed_records(all.len(), fraction);
+            let kept: Vec<Node> = all
+                .into_iter()
+                .zip(&failed)
+                .filter(|(_, f)| !**f)
+                .map(|(r, _)| r)
+                .collect();
+            let get = |m: &str| input.get(m).and_then(Node::as_str);
+            let text = message(&stream(get("StreamName"), get("StreamARN")));
+            let (mut written, answers) = if kept.is_empty() {
+                (Node::map().with("EncryptionType", "NONE"), Vec::new())
+            } else {
+                input.insert("Records", Node::List(kept));
+                let mut out = dispatch(streams, ctx, Operation::PutRecords, &input).await?;
+                let answers = match out.take("Records") {
+                    Some(Node::List(a)) => a,
+                    _ => Vec::new(),
+                };
+                (out, answers)
+            };
+            let mut failed_count = written
+                .take("FailedRecordCount")
+                .and_then(|n| n.as_i64())
+                .unwrap_or(0);
+            let mut answers = answers.into_iter();
+            let mut records = Vec::with_capacity(failed.len());
+            for f in failed {
+                if f {
+                    failed_count += 1;
+                    records.push(
+                        Node::map()
+                            .with("ErrorCode", code)
+                            .with("ErrorMessage", text.as_str()),
+                    );
+                } else if let Some(answer) = answers.next() {
+                    records.push(answer);
+                }
+            }
+            let encryption = written
+                .take("EncryptionType")
+                .unwrap_or_else(|| Node::str("NONE"));
+            let output = Node::map()
+                .with("FailedRecordCount", failed_count)
+                .with("Records", Node::List(records))
+                .with("EncryptionType", encryption);
+            Ok(crate::encode_response(protocol, &output))
+        }
+    }
 }
 
 /// Decodes, validates and runs one request, and encodes its answer, with no middleware (tests

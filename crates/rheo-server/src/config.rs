@@ -30,6 +30,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a stopped server's data directory offline (`--repair` marks damaged ranges lost).
     Fsck(crate::fsck::FsckArgs),
+    /// List, add or clear the fault rules of a running server (for testing retry code).
+    Faults(crate::faults::FaultsArgs),
 }
 
 /// Every setting is optional here so that the TOML file can fill what flags and env leave out.
@@ -98,6 +100,10 @@ pub struct ServeArgs {
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
+    /// Fault rules, from the TOML file's `[[faults]]` tables only.
+    #[arg(skip)]
+    #[serde(default)]
+    pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
 }
 
 /// The resolved settings.
@@ -121,6 +127,7 @@ pub struct Settings {
     pub worker_threads: Option<usize>,
     pub connections_max: usize,
     pub writer_queue_bytes_max: u64,
+    pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
 }
 
 impl ServeArgs {
@@ -204,6 +211,7 @@ impl ServeArgs {
                 .filter(|n| *n > 0),
             connections_max,
             writer_queue_bytes_max,
+            faults: file.faults,
         })
     }
 }
