@@ -55,6 +55,8 @@ pub struct FaultsArgs {
     pub action: FaultsAction,
 }
 
+// Parsed once per run: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum FaultsAction {
     /// Print the rules in force (JSON) with how often each fired.
