@@ -305,6 +305,32 @@ mod tests {
     }
 
     #[test]
+    fn fault_rules_come_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(
+            &path,
+            "port = 1\n[[faults]]\noperation = \"PutRecord\"\nerror = \"InternalFailure\"\ncount = 2\n\n[[faults]]\noperation = \"ListShards\"\nlatency-ms = 50\n",
+        )
+        .unwrap();
+        let s = parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.faults.len(), 2);
+        assert_eq!(s.faults[0].error.as_deref(), Some("InternalFailure"));
+        assert_eq!(s.faults[0].count, Some(2));
+        assert_eq!(s.faults[1].latency_ms, Some(50));
+        assert!(
+            parse(&[]).resolve().unwrap().faults.is_empty(),
+            "off by default"
+        );
+        std::fs::write(&path, "[[faults]]\noperation = \"PutRecord\"\nbogus = 1\n").unwrap();
+        assert!(parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .is_err());
+    }
+
+    #[test]
     fn defaults_match_the_readme() {
         let s = parse(&[]).resolve().unwrap();
         assert_eq!(s.port, 4567);
