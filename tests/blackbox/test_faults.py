@@ -137,6 +137,25 @@ def test_a_partial_rule_for_another_stream_leaves_this_one_alone(kinesis, stream
     assert out["FailedRecordCount"] == 0
 
 
+def test_a_partial_rule_for_a_shard_fails_only_its_records(kinesis, stream, faults):
+    name = stream(2)
+    faults(operation="PutRecords", stream=name, shard_id="shardId-000000000001", partial_fraction=1.0)
+    out = kinesis.put_records(
+        StreamName=name,
+        Records=[
+            {"Data": b"low", "PartitionKey": "k", "ExplicitHashKey": "0"},
+            {"Data": b"high", "PartitionKey": "k", "ExplicitHashKey": str(2**128 - 1)},
+        ],
+    )
+    assert out["FailedRecordCount"] == 1
+    assert out["Records"][0]["ShardId"] == "shardId-000000000000"
+    assert out["Records"][1]["ErrorCode"] == "ProvisionedThroughputExceededException"
+    it = kinesis.get_shard_iterator(
+        StreamName=name, ShardId="shardId-000000000001", ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    assert read_all(kinesis, it)[0] == [], "the failed record was not written"
+
+
 def test_latency_delays_the_answer(kinesis, stream, faults):
     name = stream(1)
     faults(operation="ListShards", stream=name, latency_ms=600, count=1)

@@ -27,7 +27,8 @@ pub struct FaultRule {
     /// Only requests naming this stream (by name, or by an ARN of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
-    /// Only requests naming this shard (GetShardIterator's and SubscribeToShard's `ShardId`).
+    /// Only requests naming this shard (GetShardIterator's and SubscribeToShard's `ShardId`);
+    /// for a partial PutRecords rule, only the records that go to this shard fail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_id: Option<String>,
     /// Answer with this AWS error type (`ProvisionedThroughputExceededException`).
@@ -73,7 +74,7 @@ pub enum FaultError {
     PartialNotPutRecords,
     #[error("partial-error must be ProvisionedThroughputExceededException or InternalFailure")]
     PartialCode,
-    #[error("shard-id cannot be matched for {0} (only GetShardIterator and SubscribeToShard name a shard)")]
+    #[error("shard-id cannot be matched for {0} (GetShardIterator and SubscribeToShard name a shard, and a partial PutRecords rule matches the records' shard)")]
     NoShard(String),
     #[error("invalid fault rules: {0}")]
     Json(String),
@@ -103,7 +104,16 @@ fn default_status(error_type: &str) -> Option<u16> {
 enum Action {
     Error(Refusal),
     Latency(Duration),
-    Partial { fraction: f64, code: &'static str },
+    Partial(Partial),
+}
+
+/// A partial PutRecords failure: which records fail, and how.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Partial {
+    pub fraction: f64,
+    pub code: &'static str,
+    /// Only records that go to this shard are candidates.
+    pub shard_id: Option<String>,
 }
 
 struct Armed {
@@ -126,6 +136,7 @@ impl Armed {
             }
         }
         if rule.shard_id.is_some()
+            && rule.partial_fraction.is_none()
             && !matches!(
                 op,
                 Operation::GetShardIterator | Operation::SubscribeToShard
@@ -165,7 +176,11 @@ impl Armed {
                         .find(|k| *k == c)
                         .ok_or(FaultError::PartialCode)?,
                 };
-                Action::Partial { fraction, code }
+                Action::Partial(Partial {
+                    fraction,
+                    code,
+                    shard_id: rule.shard_id.clone(),
+                })
             }
             _ => return Err(FaultError::NoSingleAction),
         };
@@ -184,11 +199,13 @@ impl Armed {
                 .stream
                 .as_deref()
                 .is_none_or(|s| target.streams.iter().flatten().any(|t| *t == s))
-            && self
-                .rule
-                .shard_id
-                .as_deref()
-                .is_none_or(|s| target.shard_id == Some(s))
+            // A partial rule's shard is the records' (checked when they are placed).
+            && (matches!(self.action, Action::Partial(_))
+                || self
+                    .rule
+                    .shard_id
+                    .as_deref()
+                    .is_none_or(|s| target.shard_id == Some(s)))
             && self.rule.count.is_none_or(|c| self.fired < c)
     }
 }
@@ -217,8 +234,8 @@ pub struct Injection {
     pub delay: Duration,
     /// Answer with this error instead of running.
     pub error: Option<Refusal>,
-    /// Fail this fraction of a PutRecords' records with this code.
-    pub partial: Option<(f64, &'static str)>,
+    /// Fail some of a PutRecords' records.
+    pub partial: Option<Partial>,
 }
 
 /// The rules in force. Empty (the default) costs one atomic load per request.
@@ -319,7 +336,7 @@ impl Faults {
             }
             let wanted = match &armed.action {
                 Action::Error(_) => out.error.is_none(),
-                Action::Partial { .. } => out.partial.is_none(),
+                Action::Partial(_) => out.partial.is_none(),
                 Action::Latency(_) => true,
             };
             if !wanted || !self.roll(armed.rule.probability) {
@@ -329,7 +346,7 @@ impl Faults {
             match &armed.action {
                 Action::Error(r) => out.error = Some(r.clone()),
                 Action::Latency(d) => out.delay += *d,
-                Action::Partial { fraction, code } => out.partial = Some((*fraction, code)),
+                Action::Partial(p) => out.partial = Some(p.clone()),
             }
         }
         out
@@ -362,8 +379,23 @@ fn start_seed() -> u64 {
 /// Which of `n` records a partial failure of `fraction` fails: `floor(n * fraction)` of them,
 /// spread evenly, so a test knows how many fail.
 pub fn failed_records(n: usize, fraction: f64) -> Vec<bool> {
-    (0..n)
-        .map(|i| ((i + 1) as f64 * fraction).floor() > (i as f64 * fraction).floor())
+    failed_candidates(&vec![true; n], fraction)
+}
+
+/// The same among the `candidates` only (the records on the rule's shard): `floor(c *
+/// fraction)` of the `c` candidates fail, spread evenly; the others never do.
+pub fn failed_candidates(candidates: &[bool], fraction: f64) -> Vec<bool> {
+    let mut seen = 0usize;
+    candidates
+        .iter()
+        .map(|&candidate| {
+            if !candidate {
+                return false;
+            }
+            let i = seen as f64;
+            seen += 1;
+            ((i + 1.0) * fraction).floor() > (i * fraction).floor()
+        })
         .collect()
 }
 
@@ -510,11 +542,20 @@ mod tests {
                 FaultRule {
                     latency_ms: Some(1),
                     shard_id: Some("shardId-000000000000".into()),
-                    ..rule("PutRecord")
+                    ..rule("PutRecords")
                 },
                 "shard-id",
             ),
         ];
+        assert!(
+            Faults::new(vec![FaultRule {
+                partial_fraction: Some(1.0),
+                shard_id: Some("shardId-000000000000".into()),
+                ..rule("PutRecords")
+            }])
+            .is_ok(),
+            "a partial rule matches its records' shard"
+        );
         for (r, text) in bad {
             let e = Faults::new(vec![r.clone()]).err().unwrap();
             assert!(e.to_string().contains(text), "{r:?}: {e}");
@@ -555,5 +596,9 @@ mod tests {
         assert_eq!(failed_records(3, 1.0), vec![true; 3]);
         assert_eq!(failed_records(3, 0.0), vec![false; 3]);
         assert_eq!(failed_records(10, 0.3).iter().filter(|f| **f).count(), 3);
+        assert_eq!(
+            failed_candidates(&[false, true, false, true, true, true], 0.5),
+            [false, false, false, true, false, true]
+        );
     }
 }

@@ -409,24 +409,71 @@ pub async fn handle(
         if let Some(refusal) = injection.error {
             return Err(Failure::Refused(refusal));
         }
-        if let Some((fraction, code)) = injection.partial {
-            return put_records_partial(streams, ctx, protocol, decoded, fraction, code).await;
+        if let Some(partial) = injection.partial {
+            return put_records_partial(streams, ctx, protocol, decoded, &partial).await;
         }
     }
     run_decoded(streams, ctx, op, protocol, decoded).await
 }
 
-/// A PutRecords of which an injected fault fails `fraction` of the records with `code`: the
-/// failed records are taken out before the domain sees the request (they are never written),
-/// the rest are written as usual, and the answers are merged back in request order.
+/// Which records of a PutRecords to `target` a partial fault fails. The stream's open shards
+/// are looked up (which also refuses a missing stream, as the write would) so that a rule
+/// for one shard fails only the records bound for it, placed the way the domain places them.
+async fn partial_failed(
+    streams: &Streams,
+    ctx: &Ctx,
+    target: StreamTarget,
+    keys: &[(&str, Option<&str>)],
+    partial: &crate::faults::Partial,
+) -> Result<Vec<bool>, Failure> {
+    let shards = streams
+        .list_shards(
+            ctx,
+            ListShards {
+                target,
+                next_token: None,
+                exclusive_start_shard_id: None,
+                max_results: None,
+                stream_creation_ms: None,
+                filter: None,
+            },
+        )
+        .await
+        .map_err(Failure::Domain)?
+        .shards;
+    let candidates: Vec<bool> = match &partial.shard_id {
+        None => vec![true; keys.len()],
+        Some(wanted) => keys
+            .iter()
+            .map(|(pk, explicit)| {
+                let key = explicit
+                    .and_then(rheo_streams::hash::parse_hash_key)
+                    .unwrap_or_else(|| rheo_streams::hash::partition_key_hash(pk));
+                shards.iter().any(|s| {
+                    s.ending_sequence_number.is_none()
+                        && s.range.contains(key)
+                        && s.shard_id == *wanted
+                })
+            })
+            .collect(),
+    };
+    Ok(crate::faults::failed_candidates(
+        &candidates,
+        partial.fraction,
+    ))
+}
+
+/// A PutRecords of which an injected fault fails some records: the failed records are taken
+/// out before the domain sees the request (they are never written), the rest are written as
+/// usual, and the answers are merged back in request order.
 async fn put_records_partial(
     streams: &Streams,
     ctx: &Ctx,
     protocol: crate::Protocol,
     decoded: Decoded<'_>,
-    fraction: f64,
-    code: &'static str,
+    partial: &crate::faults::Partial,
 ) -> Result<Vec<u8>, Failure> {
+    let code = partial.code;
     let stream = |name: Option<&str>, arn: Option<&str>| {
         name.or(arn.and_then(crate::faults::stream_of_arn))
             .unwrap_or_default()
@@ -442,17 +489,21 @@ async fn put_records_partial(
     match decoded {
         Decoded::PutRecords(req) => {
             let refs = req.records();
-            let failed = crate::faults::failed_records(refs.len(), fraction);
+            let target = StreamTarget {
+                name: Some(req.stream_name.to_string()),
+                arn: None,
+            };
+            let keys: Vec<_> = refs
+                .iter()
+                .map(|r| (r.partition_key, r.explicit_hash_key))
+                .collect();
+            let failed = partial_failed(streams, ctx, target.clone(), &keys, partial).await?;
             let kept: Vec<_> = refs
                 .iter()
                 .zip(&failed)
                 .filter(|(_, f)| !**f)
                 .map(|(r, _)| *r)
                 .collect();
-            let target = StreamTarget {
-                name: Some(req.stream_name.to_string()),
-                arn: None,
-            };
             let written = if kept.is_empty() {
                 PutRecordsOutput {
                     failed_count: 0,
@@ -494,7 +545,18 @@ async fn put_records_partial(
                 Some(Node::List(all)) => all,
                 _ => Vec::new(),
             };
-            let failed = crate::faults::failed_records(all.len(), fraction);
+            let keys: Vec<_> = all
+                .iter()
+                .map(|r| {
+                    let get = |m: &str| r.get(m).and_then(Node::as_str);
+                    (
+                        get("PartitionKey").unwrap_or_default(),
+                        get("ExplicitHashKey"),
+                    )
+                })
+                .collect();
+            let failed = partial_failed(streams, ctx, target(&input), &keys, partial).await?;
+            drop(keys);
             let kept: Vec<Node> = all
                 .into_iter()
                 .zip(&failed)

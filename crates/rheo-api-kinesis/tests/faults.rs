@@ -181,3 +181,64 @@ fn an_injected_error_writes_nothing_and_stops_after_count() {
         assert_eq!(data_read(&streams, &ctx, "s").await, ["cjA="]);
     });
 }
+
+#[test]
+fn a_partial_rule_for_a_shard_fails_only_the_records_bound_for_it() {
+    let rt = runtime();
+    let streams = streams();
+    let ctx = ctx();
+    let rc = RequestContext::new(streams.default_account(), None);
+    let faults = Faults::new(vec![FaultRule {
+        operation: "PutRecords".into(),
+        shard_id: Some("shardId-000000000001".into()),
+        partial_fraction: Some(1.0),
+        ..FaultRule::default()
+    }])
+    .unwrap();
+    rt.block_on(async {
+        streams
+            .create_stream(&ctx, CreateStream::provisioned("two", 2))
+            .await
+            .unwrap();
+        streams.tick().await;
+        let high = u128::MAX.to_string();
+        let body = format!(
+            r#"{{"StreamName":"two","Records":[{{"Data":"cjA=","PartitionKey":"k","ExplicitHashKey":"0"}},{{"Data":"cjE=","PartitionKey":"k","ExplicitHashKey":"{high}"}},{{"Data":"cjI=","PartitionKey":"k","ExplicitHashKey":"1"}}]}}"#
+        );
+        let chain = Chain::new();
+        let run = |body: String| {
+            let (streams, chain, faults, rc, ctx) = (&streams, &chain, &faults, &rc, &ctx);
+            async move {
+                ops::handle(
+                    streams,
+                    chain,
+                    faults,
+                    rc,
+                    ctx,
+                    Operation::PutRecords,
+                    Protocol::Json,
+                    body.as_bytes(),
+                )
+                .await
+            }
+        };
+        let answer: serde_json::Value =
+            serde_json::from_slice(&run(body).await.unwrap()).unwrap();
+        assert_eq!(answer["FailedRecordCount"], 1, "{answer}");
+        let records = answer["Records"].as_array().unwrap();
+        assert_eq!(records[0]["ShardId"], "shardId-000000000000");
+        assert_eq!(records[1]["ErrorCode"], "ProvisionedThroughputExceededException");
+        assert_eq!(records[2]["ShardId"], "shardId-000000000000");
+        assert_eq!(data_read(&streams, &ctx, "two").await, ["cjA=", "cjI="]);
+
+        // A missing stream is refused as the write would refuse it, even if every record
+        // would have failed.
+        let missing = r#"{"StreamName":"nope","Records":[{"Data":"cjA=","PartitionKey":"k"}]}"#;
+        match run(missing.to_string()).await {
+            Err(f @ Failure::Domain(_)) => {
+                assert_eq!(f.parts().unwrap().0, "ResourceNotFoundException")
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}
