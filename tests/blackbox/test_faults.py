@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import ACCESS_KEY, REGION, REPO, SECRET_KEY
-from khelpers import read_all
+from khelpers import read_all, stream_arn
 
 pytestmark = pytest.mark.modern
 
@@ -154,6 +154,34 @@ def test_a_partial_rule_for_a_shard_fails_only_its_records(kinesis, stream, faul
         StreamName=name, ShardId="shardId-000000000001", ShardIteratorType="TRIM_HORIZON"
     )["ShardIterator"]
     assert read_all(kinesis, it)[0] == [], "the failed record was not written"
+
+
+def test_subscribe_to_shard_faults_match_the_consumers_stream_and_shard(
+    endpoint, kinesis, stream, faults
+):
+    name = stream(2)
+    c = kinesis.register_stream_consumer(StreamARN=stream_arn(name), ConsumerName="app")["Consumer"]
+    deadline = time.time() + 10
+    while kinesis.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])[
+            "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.05)
+    faults(operation="SubscribeToShard", stream=name, shard_id="shardId-000000000001",
+           error="InternalFailure", count=2)
+    client = _retrying(endpoint, 1)
+
+    def subscribe(shard):
+        return client.subscribe_to_shard(
+            ConsumerARN=c["ConsumerARN"], ShardId=shard, StartingPosition={"Type": "LATEST"}
+        )
+
+    with pytest.raises(ClientError) as e:
+        subscribe("shardId-000000000001")
+    assert e.value.response["Error"]["Code"] == "InternalFailure"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert _fired(endpoint) == [2]
+    # The other shard is not hit; its session is started and closed at once.
+    subscribe("shardId-000000000000")["EventStream"].close()
 
 
 def test_latency_delays_the_answer(kinesis, stream, faults):
