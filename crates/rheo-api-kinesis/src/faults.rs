@@ -154,8 +154,7 @@ impl Armed {
                     return Err(FaultError::BadStatus(status));
                 }
                 Action::Error(Refusal {
-                    // Rules are few and live for the process; leaking the type keeps
-                    // `Refusal`'s `&'static str` without a second error type.
+                    // `Refusal` takes a `&'static str` type; see `leak`.
                     error_type: leak(ty),
                     status,
                     message: rule
@@ -210,8 +209,18 @@ impl Armed {
     }
 }
 
+/// `text` as a `&'static str`, each distinct text allocated once for the process: error types
+/// are few, and rules added and cleared over and over must not grow memory.
 fn leak(text: &str) -> &'static str {
-    Box::leak(text.to_string().into_boxed_str())
+    static NAMES: Mutex<std::collections::BTreeSet<&'static str>> =
+        Mutex::new(std::collections::BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = names.get(text) {
+        return known;
+    }
+    let name: &'static str = Box::leak(text.to_string().into_boxed_str());
+    names.insert(name);
+    name
 }
 
 /// The stream a request names (by name or ARN, up to two ways) and the shard it names.
@@ -565,6 +574,14 @@ mod tests {
             ..rule("PutRecord")
         }])
         .is_ok());
+    }
+
+    #[test]
+    fn error_types_are_allocated_once() {
+        assert!(std::ptr::eq(
+            leak("SomeTypeException"),
+            leak("SomeTypeException")
+        ));
     }
 
     #[test]
