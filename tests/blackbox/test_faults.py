@@ -6,52 +6,20 @@ Rules go to the session's server; every test scopes its rules to its own stream 
 them at teardown, so the other suites never meet them.
 """
 
-import http.client
 import json
 import os
 import subprocess
 import time
-import urllib.parse
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, REPO, SECRET_KEY
+from conftest import ACCESS_KEY, REGION, REPO, SECRET_KEY, faults_admin as _admin
 from khelpers import read_all, stream_arn
 
 pytestmark = pytest.mark.modern
-
-PATH = "/_rheo/faults"
-
-
-def _admin(endpoint, method, body=None):
-    u = urllib.parse.urlparse(endpoint)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, PATH, body=data, headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"null")
-    finally:
-        conn.close()
-
-
-@pytest.fixture
-def faults(endpoint):
-    """Adds rules through the admin endpoint; clears every rule at teardown."""
-
-    def add(**rule):
-        rule = {k.replace("_", "-"): v for k, v in rule.items()}
-        status, answer = _admin(endpoint, "POST", rule)
-        assert status == 200, answer
-        return answer
-
-    yield add
-    status, _ = _admin(endpoint, "DELETE")
-    assert status == 200
-
 
 def _retrying(endpoint, attempts):
     return boto3.session.Session().client(
