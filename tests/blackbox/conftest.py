@@ -296,3 +296,35 @@ def call(raw_post):
         return r.json
 
     return do
+
+
+# --------------------------------------------------------------------------- fault injection
+
+
+def faults_admin(endpoint, method, body=None):
+    """One request to the fault-injection admin endpoint: (status, parsed JSON answer)."""
+    u = urllib.parse.urlparse(endpoint)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, "/_rheo/faults", body=data, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def faults(endpoint):
+    """faults(operation=..., **rule) adds a rule (snake_case keys become the kebab-case ones)
+    on the session's server; every rule is cleared at teardown so other tests never meet one."""
+
+    def add(**rule):
+        rule = {k.replace("_", "-"): v for k, v in rule.items()}
+        status, answer = faults_admin(endpoint, "POST", rule)
+        assert status == 200, answer
+        return answer
+
+    yield add
+    status, _ = faults_admin(endpoint, "DELETE")
+    assert status == 200

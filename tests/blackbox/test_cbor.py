@@ -324,6 +324,21 @@ def test_put_record_and_get_records_roundtrip(ccall, cbor_stream):
         assert_recent_millis(rec["ApproximateArrivalTimestamp"], before, after)
 
 
+@pytest.mark.modern
+def test_partial_put_records_fault_over_cbor_writes_only_the_records_answered_ok(
+    ccall, cbor_stream, faults
+):
+    name = cbor_stream(1)
+    faults(operation="PutRecords", stream=name, partial_fraction=0.5)
+    entries = [{"Data": f"r{i}".encode(), "PartitionKey": "k"} for i in range(4)]
+    doc = ccall("PutRecords", {"StreamName": name, "Records": entries})
+    assert doc["FailedRecordCount"] == 2, doc
+    codes = [r.get("ErrorCode") for r in doc["Records"]]
+    assert codes == [None, "ProvisionedThroughputExceededException"] * 2, doc
+    it = shard_iterator(ccall, name, "shardId-000000000000", "TRIM_HORIZON")
+    assert [r["Data"] for r in read_shard(ccall, it)] == [b"r0", b"r2"]
+
+
 def test_put_records_and_get_records(ccall, cbor_stream):
     name = cbor_stream(2)
     shards = list_shards(ccall, name)

@@ -10,6 +10,7 @@
 //! (`rheo-proto`), never the storage engine or the HTTP server.
 
 pub mod fast;
+pub mod faults;
 pub mod fuzzing;
 mod operation;
 pub mod ops;

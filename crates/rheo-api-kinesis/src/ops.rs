@@ -211,6 +211,29 @@ pub enum Decoded<'a> {
 const STREAM: (&str, &str) = ("kinesis", "stream");
 
 impl Decoded<'_> {
+    /// The stream and shard the request names, for fault rules: the stream by name or by an
+    /// ARN of it or of its consumer, and `ShardId`.
+    pub fn fault_target(&self) -> crate::faults::Target<'_> {
+        use crate::faults::{stream_of_arn, Target};
+        match self {
+            Decoded::PutRecords(req) => Target {
+                streams: [Some(req.stream_name), None],
+                shard_id: None,
+            },
+            Decoded::Tree(input) => {
+                let get = |m: &str| input.get(m).and_then(Node::as_str);
+                let arn = get("StreamARN")
+                    .or(get("ConsumerARN"))
+                    .or(get("ResourceARN"))
+                    .and_then(stream_of_arn);
+                Target {
+                    streams: [get("StreamName"), arn],
+                    shard_id: get("ShardId"),
+                }
+            }
+        }
+    }
+
     /// The resources the request names (a stream by name and/or ARN, a tagged resource, a
     /// consumer), written into `out`; returns how many. Borrowed: nothing is formatted unless a
     /// middleware asks for an ARN. A GetRecords names its stream only inside the iterator, which
@@ -355,6 +378,7 @@ pub async fn run_decoded(
 pub async fn handle(
     streams: &Streams,
     chain: &Chain,
+    faults: &crate::faults::Faults,
     rc: &RequestContext,
     ctx: &Ctx,
     op: Operation,
@@ -377,7 +401,209 @@ pub async fn handle(
         };
         chain.before(&request).map_err(Failure::Refused)?;
     }
+    if !faults.is_empty() {
+        let injection = faults.inject(op, &decoded.fault_target());
+        if !injection.delay.is_zero() {
+            tokio::time::sleep(injection.delay).await;
+        }
+        if let Some(refusal) = injection.error {
+            return Err(Failure::Refused(refusal));
+        }
+        if let Some(partial) = injection.partial {
+            return put_records_partial(streams, ctx, protocol, decoded, &partial).await;
+        }
+    }
     run_decoded(streams, ctx, op, protocol, decoded).await
+}
+
+/// Which records of a PutRecords to `target` a partial fault fails. The stream's open shards
+/// are looked up (which also refuses a missing stream, as the write would) so that a rule
+/// for one shard fails only the records bound for it, placed the way the domain places them.
+async fn partial_failed(
+    streams: &Streams,
+    ctx: &Ctx,
+    target: StreamTarget,
+    keys: &[(&str, Option<&str>)],
+    partial: &crate::faults::Partial,
+) -> Result<Vec<bool>, Failure> {
+    let shards = streams
+        .list_shards(
+            ctx,
+            ListShards {
+                target,
+                next_token: None,
+                exclusive_start_shard_id: None,
+                max_results: None,
+                stream_creation_ms: None,
+                filter: None,
+            },
+        )
+        .await
+        .map_err(Failure::Domain)?
+        .shards;
+    let candidates: Vec<bool> = match &partial.shard_id {
+        None => vec![true; keys.len()],
+        Some(wanted) => keys
+            .iter()
+            .map(|(pk, explicit)| {
+                let key = explicit
+                    .and_then(rheo_streams::hash::parse_hash_key)
+                    .unwrap_or_else(|| rheo_streams::hash::partition_key_hash(pk));
+                shards.iter().any(|s| {
+                    s.ending_sequence_number.is_none()
+                        && s.range.contains(key)
+                        && s.shard_id == *wanted
+                })
+            })
+            .collect(),
+    };
+    Ok(crate::faults::failed_candidates(
+        &candidates,
+        partial.fraction,
+    ))
+}
+
+/// A PutRecords of which an injected fault fails some records: the failed records are taken
+/// out before the domain sees the request (they are never written), the rest are written as
+/// usual, and the answers are merged back in request order.
+async fn put_records_partial(
+    streams: &Streams,
+    ctx: &Ctx,
+    protocol: crate::Protocol,
+    decoded: Decoded<'_>,
+    partial: &crate::faults::Partial,
+) -> Result<Vec<u8>, Failure> {
+    let code = partial.code;
+    let stream = |name: Option<&str>, arn: Option<&str>| {
+        name.or(arn.and_then(crate::faults::stream_of_arn))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let message = |stream: &str| match code {
+        "InternalFailure" => "Internal service failure.".to_string(),
+        _ => format!(
+            "Rate exceeded for stream {stream} under account {}.",
+            ctx.account
+        ),
+    };
+    match decoded {
+        Decoded::PutRecords(req) => {
+            let refs = req.records();
+            let target = StreamTarget {
+                name: Some(req.stream_name.to_string()),
+                arn: None,
+            };
+            let keys: Vec<_> = refs
+                .iter()
+                .map(|r| (r.partition_key, r.explicit_hash_key))
+                .collect();
+            let failed = partial_failed(streams, ctx, target.clone(), &keys, partial).await?;
+            let kept: Vec<_> = refs
+                .iter()
+                .zip(&failed)
+                .filter(|(_, f)| !**f)
+                .map(|(r, _)| *r)
+                .collect();
+            let written = if kept.is_empty() {
+                PutRecordsOutput {
+                    failed_count: 0,
+                    records: Vec::new(),
+                    encrypted: false,
+                }
+            } else {
+                streams
+                    .put_record_refs(ctx, &target, &kept)
+                    .await
+                    .map_err(Failure::Domain)?
+            };
+            let text = message(req.stream_name);
+            let mut answers = written.records.into_iter();
+            let mut failed_count = written.failed_count;
+            let mut records = Vec::with_capacity(failed.len());
+            for f in failed {
+                if f {
+                    failed_count += 1;
+                    records.push(PutRecordsEntry::Failed {
+                        code: code.to_string(),
+                        message: text.clone(),
+                    });
+                } else if let Some(answer) = answers.next() {
+                    records.push(answer);
+                }
+            }
+            Ok(crate::fast::put_records_json(&PutRecordsOutput {
+                failed_count,
+                records,
+                encrypted: written.encrypted,
+            }))
+        }
+        Decoded::Tree(mut input) => {
+            if input.get("DryRun").and_then(Node::as_bool) == Some(true) {
+                return Err(Failure::DryRun);
+            }
+            let all = match input.take("Records") {
+                Some(Node::List(all)) => all,
+                _ => Vec::new(),
+            };
+            let keys: Vec<_> = all
+                .iter()
+                .map(|r| {
+                    let get = |m: &str| r.get(m).and_then(Node::as_str);
+                    (
+                        get("PartitionKey").unwrap_or_default(),
+                        get("ExplicitHashKey"),
+                    )
+                })
+                .collect();
+            let failed = partial_failed(streams, ctx, target(&input), &keys, partial).await?;
+            drop(keys);
+            let kept: Vec<Node> = all
+                .into_iter()
+                .zip(&failed)
+                .filter(|(_, f)| !**f)
+                .map(|(r, _)| r)
+                .collect();
+            let get = |m: &str| input.get(m).and_then(Node::as_str);
+            let text = message(&stream(get("StreamName"), get("StreamARN")));
+            let (mut written, answers) = if kept.is_empty() {
+                (Node::map().with("EncryptionType", "NONE"), Vec::new())
+            } else {
+                input.insert("Records", Node::List(kept));
+                let mut out = dispatch(streams, ctx, Operation::PutRecords, &input).await?;
+                let answers = match out.take("Records") {
+                    Some(Node::List(a)) => a,
+                    _ => Vec::new(),
+                };
+                (out, answers)
+            };
+            let mut failed_count = written
+                .take("FailedRecordCount")
+                .and_then(|n| n.as_i64())
+                .unwrap_or(0);
+            let mut answers = answers.into_iter();
+            let mut records = Vec::with_capacity(failed.len());
+            for f in failed {
+                if f {
+                    failed_count += 1;
+                    records.push(
+                        Node::map()
+                            .with("ErrorCode", code)
+                            .with("ErrorMessage", text.as_str()),
+                    );
+                } else if let Some(answer) = answers.next() {
+                    records.push(answer);
+                }
+            }
+            let encryption = written
+                .take("EncryptionType")
+                .unwrap_or_else(|| Node::str("NONE"));
+            let output = Node::map()
+                .with("FailedRecordCount", failed_count)
+                .with("Records", Node::List(records))
+                .with("EncryptionType", encryption);
+            Ok(crate::encode_response(protocol, &output))
+        }
+    }
 }
 
 /// Decodes, validates and runs one request, and encodes its answer, with no middleware (tests

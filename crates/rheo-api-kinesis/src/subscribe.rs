@@ -29,12 +29,23 @@ pub struct Subscribed {
 pub async fn subscribe(
     streams: &Streams,
     chain: &Chain,
+    faults: &crate::faults::Faults,
     rc: &RequestContext,
     ctx: &Ctx,
     protocol: Protocol,
     body: &[u8],
 ) -> Result<Subscribed, Failure> {
-    let Decoded::Tree(input) = decode(Operation::SubscribeToShard, protocol, body)? else {
+    let decoded = decode(Operation::SubscribeToShard, protocol, body)?;
+    if !faults.is_empty() {
+        let injection = faults.inject(Operation::SubscribeToShard, &decoded.fault_target());
+        if !injection.delay.is_zero() {
+            tokio::time::sleep(injection.delay).await;
+        }
+        if let Some(refusal) = injection.error {
+            return Err(Failure::Refused(refusal));
+        }
+    }
+    let Decoded::Tree(input) = decoded else {
         return Err(Failure::Wire(rheo_proto::WireError::UnknownOperation));
     };
     let get = |m: &str| input.get(m).and_then(Node::as_str);

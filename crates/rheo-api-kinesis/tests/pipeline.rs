@@ -107,6 +107,7 @@ fn the_chain_sees_action_and_arns_and_a_refusal_stops_the_request() {
         let refused = ops::handle(
             &streams,
             &chain,
+            &rheo_api_kinesis::faults::Faults::default(),
             &rc,
             &ctx,
             Operation::PutRecords,
@@ -126,6 +127,7 @@ fn the_chain_sees_action_and_arns_and_a_refusal_stops_the_request() {
         let answer = ops::handle(
             &streams,
             &chain,
+            &rheo_api_kinesis::faults::Faults::default(),
             &rc,
             &ctx,
             Operation::PutRecords,

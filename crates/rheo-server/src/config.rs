@@ -30,6 +30,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a stopped server's data directory offline (`--repair` marks damaged ranges lost).
     Fsck(crate::fsck::FsckArgs),
+    /// List, add or clear the fault rules of a running server (for testing retry code).
+    Faults(crate::faults::FaultsArgs),
 }
 
 /// Every setting is optional here so that the TOML file can fill what flags and env leave out.
@@ -102,6 +104,10 @@ pub struct ServeArgs {
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
+    /// Fault rules, from the TOML file's `[[faults]]` tables only.
+    #[arg(skip)]
+    #[serde(default)]
+    pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
 }
 
 /// The resolved settings.
@@ -126,6 +132,7 @@ pub struct Settings {
     pub worker_threads: Option<usize>,
     pub connections_max: usize,
     pub writer_queue_bytes_max: u64,
+    pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
 }
 
 impl ServeArgs {
@@ -213,6 +220,7 @@ impl ServeArgs {
                 .filter(|n| *n > 0),
             connections_max,
             writer_queue_bytes_max,
+            faults: file.faults,
         })
     }
 }
@@ -303,6 +311,32 @@ mod tests {
             Command::Serve(a) => a,
             other => panic!("not serve: {other:?}"),
         }
+    }
+
+    #[test]
+    fn fault_rules_come_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(
+            &path,
+            "port = 1\n[[faults]]\noperation = \"PutRecord\"\nerror = \"InternalFailure\"\ncount = 2\n\n[[faults]]\noperation = \"ListShards\"\nlatency-ms = 50\n",
+        )
+        .unwrap();
+        let s = parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.faults.len(), 2);
+        assert_eq!(s.faults[0].error.as_deref(), Some("InternalFailure"));
+        assert_eq!(s.faults[0].count, Some(2));
+        assert_eq!(s.faults[1].latency_ms, Some(50));
+        assert!(
+            parse(&[]).resolve().unwrap().faults.is_empty(),
+            "off by default"
+        );
+        std::fs::write(&path, "[[faults]]\noperation = \"PutRecord\"\nbogus = 1\n").unwrap();
+        assert!(parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .is_err());
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct App {
     pub router: rheo_http::Router<Binding>,
     /// Ends streaming answers when the server stops.
     pub shutdown: rheo_http::Shutdown,
+    /// Injected faults; empty unless configured.
+    pub faults: rheo_api_kinesis::faults::Faults,
 }
 
 /// The service bindings this server wires. One today; each new service adds a variant, a route
@@ -60,6 +62,9 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
     let mut rc = RequestContext::new(app.account.clone(), Some(peer));
     rc.http_version = req.version();
     let mut op = None;
+    if req.uri().path() == crate::faults::PATH {
+        return faults_admin(&app, req).await;
+    }
     let mut reply = match app.router.route(req.headers(), req.uri().path()) {
         Binding::Kinesis => serve(&app, &mut rc, &mut op, req).await,
         Binding::Metrics if req.method() == Method::GET && req.uri().path() == "/metrics" => reply(
@@ -79,6 +84,23 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
         started.elapsed(),
     );
     reply
+}
+
+/// The fault-injection admin endpoint (its own exact path: nothing else changes).
+async fn faults_admin(app: &App, req: Request<Incoming>) -> Reply {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let bytes = match read_body(body, declared, app.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::Read(_)) => return reply(StatusCode::BAD_REQUEST, None, Bytes::new()),
+    };
+    let (status, answer) = crate::faults::admin(&app.faults, &parts.method, &bytes);
+    reply(status, Some("application/json"), answer)
 }
 
 /// Answers one request; `rc` is filled as the request is understood and `op` once the target
@@ -131,14 +153,33 @@ async fn serve(
     // request id, formatted twice before, is now inline, so the count of allocations fell).
     let ctx = Ctx::new(rc.region.as_str(), rc.account.clone());
     if op == Operation::SubscribeToShard {
-        return match subscribe::subscribe(&app.streams, &app.chain, rc, &ctx, protocol, &bytes)
-            .await
+        return match subscribe::subscribe(
+            &app.streams,
+            &app.chain,
+            &app.faults,
+            rc,
+            &ctx,
+            protocol,
+            &bytes,
+        )
+        .await
         {
             Ok(subscribed) => event_stream(app, subscribed),
             Err(failure) => failed(op, protocol, failure),
         };
     }
-    match ops::handle(&app.streams, &app.chain, rc, &ctx, op, protocol, &bytes).await {
+    match ops::handle(
+        &app.streams,
+        &app.chain,
+        &app.faults,
+        rc,
+        &ctx,
+        op,
+        protocol,
+        &bytes,
+    )
+    .await
+    {
         Ok(body) => reply(
             StatusCode::OK,
             Some(protocol.content_type()),

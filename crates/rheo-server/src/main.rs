@@ -2,6 +2,7 @@
 //! layer and the HTTP server together. It holds no Kinesis logic of its own.
 
 mod config;
+mod faults;
 mod fsck;
 mod http;
 mod memory;
@@ -66,6 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Fsck(args) => return fsck::run(&args),
+        Command::Faults(args) => return faults::run(args),
     };
     let settings = args.resolve()?;
     memory::limit_malloc_arenas(settings.worker_threads.unwrap_or_else(|| {
@@ -107,6 +109,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         shard_limit: settings.shard_limit,
         ..rheo_streams::Config::default()
     };
+    let faults = rheo_api_kinesis::faults::Faults::new(settings.faults.clone())
+        .context("the [[faults]] of the config file")?;
+    if !faults.is_empty() {
+        tracing::warn!(rules = faults.list().len(), "fault injection is on");
+    }
     let streams = Streams::open(domain, store.clone(), Arc::new(SystemClock))
         .context("loading stream metadata")?;
     // Ends streaming answers (SubscribeToShard) politely when the server stops.
@@ -119,6 +126,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         chain: rheo_http::middleware::Chain::new().with(rheo_http::middleware::RequestLog),
         router: http::App::router(),
         shutdown: shutdown.clone(),
+        faults,
     });
 
     let ticker = tokio::spawn(async move {
