@@ -617,6 +617,35 @@ async fn update_shard_count_goes_through_intermediate_shards_as_aws_does() {
 }
 
 #[tokio::test]
+async fn split_and_merge_are_refused_on_an_on_demand_stream() {
+    let (s, clock, ctx) = setup();
+    let t = on_demand_stream(&s, &clock, &ctx, "od").await;
+    let refusal = |op: &str| {
+        KinesisError::Validation(format!(
+            "{op} is not supported for stream od under account {} in ON_DEMAND capacity mode. \
+             This API is only supported for data streams with the provisioned capacity mode.",
+            ctx.account()
+        ))
+    };
+    let key = (u128::MAX / 8).to_string();
+    let err = s
+        .split_shard(&ctx, &t, "shardId-000000000000", &key)
+        .await
+        .unwrap_err();
+    assert_eq!(err, refusal("SplitShard"));
+    let err = s
+        .merge_shards(&ctx, &t, "shardId-000000000000", "shardId-000000000001")
+        .await
+        .unwrap_err();
+    assert_eq!(err, refusal("MergeShards"));
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(
+        (sum.status, sum.open_shard_count),
+        (StreamStatus::Active, 4)
+    );
+}
+
+#[tokio::test]
 async fn update_shard_count_is_refused_on_an_on_demand_stream() {
     let (s, clock, ctx) = setup();
     let t = on_demand_stream(&s, &clock, &ctx, "od").await;
