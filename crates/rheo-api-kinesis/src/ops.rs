@@ -113,7 +113,6 @@ macro_rules! not_implemented {
             | Operation::UpdateAccountSettings
             | Operation::UpdateChannel
             | Operation::UpdateDeadLetterQueueRecordsVisibility
-            | Operation::UpdateMaxRecordSize
             | Operation::UpdateQueue
             | Operation::UpdateQueueRecordsVisibility
             | Operation::UpdateStreamRecordDistributionStrategy
@@ -170,6 +169,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::TagResource
         | O::UntagResource
         | O::UpdateShardCount
+        | O::UpdateMaxRecordSize
         | O::UpdateStreamMode => I,
         not_implemented!() => N,
     }
@@ -530,6 +530,14 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
             let mode = mode_of(input.get("StreamModeDetails"))?;
             streams
                 .update_stream_mode(ctx, &target(input), mode)
+                .await?;
+            Ok(Node::map())
+        }
+        O::UpdateMaxRecordSize => {
+            let kib = int(input, "MaxRecordSizeInKiB")?;
+            let kib = u32::try_from(kib).unwrap_or(u32::MAX);
+            streams
+                .update_max_record_size(ctx, &target(input), kib)
                 .await?;
             Ok(Node::map())
         }

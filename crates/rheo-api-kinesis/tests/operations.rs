@@ -167,7 +167,7 @@ const TABLE: &[(&str, OperationState)] = {
         ("UpdateAccountSettings", N),
         ("UpdateChannel", N),
         ("UpdateDeadLetterQueueRecordsVisibility", N),
-        ("UpdateMaxRecordSize", N),
+        ("UpdateMaxRecordSize", I),
         ("UpdateQueue", N),
         ("UpdateQueueRecordsVisibility", N),
         ("UpdateShardCount", I),

@@ -11,8 +11,8 @@ use crate::error::{KinesisError, Result};
 use crate::hash::{split_evenly, HashRange};
 use crate::limits::{
     LIST_LIMIT_DEFAULT, LIST_SHARDS_RESULTS_DEFAULT, LIST_SHARDS_RESULTS_MAX,
-    NEXT_TOKEN_AGE_MS_MAX, ON_DEMAND_SHARD_COUNT, RECORD_SIZE_KIB_DEFAULT, RETENTION_HOURS_MAX,
-    RETENTION_HOURS_MIN, TAGS_PER_STREAM_MAX,
+    NEXT_TOKEN_AGE_MS_MAX, ON_DEMAND_SHARD_COUNT, RECORD_SIZE_KIB_DEFAULT, RECORD_SIZE_KIB_MAX,
+    RETENTION_HOURS_MAX, RETENTION_HOURS_MIN, TAGS_PER_STREAM_MAX,
 };
 use crate::messages;
 use crate::meta::{
@@ -514,6 +514,41 @@ impl Streams {
         state.meta.pending = Some(Pending::Mode(mode));
         state.meta.due_ms = self.now_ms() + self.inner.config.update_stream_ms;
         self.persist(&state.meta)?;
+        Ok(())
+    }
+
+    /// UpdateMaxRecordSize: the largest record (data and partition key) the stream accepts
+    /// from now on. Takes effect at once; the put path reads it on every request.
+    pub async fn update_max_record_size(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        kib: u32,
+    ) -> Result<()> {
+        // The model's range, which the binding has already checked; kept for other callers,
+        // in the decoder's words.
+        let bound = if kib < RECORD_SIZE_KIB_DEFAULT {
+            Some(format!(
+                "greater than or equal to {RECORD_SIZE_KIB_DEFAULT}"
+            ))
+        } else if kib > RECORD_SIZE_KIB_MAX {
+            Some(format!("less than or equal to {RECORD_SIZE_KIB_MAX}"))
+        } else {
+            None
+        };
+        if let Some(bound) = bound {
+            return Err(KinesisError::Validation(format!(
+                "1 validation error detected: Value '{kib}' at 'maxRecordSizeInKiB' failed to \
+                 satisfy constraint: Member must have value {bound}"
+            )));
+        }
+        let _admin = self.inner.admin.lock().await;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        self.ensure_active(ctx, &state, &name)?;
+        state.meta.max_record_size_kib = kib;
+        self.persist(&state.meta)?;
+        tracing::info!(stream = %name, kib, "max record size updated");
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use crate::hash::{parse_hash_key, partition_key_hash};
 use crate::iterator::ShardIterator;
 use crate::limits::{
     GET_RECORDS_BYTES_MAX, GET_RECORDS_LIMIT_MAX, ITERATOR_AGE_MS_MAX, PUT_RECORDS_BYTES_MAX,
+    PUT_RECORDS_LARGE_BYTES_MAX, RECORD_SIZE_KIB_DEFAULT,
 };
 use crate::messages;
 use crate::meta::{parse_shard_id, shard_id, StreamStatus};
@@ -147,10 +148,18 @@ impl Streams {
             .iter()
             .map(|e| e.data.len() + e.partition_key.len())
             .sum();
-        if !single && total > PUT_RECORDS_BYTES_MAX {
-            return Err(KinesisError::InvalidArgument(
-                "Records size exceeds 5 MB limit".into(),
-            ));
+        // A stream whose record size was raised takes PutRecords up to 10 MiB, as AWS documents
+        // since larger records; one at the default keeps the 5 MiB its answers have always said.
+        let request_max = if state.meta.max_record_size_kib > RECORD_SIZE_KIB_DEFAULT {
+            PUT_RECORDS_LARGE_BYTES_MAX
+        } else {
+            PUT_RECORDS_BYTES_MAX
+        };
+        if !single && total > request_max {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Records size exceeds {} MB limit",
+                request_max / (1024 * 1024)
+            )));
         }
         // Route every record first: a bad hash key or size fails the whole request, as in AWS.
         // Routing also sizes each shard's frame buffer exactly, so that writing each record's

@@ -1091,3 +1091,101 @@ async fn get_records_from_disk_on_a_current_thread_runtime() {
 async fn get_records_from_disk_on_a_multi_thread_runtime() {
     records_read_from_disk().await;
 }
+
+#[tokio::test]
+async fn update_max_record_size_raises_the_record_and_request_limits() {
+    let (s, clock, ctx) = setup();
+    s.create_stream(&ctx, CreateStream::provisioned("big", 2))
+        .await
+        .unwrap();
+    let t = StreamTarget::name("big");
+    // Not while CREATING.
+    let err = s.update_max_record_size(&ctx, &t, 2048).await.unwrap_err();
+    assert!(matches!(err, KinesisError::ResourceInUse(_)), "{err:?}");
+    clock.advance_ms(101);
+    let mib = 1024 * 1024;
+    let record = |n: usize| PutEntry {
+        data: Bytes::from(vec![b'x'; n]),
+        partition_key: "k".into(),
+        explicit_hash_key: None,
+    };
+    // At the default, a record of 1 MiB + 1 byte (with its key) is refused.
+    let err = s.put_record(&ctx, &t, record(mib)).await.unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument(
+            "Record size exceeds the maximum allowed record size of 1024 KiB for stream big."
+                .into()
+        )
+    );
+    s.update_max_record_size(&ctx, &t, 10_240).await.unwrap();
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(
+        (sum.max_record_size_kib, sum.status),
+        (10_240, StreamStatus::Active)
+    );
+    // A record of exactly 10 MiB with its key is accepted, and reads back whole.
+    let put = s.put_record(&ctx, &t, record(10 * mib - 1)).await.unwrap();
+    let (read, _) = read_all(&s, &ctx, "big", &put.shard_id()).await;
+    assert_eq!(read.last().map(|r| r.data.len()), Some(10 * mib - 1));
+    // PutRecords: up to 10 MiB in all, not 5.
+    let six = vec![
+        record(2 * mib - 1),
+        record(2 * mib - 1),
+        record(2 * mib - 1),
+    ];
+    assert_eq!(s.put_records(&ctx, &t, six).await.unwrap().failed_count, 0);
+    let eleven = vec![record(5 * mib), record(5 * mib), record(mib)];
+    assert_eq!(
+        s.put_records(&ctx, &t, eleven).await.unwrap_err(),
+        KinesisError::InvalidArgument("Records size exceeds 10 MB limit".into())
+    );
+    // Back at the default, 5 MiB is the request limit again.
+    s.update_max_record_size(&ctx, &t, 1024).await.unwrap();
+    let six = vec![record(mib - 1); 6];
+    assert_eq!(
+        s.put_records(&ctx, &t, six).await.unwrap_err(),
+        KinesisError::InvalidArgument("Records size exceeds 5 MB limit".into())
+    );
+    // Out of the model's range (the binding checks first; the domain too).
+    let err = s
+        .update_max_record_size(&ctx, &t, 10_241)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::Validation(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn max_record_size_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let open = || {
+        let store = Store::open(StoreConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..StoreConfig::default()
+        })
+        .unwrap();
+        let config = Config {
+            create_stream_ms: 100,
+            ..Config::default()
+        };
+        Streams::open(config, store, Arc::new(clock.clone())).unwrap()
+    };
+    let ctx = Ctx::in_region("us-east-1");
+    {
+        let s = open();
+        s.create_stream(&ctx, CreateStream::provisioned("a", 1))
+            .await
+            .unwrap();
+        clock.advance_ms(101);
+        s.update_max_record_size(&ctx, &StreamTarget::name("a"), 4096)
+            .await
+            .unwrap();
+    }
+    let s = open();
+    let sum = s
+        .describe_stream_summary(&ctx, &StreamTarget::name("a"))
+        .await
+        .unwrap();
+    assert_eq!(sum.max_record_size_kib, 4096);
+}

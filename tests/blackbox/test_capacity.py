@@ -1,0 +1,76 @@
+"""Capacity-mode operations: UpdateMaxRecordSize, account settings, warm throughput, record
+distribution, and the capacity-mode refusals (all newer than kinesalite)."""
+
+import pytest
+
+from khelpers import assert_error, stream_arn, validation_parts
+
+pytestmark = pytest.mark.modern
+
+MIB = 1024 * 1024
+
+
+def summary(kinesis, name):
+    return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+
+
+def test_update_max_record_size_admits_larger_records(kinesis, stream):
+    name = stream(1)
+    arn = stream_arn(name)
+    assert summary(kinesis, name)["MaxRecordSizeInKiB"] == 1024
+    assert_error(kinesis.put_record, "InvalidArgumentException",
+                 f"Record size exceeds the maximum allowed record size of 1024 KiB for stream {name}.",
+                 StreamName=name, Data=b"x" * MIB, PartitionKey="k")
+    r = kinesis.update_max_record_size(StreamARN=arn, MaxRecordSizeInKiB=10240)
+    assert set(r) == {"ResponseMetadata"}
+    s = summary(kinesis, name)
+    assert s["MaxRecordSizeInKiB"] == 10240
+    assert s["StreamStatus"] == "ACTIVE"
+    # A 10 MiB record (data and key) goes in and comes back whole.
+    put = kinesis.put_record(StreamName=name, Data=b"y" * (10 * MIB - 1), PartitionKey="k")
+    it = kinesis.get_shard_iterator(StreamName=name, ShardId=put["ShardId"],
+                                    ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                    StartingSequenceNumber=put["SequenceNumber"])["ShardIterator"]
+    got = kinesis.get_records(ShardIterator=it, Limit=1)["Records"]
+    assert len(got) == 1 and len(got[0]["Data"]) == 10 * MIB - 1
+    assert_error(kinesis.put_record, "InvalidArgumentException",
+                 f"Record size exceeds the maximum allowed record size of 10240 KiB for stream {name}.",
+                 StreamName=name, Data=b"y" * (10 * MIB), PartitionKey="k")
+    # PutRecords: up to 10 MiB for the whole request with larger records.
+    r = kinesis.put_records(StreamName=name, Records=[
+        {"Data": b"z" * (3 * MIB - 1), "PartitionKey": "k"} for _ in range(3)])
+    assert r["FailedRecordCount"] == 0 and len(r["Records"]) == 3
+    assert_error(kinesis.put_records, "InvalidArgumentException", "Records size exceeds 10 MB limit",
+                 StreamName=name, Records=[{"Data": b"z" * (5 * MIB), "PartitionKey": "k"},
+                                           {"Data": b"z" * MIB, "PartitionKey": "k"},
+                                           {"Data": b"z" * (5 * MIB), "PartitionKey": "k"}])
+
+
+def test_create_stream_with_max_record_size(kinesis, stream):
+    name = stream(1, MaxRecordSizeInKiB=2048)
+    assert summary(kinesis, name)["MaxRecordSizeInKiB"] == 2048
+    kinesis.put_record(StreamName=name, Data=b"x" * (2 * MIB - 1), PartitionKey="k")
+
+
+def test_update_max_record_size_out_of_range(kinesis_nv, stream):
+    name = stream(1)
+    for value, bound in [(1023, "greater than or equal to 1024"), (10241, "less than or equal to 10240")]:
+        msg = assert_error(kinesis_nv.update_max_record_size, "ValidationException",
+                           StreamARN=stream_arn(name), MaxRecordSizeInKiB=value)
+        count, parts = validation_parts(msg)
+        assert count == 1
+        assert parts == [f"Value '{value}' at 'maxRecordSizeInKiB' failed to satisfy constraint: "
+                         f"Member must have value {bound}"]
+
+
+def test_update_max_record_size_needs_an_active_stream(kinesis, stream):
+    name = stream(1, wait=False)
+    assert_error(kinesis.update_max_record_size, "ResourceInUseException",
+                 StreamARN=stream_arn(name), MaxRecordSizeInKiB=2048)
+
+
+def test_update_max_record_size_missing_stream(kinesis):
+    arn = stream_arn("no-such-stream-mrs")
+    assert_error(kinesis.update_max_record_size, "ResourceNotFoundException",
+                 "Stream no-such-stream-mrs under account 000000000000 not found.",
+                 StreamARN=arn, MaxRecordSizeInKiB=2048)
