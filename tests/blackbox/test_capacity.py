@@ -74,3 +74,34 @@ def test_update_max_record_size_missing_stream(kinesis):
     assert_error(kinesis.update_max_record_size, "ResourceNotFoundException",
                  "Stream no-such-stream-mrs under account 000000000000 not found.",
                  StreamARN=arn, MaxRecordSizeInKiB=2048)
+
+
+def test_account_settings_billing_commitment(kinesis, kinesis_nv):
+    # The session's server is shared: start from a known state (a fresh server is DISABLED with no
+    # times; disabling a running commitment within its first 24 hours only schedules the end).
+    first = kinesis.describe_account_settings()["MinimumThroughputBillingCommitment"]
+    assert first["Status"] in ("DISABLED", "ENABLED", "ENABLED_UNTIL_EARLIEST_ALLOWED_END")
+    if first["Status"] == "DISABLED":
+        assert "EarliestAllowedEndAt" not in first or "EndedAt" in first
+    r = kinesis.update_account_settings(MinimumThroughputBillingCommitment={"Status": "ENABLED"})
+    on = r["MinimumThroughputBillingCommitment"]
+    assert on["Status"] == "ENABLED"
+    assert "EndedAt" not in on
+    assert (on["EarliestAllowedEndAt"] - on["StartedAt"]).total_seconds() == 24 * 3600
+    assert kinesis.describe_account_settings()["MinimumThroughputBillingCommitment"] == on
+    off = kinesis.update_account_settings(
+        MinimumThroughputBillingCommitment={"Status": "DISABLED"})["MinimumThroughputBillingCommitment"]
+    assert off["Status"] == "ENABLED_UNTIL_EARLIEST_ALLOWED_END"
+    assert off["StartedAt"] == on["StartedAt"]
+    assert off["EarliestAllowedEndAt"] == on["EarliestAllowedEndAt"]
+    assert kinesis.describe_account_settings()["MinimumThroughputBillingCommitment"] == off
+    # Enabling again before the earliest end cancels the scheduled end.
+    again = kinesis.update_account_settings(
+        MinimumThroughputBillingCommitment={"Status": "ENABLED"})["MinimumThroughputBillingCommitment"]
+    assert again == on
+    msg = assert_error(kinesis_nv.update_account_settings, "ValidationException",
+                       MinimumThroughputBillingCommitment={"Status": "SOMETIMES"})
+    count, parts = validation_parts(msg)
+    assert count == 1
+    assert parts[0].startswith("Value 'SOMETIMES' at 'minimumThroughputBillingCommitment.status' "
+                               "failed to satisfy constraint: Member must satisfy enum value set: [")

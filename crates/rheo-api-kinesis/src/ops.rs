@@ -102,7 +102,6 @@ macro_rules! not_implemented {
             | Operation::CreateQueue
             | Operation::DeleteChannel
             | Operation::DeleteQueue
-            | Operation::DescribeAccountSettings
             | Operation::DescribeChannel
             | Operation::DescribeQueue
             | Operation::ListChannels
@@ -110,7 +109,6 @@ macro_rules! not_implemented {
             | Operation::ReceiveDeadLetterQueueRecords
             | Operation::ReceiveQueueRecords
             | Operation::RestoreDeadLetterQueueRecords
-            | Operation::UpdateAccountSettings
             | Operation::UpdateChannel
             | Operation::UpdateDeadLetterQueueRecordsVisibility
             | Operation::UpdateQueue
@@ -140,6 +138,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::DecreaseStreamRetentionPeriod
         | O::DeleteResourcePolicy
         | O::DeleteStream
+        | O::DescribeAccountSettings
         | O::DeregisterStreamConsumer
         | O::DescribeLimits
         | O::DescribeStream
@@ -168,6 +167,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::SubscribeToShard
         | O::TagResource
         | O::UntagResource
+        | O::UpdateAccountSettings
         | O::UpdateShardCount
         | O::UpdateMaxRecordSize
         | O::UpdateStreamMode => I,
@@ -533,6 +533,21 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
                 .await?;
             Ok(Node::map())
         }
+        O::DescribeAccountSettings => {
+            let c = streams.describe_account_settings(ctx).await?;
+            Ok(Node::map().with("MinimumThroughputBillingCommitment", commitment(&c)))
+        }
+        O::UpdateAccountSettings => {
+            let status = input
+                .get("MinimumThroughputBillingCommitment")
+                .and_then(|c| c.get("Status"))
+                .and_then(Node::as_str)
+                .ok_or_else(|| missing("MinimumThroughputBillingCommitment"))?;
+            let c = streams
+                .update_account_settings(ctx, status == "ENABLED")
+                .await?;
+            Ok(Node::map().with("MinimumThroughputBillingCommitment", commitment(&c)))
+        }
         O::UpdateMaxRecordSize => {
             let kib = int(input, "MaxRecordSizeInKiB")?;
             let kib = u32::try_from(kib).unwrap_or(u32::MAX);
@@ -695,6 +710,18 @@ fn consumer(c: &ConsumerInfo, with_stream: bool) -> Node {
     } else {
         node
     }
+}
+
+/// The model's `MinimumThroughputBillingCommitmentOutput`.
+fn commitment(c: &rheo_streams::Commitment) -> Node {
+    Node::map()
+        .with("Status", c.status.as_str())
+        .with_opt("StartedAt", c.started_ms.map(Node::Timestamp))
+        .with_opt("EndedAt", c.ended_ms.map(Node::Timestamp))
+        .with_opt(
+            "EarliestAllowedEndAt",
+            c.earliest_allowed_end_ms.map(Node::Timestamp),
+        )
 }
 
 fn resource(input: &Node) -> Result<StreamTarget, KinesisError> {

@@ -6,6 +6,7 @@
 //! wording; the wire layer does the translating. It stores records and metadata only through
 //! `rheo_log::Store`, so it knows nothing of files either.
 
+pub mod account;
 mod admin;
 pub mod catalog;
 pub mod clock;
@@ -27,6 +28,7 @@ mod subscribe;
 mod token;
 pub mod types;
 
+pub use account::{Commitment, CommitmentStatus};
 pub use admin::SHARD_LEVEL_METRICS;
 pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::java_date;

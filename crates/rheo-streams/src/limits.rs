@@ -82,6 +82,11 @@ pub const SUBSCRIPTION_TAKEOVER_MS: i64 = 5_000;
 /// How long a subscription lasts (AWS: 5 minutes), unless `Config::subscription_ms` says less.
 pub const SUBSCRIPTION_MS_DEFAULT: i64 = 300_000;
 
+/// Shortest minimum throughput billing commitment (API reference,
+/// `MinimumThroughputBillingCommitmentInput`: "Commitments have a minimum duration of 24
+/// hours that must be honored before they can be disabled").
+pub const COMMITMENT_MS_MIN: i64 = 24 * 3_600_000;
+
 /// How long a shard iterator stays valid (GetShardIterator: "A shard iterator expires 5
 /// minutes after it is returned to the requester").
 pub const ITERATOR_AGE_MS_MAX: i64 = 5 * 60 * 1000;

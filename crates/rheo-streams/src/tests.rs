@@ -1189,3 +1189,98 @@ async fn max_record_size_survives_reopen() {
         .unwrap();
     assert_eq!(sum.max_record_size_kib, 4096);
 }
+
+#[tokio::test]
+async fn billing_commitment_follows_its_minimum_duration() {
+    use crate::{Commitment, CommitmentStatus as S};
+    let (s, clock, ctx) = setup();
+    let day = crate::limits::COMMITMENT_MS_MIN;
+    let off = Commitment {
+        status: S::Disabled,
+        started_ms: None,
+        ended_ms: None,
+        earliest_allowed_end_ms: None,
+    };
+    assert_eq!(s.describe_account_settings(&ctx).await.unwrap(), off);
+    // Disabling what was never enabled changes nothing.
+    assert_eq!(s.update_account_settings(&ctx, false).await.unwrap(), off);
+    let on = Commitment {
+        status: S::Enabled,
+        started_ms: Some(T0),
+        ended_ms: None,
+        earliest_allowed_end_ms: Some(T0 + day),
+    };
+    assert_eq!(s.update_account_settings(&ctx, true).await.unwrap(), on);
+    clock.advance_ms(1000);
+    // Enabling again keeps the running commitment.
+    assert_eq!(s.update_account_settings(&ctx, true).await.unwrap(), on);
+    // Disabling within the first 24 hours schedules the end at the earliest allowed time.
+    let ending = Commitment {
+        status: S::EnabledUntilEarliestAllowedEnd,
+        ..on.clone()
+    };
+    assert_eq!(
+        s.update_account_settings(&ctx, false).await.unwrap(),
+        ending
+    );
+    assert_eq!(s.describe_account_settings(&ctx).await.unwrap(), ending);
+    // Enabling before then cancels the scheduled end.
+    assert_eq!(s.update_account_settings(&ctx, true).await.unwrap(), on);
+    assert_eq!(
+        s.update_account_settings(&ctx, false).await.unwrap(),
+        ending
+    );
+    // At the earliest allowed end the commitment has ended.
+    clock.set_ms(T0 + day);
+    let ended = Commitment {
+        status: S::Disabled,
+        ended_ms: Some(T0 + day),
+        ..on.clone()
+    };
+    assert_eq!(s.describe_account_settings(&ctx).await.unwrap(), ended);
+    // Enabling after it ended starts a new commitment.
+    clock.advance_ms(5);
+    let t1 = T0 + day + 5;
+    let renewed = Commitment {
+        status: S::Enabled,
+        started_ms: Some(t1),
+        ended_ms: None,
+        earliest_allowed_end_ms: Some(t1 + day),
+    };
+    assert_eq!(
+        s.update_account_settings(&ctx, true).await.unwrap(),
+        renewed
+    );
+    // Disabling after the minimum duration ends it at once.
+    clock.set_ms(t1 + day + 7);
+    assert_eq!(
+        s.update_account_settings(&ctx, false).await.unwrap(),
+        Commitment {
+            status: S::Disabled,
+            ended_ms: Some(t1 + day + 7),
+            ..renewed.clone()
+        }
+    );
+    // Settings are per region.
+    let other = Ctx::in_region("eu-west-1");
+    assert_eq!(s.describe_account_settings(&other).await.unwrap(), off);
+}
+
+#[tokio::test]
+async fn account_settings_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let open = || {
+        let store = Store::open(StoreConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..StoreConfig::default()
+        })
+        .unwrap();
+        Streams::open(Config::default(), store, Arc::new(clock.clone())).unwrap()
+    };
+    let ctx = Ctx::in_region("us-east-1");
+    let before = open().update_account_settings(&ctx, true).await.unwrap();
+    let after = open().describe_account_settings(&ctx).await.unwrap();
+    assert_eq!(after, before);
+    assert_eq!(after.status, crate::CommitmentStatus::Enabled);
+}
