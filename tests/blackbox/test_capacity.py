@@ -105,3 +105,40 @@ def test_account_settings_billing_commitment(kinesis, kinesis_nv):
     assert count == 1
     assert parts[0].startswith("Value 'SOMETIMES' at 'minimumThroughputBillingCommitment.status' "
                                "failed to satisfy constraint: Member must satisfy enum value set: [")
+
+
+def wait_summary(kinesis, name, status="ACTIVE"):
+    from khelpers import wait_status
+    wait_status(kinesis, name, status)
+    return summary(kinesis, name)
+
+
+def test_update_stream_warm_throughput(kinesis, stream):
+    kinesis.update_account_settings(MinimumThroughputBillingCommitment={"Status": "ENABLED"})
+    name = stream(None, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    assert "WarmThroughput" not in summary(kinesis, name)
+    r = kinesis.update_stream_warm_throughput(StreamName=name, WarmThroughputMiBps=100)
+    assert r["StreamARN"] == stream_arn(name)
+    assert r["StreamName"] == name
+    assert r["WarmThroughput"] == {"TargetMiBps": 100}
+    s = wait_summary(kinesis, name)
+    assert s["WarmThroughput"] == {"TargetMiBps": 100, "CurrentMiBps": 100}
+    r = kinesis.update_stream_warm_throughput(StreamARN=stream_arn(name), WarmThroughputMiBps=40)
+    assert r["WarmThroughput"] == {"TargetMiBps": 40, "CurrentMiBps": 100}
+    s = wait_summary(kinesis, name)
+    assert s["WarmThroughput"] == {"TargetMiBps": 40, "CurrentMiBps": 40}
+    assert_error(kinesis.update_stream_warm_throughput, "LimitExceededException",
+                 f"Warm throughput 10241 MiBps for stream {name} under account 000000000000 exceeds "
+                 "the limit of 10240 MiBps for an on-demand stream.",
+                 StreamName=name, WarmThroughputMiBps=10241)
+
+
+def test_update_stream_warm_throughput_provisioned_is_refused(kinesis, stream):
+    kinesis.update_account_settings(MinimumThroughputBillingCommitment={"Status": "ENABLED"})
+    name = stream(1)
+    assert_error(kinesis.update_stream_warm_throughput, "ValidationException",
+                 f"UpdateStreamWarmThroughput is not supported for stream {name} under account "
+                 "000000000000 in PROVISIONED capacity mode. This API is only supported for data "
+                 "streams with the on-demand capacity mode.",
+                 StreamName=name, WarmThroughputMiBps=10)
+    assert "WarmThroughput" not in summary(kinesis, name)

@@ -114,7 +114,6 @@ macro_rules! not_implemented {
             | Operation::UpdateQueue
             | Operation::UpdateQueueRecordsVisibility
             | Operation::UpdateStreamRecordDistributionStrategy
-            | Operation::UpdateStreamWarmThroughput
     };
 }
 
@@ -170,7 +169,8 @@ pub const fn state(op: Operation) -> OperationState {
         | O::UpdateAccountSettings
         | O::UpdateShardCount
         | O::UpdateMaxRecordSize
-        | O::UpdateStreamMode => I,
+        | O::UpdateStreamMode
+        | O::UpdateStreamWarmThroughput => I,
         not_implemented!() => N,
     }
 }
@@ -548,6 +548,17 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
                 .await?;
             Ok(Node::map().with("MinimumThroughputBillingCommitment", commitment(&c)))
         }
+        O::UpdateStreamWarmThroughput => {
+            let mibps = int(input, "WarmThroughputMiBps")?;
+            let mibps = u32::try_from(mibps).unwrap_or(u32::MAX);
+            let out = streams
+                .update_stream_warm_throughput(ctx, &target(input), mibps)
+                .await?;
+            Ok(Node::map()
+                .with("StreamARN", out.arn)
+                .with("StreamName", out.name)
+                .with("WarmThroughput", warm_throughput(out.warm_throughput)))
+        }
         O::UpdateMaxRecordSize => {
             let kib = int(input, "MaxRecordSizeInKiB")?;
             let kib = u32::try_from(kib).unwrap_or(u32::MAX);
@@ -710,6 +721,13 @@ fn consumer(c: &ConsumerInfo, with_stream: bool) -> Node {
     } else {
         node
     }
+}
+
+/// The model's `WarmThroughputObject`.
+fn warm_throughput(w: WarmThroughput) -> Node {
+    Node::map()
+        .with("TargetMiBps", w.target_mibps)
+        .with_opt("CurrentMiBps", w.current_mibps)
 }
 
 /// The model's `MinimumThroughputBillingCommitmentOutput`.
@@ -905,11 +923,7 @@ async fn describe_stream_summary(streams: &Streams, ctx: &Ctx, input: &Node) -> 
         .with("OpenShardCount", s.open_shard_count)
         .with("ConsumerCount", s.consumer_count)
         .with("MaxRecordSizeInKiB", s.max_record_size_kib)
-        .with_opt(
-            "WarmThroughput",
-            s.warm_throughput_mibps
-                .map(|w| Node::map().with("TargetMiBps", w).with("CurrentMiBps", w)),
-        );
+        .with_opt("WarmThroughput", s.warm_throughput.map(warm_throughput));
     Ok(Node::map().with("StreamDescriptionSummary", summary))
 }
 

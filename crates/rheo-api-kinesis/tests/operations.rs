@@ -173,7 +173,7 @@ const TABLE: &[(&str, OperationState)] = {
         ("UpdateShardCount", I),
         ("UpdateStreamMode", I),
         ("UpdateStreamRecordDistributionStrategy", N),
-        ("UpdateStreamWarmThroughput", N),
+        ("UpdateStreamWarmThroughput", I),
     ]
 };
 

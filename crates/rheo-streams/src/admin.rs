@@ -9,6 +9,7 @@ use tokio::sync::RwLock as AsyncRwLock;
 
 use crate::error::{KinesisError, Result};
 use crate::hash::{split_evenly, HashRange};
+use crate::limits::WARM_THROUGHPUT_MIBPS_MAX;
 use crate::limits::{
     LIST_LIMIT_DEFAULT, LIST_SHARDS_RESULTS_DEFAULT, LIST_SHARDS_RESULTS_MAX,
     NEXT_TOKEN_AGE_MS_MAX, ON_DEMAND_SHARD_COUNT, RECORD_SIZE_KIB_DEFAULT, RECORD_SIZE_KIB_MAX,
@@ -247,7 +248,7 @@ impl Streams {
             open_shard_count: m.open_shard_count() as u32,
             consumer_count: m.consumers.len() as u32,
             max_record_size_kib: m.max_record_size_kib,
-            warm_throughput_mibps: m.warm_throughput_mibps,
+            warm_throughput: warm_throughput_of(m),
         })
     }
 
@@ -552,6 +553,45 @@ impl Streams {
         Ok(())
     }
 
+    /// UpdateStreamWarmThroughput: on-demand streams of accounts with the minimum throughput
+    /// billing commitment enabled. Asynchronous as in AWS: UPDATING until the update delay has
+    /// passed, with the new target and the old current value meanwhile.
+    pub async fn update_stream_warm_throughput(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        mibps: u32,
+    ) -> Result<WarmThroughputChange> {
+        const OP: &str = "UpdateStreamWarmThroughput";
+        let _admin = self.inner.admin.lock().await;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        self.ensure_active(ctx, &state, &name)?;
+        if state.meta.mode != StreamMode::OnDemand {
+            return Err(messages::on_demand_only(OP, &name, ctx.account()));
+        }
+        let commitment = self.describe_account_settings(ctx).await?;
+        if commitment.status == crate::account::CommitmentStatus::Disabled {
+            return Err(messages::commitment_required(OP, ctx.account()));
+        }
+        if mibps > WARM_THROUGHPUT_MIBPS_MAX {
+            return Err(messages::warm_throughput_limit(mibps, &name, ctx.account()));
+        }
+        state.meta.status = StreamStatus::Updating;
+        state.meta.pending = Some(Pending::WarmThroughput(mibps));
+        state.meta.due_ms = self.now_ms() + self.inner.config.update_stream_ms;
+        self.persist(&state.meta)?;
+        tracing::info!(stream = %name, mibps, "warm throughput updating");
+        Ok(WarmThroughputChange {
+            arn: self.stream_arn(&state.meta.region, ctx.account(), &name),
+            name,
+            warm_throughput: WarmThroughput {
+                target_mibps: mibps,
+                current_mibps: state.meta.warm_throughput_mibps,
+            },
+        })
+    }
+
     pub async fn add_tags(
         &self,
         ctx: &Ctx,
@@ -734,6 +774,24 @@ impl Streams {
         }
         total
     }
+}
+
+/// An on-demand stream's warm throughput: the target being reached while an update is pending,
+/// else the one set. Provisioned streams have none (AWS: "only present for On-Demand").
+fn warm_throughput_of(m: &StreamMeta) -> Option<WarmThroughput> {
+    if m.mode != StreamMode::OnDemand {
+        return None;
+    }
+    let pending = match m.pending {
+        Some(Pending::WarmThroughput(t)) => Some(t),
+        _ => None,
+    };
+    pending
+        .or(m.warm_throughput_mibps)
+        .map(|target| WarmThroughput {
+            target_mibps: target,
+            current_mibps: m.warm_throughput_mibps,
+        })
 }
 
 fn open_at(s: &ShardMeta, ts: i64) -> bool {

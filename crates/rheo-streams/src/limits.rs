@@ -87,6 +87,10 @@ pub const SUBSCRIPTION_MS_DEFAULT: i64 = 300_000;
 /// hours that must be honored before they can be disabled").
 pub const COMMITMENT_MS_MIN: i64 = 24 * 3_600_000;
 
+/// Highest warm throughput of an on-demand stream (UpdateStreamWarmThroughput: "By default,
+/// you cannot ... Scale to more than 10 GiBps for an on-demand stream").
+pub const WARM_THROUGHPUT_MIBPS_MAX: u32 = 10 * 1024;
+
 /// How long a shard iterator stays valid (GetShardIterator: "A shard iterator expires 5
 /// minutes after it is returned to the requester").
 pub const ITERATOR_AGE_MS_MAX: i64 = 5 * 60 * 1000;

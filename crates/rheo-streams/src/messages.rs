@@ -146,3 +146,31 @@ pub(crate) fn stream_has_consumers(arn: &str, name: &str) -> KinesisError {
          force the deletion of all the consumers that are associated with it."
     ))
 }
+
+// Warm throughput wording: AWS's texts were not found in public material; these follow the
+// documentation's conditions ("only supported for data streams with the on-demand capacity mode
+// in accounts that have MinimumThroughputBillingCommitment enabled", "cannot ... scale to more
+// than 10 GiBps").
+
+pub(crate) fn on_demand_only(operation: &str, name: &str, account: &str) -> KinesisError {
+    KinesisError::Validation(format!(
+        "{operation} is not supported for stream {name} under account {account} in PROVISIONED \
+         capacity mode. This API is only supported for data streams with the on-demand capacity \
+         mode."
+    ))
+}
+
+pub(crate) fn commitment_required(operation: &str, account: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "{operation} requires MinimumThroughputBillingCommitment to be enabled for account \
+         {account}."
+    ))
+}
+
+pub(crate) fn warm_throughput_limit(requested: u32, name: &str, account: &str) -> KinesisError {
+    KinesisError::LimitExceeded(format!(
+        "Warm throughput {requested} MiBps for stream {name} under account {account} exceeds \
+         the limit of {} MiBps for an on-demand stream.",
+        crate::limits::WARM_THROUGHPUT_MIBPS_MAX
+    ))
+}

@@ -74,6 +74,8 @@ pub enum Pending {
     Reshard(Reshard),
     /// UPDATING -> ACTIVE with the new capacity mode.
     Mode(StreamMode),
+    /// UPDATING -> ACTIVE at the new warm throughput (MiB/s) of an on-demand stream.
+    WarmThroughput(u32),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

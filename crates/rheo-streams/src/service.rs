@@ -398,6 +398,12 @@ impl Streams {
                 state.meta.pending = None;
                 self.persist(&state.meta)?;
             }
+            Pending::WarmThroughput(mibps) => {
+                state.meta.warm_throughput_mibps = Some(mibps);
+                state.meta.status = StreamStatus::Active;
+                state.meta.pending = None;
+                self.persist(&state.meta)?;
+            }
             Pending::Reshard(plan) => {
                 self.apply_reshard(&mut state, &plan, now);
                 state.meta.status = StreamStatus::Active;

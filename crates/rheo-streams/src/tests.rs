@@ -1284,3 +1284,95 @@ async fn account_settings_survive_reopen() {
     assert_eq!(after, before);
     assert_eq!(after.status, crate::CommitmentStatus::Enabled);
 }
+
+#[tokio::test]
+async fn warm_throughput_needs_on_demand_and_the_commitment() {
+    let (s, clock, ctx) = setup();
+    let od = on_demand_stream(&s, &clock, &ctx, "od").await;
+    create(&s, &clock, &ctx, "pr", 1).await;
+    let pr = StreamTarget::name("pr");
+    // No commitment yet.
+    let err = s
+        .update_stream_warm_throughput(&ctx, &od, 100)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::InvalidArgument(_)), "{err:?}");
+    s.update_account_settings(&ctx, true).await.unwrap();
+    let err = s
+        .update_stream_warm_throughput(&ctx, &pr, 100)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::Validation(format!(
+            "UpdateStreamWarmThroughput is not supported for stream pr under account {} in \
+             PROVISIONED capacity mode. This API is only supported for data streams with the \
+             on-demand capacity mode.",
+            ctx.account()
+        ))
+    );
+    let err = s
+        .update_stream_warm_throughput(&ctx, &od, 10 * 1024 + 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::LimitExceeded(_)), "{err:?}");
+    assert_eq!(
+        s.describe_stream_summary(&ctx, &od)
+            .await
+            .unwrap()
+            .warm_throughput,
+        None
+    );
+    let out = s
+        .update_stream_warm_throughput(&ctx, &od, 100)
+        .await
+        .unwrap();
+    let first = WarmThroughput {
+        target_mibps: 100,
+        current_mibps: None,
+    };
+    assert_eq!(out.name, "od");
+    assert_eq!(out.warm_throughput, first);
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        (sum.status, sum.warm_throughput),
+        (StreamStatus::Updating, Some(first))
+    );
+    // Not while UPDATING.
+    let err = s
+        .update_stream_warm_throughput(&ctx, &od, 200)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::ResourceInUse(_)), "{err:?}");
+    clock.advance_ms(101);
+    let reached = WarmThroughput {
+        target_mibps: 100,
+        current_mibps: Some(100),
+    };
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        (sum.status, sum.warm_throughput),
+        (StreamStatus::Active, Some(reached))
+    );
+    // Lowering it: the new target, the old current value until the update completes.
+    let out = s
+        .update_stream_warm_throughput(&ctx, &od, 40)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.warm_throughput,
+        WarmThroughput {
+            target_mibps: 40,
+            current_mibps: Some(100),
+        }
+    );
+    clock.advance_ms(101);
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        sum.warm_throughput,
+        Some(WarmThroughput {
+            target_mibps: 40,
+            current_mibps: Some(40),
+        })
+    );
+}
