@@ -142,3 +142,51 @@ def test_update_stream_warm_throughput_provisioned_is_refused(kinesis, stream):
                  "streams with the on-demand capacity mode.",
                  StreamName=name, WarmThroughputMiBps=10)
     assert "WarmThroughput" not in summary(kinesis, name)
+
+
+def test_record_distribution_auto_spreads_records(kinesis, stream):
+    name = stream(None, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    arn = stream_arn(name)
+    assert summary(kinesis, name)["RecordDistributionStrategy"] == "USER_PARTITION_KEY"
+    r = kinesis.update_stream_record_distribution_strategy(StreamARN=arn, RecordDistributionStrategy="AUTO")
+    assert set(r) == {"ResponseMetadata"}
+    s = summary(kinesis, name)
+    assert s["RecordDistributionStrategy"] == "AUTO"
+    assert s["StreamStatus"] == "ACTIVE"
+    placed = {}
+    for i in range(8):
+        put = kinesis.put_record(StreamName=name, Data=f"r{i}".encode(), PartitionKey="same")
+        placed[put["SequenceNumber"]] = (put["ShardId"], f"r{i}".encode())
+    out = kinesis.put_records(StreamName=name, Records=[
+        {"Data": f"b{i}".encode(), "PartitionKey": "same", "ExplicitHashKey": "0"} for i in range(8)])
+    assert out["FailedRecordCount"] == 0
+    for i, rec in enumerate(out["Records"]):
+        placed[rec["SequenceNumber"]] = (rec["ShardId"], f"b{i}".encode())
+    per_shard = {}
+    for shard, _ in placed.values():
+        per_shard[shard] = per_shard.get(shard, 0) + 1
+    assert len(per_shard) == 4 and set(per_shard.values()) == {4}, per_shard
+    # Every answer names the shard and sequence number the record is really at.
+    for shard in per_shard:
+        it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard,
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        for rec in kinesis.get_records(ShardIterator=it)["Records"]:
+            assert placed[rec["SequenceNumber"]] == (shard, rec["Data"])
+    some_seq = next(iter(placed))
+    assert_error(kinesis.put_record, "InvalidArgumentException", StreamName=name, Data=b"x",
+                 PartitionKey="k", SequenceNumberForOrdering=some_seq)
+
+
+def test_create_stream_with_auto_distribution(kinesis, stream):
+    name = stream(None, StreamModeDetails={"StreamMode": "ON_DEMAND"}, RecordDistributionStrategy="AUTO")
+    assert summary(kinesis, name)["RecordDistributionStrategy"] == "AUTO"
+
+
+def test_auto_distribution_refused_on_provisioned(kinesis, stream):
+    name = stream(1)
+    assert_error(kinesis.update_stream_record_distribution_strategy, "InvalidArgumentException",
+                 f"RecordDistributionStrategy AUTO is not supported for stream {name} under account "
+                 "000000000000 in PROVISIONED capacity mode. It is only supported for data streams with "
+                 "the on-demand capacity mode.",
+                 StreamARN=stream_arn(name), RecordDistributionStrategy="AUTO")
+    assert summary(kinesis, name)["RecordDistributionStrategy"] == "USER_PARTITION_KEY"

@@ -113,7 +113,6 @@ macro_rules! not_implemented {
             | Operation::UpdateDeadLetterQueueRecordsVisibility
             | Operation::UpdateQueue
             | Operation::UpdateQueueRecordsVisibility
-            | Operation::UpdateStreamRecordDistributionStrategy
     };
 }
 
@@ -170,6 +169,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::UpdateShardCount
         | O::UpdateMaxRecordSize
         | O::UpdateStreamMode
+        | O::UpdateStreamRecordDistributionStrategy
         | O::UpdateStreamWarmThroughput => I,
         not_implemented!() => N,
     }
@@ -559,6 +559,15 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
                 .with("StreamName", out.name)
                 .with("WarmThroughput", warm_throughput(out.warm_throughput)))
         }
+        O::UpdateStreamRecordDistributionStrategy => {
+            let text = string(input, "RecordDistributionStrategy")?;
+            let strategy = RecordDistribution::parse(text)
+                .ok_or_else(|| missing("RecordDistributionStrategy"))?;
+            streams
+                .update_record_distribution(ctx, &target(input), strategy)
+                .await?;
+            Ok(Node::map())
+        }
         O::UpdateMaxRecordSize => {
             let kib = int(input, "MaxRecordSizeInKiB")?;
             let kib = u32::try_from(kib).unwrap_or(u32::MAX);
@@ -872,6 +881,10 @@ async fn create_stream(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
                 tags,
                 warm_throughput_mibps: opt_u32(input, "WarmThroughputMiBps"),
                 max_record_size_kib: opt_u32(input, "MaxRecordSizeInKiB"),
+                record_distribution: input
+                    .get("RecordDistributionStrategy")
+                    .and_then(Node::as_str)
+                    .and_then(RecordDistribution::parse),
             },
         )
         .await?;
@@ -923,7 +936,8 @@ async fn describe_stream_summary(streams: &Streams, ctx: &Ctx, input: &Node) -> 
         .with("OpenShardCount", s.open_shard_count)
         .with("ConsumerCount", s.consumer_count)
         .with("MaxRecordSizeInKiB", s.max_record_size_kib)
-        .with_opt("WarmThroughput", s.warm_throughput.map(warm_throughput));
+        .with_opt("WarmThroughput", s.warm_throughput.map(warm_throughput))
+        .with("RecordDistributionStrategy", s.record_distribution.as_str());
     Ok(Node::map().with("StreamDescriptionSummary", summary))
 }
 

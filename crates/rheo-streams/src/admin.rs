@@ -17,8 +17,8 @@ use crate::limits::{
 };
 use crate::messages;
 use crate::meta::{
-    parse_shard_id, shard_id, Pending, ShardMeta, StreamMeta, StreamMode, StreamStatus,
-    META_VERSION,
+    parse_shard_id, shard_id, Pending, RecordDistribution, ShardMeta, StreamMeta, StreamMode,
+    StreamStatus, META_VERSION,
 };
 use crate::sequence::SequenceNumber;
 use crate::service::{StreamState, Streams};
@@ -60,6 +60,10 @@ impl Streams {
             }
             (StreamMode::OnDemand, None) => ON_DEMAND_SHARD_COUNT,
         };
+        let record_distribution = req.record_distribution.unwrap_or_default();
+        if record_distribution == RecordDistribution::Auto && mode != StreamMode::OnDemand {
+            return Err(messages::auto_needs_on_demand(&req.name, ctx.account()));
+        }
         if req.tags.len() > TAGS_PER_STREAM_MAX {
             return Err(too_many_tags(&req.name, ctx.account()));
         }
@@ -147,6 +151,7 @@ impl Streams {
             enhanced_metrics: Vec::new(),
             max_record_size_kib: req.max_record_size_kib.unwrap_or(RECORD_SIZE_KIB_DEFAULT),
             warm_throughput_mibps: req.warm_throughput_mibps,
+            record_distribution,
             consumers: Vec::new(),
             policy: None,
         };
@@ -249,6 +254,7 @@ impl Streams {
             consumer_count: m.consumers.len() as u32,
             max_record_size_kib: m.max_record_size_kib,
             warm_throughput: warm_throughput_of(m),
+            record_distribution: m.record_distribution,
         })
     }
 
@@ -590,6 +596,27 @@ impl Streams {
                 current_mibps: state.meta.warm_throughput_mibps,
             },
         })
+    }
+
+    /// UpdateStreamRecordDistributionStrategy: takes effect at once (AWS: "the change takes
+    /// effect immediately"); records already written stay where they are.
+    pub async fn update_record_distribution(
+        &self,
+        ctx: &Ctx,
+        target: &StreamTarget,
+        strategy: RecordDistribution,
+    ) -> Result<()> {
+        let _admin = self.inner.admin.lock().await;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        let mut state = handle.write().await;
+        self.ensure_active(ctx, &state, &name)?;
+        if strategy == RecordDistribution::Auto && state.meta.mode != StreamMode::OnDemand {
+            return Err(messages::auto_needs_on_demand(&name, ctx.account()));
+        }
+        state.meta.record_distribution = strategy;
+        self.persist(&state.meta)?;
+        tracing::info!(stream = %name, strategy = strategy.as_str(), "record distribution updated");
+        Ok(())
     }
 
     pub async fn add_tags(

@@ -15,7 +15,7 @@ use crate::limits::{
     PUT_RECORDS_LARGE_BYTES_MAX, RECORD_SIZE_KIB_DEFAULT,
 };
 use crate::messages;
-use crate::meta::{parse_shard_id, shard_id, StreamStatus};
+use crate::meta::{parse_shard_id, shard_id, RecordDistribution, StreamStatus};
 use crate::sequence::SequenceNumber;
 use crate::service::{StreamState, Streams};
 use crate::types::*;
@@ -99,7 +99,12 @@ impl Streams {
         target: &StreamTarget,
         sequence_number: &str,
     ) -> Result<()> {
-        let (name, _) = self.lookup(ctx, target).await?;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        // AWS: "PutRecord requests that include this field are rejected" on a stream with
+        // service-managed distribution, where ordering does not apply.
+        if handle.read().await.meta.record_distribution == RecordDistribution::Auto {
+            return Err(messages::ordering_with_auto(&name, ctx.account()));
+        }
         SequenceNumber::parse_position(sequence_number)
             .map(|_| ())
             .map_err(|_| {
@@ -143,6 +148,7 @@ impl Streams {
         let state = handle.read().await;
         ensure_writable(&state, &name, ctx.account())?;
         let record_max = state.meta.max_record_size_kib as usize * 1024;
+        let auto = state.meta.record_distribution == RecordDistribution::Auto;
         // The request-size check comes before any per-record one, as in AWS.
         let total: usize = entries
             .iter()
@@ -174,15 +180,19 @@ impl Streams {
                     state.meta.max_record_size_kib
                 )));
             }
-            let key = match e.explicit_hash_key {
-                Some(text) => {
-                    parse_hash_key(text).ok_or_else(|| messages::invalid_explicit_hash_key(text))?
-                }
-                None => partition_key_hash(e.partition_key),
-            };
-            let route = state
-                .route(key)
-                .ok_or_else(|| KinesisError::Internal("no open shard owns the hash key".into()))?;
+            // AUTO ignores the partition key and the explicit hash key (AWS: both "ignored for
+            // shard placement") and spreads records over the open shards.
+            let route = if auto {
+                state.spread_route()
+            } else {
+                let key = match e.explicit_hash_key {
+                    Some(text) => parse_hash_key(text)
+                        .ok_or_else(|| messages::invalid_explicit_hash_key(text))?,
+                    None => partition_key_hash(e.partition_key),
+                };
+                state.route(key)
+            }
+            .ok_or_else(|| KinesisError::Internal("no open shard owns the hash key".into()))?;
             let at = match slots.iter().position(|b| b.0 == route.shard_index) {
                 Some(at) => at,
                 None => {

@@ -33,7 +33,7 @@ pub use admin::SHARD_LEVEL_METRICS;
 pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::java_date;
 pub use error::KinesisError;
-pub use meta::{ConsumerStatus, StreamMode, StreamStatus};
+pub use meta::{ConsumerStatus, RecordDistribution, StreamMode, StreamStatus};
 pub use repair::{repair_metadata, MetaRepair, RepairError, RepairOptions};
 pub use service::{Config, Streams};
 pub use subscribe::{ShardEvent, SubscribeToShard, Subscription};

@@ -174,3 +174,22 @@ pub(crate) fn warm_throughput_limit(requested: u32, name: &str, account: &str) -
         crate::limits::WARM_THROUGHPUT_MIBPS_MAX
     ))
 }
+
+// Record distribution wording. AWS documents the exception types (InvalidArgumentException for
+// AUTO on a provisioned stream and for SequenceNumberForOrdering on an AUTO stream), not the
+// texts; these follow its stream messages.
+
+pub(crate) fn auto_needs_on_demand(name: &str, account: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "RecordDistributionStrategy AUTO is not supported for stream {name} under account \
+         {account} in PROVISIONED capacity mode. It is only supported for data streams with the \
+         on-demand capacity mode."
+    ))
+}
+
+pub(crate) fn ordering_with_auto(name: &str, account: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "SequenceNumberForOrdering cannot be used in PutRecord on stream {name} under account \
+         {account}, whose RecordDistributionStrategy is AUTO."
+    ))
+}

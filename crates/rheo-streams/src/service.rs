@@ -79,6 +79,9 @@ pub(crate) struct StreamState {
     pub routes: Vec<Route>,
     /// Set once the stream is removed, for handles still held by in-flight requests.
     pub gone: bool,
+    /// Records placed so far by AUTO distribution: the next one goes to the open shard this
+    /// counts to (round robin). Not persisted: evenness, not a particular order, is the promise.
+    pub spread: std::sync::atomic::AtomicU64,
 }
 
 impl StreamState {
@@ -87,6 +90,7 @@ impl StreamState {
             meta,
             routes: Vec::new(),
             gone: false,
+            spread: std::sync::atomic::AtomicU64::new(0),
         };
         state.rebuild_routes();
         state
@@ -108,6 +112,16 @@ impl StreamState {
     }
 
     /// The open shard owning `key`.
+    /// The open shard the next AUTO-distributed record goes to.
+    pub fn spread_route(&self) -> Option<Route> {
+        let n = self.routes.len() as u64;
+        let i = self
+            .spread
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .checked_rem(n)?;
+        self.routes.get(i as usize).copied()
+    }
+
     pub fn route(&self, key: HashKey) -> Option<Route> {
         let i = self.routes.partition_point(|r| r.start <= key);
         let r = *self.routes.get(i.checked_sub(1)?)?;

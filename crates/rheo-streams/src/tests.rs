@@ -1376,3 +1376,97 @@ async fn warm_throughput_needs_on_demand_and_the_commitment() {
         })
     );
 }
+
+#[tokio::test]
+async fn auto_distribution_spreads_records_whatever_their_keys() {
+    let (s, clock, ctx) = setup();
+    let od = on_demand_stream(&s, &clock, &ctx, "od").await;
+    create(&s, &clock, &ctx, "pr", 2).await;
+    let pr = StreamTarget::name("pr");
+    let err = s
+        .update_record_distribution(&ctx, &pr, RecordDistribution::Auto)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::InvalidArgument(_)), "{err:?}");
+    let err = s
+        .create_stream(
+            &ctx,
+            CreateStream {
+                record_distribution: Some(RecordDistribution::Auto),
+                ..CreateStream::provisioned("pr2", 1)
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::InvalidArgument(_)), "{err:?}");
+    // By key (the default): one key, one shard.
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        sum.record_distribution,
+        RecordDistribution::UserPartitionKey
+    );
+    let mut shards = std::collections::BTreeSet::new();
+    for i in 0..8 {
+        let r = s.put_record(&ctx, &od, entry("same", &i.to_string())).await;
+        shards.insert(r.unwrap().shard_id());
+    }
+    assert_eq!(shards.len(), 1);
+    s.update_record_distribution(&ctx, &od, RecordDistribution::Auto)
+        .await
+        .unwrap();
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        (sum.record_distribution, sum.status),
+        (RecordDistribution::Auto, StreamStatus::Active)
+    );
+    // AUTO: the same key (and an explicit hash key) land on every shard, evenly.
+    let mut counts = std::collections::BTreeMap::new();
+    for i in 0..8 {
+        let mut e = entry("same", &format!("p{i}"));
+        e.explicit_hash_key = Some("0".into());
+        let r = s.put_record(&ctx, &od, e).await.unwrap();
+        *counts.entry(r.shard_id()).or_insert(0) += 1;
+    }
+    let out = s
+        .put_records(
+            &ctx,
+            &od,
+            (0..8).map(|i| entry("same", &format!("b{i}"))).collect(),
+        )
+        .await
+        .unwrap();
+    for r in &out.records {
+        match r {
+            PutRecordsEntry::Ok(r) => *counts.entry(r.shard_id()).or_insert(0) += 1,
+            PutRecordsEntry::Failed { .. } => panic!("{r:?}"),
+        }
+    }
+    assert_eq!(counts.len(), 4, "{counts:?}");
+    assert!(counts.values().all(|&n| n == 4), "{counts:?}");
+    // Each answer is truthful: the record is in the shard it names, at its sequence number.
+    let PutRecordsEntry::Ok(last) = out.records.last().unwrap() else {
+        panic!()
+    };
+    let (records, _) = read_all(&s, &ctx, "od", &last.shard_id()).await;
+    let found = records
+        .iter()
+        .find(|r| r.sequence_number == last.sequence_number())
+        .unwrap();
+    assert_eq!(found.data, Bytes::from("b7"));
+    // SequenceNumberForOrdering does not apply to AUTO.
+    let err = s
+        .check_sequence_for_ordering(&ctx, &od, &last.sequence_number())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::InvalidArgument(_)), "{err:?}");
+    // Back to keys.
+    s.update_record_distribution(&ctx, &od, RecordDistribution::UserPartitionKey)
+        .await
+        .unwrap();
+    let mut shards = std::collections::BTreeSet::new();
+    for i in 0..4 {
+        let r = s.put_record(&ctx, &od, entry("same", &i.to_string())).await;
+        shards.insert(r.unwrap().shard_id());
+    }
+    assert_eq!(shards.len(), 1);
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::hash::HashRange;
+pub use crate::meta::RecordDistribution;
 use crate::meta::{StreamMode, StreamStatus};
 use crate::sequence::SequenceNumber;
 
@@ -125,6 +126,7 @@ pub struct CreateStream {
     pub tags: BTreeMap<String, String>,
     pub warm_throughput_mibps: Option<u32>,
     pub max_record_size_kib: Option<u32>,
+    pub record_distribution: Option<RecordDistribution>,
 }
 
 impl CreateStream {
@@ -177,6 +179,7 @@ pub struct StreamSummary {
     pub max_record_size_kib: u32,
     /// `(target, current)` MiB/s of an on-demand stream's warm throughput, when one is set.
     pub warm_throughput: Option<WarmThroughput>,
+    pub record_distribution: RecordDistribution,
 }
 
 /// The model's `WarmThroughputObject`: the target, and what the stream is scaled to now
