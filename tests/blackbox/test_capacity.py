@@ -190,3 +190,20 @@ def test_auto_distribution_refused_on_provisioned(kinesis, stream):
                  "the on-demand capacity mode.",
                  StreamARN=stream_arn(name), RecordDistributionStrategy="AUTO")
     assert summary(kinesis, name)["RecordDistributionStrategy"] == "USER_PARTITION_KEY"
+
+
+def test_update_stream_mode_twice_a_day_at_most(kinesis, stream):
+    from khelpers import wait_status
+    name = stream(1)
+    arn = stream_arn(name)
+    kinesis.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    wait_status(kinesis, name, "ACTIVE")
+    kinesis.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "PROVISIONED"})
+    wait_status(kinesis, name, "ACTIVE")
+    assert_error(kinesis.update_stream_mode, "LimitExceededException",
+                 f"Stream {name} under account 000000000000 has already switched its capacity mode 2 "
+                 "times in the last 24 hours, the most allowed.",
+                 StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    s = summary(kinesis, name)
+    assert s["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    assert s["StreamStatus"] == "ACTIVE"

@@ -9,11 +9,13 @@ use tokio::sync::RwLock as AsyncRwLock;
 
 use crate::error::{KinesisError, Result};
 use crate::hash::{split_evenly, HashRange};
-use crate::limits::WARM_THROUGHPUT_MIBPS_MAX;
 use crate::limits::{
     LIST_LIMIT_DEFAULT, LIST_SHARDS_RESULTS_DEFAULT, LIST_SHARDS_RESULTS_MAX,
     NEXT_TOKEN_AGE_MS_MAX, ON_DEMAND_SHARD_COUNT, RECORD_SIZE_KIB_DEFAULT, RECORD_SIZE_KIB_MAX,
     RETENTION_HOURS_MAX, RETENTION_HOURS_MIN, TAGS_PER_STREAM_MAX,
+};
+use crate::limits::{
+    MODE_SWITCHES_PER_WINDOW_MAX, MODE_SWITCH_WINDOW_MS, WARM_THROUGHPUT_MIBPS_MAX,
 };
 use crate::messages;
 use crate::meta::{
@@ -152,6 +154,7 @@ impl Streams {
             max_record_size_kib: req.max_record_size_kib.unwrap_or(RECORD_SIZE_KIB_DEFAULT),
             warm_throughput_mibps: req.warm_throughput_mibps,
             record_distribution,
+            mode_switches_ms: Vec::new(),
             consumers: Vec::new(),
             policy: None,
         };
@@ -517,6 +520,15 @@ impl Streams {
                 mode.as_str()
             )));
         }
+        let now = self.now_ms();
+        state
+            .meta
+            .mode_switches_ms
+            .retain(|&t| now - t < MODE_SWITCH_WINDOW_MS);
+        if state.meta.mode_switches_ms.len() >= MODE_SWITCHES_PER_WINDOW_MAX {
+            return Err(messages::mode_switch_limit(&name, ctx.account()));
+        }
+        state.meta.mode_switches_ms.push(now);
         state.meta.status = StreamStatus::Updating;
         state.meta.pending = Some(Pending::Mode(mode));
         state.meta.due_ms = self.now_ms() + self.inner.config.update_stream_ms;

@@ -91,6 +91,12 @@ pub const COMMITMENT_MS_MIN: i64 = 24 * 3_600_000;
 /// you cannot ... Scale to more than 10 GiBps for an on-demand stream").
 pub const WARM_THROUGHPUT_MIBPS_MAX: u32 = 10 * 1024;
 
+/// Capacity-mode switches a stream may make in a rolling window (Kinesis developer guide,
+/// "Update a stream": "you can switch between the on-demand and provisioned modes twice within
+/// 24 hours").
+pub const MODE_SWITCHES_PER_WINDOW_MAX: usize = 2;
+pub const MODE_SWITCH_WINDOW_MS: i64 = 24 * 3_600_000;
+
 /// How long a shard iterator stays valid (GetShardIterator: "A shard iterator expires 5
 /// minutes after it is returned to the requester").
 pub const ITERATOR_AGE_MS_MAX: i64 = 5 * 60 * 1000;

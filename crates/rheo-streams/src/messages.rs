@@ -193,3 +193,13 @@ pub(crate) fn ordering_with_auto(name: &str, account: &str) -> KinesisError {
          {account}, whose RecordDistributionStrategy is AUTO."
     ))
 }
+
+/// A third capacity-mode switch within 24 hours. AWS's text was not found in public material;
+/// this states the documented rule.
+pub(crate) fn mode_switch_limit(name: &str, account: &str) -> KinesisError {
+    KinesisError::LimitExceeded(format!(
+        "Stream {name} under account {account} has already switched its capacity mode {} times \
+         in the last 24 hours, the most allowed.",
+        crate::limits::MODE_SWITCHES_PER_WINDOW_MAX
+    ))
+}

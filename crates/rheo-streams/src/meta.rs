@@ -201,6 +201,10 @@ pub struct StreamMeta {
     /// wrote and read.
     #[serde(default, skip_serializing_if = "RecordDistribution::is_default")]
     pub record_distribution: RecordDistribution,
+    /// When UpdateStreamMode switched the mode within the last 24 hours (older times are
+    /// dropped at the next switch), for AWS's limit on switches a day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mode_switches_ms: Vec<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1470,3 +1470,39 @@ async fn auto_distribution_spreads_records_whatever_their_keys() {
     }
     assert_eq!(shards.len(), 1);
 }
+
+#[tokio::test]
+async fn mode_switches_twice_a_day_at_most() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "m", 1).await;
+    let t = StreamTarget::name("m");
+    let switch = |mode| {
+        let (s, t, ctx) = (&s, &t, &ctx);
+        async move { s.update_stream_mode(ctx, t, mode).await }
+    };
+    switch(StreamMode::OnDemand).await.unwrap();
+    clock.advance_ms(10_101);
+    switch(StreamMode::Provisioned).await.unwrap();
+    clock.advance_ms(101);
+    let err = switch(StreamMode::OnDemand).await.unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::LimitExceeded(format!(
+            "Stream m under account {} has already switched its capacity mode 2 times in the \
+             last 24 hours, the most allowed.",
+            ctx.account()
+        ))
+    );
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(
+        (sum.mode, sum.status),
+        (StreamMode::Provisioned, StreamStatus::Active)
+    );
+    // 24 hours after the first switch, one switch is allowed again; then the second one's window
+    // still holds.
+    clock.set_ms(T0 + 101 + crate::limits::MODE_SWITCH_WINDOW_MS);
+    switch(StreamMode::OnDemand).await.unwrap();
+    clock.advance_ms(101);
+    let err = switch(StreamMode::Provisioned).await.unwrap_err();
+    assert!(matches!(err, KinesisError::LimitExceeded(_)), "{err:?}");
+}
