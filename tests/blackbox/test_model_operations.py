@@ -1,5 +1,5 @@
 """Operations and members of the current model that Rheo does not run yet are still known: boto3
-calls to the channel operations and UpdateStreamRecordDistributionStrategy are validated, then
+calls to the channel operations are validated, then
 answered with a typed error naming the operation (not a bare UnknownOperationException, which is
 what a target missing from the model gets). DryRun runs nothing; DescribeLimits counts channels."""
 
@@ -25,11 +25,7 @@ def test_channel_operations_are_known(kinesis, stream):
     _not_implemented(kinesis.delete_channel, "DeleteChannel", ChannelARN=CHANNEL)
 
 
-def test_update_stream_record_distribution_strategy_is_known(kinesis, stream):
-    arn = stream_arn(stream(1))
-    _not_implemented(kinesis.update_stream_record_distribution_strategy,
-                     "UpdateStreamRecordDistributionStrategy",
-                     StreamARN=arn, RecordDistributionStrategy="AUTO")
+# UpdateStreamRecordDistributionStrategy runs now: test_capacity.py covers it.
 
 
 def test_unimplemented_operations_validate_their_input(kinesis_nv, stream):

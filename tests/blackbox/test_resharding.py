@@ -182,6 +182,27 @@ def test_update_shard_count_on_demand_is_refused(kinesis, stream):
 
 
 @pytest.mark.modern
+def test_split_and_merge_on_demand_are_refused(kinesis, stream):
+    name = stream(None, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    shards = open_shards(kinesis, name)
+    first, second = shards[0], shards[1]
+    middle = (int(first["HashKeyRange"]["StartingHashKey"]) + int(first["HashKeyRange"]["EndingHashKey"])) // 2
+    for op, call, kwargs in [
+        ("SplitShard", kinesis.split_shard,
+         dict(ShardToSplit=first["ShardId"], NewStartingHashKey=str(middle))),
+        ("MergeShards", kinesis.merge_shards,
+         dict(ShardToMerge=first["ShardId"], AdjacentShardToMerge=second["ShardId"])),
+    ]:
+        assert_error(call, "ValidationException",
+                     f"{op} is not supported for stream {name} under account {ACCOUNT} in ON_DEMAND "
+                     "capacity mode. This API is only supported for data streams with the provisioned capacity mode.",
+                     StreamName=name, **kwargs)
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert summary["StreamStatus"] == "ACTIVE"
+    assert summary["OpenShardCount"] == 4
+
+
+@pytest.mark.modern
 @pytest.mark.parametrize("start,target,total", [
     (4, 5, 15), (10, 13, 37), (5, 3, 7), (4, 3, 11), (2, 4, 6), (4, 2, 6),
 ])

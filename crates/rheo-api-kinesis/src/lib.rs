@@ -21,8 +21,8 @@ pub mod subscribe;
 pub mod request_size {
     use rheo_http::limits::BODY_BYTES_MAX_DEFAULT;
     use rheo_streams::limits::{
-        EXPLICIT_HASH_KEY_DIGITS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_BYTES_MAX,
-        PUT_RECORDS_COUNT_MAX, RECORD_DATA_BYTES_MAX,
+        EXPLICIT_HASH_KEY_DIGITS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_COUNT_MAX,
+        PUT_RECORDS_LARGE_BYTES_MAX, RECORD_DATA_BYTES_MAX,
     };
 
     /// Base64 of `n` bytes, padded.
@@ -43,9 +43,9 @@ pub mod request_size {
     /// characters in the model), field names and braces.
     pub const REQUEST_JSON_OVERHEAD_BYTES_MAX: usize = 4096;
 
-    /// Largest valid PutRecords body: 5 MiB of data (keys counted as data, a conservative
-    /// over-estimate) in base64, plus each record's JSON.
-    pub const PUT_RECORDS_BODY_BYTES_MAX: usize = base64_bytes(PUT_RECORDS_BYTES_MAX)
+    /// Largest valid PutRecords body: 10 MiB of data (a stream with raised record size; keys
+    /// counted as data, a conservative over-estimate) in base64, plus each record's JSON.
+    pub const PUT_RECORDS_BODY_BYTES_MAX: usize = base64_bytes(PUT_RECORDS_LARGE_BYTES_MAX)
         + PUT_RECORDS_COUNT_MAX * RECORD_JSON_OVERHEAD_BYTES_MAX
         + REQUEST_JSON_OVERHEAD_BYTES_MAX;
 

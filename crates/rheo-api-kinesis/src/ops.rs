@@ -102,7 +102,6 @@ macro_rules! not_implemented {
             | Operation::CreateQueue
             | Operation::DeleteChannel
             | Operation::DeleteQueue
-            | Operation::DescribeAccountSettings
             | Operation::DescribeChannel
             | Operation::DescribeQueue
             | Operation::ListChannels
@@ -110,14 +109,10 @@ macro_rules! not_implemented {
             | Operation::ReceiveDeadLetterQueueRecords
             | Operation::ReceiveQueueRecords
             | Operation::RestoreDeadLetterQueueRecords
-            | Operation::UpdateAccountSettings
             | Operation::UpdateChannel
             | Operation::UpdateDeadLetterQueueRecordsVisibility
-            | Operation::UpdateMaxRecordSize
             | Operation::UpdateQueue
             | Operation::UpdateQueueRecordsVisibility
-            | Operation::UpdateStreamRecordDistributionStrategy
-            | Operation::UpdateStreamWarmThroughput
     };
 }
 
@@ -141,6 +136,7 @@ pub const fn state(op: Operation) -> OperationState {
         | O::DecreaseStreamRetentionPeriod
         | O::DeleteResourcePolicy
         | O::DeleteStream
+        | O::DescribeAccountSettings
         | O::DeregisterStreamConsumer
         | O::DescribeLimits
         | O::DescribeStream
@@ -169,8 +165,12 @@ pub const fn state(op: Operation) -> OperationState {
         | O::SubscribeToShard
         | O::TagResource
         | O::UntagResource
+        | O::UpdateAccountSettings
         | O::UpdateShardCount
-        | O::UpdateStreamMode => I,
+        | O::UpdateMaxRecordSize
+        | O::UpdateStreamMode
+        | O::UpdateStreamRecordDistributionStrategy
+        | O::UpdateStreamWarmThroughput => I,
         not_implemented!() => N,
     }
 }
@@ -759,6 +759,49 @@ async fn run(streams: &Streams, ctx: &Ctx, op: Operation, input: &Node) -> Resul
                 .await?;
             Ok(Node::map())
         }
+        O::DescribeAccountSettings => {
+            let c = streams.describe_account_settings(ctx).await?;
+            Ok(Node::map().with("MinimumThroughputBillingCommitment", commitment(&c)))
+        }
+        O::UpdateAccountSettings => {
+            let status = input
+                .get("MinimumThroughputBillingCommitment")
+                .and_then(|c| c.get("Status"))
+                .and_then(Node::as_str)
+                .ok_or_else(|| missing("MinimumThroughputBillingCommitment"))?;
+            let c = streams
+                .update_account_settings(ctx, status == "ENABLED")
+                .await?;
+            Ok(Node::map().with("MinimumThroughputBillingCommitment", commitment(&c)))
+        }
+        O::UpdateStreamWarmThroughput => {
+            let mibps = int(input, "WarmThroughputMiBps")?;
+            let mibps = u32::try_from(mibps).unwrap_or(u32::MAX);
+            let out = streams
+                .update_stream_warm_throughput(ctx, &target(input), mibps)
+                .await?;
+            Ok(Node::map()
+                .with("StreamARN", out.arn)
+                .with("StreamName", out.name)
+                .with("WarmThroughput", warm_throughput(out.warm_throughput)))
+        }
+        O::UpdateStreamRecordDistributionStrategy => {
+            let text = string(input, "RecordDistributionStrategy")?;
+            let strategy = RecordDistribution::parse(text)
+                .ok_or_else(|| missing("RecordDistributionStrategy"))?;
+            streams
+                .update_record_distribution(ctx, &target(input), strategy)
+                .await?;
+            Ok(Node::map())
+        }
+        O::UpdateMaxRecordSize => {
+            let kib = int(input, "MaxRecordSizeInKiB")?;
+            let kib = u32::try_from(kib).unwrap_or(u32::MAX);
+            streams
+                .update_max_record_size(ctx, &target(input), kib)
+                .await?;
+            Ok(Node::map())
+        }
         O::AddTagsToStream => {
             streams
                 .add_tags(ctx, &target(input), tag_map(input.get("Tags")))
@@ -915,6 +958,25 @@ fn consumer(c: &ConsumerInfo, with_stream: bool) -> Node {
     }
 }
 
+/// The model's `WarmThroughputObject`.
+fn warm_throughput(w: WarmThroughput) -> Node {
+    Node::map()
+        .with("TargetMiBps", w.target_mibps)
+        .with_opt("CurrentMiBps", w.current_mibps)
+}
+
+/// The model's `MinimumThroughputBillingCommitmentOutput`.
+fn commitment(c: &rheo_streams::Commitment) -> Node {
+    Node::map()
+        .with("Status", c.status.as_str())
+        .with_opt("StartedAt", c.started_ms.map(Node::Timestamp))
+        .with_opt("EndedAt", c.ended_ms.map(Node::Timestamp))
+        .with_opt(
+            "EarliestAllowedEndAt",
+            c.earliest_allowed_end_ms.map(Node::Timestamp),
+        )
+}
+
 fn resource(input: &Node) -> Result<StreamTarget, KinesisError> {
     Ok(StreamTarget {
         name: None,
@@ -1045,6 +1107,10 @@ async fn create_stream(streams: &Streams, ctx: &Ctx, input: &Node) -> OpResult {
                 tags,
                 warm_throughput_mibps: opt_u32(input, "WarmThroughputMiBps"),
                 max_record_size_kib: opt_u32(input, "MaxRecordSizeInKiB"),
+                record_distribution: input
+                    .get("RecordDistributionStrategy")
+                    .and_then(Node::as_str)
+                    .and_then(RecordDistribution::parse),
             },
         )
         .await?;
@@ -1096,11 +1162,8 @@ async fn describe_stream_summary(streams: &Streams, ctx: &Ctx, input: &Node) -> 
         .with("OpenShardCount", s.open_shard_count)
         .with("ConsumerCount", s.consumer_count)
         .with("MaxRecordSizeInKiB", s.max_record_size_kib)
-        .with_opt(
-            "WarmThroughput",
-            s.warm_throughput_mibps
-                .map(|w| Node::map().with("TargetMiBps", w).with("CurrentMiBps", w)),
-        );
+        .with_opt("WarmThroughput", s.warm_throughput.map(warm_throughput))
+        .with("RecordDistributionStrategy", s.record_distribution.as_str());
     Ok(Node::map().with("StreamDescriptionSummary", summary))
 }
 

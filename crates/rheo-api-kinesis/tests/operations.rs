@@ -129,7 +129,7 @@ const TABLE: &[(&str, OperationState)] = {
         ("DeleteResourcePolicy", I),
         ("DeleteStream", I),
         ("DeregisterStreamConsumer", I),
-        ("DescribeAccountSettings", N),
+        ("DescribeAccountSettings", I),
         ("DescribeChannel", N),
         ("DescribeLimits", I),
         ("DescribeQueue", N),
@@ -164,16 +164,16 @@ const TABLE: &[(&str, OperationState)] = {
         ("SubscribeToShard", I),
         ("TagResource", I),
         ("UntagResource", I),
-        ("UpdateAccountSettings", N),
+        ("UpdateAccountSettings", I),
         ("UpdateChannel", N),
         ("UpdateDeadLetterQueueRecordsVisibility", N),
-        ("UpdateMaxRecordSize", N),
+        ("UpdateMaxRecordSize", I),
         ("UpdateQueue", N),
         ("UpdateQueueRecordsVisibility", N),
         ("UpdateShardCount", I),
         ("UpdateStreamMode", I),
-        ("UpdateStreamRecordDistributionStrategy", N),
-        ("UpdateStreamWarmThroughput", N),
+        ("UpdateStreamRecordDistributionStrategy", I),
+        ("UpdateStreamWarmThroughput", I),
     ]
 };
 
@@ -255,11 +255,13 @@ fn a_not_implemented_operation_validates_then_answers_the_aws_shaped_error() {
         );
         checked += 1;
     }
-    assert!(checked >= 18, "{checked}");
+    // The channel (5) and queue (12) operations are all that is left unimplemented.
+    assert!(checked >= 17, "{checked}");
 }
 
-/// Valid requests of the channel operations and UpdateStreamRecordDistributionStrategy (in
-/// the model, not run yet) get the not-implemented answer; invalid ones AWS's validation text.
+/// Valid requests of the channel operations (in the model, not run yet) get the
+/// not-implemented answer; invalid ones, and an invalid UpdateStreamRecordDistributionStrategy,
+/// AWS's validation text.
 #[test]
 fn channel_and_distribution_operations_are_known() {
     let (rt, streams, ctx) = runtime_and_streams();
@@ -284,10 +286,6 @@ fn channel_and_distribution_operations_are_known() {
         (
             Operation::DeleteChannel,
             format!(r#"{{"ChannelARN":"{channel}"}}"#),
-        ),
-        (
-            Operation::UpdateStreamRecordDistributionStrategy,
-            format!(r#"{{"StreamARN":"{stream}","RecordDistributionStrategy":"AUTO"}}"#),
         ),
     ];
     for (op, body) in valid {

@@ -6,13 +6,8 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 use std::sync::Arc;
-
-/// How many generated requests reached the domain and were rejected there, so the property is
-/// known to exercise more than the validator.
-static DOMAIN_REJECTIONS: AtomicUsize = AtomicUsize::new(0);
-static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
 
 use common::{ctx, runtime};
 use proptest::prelude::*;
@@ -272,11 +267,7 @@ proptest! {
                 let before = snapshot(&streams).await;
                 let id = Operation::from_name(&op_name).unwrap();
                 let result = ops::dispatch(&streams, &ctx(), id, &input).await;
-                if result.is_ok() {
-                    ACCEPTED.fetch_add(1, Ordering::Relaxed);
-                }
                 if let Err(e) = result {
-                    DOMAIN_REJECTIONS.fetch_add(1, Ordering::Relaxed);
                     let (ty, status, _) = e.parts().unwrap();
                     prop_assert!(status == 400, "{op_name} gave {ty} {status}: {e:?}");
                     let after = snapshot(&streams).await;
@@ -290,11 +281,15 @@ proptest! {
 
 #[test]
 fn the_generator_reaches_the_domain() {
-    // Run the property on its own runner so the counters are ours to read.
+    // Run the property on its own runner so the counters are ours to read: local to this test,
+    // not shared with the property running beside it (whose share made the totals depend on
+    // scheduling), with enough cases that the thresholds hold by a wide margin (about 0.25
+    // domain rejections and 0.25 acceptances a case).
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 200,
+        cases: 800,
         ..ProptestConfig::default()
     });
+    let (rejections, accepted) = (Cell::new(0usize), Cell::new(0usize));
     let rt = runtime();
     runner
         .run(&proptest::collection::vec(request(), 1..8), |reqs| {
@@ -306,19 +301,16 @@ fn the_generator_reaches_the_domain() {
                     if let Ok(input) = decode_request(model, op, Protocol::Json, &body) {
                         let id = Operation::from_name(&op_name).unwrap();
                         match ops::dispatch(&streams, &ctx(), id, &input).await {
-                            Ok(_) => ACCEPTED.fetch_add(1, Ordering::Relaxed),
-                            Err(_) => DOMAIN_REJECTIONS.fetch_add(1, Ordering::Relaxed),
-                        };
+                            Ok(_) => accepted.set(accepted.get() + 1),
+                            Err(_) => rejections.set(rejections.get() + 1),
+                        }
                     }
                 }
             });
             Ok(())
         })
         .unwrap();
-    let (rejected, accepted) = (
-        DOMAIN_REJECTIONS.load(Ordering::Relaxed),
-        ACCEPTED.load(Ordering::Relaxed),
-    );
+    let (rejected, accepted) = (rejections.get(), accepted.get());
     eprintln!("domain rejections {rejected}, accepted {accepted}");
     assert!(
         rejected >= 100,

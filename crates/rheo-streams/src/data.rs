@@ -12,9 +12,10 @@ use crate::hash::{parse_hash_key, partition_key_hash};
 use crate::iterator::ShardIterator;
 use crate::limits::{
     GET_RECORDS_BYTES_MAX, GET_RECORDS_LIMIT_MAX, ITERATOR_AGE_MS_MAX, PUT_RECORDS_BYTES_MAX,
+    PUT_RECORDS_LARGE_BYTES_MAX, RECORD_SIZE_KIB_DEFAULT,
 };
 use crate::messages;
-use crate::meta::{parse_shard_id, shard_id, StreamStatus};
+use crate::meta::{parse_shard_id, shard_id, RecordDistribution, StreamStatus};
 use crate::sequence::SequenceNumber;
 use crate::service::{StreamState, Streams};
 use crate::types::*;
@@ -98,7 +99,12 @@ impl Streams {
         target: &StreamTarget,
         sequence_number: &str,
     ) -> Result<()> {
-        let (name, _) = self.lookup(ctx, target).await?;
+        let (name, handle) = self.lookup(ctx, target).await?;
+        // AWS: "PutRecord requests that include this field are rejected" on a stream with
+        // service-managed distribution, where ordering does not apply.
+        if handle.read().await.meta.record_distribution == RecordDistribution::Auto {
+            return Err(messages::ordering_with_auto(&name, ctx.account()));
+        }
         SequenceNumber::parse_position(sequence_number)
             .map(|_| ())
             .map_err(|_| {
@@ -142,15 +148,24 @@ impl Streams {
         let state = handle.read().await;
         ensure_writable(&state, &name, ctx.account())?;
         let record_max = state.meta.max_record_size_kib as usize * 1024;
+        let auto = state.meta.record_distribution == RecordDistribution::Auto;
         // The request-size check comes before any per-record one, as in AWS.
         let total: usize = entries
             .iter()
             .map(|e| e.data.len() + e.partition_key.len())
             .sum();
-        if !single && total > PUT_RECORDS_BYTES_MAX {
-            return Err(KinesisError::InvalidArgument(
-                "Records size exceeds 5 MB limit".into(),
-            ));
+        // A stream whose record size was raised takes PutRecords up to 10 MiB, as AWS documents
+        // since larger records; one at the default keeps the 5 MiB its answers have always said.
+        let request_max = if state.meta.max_record_size_kib > RECORD_SIZE_KIB_DEFAULT {
+            PUT_RECORDS_LARGE_BYTES_MAX
+        } else {
+            PUT_RECORDS_BYTES_MAX
+        };
+        if !single && total > request_max {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Records size exceeds {} MB limit",
+                request_max / (1024 * 1024)
+            )));
         }
         // Route every record first: a bad hash key or size fails the whole request, as in AWS.
         // Routing also sizes each shard's frame buffer exactly, so that writing each record's
@@ -165,15 +180,19 @@ impl Streams {
                     state.meta.max_record_size_kib
                 )));
             }
-            let key = match e.explicit_hash_key {
-                Some(text) => {
-                    parse_hash_key(text).ok_or_else(|| messages::invalid_explicit_hash_key(text))?
-                }
-                None => partition_key_hash(e.partition_key),
-            };
-            let route = state
-                .route(key)
-                .ok_or_else(|| KinesisError::Internal("no open shard owns the hash key".into()))?;
+            // AUTO ignores the partition key and the explicit hash key (AWS: both "ignored for
+            // shard placement") and spreads records over the open shards.
+            let route = if auto {
+                state.spread_route()
+            } else {
+                let key = match e.explicit_hash_key {
+                    Some(text) => parse_hash_key(text)
+                        .ok_or_else(|| messages::invalid_explicit_hash_key(text))?,
+                    None => partition_key_hash(e.partition_key),
+                };
+                state.route(key)
+            }
+            .ok_or_else(|| KinesisError::Internal("no open shard owns the hash key".into()))?;
             let at = match slots.iter().position(|b| b.0 == route.shard_index) {
                 Some(at) => at,
                 None => {

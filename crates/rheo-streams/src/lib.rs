@@ -6,6 +6,7 @@
 //! wording; the wire layer does the translating. It stores records and metadata only through
 //! `rheo_log::Store`, so it knows nothing of files either.
 
+pub mod account;
 mod admin;
 pub mod catalog;
 pub mod clock;
@@ -28,11 +29,12 @@ mod throttle;
 mod token;
 pub mod types;
 
+pub use account::{Commitment, CommitmentStatus};
 pub use admin::SHARD_LEVEL_METRICS;
 pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::java_date;
 pub use error::KinesisError;
-pub use meta::{ConsumerStatus, StreamMode, StreamStatus};
+pub use meta::{ConsumerStatus, RecordDistribution, StreamMode, StreamStatus};
 pub use repair::{repair_metadata, MetaRepair, RepairError, RepairOptions};
 pub use service::{Config, Streams};
 pub use subscribe::{ShardEvent, SubscribeToShard, Subscription};

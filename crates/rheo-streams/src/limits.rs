@@ -33,9 +33,15 @@ pub const RECORD_DATA_BYTES_MAX: usize = RECORD_SIZE_KIB_MAX as usize * KIB;
 /// 500 records").
 pub const PUT_RECORDS_COUNT_MAX: usize = 500;
 
-/// Most data and partition-key bytes in one PutRecords (API reference: "up to a limit of 5 MiB
-/// for the entire request, including partition keys").
+/// Most data and partition-key bytes in one PutRecords to a stream of the default record size
+/// (API reference before larger records: "up to a limit of 5 MiB for the entire request,
+/// including partition keys").
 pub const PUT_RECORDS_BYTES_MAX: usize = 5 * MIB;
+
+/// Most data and partition-key bytes in one PutRecords to a stream whose record size was raised
+/// above the default (API reference since UpdateMaxRecordSize: "Each record in the request can
+/// be as large as 10 MiB, up to a limit of 10 MiB for the entire request").
+pub const PUT_RECORDS_LARGE_BYTES_MAX: usize = 10 * MIB;
 
 /// Most records one GetRecords returns (API reference, `Limit`: "The maximum value is 10,000").
 pub const GET_RECORDS_LIMIT_MAX: u32 = 10_000;
@@ -82,6 +88,21 @@ pub const SUBSCRIPTION_TAKEOVER_MS: i64 = 5_000;
 /// How long a subscription lasts (AWS: 5 minutes), unless `Config::subscription_ms` says less.
 pub const SUBSCRIPTION_MS_DEFAULT: i64 = 300_000;
 
+/// Shortest minimum throughput billing commitment (API reference,
+/// `MinimumThroughputBillingCommitmentInput`: "Commitments have a minimum duration of 24
+/// hours that must be honored before they can be disabled").
+pub const COMMITMENT_MS_MIN: i64 = 24 * 3_600_000;
+
+/// Highest warm throughput of an on-demand stream (UpdateStreamWarmThroughput: "By default,
+/// you cannot ... Scale to more than 10 GiBps for an on-demand stream").
+pub const WARM_THROUGHPUT_MIBPS_MAX: u32 = 10 * 1024;
+
+/// Capacity-mode switches a stream may make in a rolling window (Kinesis developer guide,
+/// "Update a stream": "you can switch between the on-demand and provisioned modes twice within
+/// 24 hours").
+pub const MODE_SWITCHES_PER_WINDOW_MAX: usize = 2;
+pub const MODE_SWITCH_WINDOW_MS: i64 = 24 * 3_600_000;
+
 /// How long a shard iterator stays valid (GetShardIterator: "A shard iterator expires 5
 /// minutes after it is returned to the requester").
 pub const ITERATOR_AGE_MS_MAX: i64 = 5 * 60 * 1000;
@@ -123,6 +144,9 @@ const _: () = assert!(GET_RECORDS_BYTES_MAX >= RECORD_DATA_BYTES_MAX);
 // PutRecords of one default-size record must fit it.
 const _: () = assert!(PUT_RECORDS_BYTES_MAX >= RECORD_SIZE_KIB_DEFAULT as usize * KIB);
 const _: () = assert!(RECORD_SIZE_KIB_MAX >= RECORD_SIZE_KIB_DEFAULT);
+// A PutRecords of one record of the largest size must fit the larger request limit.
+const _: () = assert!(PUT_RECORDS_LARGE_BYTES_MAX >= RECORD_DATA_BYTES_MAX);
+const _: () = assert!(PUT_RECORDS_LARGE_BYTES_MAX >= PUT_RECORDS_BYTES_MAX);
 // A partition key's length is encoded in 16 bits in a stored entry (4 bytes of UTF-8 a char).
 const _: () = assert!(PARTITION_KEY_CHARS_MAX * 4 <= u16::MAX as usize);
 const _: () = assert!(LIST_SHARDS_RESULTS_DEFAULT <= LIST_SHARDS_RESULTS_MAX);
@@ -136,7 +160,7 @@ const _: () = assert!(RETENTION_HOURS_MIN < RETENTION_HOURS_MAX);
 // commit still batches.
 const _: () = assert!(
     rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT as usize
-        >= 4 * (PUT_RECORDS_BYTES_MAX + PUT_RECORDS_COUNT_MAX * 64)
+        >= 4 * (PUT_RECORDS_LARGE_BYTES_MAX + PUT_RECORDS_COUNT_MAX * 64)
 );
 const _: () = assert!(
     rheo_log::WRITER_QUEUE_BYTES_MAX_DEFAULT as usize >= 2 * (RECORD_DATA_BYTES_MAX + 64 + 4096)

@@ -166,3 +166,60 @@ pub(crate) fn control_rate_exceeded(stream: Option<&str>, account: &str) -> Kine
         None => format!("Rate exceeded for account {account}."),
     })
 }
+
+// Warm throughput wording: AWS's texts were not found in public material; these follow the
+// documentation's conditions ("only supported for data streams with the on-demand capacity mode
+// in accounts that have MinimumThroughputBillingCommitment enabled", "cannot ... scale to more
+// than 10 GiBps").
+
+pub(crate) fn on_demand_only(operation: &str, name: &str, account: &str) -> KinesisError {
+    KinesisError::Validation(format!(
+        "{operation} is not supported for stream {name} under account {account} in PROVISIONED \
+         capacity mode. This API is only supported for data streams with the on-demand capacity \
+         mode."
+    ))
+}
+
+pub(crate) fn commitment_required(operation: &str, account: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "{operation} requires MinimumThroughputBillingCommitment to be enabled for account \
+         {account}."
+    ))
+}
+
+pub(crate) fn warm_throughput_limit(requested: u32, name: &str, account: &str) -> KinesisError {
+    KinesisError::LimitExceeded(format!(
+        "Warm throughput {requested} MiBps for stream {name} under account {account} exceeds \
+         the limit of {} MiBps for an on-demand stream.",
+        crate::limits::WARM_THROUGHPUT_MIBPS_MAX
+    ))
+}
+
+// Record distribution wording. AWS documents the exception types (InvalidArgumentException for
+// AUTO on a provisioned stream and for SequenceNumberForOrdering on an AUTO stream), not the
+// texts; these follow its stream messages.
+
+pub(crate) fn auto_needs_on_demand(name: &str, account: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "RecordDistributionStrategy AUTO is not supported for stream {name} under account \
+         {account} in PROVISIONED capacity mode. It is only supported for data streams with the \
+         on-demand capacity mode."
+    ))
+}
+
+pub(crate) fn ordering_with_auto(name: &str, account: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "SequenceNumberForOrdering cannot be used in PutRecord on stream {name} under account \
+         {account}, whose RecordDistributionStrategy is AUTO."
+    ))
+}
+
+/// A third capacity-mode switch within 24 hours. AWS's text was not found in public material;
+/// this states the documented rule.
+pub(crate) fn mode_switch_limit(name: &str, account: &str) -> KinesisError {
+    KinesisError::LimitExceeded(format!(
+        "Stream {name} under account {account} has already switched its capacity mode {} times \
+         in the last 24 hours, the most allowed.",
+        crate::limits::MODE_SWITCHES_PER_WINDOW_MAX
+    ))
+}

@@ -63,6 +63,37 @@ impl StreamMode {
     }
 }
 
+/// How records are placed on shards (the model's `RecordDistributionStrategy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordDistribution {
+    /// By the hash of the partition key, or the explicit hash key (AWS's default).
+    #[default]
+    #[serde(rename = "USER_PARTITION_KEY")]
+    UserPartitionKey,
+    /// Evenly across the open shards, whatever the keys (on-demand streams only).
+    #[serde(rename = "AUTO")]
+    Auto,
+}
+
+impl RecordDistribution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordDistribution::UserPartitionKey => "USER_PARTITION_KEY",
+            RecordDistribution::Auto => "AUTO",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "USER_PARTITION_KEY" => Some(RecordDistribution::UserPartitionKey),
+            "AUTO" => Some(RecordDistribution::Auto),
+            _ => None,
+        }
+    }
+    fn is_default(&self) -> bool {
+        *self == RecordDistribution::UserPartitionKey
+    }
+}
+
 /// A status transition that completes when its time comes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Pending {
@@ -74,6 +105,8 @@ pub enum Pending {
     Reshard(Reshard),
     /// UPDATING -> ACTIVE with the new capacity mode.
     Mode(StreamMode),
+    /// UPDATING -> ACTIVE at the new warm throughput (MiB/s) of an on-demand stream.
+    WarmThroughput(u32),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +197,14 @@ pub struct StreamMeta {
     /// are none, so streams without consumers keep the exact bytes older builds wrote and read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consumers: Vec<ConsumerMeta>,
+    /// Left out at the default, so streams that never changed it keep the bytes older builds
+    /// wrote and read.
+    #[serde(default, skip_serializing_if = "RecordDistribution::is_default")]
+    pub record_distribution: RecordDistribution,
+    /// When UpdateStreamMode switched the mode within the last 24 hours (older times are
+    /// dropped at the next switch), for AWS's limit on switches a day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mode_switches_ms: Vec<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

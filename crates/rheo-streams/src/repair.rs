@@ -338,6 +338,8 @@ fn rebuild(store: &Store, g: &Group, now_ms: i64) -> Result<StreamMeta, RepairEr
         enhanced_metrics: Vec::new(),
         max_record_size_kib: RECORD_SIZE_KIB_DEFAULT,
         warm_throughput_mibps: None,
+        record_distribution: Default::default(),
+        mode_switches_ms: Vec::new(),
         consumers: Vec::new(),
         policy: None,
     })

@@ -31,6 +31,7 @@ impl Streams {
         let open_total = self.open_shard_total(&ctx.region).await;
         let mut state = handle.write().await;
         self.ensure_active(ctx, &state, &name)?;
+        self.ensure_provisioned(ctx, &state, &name, "SplitShard")?;
         let parent = self.open_shard_for_reshard(ctx, &state, &name, shard)?;
         let key = parse_hash_key(new_starting_hash_key).ok_or_else(|| {
             KinesisError::InvalidArgument(format!(
@@ -97,6 +98,7 @@ impl Streams {
         let (name, handle) = self.lookup(ctx, target).await?;
         let mut state = handle.write().await;
         self.ensure_active(ctx, &state, &name)?;
+        self.ensure_provisioned(ctx, &state, &name, "MergeShards")?;
         let a = self
             .open_shard_for_reshard(ctx, &state, &name, shard)?
             .clone();
@@ -146,13 +148,7 @@ impl Streams {
         let open_total = self.open_shard_total(&ctx.region).await;
         let mut state = handle.write().await;
         self.ensure_active(ctx, &state, &name)?;
-        if state.meta.mode == StreamMode::OnDemand {
-            return Err(messages::provisioned_only(
-                "UpdateShardCount",
-                &name,
-                ctx.account(),
-            ));
-        }
+        self.ensure_provisioned(ctx, &state, &name, "UpdateShardCount")?;
         let current = state.meta.open_shard_count() as u32;
         let limit = self.inner.config.shard_limit;
         if target_count > TARGET_SHARD_COUNT_MAX
@@ -274,6 +270,22 @@ impl Streams {
                 ctx.account(),
                 state.meta.status.as_str(),
             ));
+        }
+        Ok(())
+    }
+
+    /// SplitShard, MergeShards and UpdateShardCount are for provisioned streams only (API
+    /// reference of each: "This API is only supported for the data streams with the provisioned
+    /// capacity mode"); an on-demand stream reshards itself.
+    fn ensure_provisioned(
+        &self,
+        ctx: &Ctx,
+        state: &StreamState,
+        name: &str,
+        operation: &str,
+    ) -> Result<()> {
+        if state.meta.mode == StreamMode::OnDemand {
+            return Err(messages::provisioned_only(operation, name, ctx.account()));
         }
         Ok(())
     }

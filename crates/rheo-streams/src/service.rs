@@ -84,6 +84,9 @@ pub(crate) struct StreamState {
     pub gone: bool,
     /// Per-shard throughput budgets (used when `Config::throughput_limits` is on).
     pub throttle: crate::throttle::Throttle,
+    /// Records placed so far by AUTO distribution: the next one goes to the open shard this
+    /// counts to (round robin). Not persisted: evenness, not a particular order, is the promise.
+    pub spread: std::sync::atomic::AtomicU64,
 }
 
 impl StreamState {
@@ -93,6 +96,7 @@ impl StreamState {
             routes: Vec::new(),
             gone: false,
             throttle: Default::default(),
+            spread: std::sync::atomic::AtomicU64::new(0),
         };
         state.rebuild_routes();
         state
@@ -114,6 +118,16 @@ impl StreamState {
     }
 
     /// The open shard owning `key`.
+    /// The open shard the next AUTO-distributed record goes to.
+    pub fn spread_route(&self) -> Option<Route> {
+        let n = self.routes.len() as u64;
+        let i = self
+            .spread
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .checked_rem(n)?;
+        self.routes.get(i as usize).copied()
+    }
+
     pub fn route(&self, key: HashKey) -> Option<Route> {
         let i = self.routes.partition_point(|r| r.start <= key);
         let r = *self.routes.get(i.checked_sub(1)?)?;
@@ -429,6 +443,12 @@ impl Streams {
             }
             Pending::Mode(mode) => {
                 state.meta.mode = mode;
+                state.meta.status = StreamStatus::Active;
+                state.meta.pending = None;
+                self.persist(&state.meta)?;
+            }
+            Pending::WarmThroughput(mibps) => {
+                state.meta.warm_throughput_mibps = Some(mibps);
                 state.meta.status = StreamStatus::Active;
                 state.meta.pending = None;
                 self.persist(&state.meta)?;

@@ -617,6 +617,35 @@ async fn update_shard_count_goes_through_intermediate_shards_as_aws_does() {
 }
 
 #[tokio::test]
+async fn split_and_merge_are_refused_on_an_on_demand_stream() {
+    let (s, clock, ctx) = setup();
+    let t = on_demand_stream(&s, &clock, &ctx, "od").await;
+    let refusal = |op: &str| {
+        KinesisError::Validation(format!(
+            "{op} is not supported for stream od under account {} in ON_DEMAND capacity mode. \
+             This API is only supported for data streams with the provisioned capacity mode.",
+            ctx.account()
+        ))
+    };
+    let key = (u128::MAX / 8).to_string();
+    let err = s
+        .split_shard(&ctx, &t, "shardId-000000000000", &key)
+        .await
+        .unwrap_err();
+    assert_eq!(err, refusal("SplitShard"));
+    let err = s
+        .merge_shards(&ctx, &t, "shardId-000000000000", "shardId-000000000001")
+        .await
+        .unwrap_err();
+    assert_eq!(err, refusal("MergeShards"));
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(
+        (sum.status, sum.open_shard_count),
+        (StreamStatus::Active, 4)
+    );
+}
+
+#[tokio::test]
 async fn update_shard_count_is_refused_on_an_on_demand_stream() {
     let (s, clock, ctx) = setup();
     let t = on_demand_stream(&s, &clock, &ctx, "od").await;
@@ -1165,4 +1194,419 @@ async fn control_plane_calls_past_their_rate_are_limit_exceeded() {
     );
     clock.advance_ms(100);
     s.describe_stream(&ctx, &t, None, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn update_max_record_size_raises_the_record_and_request_limits() {
+    let (s, clock, ctx) = setup();
+    s.create_stream(&ctx, CreateStream::provisioned("big", 2))
+        .await
+        .unwrap();
+    let t = StreamTarget::name("big");
+    // Not while CREATING.
+    let err = s.update_max_record_size(&ctx, &t, 2048).await.unwrap_err();
+    assert!(matches!(err, KinesisError::ResourceInUse(_)), "{err:?}");
+    clock.advance_ms(101);
+    let mib = 1024 * 1024;
+    let record = |n: usize| PutEntry {
+        data: Bytes::from(vec![b'x'; n]),
+        partition_key: "k".into(),
+        explicit_hash_key: None,
+    };
+    // At the default, a record of 1 MiB + 1 byte (with its key) is refused.
+    let err = s.put_record(&ctx, &t, record(mib)).await.unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::InvalidArgument(
+            "Record size exceeds the maximum allowed record size of 1024 KiB for stream big."
+                .into()
+        )
+    );
+    s.update_max_record_size(&ctx, &t, 10_240).await.unwrap();
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(
+        (sum.max_record_size_kib, sum.status),
+        (10_240, StreamStatus::Active)
+    );
+    // A record of exactly 10 MiB with its key is accepted, and reads back whole.
+    let put = s.put_record(&ctx, &t, record(10 * mib - 1)).await.unwrap();
+    let (read, _) = read_all(&s, &ctx, "big", &put.shard_id()).await;
+    assert_eq!(read.last().map(|r| r.data.len()), Some(10 * mib - 1));
+    // PutRecords: up to 10 MiB in all, not 5.
+    let six = vec![
+        record(2 * mib - 1),
+        record(2 * mib - 1),
+        record(2 * mib - 1),
+    ];
+    assert_eq!(s.put_records(&ctx, &t, six).await.unwrap().failed_count, 0);
+    let eleven = vec![record(5 * mib), record(5 * mib), record(mib)];
+    assert_eq!(
+        s.put_records(&ctx, &t, eleven).await.unwrap_err(),
+        KinesisError::InvalidArgument("Records size exceeds 10 MB limit".into())
+    );
+    // Back at the default, 5 MiB is the request limit again.
+    s.update_max_record_size(&ctx, &t, 1024).await.unwrap();
+    let six = vec![record(mib - 1); 6];
+    assert_eq!(
+        s.put_records(&ctx, &t, six).await.unwrap_err(),
+        KinesisError::InvalidArgument("Records size exceeds 5 MB limit".into())
+    );
+    // Out of the model's range (the binding checks first; the domain too).
+    let err = s
+        .update_max_record_size(&ctx, &t, 10_241)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::Validation(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn max_record_size_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let open = || {
+        let store = Store::open(StoreConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..StoreConfig::default()
+        })
+        .unwrap();
+        let config = Config {
+            create_stream_ms: 100,
+            ..Config::default()
+        };
+        Streams::open(config, store, Arc::new(clock.clone())).unwrap()
+    };
+    let ctx = Ctx::in_region("us-east-1");
+    {
+        let s = open();
+        s.create_stream(&ctx, CreateStream::provisioned("a", 1))
+            .await
+            .unwrap();
+        clock.advance_ms(101);
+        s.update_max_record_size(&ctx, &StreamTarget::name("a"), 4096)
+            .await
+            .unwrap();
+    }
+    let s = open();
+    let sum = s
+        .describe_stream_summary(&ctx, &StreamTarget::name("a"))
+        .await
+        .unwrap();
+    assert_eq!(sum.max_record_size_kib, 4096);
+}
+
+#[tokio::test]
+async fn billing_commitment_follows_its_minimum_duration() {
+    use crate::{Commitment, CommitmentStatus as S};
+    let (s, clock, ctx) = setup();
+    let day = crate::limits::COMMITMENT_MS_MIN;
+    let off = Commitment {
+        status: S::Disabled,
+        started_ms: None,
+        ended_ms: None,
+        earliest_allowed_end_ms: None,
+    };
+    assert_eq!(s.describe_account_settings(&ctx).await.unwrap(), off);
+    // Disabling what was never enabled changes nothing.
+    assert_eq!(s.update_account_settings(&ctx, false).await.unwrap(), off);
+    let on = Commitment {
+        status: S::Enabled,
+        started_ms: Some(T0),
+        ended_ms: None,
+        earliest_allowed_end_ms: Some(T0 + day),
+    };
+    assert_eq!(s.update_account_settings(&ctx, true).await.unwrap(), on);
+    clock.advance_ms(1000);
+    // Enabling again keeps the running commitment.
+    assert_eq!(s.update_account_settings(&ctx, true).await.unwrap(), on);
+    // Disabling within the first 24 hours schedules the end at the earliest allowed time.
+    let ending = Commitment {
+        status: S::EnabledUntilEarliestAllowedEnd,
+        ..on.clone()
+    };
+    assert_eq!(
+        s.update_account_settings(&ctx, false).await.unwrap(),
+        ending
+    );
+    assert_eq!(s.describe_account_settings(&ctx).await.unwrap(), ending);
+    // Enabling before then cancels the scheduled end.
+    assert_eq!(s.update_account_settings(&ctx, true).await.unwrap(), on);
+    assert_eq!(
+        s.update_account_settings(&ctx, false).await.unwrap(),
+        ending
+    );
+    // At the earliest allowed end the commitment has ended.
+    clock.set_ms(T0 + day);
+    let ended = Commitment {
+        status: S::Disabled,
+        ended_ms: Some(T0 + day),
+        ..on.clone()
+    };
+    assert_eq!(s.describe_account_settings(&ctx).await.unwrap(), ended);
+    // Enabling after it ended starts a new commitment.
+    clock.advance_ms(5);
+    let t1 = T0 + day + 5;
+    let renewed = Commitment {
+        status: S::Enabled,
+        started_ms: Some(t1),
+        ended_ms: None,
+        earliest_allowed_end_ms: Some(t1 + day),
+    };
+    assert_eq!(
+        s.update_account_settings(&ctx, true).await.unwrap(),
+        renewed
+    );
+    // Disabling after the minimum duration ends it at once.
+    clock.set_ms(t1 + day + 7);
+    assert_eq!(
+        s.update_account_settings(&ctx, false).await.unwrap(),
+        Commitment {
+            status: S::Disabled,
+            ended_ms: Some(t1 + day + 7),
+            ..renewed.clone()
+        }
+    );
+    // Settings are per region.
+    let other = Ctx::in_region("eu-west-1");
+    assert_eq!(s.describe_account_settings(&other).await.unwrap(), off);
+}
+
+#[tokio::test]
+async fn account_settings_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let open = || {
+        let store = Store::open(StoreConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..StoreConfig::default()
+        })
+        .unwrap();
+        Streams::open(Config::default(), store, Arc::new(clock.clone())).unwrap()
+    };
+    let ctx = Ctx::in_region("us-east-1");
+    let before = open().update_account_settings(&ctx, true).await.unwrap();
+    let after = open().describe_account_settings(&ctx).await.unwrap();
+    assert_eq!(after, before);
+    assert_eq!(after.status, crate::CommitmentStatus::Enabled);
+}
+
+#[tokio::test]
+async fn warm_throughput_needs_on_demand_and_the_commitment() {
+    let (s, clock, ctx) = setup();
+    let od = on_demand_stream(&s, &clock, &ctx, "od").await;
+    create(&s, &clock, &ctx, "pr", 1).await;
+    let pr = StreamTarget::name("pr");
+    // No commitment yet.
+    let err = s
+        .update_stream_warm_throughput(&ctx, &od, 100)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::InvalidArgument(_)), "{err:?}");
+    s.update_account_settings(&ctx, true).await.unwrap();
+    let err = s
+        .update_stream_warm_throughput(&ctx, &pr, 100)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::Validation(format!(
+            "UpdateStreamWarmThroughput is not supported for stream pr under account {} in \
+             PROVISIONED capacity mode. This API is only supported for data streams with the \
+             on-demand capacity mode.",
+            ctx.account()
+        ))
+    );
+    let err = s
+        .update_stream_warm_throughput(&ctx, &od, 10 * 1024 + 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::LimitExceeded(_)), "{err:?}");
+    assert_eq!(
+        s.describe_stream_summary(&ctx, &od)
+            .await
+            .unwrap()
+            .warm_throughput,
+        None
+    );
+    let out = s
+        .update_stream_warm_throughput(&ctx, &od, 100)
+        .await
+        .unwrap();
+    let first = WarmThroughput {
+        target_mibps: 100,
+        current_mibps: None,
+    };
+    assert_eq!(out.name, "od");
+    assert_eq!(out.warm_throughput, first);
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        (sum.status, sum.warm_throughput),
+        (StreamStatus::Updating, Some(first))
+    );
+    // Not while UPDATING.
+    let err = s
+        .update_stream_warm_throughput(&ctx, &od, 200)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::ResourceInUse(_)), "{err:?}");
+    clock.advance_ms(101);
+    let reached = WarmThroughput {
+        target_mibps: 100,
+        current_mibps: Some(100),
+    };
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        (sum.status, sum.warm_throughput),
+        (StreamStatus::Active, Some(reached))
+    );
+    // Lowering it: the new target, the old current value until the update completes.
+    let out = s
+        .update_stream_warm_throughput(&ctx, &od, 40)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.warm_throughput,
+        WarmThroughput {
+            target_mibps: 40,
+            current_mibps: Some(100),
+        }
+    );
+    clock.advance_ms(101);
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        sum.warm_throughput,
+        Some(WarmThroughput {
+            target_mibps: 40,
+            current_mibps: Some(40),
+        })
+    );
+}
+
+#[tokio::test]
+async fn auto_distribution_spreads_records_whatever_their_keys() {
+    let (s, clock, ctx) = setup();
+    let od = on_demand_stream(&s, &clock, &ctx, "od").await;
+    create(&s, &clock, &ctx, "pr", 2).await;
+    let pr = StreamTarget::name("pr");
+    let err = s
+        .update_record_distribution(&ctx, &pr, RecordDistribution::Auto)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::InvalidArgument(_)), "{err:?}");
+    let err = s
+        .create_stream(
+            &ctx,
+            CreateStream {
+                record_distribution: Some(RecordDistribution::Auto),
+                ..CreateStream::provisioned("pr2", 1)
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::InvalidArgument(_)), "{err:?}");
+    // By key (the default): one key, one shard.
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        sum.record_distribution,
+        RecordDistribution::UserPartitionKey
+    );
+    let mut shards = std::collections::BTreeSet::new();
+    for i in 0..8 {
+        let r = s.put_record(&ctx, &od, entry("same", &i.to_string())).await;
+        shards.insert(r.unwrap().shard_id());
+    }
+    assert_eq!(shards.len(), 1);
+    s.update_record_distribution(&ctx, &od, RecordDistribution::Auto)
+        .await
+        .unwrap();
+    let sum = s.describe_stream_summary(&ctx, &od).await.unwrap();
+    assert_eq!(
+        (sum.record_distribution, sum.status),
+        (RecordDistribution::Auto, StreamStatus::Active)
+    );
+    // AUTO: the same key (and an explicit hash key) land on every shard, evenly.
+    let mut counts = std::collections::BTreeMap::new();
+    for i in 0..8 {
+        let mut e = entry("same", &format!("p{i}"));
+        e.explicit_hash_key = Some("0".into());
+        let r = s.put_record(&ctx, &od, e).await.unwrap();
+        *counts.entry(r.shard_id()).or_insert(0) += 1;
+    }
+    let out = s
+        .put_records(
+            &ctx,
+            &od,
+            (0..8).map(|i| entry("same", &format!("b{i}"))).collect(),
+        )
+        .await
+        .unwrap();
+    for r in &out.records {
+        match r {
+            PutRecordsEntry::Ok(r) => *counts.entry(r.shard_id()).or_insert(0) += 1,
+            PutRecordsEntry::Failed { .. } => panic!("{r:?}"),
+        }
+    }
+    assert_eq!(counts.len(), 4, "{counts:?}");
+    assert!(counts.values().all(|&n| n == 4), "{counts:?}");
+    // Each answer is truthful: the record is in the shard it names, at its sequence number.
+    let PutRecordsEntry::Ok(last) = out.records.last().unwrap() else {
+        panic!()
+    };
+    let (records, _) = read_all(&s, &ctx, "od", &last.shard_id()).await;
+    let found = records
+        .iter()
+        .find(|r| r.sequence_number == last.sequence_number())
+        .unwrap();
+    assert_eq!(found.data, Bytes::from("b7"));
+    // SequenceNumberForOrdering does not apply to AUTO.
+    let err = s
+        .check_sequence_for_ordering(&ctx, &od, &last.sequence_number())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::InvalidArgument(_)), "{err:?}");
+    // Back to keys.
+    s.update_record_distribution(&ctx, &od, RecordDistribution::UserPartitionKey)
+        .await
+        .unwrap();
+    let mut shards = std::collections::BTreeSet::new();
+    for i in 0..4 {
+        let r = s.put_record(&ctx, &od, entry("same", &i.to_string())).await;
+        shards.insert(r.unwrap().shard_id());
+    }
+    assert_eq!(shards.len(), 1);
+}
+
+#[tokio::test]
+async fn mode_switches_twice_a_day_at_most() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "m", 1).await;
+    let t = StreamTarget::name("m");
+    let switch = |mode| {
+        let (s, t, ctx) = (&s, &t, &ctx);
+        async move { s.update_stream_mode(ctx, t, mode).await }
+    };
+    switch(StreamMode::OnDemand).await.unwrap();
+    clock.advance_ms(10_101);
+    switch(StreamMode::Provisioned).await.unwrap();
+    clock.advance_ms(101);
+    let err = switch(StreamMode::OnDemand).await.unwrap_err();
+    assert_eq!(
+        err,
+        KinesisError::LimitExceeded(format!(
+            "Stream m under account {} has already switched its capacity mode 2 times in the \
+             last 24 hours, the most allowed.",
+            ctx.account()
+        ))
+    );
+    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
+    assert_eq!(
+        (sum.mode, sum.status),
+        (StreamMode::Provisioned, StreamStatus::Active)
+    );
+    // 24 hours after the first switch, one switch is allowed again; then the second one's window
+    // still holds.
+    clock.set_ms(T0 + 101 + crate::limits::MODE_SWITCH_WINDOW_MS);
+    switch(StreamMode::OnDemand).await.unwrap();
+    clock.advance_ms(101);
+    let err = switch(StreamMode::Provisioned).await.unwrap_err();
+    assert!(matches!(err, KinesisError::LimitExceeded(_)), "{err:?}");
 }

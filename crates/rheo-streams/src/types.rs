@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::hash::HashRange;
+pub use crate::meta::RecordDistribution;
 use crate::meta::{StreamMode, StreamStatus};
 use crate::sequence::SequenceNumber;
 
@@ -125,6 +126,7 @@ pub struct CreateStream {
     pub tags: BTreeMap<String, String>,
     pub warm_throughput_mibps: Option<u32>,
     pub max_record_size_kib: Option<u32>,
+    pub record_distribution: Option<RecordDistribution>,
 }
 
 impl CreateStream {
@@ -175,7 +177,25 @@ pub struct StreamSummary {
     pub open_shard_count: u32,
     pub consumer_count: u32,
     pub max_record_size_kib: u32,
-    pub warm_throughput_mibps: Option<u32>,
+    /// `(target, current)` MiB/s of an on-demand stream's warm throughput, when one is set.
+    pub warm_throughput: Option<WarmThroughput>,
+    pub record_distribution: RecordDistribution,
+}
+
+/// The model's `WarmThroughputObject`: the target, and what the stream is scaled to now
+/// (absent while a first target is being reached).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarmThroughput {
+    pub target_mibps: u32,
+    pub current_mibps: Option<u32>,
+}
+
+/// What UpdateStreamWarmThroughput answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WarmThroughputChange {
+    pub name: String,
+    pub arn: String,
+    pub warm_throughput: WarmThroughput,
 }
 
 #[derive(Clone, Debug, Default)]
