@@ -126,7 +126,9 @@ def endpoint():
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _client(endpoint, validate=True):
+def make_client(endpoint, validate=True, retries=None):
+    """A boto3 Kinesis client for `endpoint`; by default one attempt per call, so a test sees
+    each answer as the server gave it. `retries` is botocore's retry config (mode, attempts)."""
     return boto3.session.Session().client(
         "kinesis",
         endpoint_url=endpoint,
@@ -134,7 +136,7 @@ def _client(endpoint, validate=True):
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
         config=Config(
-            retries={"max_attempts": 1},
+            retries=retries or {"max_attempts": 1},
             parameter_validation=validate,
             connect_timeout=5,
             read_timeout=30,
@@ -145,14 +147,14 @@ def _client(endpoint, validate=True):
 @pytest.fixture(scope="session")
 def kinesis(endpoint):
     """boto3 client with client-side validation on (the usual SDK behaviour)."""
-    return _client(endpoint)
+    return make_client(endpoint)
 
 
 @pytest.fixture(scope="session")
 def kinesis_nv(endpoint):
     """boto3 client with botocore's parameter validation off, so that invalid values
     reach the server and its own validation is what gets tested."""
-    return _client(endpoint, validate=False)
+    return make_client(endpoint, validate=False)
 
 
 # --------------------------------------------------------------------------- stream factory

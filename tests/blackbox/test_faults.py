@@ -11,25 +11,16 @@ import os
 import subprocess
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, REPO, SECRET_KEY, faults_admin as _admin
+from conftest import REPO, make_client, faults_admin as _admin
 from khelpers import read_all, stream_arn
 
 pytestmark = pytest.mark.modern
 
 def _retrying(endpoint, attempts):
-    return boto3.session.Session().client(
-        "kinesis",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        config=Config(retries={"mode": "standard", "max_attempts": attempts}, read_timeout=30),
-    )
+    return make_client(endpoint, retries={"mode": "standard", "max_attempts": attempts})
 
 
 def _records(kinesis, name):

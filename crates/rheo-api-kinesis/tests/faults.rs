@@ -69,47 +69,80 @@ fn put_body(name_member: &str, name: &str) -> String {
     )
 }
 
-#[test]
-fn partial_put_records_fails_and_skips_the_chosen_records_on_both_paths() {
-    let rt = runtime();
-    let streams = streams();
-    let ctx = ctx();
-    let rc = RequestContext::new(streams.default_account(), None);
-    let faults = Faults::new(vec![FaultRule {
-        operation: "PutRecords".into(),
-        partial_fraction: Some(0.5),
-        ..FaultRule::default()
-    }])
-    .unwrap();
-    rt.block_on(async {
-        for name in ["fast", "generic"] {
-            streams
-                .create_stream(&ctx, CreateStream::provisioned(name, 1))
+/// One rule's test rig: an in-memory domain, the pipeline's pieces and the rule.
+struct Rig {
+    streams: Streams,
+    ctx: Ctx,
+    rc: RequestContext,
+    faults: Faults,
+    chain: Chain,
+}
+
+impl Rig {
+    fn new(rule: FaultRule) -> Self {
+        let streams = streams();
+        let rc = RequestContext::new(streams.default_account(), None);
+        Rig {
+            streams,
+            ctx: ctx(),
+            rc,
+            faults: Faults::new(vec![rule]).unwrap(),
+            chain: Chain::new(),
+        }
+    }
+
+    /// Creates provisioned streams and lets them become ACTIVE.
+    async fn create(&self, streams: &[(&str, u32)]) {
+        for &(name, shards) in streams {
+            self.streams
+                .create_stream(&self.ctx, CreateStream::provisioned(name, shards))
                 .await
                 .unwrap();
         }
-        streams.tick().await;
+        self.streams.tick().await;
+    }
+
+    async fn handle(&self, op: Operation, body: &[u8]) -> Result<Vec<u8>, Failure> {
+        ops::handle(
+            &self.streams,
+            &self.chain,
+            &self.faults,
+            &self.rc,
+            &self.ctx,
+            op,
+            Protocol::Json,
+            body,
+        )
+        .await
+    }
+
+    async fn data_read(&self, stream: &str) -> Vec<String> {
+        data_read(&self.streams, &self.ctx, stream).await
+    }
+}
+
+#[test]
+fn partial_put_records_fails_and_skips_the_chosen_records_on_both_paths() {
+    let rig = Rig::new(FaultRule {
+        operation: "PutRecords".into(),
+        partial_fraction: Some(0.5),
+        ..FaultRule::default()
+    });
+    runtime().block_on(async {
+        rig.create(&[("fast", 1), ("generic", 1)]).await;
         let arn = format!(
             "arn:aws:kinesis:{}:{}:stream/generic",
-            ctx.region, ctx.account
+            rig.ctx.region, rig.ctx.account
         );
         // A StreamARN makes the fast path decline: the generic path runs.
         for (stream, body) in [
             ("fast", put_body("StreamName", "fast")),
             ("generic", put_body("StreamARN", &arn)),
         ] {
-            let answer = ops::handle(
-                &streams,
-                &Chain::new(),
-                &faults,
-                &rc,
-                &ctx,
-                Operation::PutRecords,
-                Protocol::Json,
-                body.as_bytes(),
-            )
-            .await
-            .unwrap();
+            let answer = rig
+                .handle(Operation::PutRecords, body.as_bytes())
+                .await
+                .unwrap();
             let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
             assert_eq!(answer["FailedRecordCount"], 2, "{stream}: {answer}");
             let records = answer["Records"].as_array().unwrap();
@@ -124,7 +157,7 @@ fn partial_put_records_fails_and_skips_the_chosen_records_on_both_paths() {
                 }
             }
             assert_eq!(
-                data_read(&streams, &ctx, stream).await,
+                rig.data_read(stream).await,
                 ["cjA=", "cjI="],
                 "{stream}: only the records answered OK were written"
             );
@@ -134,39 +167,17 @@ fn partial_put_records_fails_and_skips_the_chosen_records_on_both_paths() {
 
 #[test]
 fn an_injected_error_writes_nothing_and_stops_after_count() {
-    let rt = runtime();
-    let streams = streams();
-    let ctx = ctx();
-    let rc = RequestContext::new(streams.default_account(), None);
-    let faults = Faults::new(vec![FaultRule {
+    let rig = Rig::new(FaultRule {
         operation: "PutRecord".into(),
         stream: Some("s".into()),
         error: Some("ProvisionedThroughputExceededException".into()),
         count: Some(1),
         ..FaultRule::default()
-    }])
-    .unwrap();
-    rt.block_on(async {
-        streams
-            .create_stream(&ctx, CreateStream::provisioned("s", 1))
-            .await
-            .unwrap();
-        streams.tick().await;
+    });
+    runtime().block_on(async {
+        rig.create(&[("s", 1)]).await;
         let body = br#"{"StreamName":"s","Data":"cjA=","PartitionKey":"k"}"#;
-        let chain = Chain::new();
-        let put = || {
-            ops::handle(
-                &streams,
-                &chain,
-                &faults,
-                &rc,
-                &ctx,
-                Operation::PutRecord,
-                Protocol::Json,
-                body,
-            )
-        };
-        match put().await {
+        match rig.handle(Operation::PutRecord, body).await {
             Err(f @ Failure::Refused(_)) => {
                 let (ty, status, _) = f.parts().unwrap();
                 assert_eq!(
@@ -176,65 +187,42 @@ fn an_injected_error_writes_nothing_and_stops_after_count() {
             }
             other => panic!("{other:?}"),
         }
-        assert!(data_read(&streams, &ctx, "s").await.is_empty());
-        put().await.unwrap();
-        assert_eq!(data_read(&streams, &ctx, "s").await, ["cjA="]);
+        assert!(rig.data_read("s").await.is_empty());
+        rig.handle(Operation::PutRecord, body).await.unwrap();
+        assert_eq!(rig.data_read("s").await, ["cjA="]);
     });
 }
 
 #[test]
 fn a_partial_rule_for_a_shard_fails_only_the_records_bound_for_it() {
-    let rt = runtime();
-    let streams = streams();
-    let ctx = ctx();
-    let rc = RequestContext::new(streams.default_account(), None);
-    let faults = Faults::new(vec![FaultRule {
+    let rig = Rig::new(FaultRule {
         operation: "PutRecords".into(),
         shard_id: Some("shardId-000000000001".into()),
         partial_fraction: Some(1.0),
         ..FaultRule::default()
-    }])
-    .unwrap();
-    rt.block_on(async {
-        streams
-            .create_stream(&ctx, CreateStream::provisioned("two", 2))
-            .await
-            .unwrap();
-        streams.tick().await;
+    });
+    runtime().block_on(async {
+        rig.create(&[("two", 2)]).await;
         let high = u128::MAX.to_string();
         let body = format!(
             r#"{{"StreamName":"two","Records":[{{"Data":"cjA=","PartitionKey":"k","ExplicitHashKey":"0"}},{{"Data":"cjE=","PartitionKey":"k","ExplicitHashKey":"{high}"}},{{"Data":"cjI=","PartitionKey":"k","ExplicitHashKey":"1"}}]}}"#
         );
-        let chain = Chain::new();
-        let run = |body: String| {
-            let (streams, chain, faults, rc, ctx) = (&streams, &chain, &faults, &rc, &ctx);
-            async move {
-                ops::handle(
-                    streams,
-                    chain,
-                    faults,
-                    rc,
-                    ctx,
-                    Operation::PutRecords,
-                    Protocol::Json,
-                    body.as_bytes(),
-                )
-                .await
-            }
-        };
-        let answer: serde_json::Value =
-            serde_json::from_slice(&run(body).await.unwrap()).unwrap();
+        let answer = rig
+            .handle(Operation::PutRecords, body.as_bytes())
+            .await
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
         assert_eq!(answer["FailedRecordCount"], 1, "{answer}");
         let records = answer["Records"].as_array().unwrap();
         assert_eq!(records[0]["ShardId"], "shardId-000000000000");
         assert_eq!(records[1]["ErrorCode"], "ProvisionedThroughputExceededException");
         assert_eq!(records[2]["ShardId"], "shardId-000000000000");
-        assert_eq!(data_read(&streams, &ctx, "two").await, ["cjA=", "cjI="]);
+        assert_eq!(rig.data_read("two").await, ["cjA=", "cjI="]);
 
         // A missing stream is refused as the write would refuse it, even if every record
         // would have failed.
-        let missing = r#"{"StreamName":"nope","Records":[{"Data":"cjA=","PartitionKey":"k"}]}"#;
-        match run(missing.to_string()).await {
+        let missing = br#"{"StreamName":"nope","Records":[{"Data":"cjA=","PartitionKey":"k"}]}"#;
+        match rig.handle(Operation::PutRecords, missing).await {
             Err(f @ Failure::Domain(_)) => {
                 assert_eq!(f.parts().unwrap().0, "ResourceNotFoundException")
             }

@@ -48,6 +48,15 @@ async fn on_demand_stream(s: &Streams, clock: &ManualClock, ctx: &Ctx, name: &st
     StreamTarget::name(name)
 }
 
+/// The stream is ACTIVE with `open` open shards (what a refused reshard must leave).
+async fn assert_active_with_open_shards(s: &Streams, ctx: &Ctx, t: &StreamTarget, open: u32) {
+    let sum = s.describe_stream_summary(ctx, t).await.unwrap();
+    assert_eq!(
+        (sum.status, sum.open_shard_count),
+        (StreamStatus::Active, open)
+    );
+}
+
 fn entry(pk: &str, data: &str) -> PutEntry {
     PutEntry {
         data: Bytes::from(data.to_string()),
@@ -638,11 +647,7 @@ async fn split_and_merge_are_refused_on_an_on_demand_stream() {
         .await
         .unwrap_err();
     assert_eq!(err, refusal("MergeShards"));
-    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
-    assert_eq!(
-        (sum.status, sum.open_shard_count),
-        (StreamStatus::Active, 4)
-    );
+    assert_active_with_open_shards(&s, &ctx, &t, 4).await;
 }
 
 #[tokio::test]
@@ -660,11 +665,7 @@ async fn update_shard_count_is_refused_on_an_on_demand_stream() {
         ))
     );
     // Nothing changed: still ACTIVE with its 4 shards.
-    let sum = s.describe_stream_summary(&ctx, &t).await.unwrap();
-    assert_eq!(
-        (sum.status, sum.open_shard_count),
-        (StreamStatus::Active, 4)
-    );
+    assert_active_with_open_shards(&s, &ctx, &t, 4).await;
 }
 
 #[tokio::test]
