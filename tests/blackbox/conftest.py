@@ -14,6 +14,7 @@ for the whole session and kills it at the end.
 Tests marked `modern` use API features or limits newer than kinesalite implements.
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -77,12 +78,17 @@ def _wait_for_port(host, port, proc, timeout):
     return False
 
 
-@pytest.fixture(scope="session")
-def endpoint():
-    ext = os.environ.get("RHEO_ENDPOINT")
-    if ext:
-        yield ext.rstrip("/")
-        return
+@contextlib.contextmanager
+def rheo_server(**flags):
+    """Runs a fresh Rheo server (on the storage RHEO_BLACKBOX_STORAGE names) with the suite's
+    short timings, overridden or extended by `flags` (`subscription_ms="30000"` is
+    `--subscription-ms 30000`), yields its endpoint, and stops it. For tests that need settings
+    the session's server does not have."""
+    settings = {
+        "create_stream_ms": "100", "delete_stream_ms": "100", "update_stream_ms": "100",
+        "consumer_status_ms": "100", "subscription_ms": "3000", **flags,
+    }
+    setting_args = [a for k, v in settings.items() for a in ("--" + k.replace("_", "-"), str(v))]
     binary = os.environ.get("RHEO_BIN", os.path.join(REPO, "target", "debug", "rheo"))
     if not os.path.exists(binary):
         pytest.fail(f"Rheo binary not found at {binary}: build it or set RHEO_BIN / RHEO_ENDPOINT")
@@ -98,8 +104,7 @@ def endpoint():
     proc = subprocess.Popen(
         [
             binary, "serve", "--host", "127.0.0.1", "--port", str(port), *storage_args,
-            "--create-stream-ms", "100", "--delete-stream-ms", "100", "--update-stream-ms", "100",
-            "--consumer-status-ms", "100", "--subscription-ms", "3000",
+            *setting_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -124,6 +129,16 @@ def endpoint():
         log.close()
         if data_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def endpoint():
+    ext = os.environ.get("RHEO_ENDPOINT")
+    if ext:
+        yield ext.rstrip("/")
+        return
+    with rheo_server() as url:
+        yield url
 
 
 def make_client(endpoint, validate=True, retries=None):

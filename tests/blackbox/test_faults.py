@@ -19,8 +19,8 @@ from khelpers import read_all, stream_arn
 
 pytestmark = pytest.mark.modern
 
-def _retrying(endpoint, attempts):
-    return make_client(endpoint, retries={"mode": "standard", "max_attempts": attempts})
+def _retrying(endpoint, attempts, mode="standard"):
+    return make_client(endpoint, retries={"mode": mode, "max_attempts": attempts})
 
 
 def _records(kinesis, name):
@@ -36,12 +36,13 @@ def _fired(endpoint):
     return [r["fired"] for r in answer["faults"]]
 
 
-def test_throttling_is_retried_by_standard_mode_and_the_record_written_once(
-    endpoint, kinesis, stream, faults
+@pytest.mark.parametrize("mode", ["legacy", "standard", "adaptive"])
+def test_throttling_is_retried_by_each_retry_mode_and_the_record_written_once(
+    endpoint, kinesis, stream, faults, mode
 ):
     name = stream(1)
     faults(operation="PutRecord", stream=name, error="ProvisionedThroughputExceededException", count=2)
-    out = _retrying(endpoint, 5).put_record(StreamName=name, Data=b"once", PartitionKey="k")
+    out = _retrying(endpoint, 5, mode).put_record(StreamName=name, Data=b"once", PartitionKey="k")
     assert out["ShardId"] == "shardId-000000000000"
     assert _fired(endpoint) == [2]
     records = _records(kinesis, name)
@@ -51,7 +52,7 @@ def test_throttling_is_retried_by_standard_mode_and_the_record_written_once(
     # botocore's `max_attempts` counts retries: 1 is one try and one retry, both refused here.
     faults(operation="PutRecord", stream=name, error="ProvisionedThroughputExceededException", count=2)
     with pytest.raises(ClientError) as e:
-        _retrying(endpoint, 1).put_record(StreamName=name, Data=b"never", PartitionKey="k")
+        _retrying(endpoint, 1, mode).put_record(StreamName=name, Data=b"never", PartitionKey="k")
     assert _fired(endpoint) == [2, 2]
     assert e.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
