@@ -27,10 +27,12 @@ import {
   GetShardIteratorCommand,
   ListShardsCommand,
   ListStreamsCommand,
+  MergeShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
   DescribeStreamConsumerCommand,
+  SplitShardCommand,
   SubscribeToShardCommand,
   ResourceNotFoundException,
 } from "@aws-sdk/client-kinesis";
@@ -59,7 +61,7 @@ function startRheo() {
     [
       "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir,
       "--create-stream-ms", "100", "--delete-stream-ms", "100", "--update-stream-ms", "100",
-      "--consumer-status-ms", "100",
+      "--consumer-status-ms", "100", "--subscription-ms", "3000",
     ],
     // One debug line per request, naming its id and HTTP version; nothing else at debug.
     { env: { ...process.env, RHEO_LOG: "warn,rheo_http=debug" }, stdio: ["ignore", "pipe", "pipe"] },
@@ -270,6 +272,127 @@ describe("@aws-sdk/client-kinesis v3 against rheo (disk engine)", () => {
         if (got.length >= want.length) break;
       }
       assert.deepEqual(got, want);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test("a subscriber following lineage gets every record across session ends, a split and a merge", async () => {
+    // Writes go on while the stream splits and merges back; subscriptions last 3 s here
+    // (--subscription-ms), so sessions end mid-way. The subscriber reads each shard through
+    // SubscribeToShard, resumes after the continuation sequence number when a session ends, and
+    // moves to the ChildShards once a shard has ended, children only after all their parents.
+    const client = new KinesisClient({ endpoint, region, credentials });
+    const name = `js-lineage-${process.pid}`;
+    const text = new TextDecoder();
+    try {
+      await sendH2(client, new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+      const { StreamARN } = await waitActive(client, name);
+      const { Consumer } = await sendH2(client, new RegisterStreamConsumerCommand({ StreamARN, ConsumerName: "lineage" }));
+      for (let i = 0; i < 200; i++) {
+        const d = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: Consumer.ConsumerARN }));
+        if (d.ConsumerDescription.ConsumerStatus === "ACTIVE") break;
+        await sleep(25);
+      }
+      const written = [];
+      let done = false;
+      const produce = async () => {
+        let i = 0;
+        const writeFor = async (ms) => {
+          const end = Date.now() + ms;
+          while (Date.now() < end) {
+            for (let j = 0; j < 5; j++, i++) {
+              const data = `r${String(i).padStart(5, "0")}`;
+              const out = await client.send(new PutRecordCommand({
+                StreamName: name, PartitionKey: `k${i % 97}`, Data: new TextEncoder().encode(data),
+              }));
+              written.push({ shard: out.ShardId, data });
+            }
+            await sleep(50);
+          }
+        };
+        await writeFor(1500);
+        await client.send(new SplitShardCommand({
+          StreamName: name, ShardToSplit: "shardId-000000000000", NewStartingHashKey: (2n ** 127n).toString(),
+        }));
+        await waitActive(client, name);
+        await writeFor(4000);
+        await client.send(new MergeShardsCommand({
+          StreamName: name, ShardToMerge: "shardId-000000000001", AdjacentShardToMerge: "shardId-000000000002",
+        }));
+        await waitActive(client, name);
+        await writeFor(4000);
+        done = true;
+      };
+      const producer = produce();
+
+      const got = new Map();
+      const ended = new Set();
+      const parents = new Map();
+      const position = new Map();
+      const pending = ["shardId-000000000000"];
+      let openShards = null;
+      const finished = async (shard) => {
+        if (!done) return false;
+        if (!openShards) {
+          const { Shards } = await client.send(new ListShardsCommand({ StreamName: name }));
+          openShards = new Set(Shards.filter((s) => !s.SequenceNumberRange.EndingSequenceNumber).map((s) => s.ShardId));
+        }
+        const want = written.filter((w) => w.shard === shard).length;
+        return openShards.has(shard) && (got.get(shard)?.length ?? 0) >= want;
+      };
+      const deadline = Date.now() + 90_000;
+      while (pending.length) {
+        assert.ok(Date.now() < deadline, `lineage not read in time: ${[...got.keys()]}, pending ${pending}`);
+        const shard = pending.shift();
+        if (!(parents.get(shard) ?? []).every((p) => ended.has(p))) {
+          pending.push(shard);
+          await sleep(10);
+          continue;
+        }
+        const start = position.get(shard) ?? { Type: "TRIM_HORIZON" };
+        const sub = await client.send(new SubscribeToShardCommand({
+          ConsumerARN: Consumer.ConsumerARN, ShardId: shard, StartingPosition: start,
+        }));
+        assert.equal(await versionSeen(sub.$metadata.requestId), "HTTP/2.0");
+        let children = null;
+        let continuation = null;
+        let caughtUp = false;
+        for await (const event of sub.EventStream) {
+          const e = event.SubscribeToShardEvent;
+          if (!e) continue;
+          if (!got.has(shard)) got.set(shard, []);
+          got.get(shard).push(...e.Records.map((r) => ({ data: text.decode(r.Data), seq: BigInt(r.SequenceNumber) })));
+          continuation = e.ContinuationSequenceNumber ?? continuation;
+          if (e.ChildShards?.length) children = e.ChildShards;
+          if (await finished(shard)) {
+            caughtUp = true;
+            break;
+          }
+        }
+        if (children) {
+          ended.add(shard);
+          for (const c of children) {
+            parents.set(c.ShardId, c.ParentShards);
+            if (!got.has(c.ShardId) && !pending.includes(c.ShardId)) pending.push(c.ShardId);
+          }
+        } else if (!caughtUp) {
+          if (continuation) position.set(shard, { Type: "AFTER_SEQUENCE_NUMBER", SequenceNumber: continuation });
+          pending.push(shard);
+        }
+      }
+      await producer;
+      assert.deepEqual([...got.keys()].sort(), [
+        "shardId-000000000000", "shardId-000000000001", "shardId-000000000002", "shardId-000000000003",
+      ]);
+      let total = 0;
+      for (const [shard, records] of got) {
+        assert.deepEqual(records.map((r) => r.data), written.filter((w) => w.shard === shard).map((w) => w.data), shard);
+        for (let i = 1; i < records.length; i++) assert.ok(records[i - 1].seq < records[i].seq, shard);
+        total += records.length;
+      }
+      assert.equal(total, written.length);
+      assert.ok(total > 100, `only ${total} records written`);
     } finally {
       client.destroy();
     }
