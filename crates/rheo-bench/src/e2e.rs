@@ -303,6 +303,12 @@ async fn push_reader(
                     ready.wait().await;
                 }
                 Some("SubscribeToShardEvent") => {
+                    if !primed {
+                        // Some servers (kinesis-mock) send no initial-response: the first event
+                        // says the subscription is in place just as well.
+                        primed = true;
+                        ready.wait().await;
+                    }
                     out.calls += 1;
                     let e: proto::SubscribeEvent = serde_json::from_slice(message.payload())?;
                     if e.records.is_empty() {
