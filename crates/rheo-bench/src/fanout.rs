@@ -22,10 +22,6 @@ use crate::e2e::{self, E2eOpts, E2eReport};
 use crate::procstat;
 use crate::proto;
 
-/// AWS refuses a second subscription of one consumer to one shard within this long of the
-/// first (ResourceInUseException); push phases reusing consumers wait it out.
-const TAKEOVER_GAP: Duration = Duration::from_millis(5_500);
-
 #[derive(Debug, Clone)]
 pub struct FanoutOpts {
     pub rate: u64,
@@ -41,6 +37,9 @@ pub struct FanoutOpts {
     pub catchup_records: u64,
     pub catchup_connections: usize,
     pub catchup_timeout: Duration,
+    /// Read through SubscribeToShard before GetRecords (the first read may find colder caches;
+    /// the script alternates the order run by run).
+    pub subscribe_first: bool,
     pub keep: bool,
 }
 
@@ -204,21 +203,29 @@ pub async fn run(ctx: &Ctx, label: &str, o: &FanoutOpts) -> Result<FanoutReport>
     };
     report.get = LatencyPhase::from_result(0, e2e::run(ctx, &shards, &e2e_opts(o, 0)).await);
     print_latency(&report.get);
-    let mut last_push: Option<Instant> = None;
-    for &n in &o.consumers {
-        if let Some(t) = last_push {
-            // The consumers of the previous push phase subscribed to this shard: a new
-            // subscription within AWS's 5 s of theirs would be refused.
-            tokio::time::sleep(TAKEOVER_GAP.saturating_sub(t.elapsed())).await;
+    if !o.keep {
+        if let Err(e) = crate::admin::teardown(ctx, wait).await {
+            tracing::warn!("teardown failed: {e:#}");
         }
-        last_push = Some(Instant::now());
-        let phase = LatencyPhase::from_result(n, e2e::run(ctx, &shards, &e2e_opts(o, n)).await);
+    }
+    for &n in &o.consumers {
+        // A stream of its own per push phase: the consumers of the previous one may still
+        // hold their subscriptions (a server notices a client gone only when it next sends,
+        // and kinesis-mock keeps them), and a new subscription of the same consumer and
+        // shard would be refused with ResourceInUseException.
+        let mut pctx = ctx.clone();
+        pctx.stream = format!("{}-push{n}", ctx.stream);
+        let result = match crate::admin::setup(&pctx, 1, wait).await {
+            Ok(shards) => e2e::run(&pctx, &shards, &e2e_opts(o, n)).await,
+            Err(e) => Err(e),
+        };
+        let phase = LatencyPhase::from_result(n, result);
         print_latency(&phase);
         report.push.push(phase);
-    }
-    if !o.keep {
-        if let Err(e) = crate::admin::teardown_with_consumers(ctx, wait).await {
-            tracing::warn!("teardown failed: {e:#}");
+        if !o.keep {
+            if let Err(e) = crate::admin::teardown_with_consumers(&pctx, wait).await {
+                tracing::warn!("teardown failed: {e:#}");
+            }
         }
     }
     if o.catchup_records > 0 {
@@ -260,6 +267,26 @@ async fn catchup(ctx: &Ctx, o: &FanoutOpts) -> Catchup {
     if c.written == 0 {
         return c;
     }
+    let consumer = match consumer {
+        Ok(arns) => arns
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no consumer registered")),
+        Err(e) => Err(e),
+    };
+    let sub_read = |c: &Catchup| {
+        let consumer = consumer.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"));
+        let (written, shard) = (c.written, shard.clone());
+        async move {
+            match consumer {
+                Ok(arn) => subscribe_catchup(ctx, &shard, arn, written, o.catchup_timeout).await,
+                Err(e) => Throughput::failed(e),
+            }
+        }
+    };
+    if o.subscribe_first {
+        c.subscribe = sub_read(&c).await;
+    }
     let get_opts = crate::get::GetOpts {
         limit: 10_000,
         duration: o.catchup_timeout,
@@ -284,13 +311,9 @@ async fn catchup(ctx: &Ctx, o: &FanoutOpts) -> Catchup {
         }
         Err(e) => Throughput::failed(e),
     };
-    c.subscribe = match consumer {
-        Ok(arns) => match arns.first() {
-            Some(arn) => subscribe_catchup(ctx, &shard, arn, c.written, o.catchup_timeout).await,
-            None => Throughput::failed(anyhow::anyhow!("no consumer registered")),
-        },
-        Err(e) => Throughput::failed(e),
-    };
+    if !o.subscribe_first {
+        c.subscribe = sub_read(&c).await;
+    }
     c
 }
 

@@ -201,6 +201,9 @@ struct FanoutArgs {
     /// Upper bound (s) of each catch-up read.
     #[arg(long, default_value_t = 120.0)]
     catchup_timeout: f64,
+    /// Catch-up through SubscribeToShard before GetRecords (default: after).
+    #[arg(long)]
+    catchup_subscribe_first: bool,
     /// Keep the streams afterwards.
     #[arg(long)]
     keep: bool,
@@ -610,11 +613,14 @@ async fn run(cli: Cli) -> Result<bool> {
                 catchup_records: a.catchup_records,
                 catchup_connections: a.catchup_connections.max(1),
                 catchup_timeout: secs(a.catchup_timeout),
+                subscribe_first: a.catchup_subscribe_first,
                 keep: a.keep,
             };
             if g.smoke {
                 opts.rate = opts.rate.min(200);
                 opts.duration = opts.duration.min(Duration::from_secs(1));
+                // Two push phases (1 and 2 consumers) show the per-consumer copies counted.
+                opts.consumers.truncate(2);
                 opts.consumers.iter_mut().for_each(|n| *n = (*n).min(2));
                 opts.catchup_records = opts.catchup_records.min(5_000);
                 opts.catchup_timeout = opts.catchup_timeout.min(Duration::from_secs(30));
