@@ -66,7 +66,7 @@ while [ $# -gt 0 ]; do
     --no-fanout) DO_FANOUT=0 ;;
     --no-limits) DO_LIMITS=0 ;;
     --baseline-rev) BASE_REV="$2"; shift ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
