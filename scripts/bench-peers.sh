@@ -7,8 +7,9 @@
 # with a matching chunk size, and for Rheo a paced run at half its own
 # measured maximum), and the issue's targets checked for Rheo.
 #
-# Time on a 2-core machine (release builds up to date): about 2.5 minutes
-# with --quick, about 13 minutes for the default 3 runs.
+# Time on a 2-core machine (release builds up to date): about 5 minutes
+# with --quick, about 25 minutes for the default 3 runs (the fan-out and
+# limits phases take about 10 of them; --no-fanout --no-limits skip them).
 #
 # Peers are installed OUTSIDE the repository, under a work dir (default
 # /tmp/rheo-peers). Rheo is skipped with a clear message when its server does
@@ -26,6 +27,10 @@
 #   --no-rheo             skip Rheo
 #   --no-install          use what is already installed in the work dir
 #   --no-extra            skip the extra put workloads (100 B, 256 KiB, half rate)
+#   --no-fanout           skip the fan-out phase (SubscribeToShard put-to-push latency with
+#                         1, 5 and 20 consumers on one shard, catch-up through SubscribeToShard
+#                         vs GetRecords, the durable floor of one write per ms)
+#   --no-limits           skip Rheo's put workload with --throughput-limits on vs off
 #   --baseline-rev REV    also run Rheo built from git revision REV (a worktree and a
 #                         target dir under the work dir), just before today's Rheo, and
 #                         add ratios to it: a regression check that peers' noise and the
@@ -39,7 +44,7 @@ OUT="$REPO/docs/benchmarks.md"
 QUICK=0
 RUNS=""
 PORT_BASE=45670
-DO_KINESALITE=1 DO_KMOCK=1 DO_FERRO=1 DO_RHEO=1 DO_INSTALL=1 DO_EXTRA=1
+DO_KINESALITE=1 DO_KMOCK=1 DO_FERRO=1 DO_RHEO=1 DO_INSTALL=1 DO_EXTRA=1 DO_FANOUT=1 DO_LIMITS=1
 EXTRA=()
 SKIPPED=""
 BASE_REV=""
@@ -58,8 +63,10 @@ while [ $# -gt 0 ]; do
     --no-install) DO_INSTALL=0 ;;
     --) shift; EXTRA=("$@"); break ;;
     --no-extra) DO_EXTRA=0 ;;
+    --no-fanout) DO_FANOUT=0 ;;
+    --no-limits) DO_LIMITS=0 ;;
     --baseline-rev) BASE_REV="$2"; shift ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
@@ -90,6 +97,25 @@ LARGE_BATCH=16 LARGE_SIZE=262144
 LARGE=(--connections 8 --batch $LARGE_BATCH --record-size $LARGE_SIZE --bodies 4)
 LARGE_CHUNK=$((LARGE_BATCH * LARGE_SIZE))
 HALF=(--connections 8 --batch 500 --record-size 1024)
+# Fan-out (`rheo-bench fanout`, a stream of one shard per sub-phase): 1,000 records/s of
+# 1 KiB, one record per PutRecords every 1 ms, push with 1, 5 and 20 consumers next to
+# GetRecords put-to-get, then 200k records read back from TRIM_HORIZON both ways.
+# kinesis-mock cannot take 1,000 requests/s: 100 records/s and 5,000 catch-up records.
+FANOUT_RATE=1000 FANOUT_SIZE=1024
+if [ "$QUICK" = 1 ]; then
+  FANOUT=(--rate $FANOUT_RATE --record-size $FANOUT_SIZE --interval-ms 1 --consumers 1,5,20 --duration 4 --catchup-records 100000)
+  FLOOR_S=4
+else
+  FANOUT=(--rate $FANOUT_RATE --record-size $FANOUT_SIZE --interval-ms 1 --consumers 1,5,20 --duration 10 --catchup-records 200000)
+  FLOOR_S=10
+fi
+KMOCK_FANOUT=(--rate 100 --record-size $FANOUT_SIZE --interval-ms 1 --consumers 1,5,20 --duration 10 --catchup-records 5000 --catchup-connections 2)
+[ "$QUICK" = 1 ] && KMOCK_FANOUT=(--rate 100 --record-size $FANOUT_SIZE --interval-ms 1 --consumers 1,5,20 --duration 4 --catchup-records 2000 --catchup-connections 2)
+# Limits on vs off: the main put shape against 1024 shards, partition keys spread wide and
+# 32 distinct bodies (16,000 records per cycle) so no shard nears its 1,000 records/s at the
+# rates this machine reaches; a throttled record shows in the errors column and the target.
+LIMITS_SHARDS=1024
+LIMITS=(--connections 8 --batch 500 --record-size 1024 --key-spread 65536 --bodies 32)
 
 START_TS=$(date +%s)
 mkdir -p "$WORK"
@@ -123,8 +149,10 @@ fi
 log "building rheo-bench (release)"
 (cd "$REPO" && cargo build --release -p rheo-bench >"$RESULTS/build-rheo-bench.log" 2>&1) || {
   log "rheo-bench does not build; see $RESULTS/build-rheo-bench.log"; exit 1; }
-BENCH="$REPO/target/release/rheo-bench"
-RHEO="$REPO/target/release/rheo"
+# Honour CARGO_TARGET_DIR (a worktree with its own target dir) like cargo does.
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+BENCH="$TARGET_DIR/release/rheo-bench"
+RHEO="$TARGET_DIR/release/rheo"
 if [ "$DO_RHEO" = 1 ]; then
   log "building rheo (release)"
   if (cd "$REPO" && cargo build --release -p rheo-server >"$RESULTS/build-rheo.log" 2>&1) && [ -x "$RHEO" ]; then
@@ -161,6 +189,8 @@ fi
 # ---------------------------------------------------------------- servers
 SERVER_PID=""
 SERVER_DIR=""
+RHEO_LIMITS=off
+RHEO_SERVE_EXTRA=()
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -205,8 +235,11 @@ start_server() {
       ;;
     rheo|rheo-*)
       SERVER_DIR="$(mktemp -d "$WORK/rheo-data.XXXXXX")"
-      bin="$RHEO"; [ "$name" = "$BASE_NAME" ] && bin="$RHEO_BASE"
-      "$bin" serve --port "$port" --data-dir "$SERVER_DIR" \
+      # Today's Rheo runs with the throughput limits off (RHEO_LIMITS=on for the limits
+      # workload); the baseline build may predate the flag and has them off anyway.
+      bin="$RHEO" rheo_args=(--throughput-limits "${RHEO_LIMITS:-off}" "${RHEO_SERVE_EXTRA[@]}")
+      [ "$name" = "$BASE_NAME" ] && bin="$RHEO_BASE" rheo_args=()
+      "$bin" serve --port "$port" --data-dir "$SERVER_DIR" "${rheo_args[@]}" \
         >"$RESULTS/$name.server.log" 2>&1 &
       ;;
   esac
@@ -261,10 +294,10 @@ run_put() {
   local name=$1 port=$2 wl=$3 run=$4; shift 4
   local out="$RESULTS/$name.$wl.run$run"
   start_server "$name" "$port" || return 1
-  note_cmd "--stream rheo-bench-x setup --shards 4"
+  note_cmd "--stream rheo-bench-x setup --shards ${SETUP_SHARDS:-4}"
   note_cmd "--stream rheo-bench-x put $* --json"
   set +e
-  "$BENCH" --endpoint "http://127.0.0.1:$port" --stream rheo-bench-x setup --shards 4 \
+  "$BENCH" --endpoint "http://127.0.0.1:$port" --stream rheo-bench-x setup --shards "${SETUP_SHARDS:-4}" \
     >"$out.setup" 2>&1 \
   && "$BENCH" --endpoint "http://127.0.0.1:$port" --server-pid "$SERVER_PID" --label "$name" \
     --stream rheo-bench-x --json put "$@" >"$out.out" 2>"$out.err"
@@ -294,6 +327,36 @@ disk_matched() {
   done
 }
 
+# disk_floor: the durable floor of the fan-out phase, one record-sized write + fdatasync
+# every 1 ms (the producer's pace), just before each of Rheo's fan-out runs.
+disk_floor() {
+  sync
+  note_cmd "disk-baseline --dir $WORK --chunk $FANOUT_SIZE --interval-ms 1 --total-mb 64 --duration $FLOOR_S --json"
+  "$BENCH" --json disk-baseline --dir "$WORK" --chunk "$FANOUT_SIZE" --interval-ms 1 --total-mb 64 \
+    --duration "$FLOOR_S" 2>/dev/null | tee -a "$RESULTS/fanout-floor.txt" \
+    | grep '^{' >>"$RESULTS/fanout-floor.jsonl" || true
+}
+
+# run_fanout NAME PORT RUN ARGS...: one fresh server, one `rheo-bench fanout --json`; the
+# JSON line is kept whatever the exit status (2 = a sub-phase failed, which the report shows).
+run_fanout() {
+  local name=$1 port=$2 run=$3; shift 3
+  local out="$RESULTS/$name.fanout.run$run"
+  start_server "$name" "$port" || return 1
+  note_cmd "--server-pid PID --label $name --json fanout $*"
+  set +e
+  "$BENCH" --endpoint "http://127.0.0.1:$port" --server-pid "$SERVER_PID" --label "$name" \
+    --json fanout "$@" >"$out.out" 2>"$out.err"
+  local rc=$?
+  set -e
+  stop_server
+  [ $rc -ne 0 ] && log "$name fan-out run $run exited $rc (2 = a sub-phase failed); see $out.out"
+  tail -n 1 "$out.out" | grep '^{' >>"$RESULTS/$name.fanout.jsonl" || true
+  grep -v '^{' "$out.out" >&2 || true
+}
+
+FANOUT_ARGS=()
+FANOUT_NOTES=""
 port=$PORT_BASE
 for name in "${SERVERS[@]}"; do
   while ! port_free "$port"; do port=$((port + 1)); done
@@ -360,6 +423,45 @@ for name in "${SERVERS[@]}"; do
       done
     fi
   fi
+
+  if [ "$DO_FANOUT" = 1 ] && [ "$name" != "$BASE_NAME" ]; then
+    if [ "$name" = kinesalite ]; then
+      FANOUT_NOTES+="- kinesalite: not in the fan-out phase (it implements neither RegisterStreamConsumer nor SubscribeToShard)."$'\n'
+    else
+      log "$name fan-out"
+      for run in $(seq 1 "$RUNS"); do
+        if [ "$name" = rheo ]; then disk_floor; fi
+        # The catch-up reads swap order run by run: the first may meet colder caches.
+        order=(); [ $((run % 2)) = 0 ] && order=(--catchup-subscribe-first)
+        if [ "$name" = kinesis-mock ]; then
+          run_fanout "$name" "$port" "$run" "${KMOCK_FANOUT[@]}" "${order[@]}" || break
+        else
+          run_fanout "$name" "$port" "$run" "${FANOUT[@]}" "${order[@]}" || break
+        fi
+      done
+      if [ -s "$RESULTS/$name.fanout.jsonl" ]; then
+        FANOUT_ARGS+=(--fanout "$name=$RESULTS/$name.fanout.jsonl")
+      fi
+    fi
+  fi
+
+  if [ "$DO_LIMITS" = 1 ] && [ "$name" = rheo ]; then
+    log "$name limits on vs off ($LIMITS_SHARDS shards)"
+    for run in $(seq 1 "$RUNS"); do
+      # Alternate which mode goes first, so a drift of the machine does not favour one.
+      if [ $((run % 2)) = 1 ]; then modes="off on"; else modes="on off"; fi
+      for mode in $modes; do
+        RHEO_LIMITS=$mode RHEO_SERVE_EXTRA=(--shard-limit $((LIMITS_SHARDS * 2)))
+        SETUP_SHARDS=$LIMITS_SHARDS run_put "$name" "$port" "limits-$mode" "$run" "${LIMITS[@]}" "${XPHASES[@]}" || true
+        RHEO_LIMITS=off RHEO_SERVE_EXTRA=()
+      done
+    done
+    for wl in limits-off limits-on; do
+      if [ -s "$RESULTS/$name.$wl.jsonl" ]; then
+        PUT_ARGS+=(--put-run "$name:$wl=$RESULTS/$name.$wl.jsonl")
+      fi
+    done
+  fi
   port=$((port + 1))
 done
 if [ ${#COMPARE_ARGS[@]} -eq 0 ]; then log "no server produced results"; exit 1; fi
@@ -380,9 +482,13 @@ DISK_ARGS=()
 [ -s "$RESULTS/disk-matched.jsonl" ] && DISK_ARGS=(--disk "$RESULTS/disk-matched.jsonl")
 BASE_ARGS=()
 [ -n "$BASE_NAME" ] && [ -s "$RESULTS/$BASE_NAME.jsonl" ] && BASE_ARGS=(--baseline "$BASE_NAME")
+FLOOR_ARGS=()
+[ -s "$RESULTS/fanout-floor.jsonl" ] && FLOOR_ARGS=(--fanout-floor "$RESULTS/fanout-floor.jsonl")
 TABLE="$("$BENCH" compare "${COMPARE_ARGS[@]}" --baseline kinesalite --baseline ferrokinesis "${BASE_ARGS[@]}" \
-  "${PUT_ARGS[@]}" "${DISK_ARGS[@]}" --targets rheo \
-  --extra-out "$RESULTS/extra.md" --targets-out "$RESULTS/targets.md")"
+  "${PUT_ARGS[@]}" "${DISK_ARGS[@]}" "${FANOUT_ARGS[@]}" "${FLOOR_ARGS[@]}" --targets rheo \
+  --extra-out "$RESULTS/extra.md" --targets-out "$RESULTS/targets.md" --fanout-out "$RESULTS/fanout.md")"
+FANOUT_TABLE="$(cat "$RESULTS/fanout.md" 2>/dev/null || echo '(not run)')"
+FANOUT_FLOOR="$(grep -v '^{' "$RESULTS/fanout-floor.txt" 2>/dev/null | sed 's/^/  - /' || true)"
 EXTRA_TABLE="$(cat "$RESULTS/extra.md" 2>/dev/null || echo '(not run)')"
 TARGETS_TABLE="$(cat "$RESULTS/targets.md" 2>/dev/null || echo '(not computed)')"
 DISK_MATCHED="$(grep -v '^{' "$RESULTS/disk-matched.txt" 2>/dev/null | sed 's/^/  - /' || true)"
@@ -404,6 +510,8 @@ COMMAND="scripts/bench-peers.sh"
 [ "$QUICK" = 1 ] && COMMAND+=" --quick"
 [ "$RUNS" != 3 ] && [ "$QUICK" = 0 ] && COMMAND+=" --runs $RUNS"
 [ "$DO_EXTRA" = 0 ] && COMMAND+=" --no-extra"
+[ "$DO_FANOUT" = 0 ] && COMMAND+=" --no-fanout"
+[ "$DO_LIMITS" = 0 ] && COMMAND+=" --no-limits"
 [ "$DO_KMOCK" = 0 ] && COMMAND+=" --no-kinesis-mock"
 [ "$DO_FERRO" = 0 ] && COMMAND+=" --no-ferrokinesis"
 [ "$DO_KINESALITE" = 0 ] && COMMAND+=" --no-kinesalite"
@@ -508,8 +616,48 @@ Each run is a fresh server, a 4-shard stream and one \`rheo-bench put\` (${XPHAS
   from the instant a request was due (so a stall shows up in every request it delayed, not in
   one); "from send" counts from when it actually left.
 
+- **limits-off / limits-on** (Rheo only): \`${LIMITS[*]} ${XPHASES[*]}\` against a stream of
+  $LIMITS_SHARDS shards, Rheo started with \`--throughput-limits off\` and \`on\` (and
+  \`--shard-limit $((LIMITS_SHARDS * 2))\`), the two alternating run by run. Enough shards that no
+  shard reaches its 1,000 records/s or 1 MiB/s, so the difference is the cost of the admission
+  checks, not throttling; a refused record would show in the errors column.
+
 $XNOTES
 $EXTRA_TABLE
+
+## Fan-out (SubscribeToShard)
+
+Each run is a fresh server and one \`rheo-bench fanout ${FANOUT[*]}\` (kinesis-mock:
+\`${KMOCK_FANOUT[*]}\`; it cannot take 1,000 requests/s). Every sub-phase uses a stream of
+**one shard** of its own:
+
+- **put-to-get (GetRecords)**: the producer sends one PutRecords of one $FANOUT_SIZE-byte record
+  every 1 ms ($FANOUT_RATE records/s) while one consumer polls GetRecords from LATEST (0.5 ms
+  pause after an empty answer): latency = arrival at the consumer - PutRecords issued.
+- **push, N consumers**: the same producer, N consumers registered (RegisterStreamConsumer) and
+  each subscribed with SubscribeToShard from LATEST: latency = arrival of the record's event at
+  that consumer - PutRecords issued, over all N copies (every copy must arrive exactly once).
+  Cells are p50 / p99 / max in ms, medians of the runs where the sub-phase verified; a server that
+  fails a sub-phase shows why.
+- **disk floor**: \`rheo-bench disk-baseline --chunk $FANOUT_SIZE --interval-ms 1\`: one record-sized
+  write + fdatasync every 1 ms, the pace of the producer, measured just before each of Rheo's runs.
+  A durable server cannot acknowledge a record, nor push it, sooner than this. The targets ask
+  push p99 <= floor p99 + 1 ms (1 and 5 consumers) and + 3 ms (20 consumers).
+- **catch-up**: N records of $FANOUT_SIZE bytes written to one shard, then read from TRIM_HORIZON
+  once by one GetRecords reader (Limit 10000, back to back) and once by one SubscribeToShard
+  consumer (GetRecords first in odd runs, SubscribeToShard first in even ones), each until every
+  record is read once and in order; records/s and MB/s from the read's
+  start to the last record's arrival. Rheo runs with its throughput limits off here (as for
+  every workload but limits-on), so neither read is paced.
+
+AWS quotes about 70 ms of typical propagation delay for enhanced fan-out (and 200 ms or more for
+GetRecords polling, at AWS's 5 calls/s per shard); emulators do not have to pace either way.
+
+$FANOUT_NOTES
+Durable floor measured:
+${FANOUT_FLOOR:-  - n/a}
+
+$FANOUT_TABLE
 
 ## Targets (Rheo, durable, all figures from this run)
 
@@ -528,6 +676,6 @@ Servers (one fresh process per run, PORT from \`--port-base\`):
     node $WORK/node_modules/kinesalite/cli.js --port PORT --createStreamMs 50 --deleteStreamMs 50 --updateStreamMs 50
     (cd $WORK/node_modules/kinesis-local && KINESIS_MOCK_PLAIN_PORT=PORT KINESIS_MOCK_TLS_PORT=PORT+1000 node main.js)
     $WORK/ferrokinesis/bin/ferrokinesis --port PORT --create-stream-ms 50 --delete-stream-ms 50 --update-stream-ms 50
-    target/release/rheo serve --port PORT --data-dir \$(mktemp -d)
+    target/release/rheo serve --port PORT --data-dir \$(mktemp -d) --throughput-limits off   (on for limits-on, with --shard-limit $((LIMITS_SHARDS * 2)))
 EOF
 log "wrote $OUT"

@@ -113,13 +113,18 @@ pub async fn open_shards(ctx: &Ctx) -> Result<Vec<String>> {
 
 /// Deletes the stream and waits until it is gone (a missing stream is fine).
 pub async fn teardown(ctx: &Ctx, wait: Duration) -> Result<()> {
+    delete_and_wait(ctx, proto::stream_only_body(&ctx.stream), wait).await
+}
+
+/// Deletes a stream with registered consumers (EnforceConsumerDeletion) and waits until it is
+/// gone. Only where consumers were registered: older emulators may not know the member.
+pub async fn teardown_with_consumers(ctx: &Ctx, wait: Duration) -> Result<()> {
+    delete_and_wait(ctx, proto::delete_stream_enforced_body(&ctx.stream), wait).await
+}
+
+async fn delete_and_wait(ctx: &Ctx, body: bytes::Bytes, wait: Duration) -> Result<()> {
     let mut conn = ctx.conn();
-    let resp = call_retrying(
-        &mut conn,
-        Op::DeleteStream,
-        proto::stream_only_body(&ctx.stream),
-    )
-    .await?;
+    let resp = call_retrying(&mut conn, Op::DeleteStream, body).await?;
     match resp.error_type().as_deref() {
         None | Some("ResourceNotFoundException") => {}
         Some(_) => return Err(fail(Op::DeleteStream, &resp)),

@@ -113,6 +113,9 @@ struct Shared {
     producer_done: AtomicBool,
     /// How many times each acknowledged record is to be received (the push consumers).
     copies: u64,
+    /// Records received per copy (push consumer), so a consumer done with its own copy stops
+    /// instead of waiting at the tip (up to a heartbeat) for the others to finish theirs.
+    per_copy: Vec<AtomicU64>,
 }
 
 impl Shared {
@@ -120,6 +123,14 @@ impl Shared {
         self.producer_done.load(Ordering::Acquire)
             && self.received.load(Ordering::Acquire)
                 >= self.acked.load(Ordering::Acquire) * self.copies
+    }
+
+    fn copy_received(&self, copy: usize) -> bool {
+        self.producer_done.load(Ordering::Acquire)
+            && self
+                .per_copy
+                .get(copy)
+                .is_some_and(|n| n.load(Ordering::Acquire) >= self.acked.load(Ordering::Acquire))
     }
 }
 
@@ -236,7 +247,7 @@ async fn reader(
 async fn push_reader(
     ctx: Ctx,
     shard: String,
-    consumer: String,
+    (consumer, copy): (String, usize),
     shared: Arc<Shared>,
     ready: Arc<Barrier>,
     hard_stop: Instant,
@@ -267,7 +278,9 @@ async fn push_reader(
     let mut decoder = MessageFrameDecoder::new();
     let mut buf = bytes::BytesMut::new();
     let mut primed = false;
-    while !(primed && (shared.all_received() || Instant::now() >= hard_stop)) {
+    while !(primed
+        && (shared.all_received() || shared.copy_received(copy) || Instant::now() >= hard_stop))
+    {
         let left = hard_stop.saturating_duration_since(Instant::now());
         let frame = match tokio::time::timeout(left, body.frame()).await {
             Ok(Some(Ok(f))) => f,
@@ -303,6 +316,12 @@ async fn push_reader(
                     ready.wait().await;
                 }
                 Some("SubscribeToShardEvent") => {
+                    if !primed {
+                        // Some servers (kinesis-mock) send no initial-response: the first event
+                        // says the subscription is in place just as well.
+                        primed = true;
+                        ready.wait().await;
+                    }
                     out.calls += 1;
                     let e: proto::SubscribeEvent = serde_json::from_slice(message.payload())?;
                     if e.records.is_empty() {
@@ -315,6 +334,9 @@ async fn push_reader(
                             out.hist.record_us(now_us.saturating_sub(sent));
                             out.indices.push(idx);
                             shared.received.fetch_add(1, Ordering::AcqRel);
+                            if let Some(n) = shared.per_copy.get(copy) {
+                                n.fetch_add(1, Ordering::AcqRel);
+                            }
                         }
                     }
                 }
@@ -336,7 +358,7 @@ async fn push_reader(
 fn spawn_reader(
     ctx: Ctx,
     shard: String,
-    consumer: Option<String>,
+    consumer: Option<(String, usize)>,
     shared: Arc<Shared>,
     ready: Arc<Barrier>,
     poll: Duration,
@@ -466,6 +488,7 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
         received: AtomicU64::new(0),
         producer_done: AtomicBool::new(false),
         copies: copies as u64,
+        per_copy: (0..copies).map(|_| AtomicU64::new(0)).collect(),
     });
     let ready = Arc::new(Barrier::new(plan.len() + 1));
     // Readers stop at the latest after the producer's run plus the drain time
@@ -477,7 +500,7 @@ pub async fn run(ctx: &Ctx, shards: &[String], opts: &E2eOpts) -> Result<E2eRepo
             spawn_reader(
                 ctx.clone(),
                 s.clone(),
-                c.clone(),
+                c.clone().map(|c| (c, *copy)),
                 shared.clone(),
                 ready.clone(),
                 opts.poll,
@@ -549,6 +572,29 @@ mod tests {
         encode_header(&mut buf, 0xDEAD_BEEF, 42, 1_234_567);
         assert_eq!(decode_header(&buf, 0xDEAD_BEEF), Some((42, 1_234_567)));
         assert_eq!(buf[HEADER_LEN], 0xAA, "filler after the header is kept");
+    }
+
+    #[test]
+    fn a_push_consumer_with_its_whole_copy_is_done_before_the_others() {
+        let shared = Shared {
+            base: Instant::now(),
+            tag: 1,
+            acked: AtomicU64::new(3),
+            received: AtomicU64::new(4),
+            producer_done: AtomicBool::new(false),
+            copies: 2,
+            per_copy: vec![AtomicU64::new(3), AtomicU64::new(1)],
+        };
+        // Not while the producer may still acknowledge more.
+        assert!(!shared.copy_received(0));
+        shared.producer_done.store(true, Ordering::Release);
+        assert!(shared.copy_received(0));
+        assert!(!shared.copy_received(1));
+        assert!(!shared.copy_received(2), "no such copy");
+        assert!(!shared.all_received());
+        shared.per_copy[1].store(3, Ordering::Release);
+        shared.received.store(6, Ordering::Release);
+        assert!(shared.copy_received(1) && shared.all_received());
     }
 
     #[test]

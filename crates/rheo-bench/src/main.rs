@@ -13,6 +13,8 @@ mod disk;
 mod e2e;
 #[cfg(test)]
 mod fake;
+mod fanout;
+mod fanout_table;
 mod get;
 mod hist;
 mod procstat;
@@ -166,6 +168,47 @@ struct E2eArgs {
     push_consumers: usize,
 }
 
+#[derive(Args, Debug, Clone)]
+struct FanoutArgs {
+    /// Records per second written during each latency sub-phase.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds of load per latency sub-phase.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Producer tick (ms): one PutRecords per tick, so at 1 ms and 1,000 records/s each
+    /// request carries one record (the disk floor's "one durable write").
+    #[arg(long, default_value_t = 1)]
+    interval_ms: u64,
+    /// Largest request when the producer is behind its schedule.
+    #[arg(long, default_value_t = 10)]
+    max_batch: usize,
+    /// Payload bytes per record (at least 24).
+    #[arg(long, default_value_t = 1024)]
+    record_size: usize,
+    /// Push sub-phases: registered consumers in each (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 5, 20])]
+    consumers: Vec<usize>,
+    /// GetRecords consumer pause (µs) after an empty answer (as in `e2e`).
+    #[arg(long, default_value_t = 500)]
+    poll_us: u64,
+    /// Records written for the catch-up reads (0 = no catch-up).
+    #[arg(long, default_value_t = 200_000)]
+    catchup_records: u64,
+    /// Writer connections for the catch-up records.
+    #[arg(long, default_value_t = 4)]
+    catchup_connections: usize,
+    /// Upper bound (s) of each catch-up read.
+    #[arg(long, default_value_t = 120.0)]
+    catchup_timeout: f64,
+    /// Catch-up through SubscribeToShard before GetRecords (default: after).
+    #[arg(long)]
+    catchup_subscribe_first: bool,
+    /// Keep the streams afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// CreateStream (existing is fine) and wait until ACTIVE.
@@ -207,6 +250,10 @@ enum Cmd {
         #[arg(long)]
         keep: bool,
     },
+    /// Fan-out on a stream of one shard: put-to-push latency with N SubscribeToShard
+    /// consumers next to GetRecords put-to-get at the same pace, then a catch-up read from
+    /// TRIM_HORIZON through GetRecords and through SubscribeToShard.
+    Fanout(FanoutArgs),
     /// Sequential writes with fdatasync after each chunk: synced disk bandwidth.
     DiskBaseline {
         /// Directory to write the scratch file in.
@@ -253,6 +300,16 @@ enum Cmd {
         /// Write the targets table here instead of printing it.
         #[arg(long)]
         targets_out: Option<PathBuf>,
+        /// `LABEL=FILE` of `fanout --json` lines: the fan-out tables (and targets).
+        #[arg(long = "fanout")]
+        fanout: Vec<String>,
+        /// File of `disk-baseline --json` lines: the durable floor of the fan-out targets
+        /// (one record's write + fdatasync at the producer's pace).
+        #[arg(long)]
+        fanout_floor: Option<PathBuf>,
+        /// Write the fan-out tables here instead of printing them.
+        #[arg(long)]
+        fanout_out: Option<PathBuf>,
     },
     /// Median of the number at a JSON pointer (e.g. `/put/records_per_sec`)
     /// over the JSON lines of a file.
@@ -499,7 +556,12 @@ async fn run(cli: Cli) -> Result<bool> {
             let e2e_report = e2e::run(&ctx, &shards, &ea.opts(g.smoke, popts.key_spread)).await?;
             print_e2e(&e2e_report);
             if !keep {
-                if let Err(e) = admin::teardown(&ctx, wait).await {
+                let gone = if ea.push_consumers > 0 {
+                    admin::teardown_with_consumers(&ctx, wait).await
+                } else {
+                    admin::teardown(&ctx, wait).await
+                };
+                if let Err(e) = gone {
                     tracing::warn!("teardown failed: {e:#}");
                 }
             }
@@ -527,6 +589,47 @@ async fn run(cli: Cli) -> Result<bool> {
             }
             if !ok {
                 eprintln!("VERIFICATION FAILED");
+            }
+            Ok(ok)
+        }
+        Cmd::Fanout(a) => {
+            let unique = format!(
+                "rheo-bench-fanout-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+            );
+            let ctx = make_ctx(&g, unique)?;
+            let mut opts = fanout::FanoutOpts {
+                rate: a.rate.max(1),
+                duration: secs(a.duration),
+                interval: Duration::from_millis(a.interval_ms.max(1)),
+                max_batch: a.max_batch.clamp(1, 500),
+                record_size: a.record_size.max(e2e::HEADER_LEN),
+                consumers: a.consumers.clone(),
+                poll: Duration::from_micros(a.poll_us),
+                catchup_records: a.catchup_records,
+                catchup_connections: a.catchup_connections.max(1),
+                catchup_timeout: secs(a.catchup_timeout),
+                subscribe_first: a.catchup_subscribe_first,
+                keep: a.keep,
+            };
+            if g.smoke {
+                opts.rate = opts.rate.min(200);
+                opts.duration = opts.duration.min(Duration::from_secs(1));
+                // Two push phases (1 and 2 consumers) show the per-consumer copies counted.
+                opts.consumers.truncate(2);
+                opts.consumers.iter_mut().for_each(|n| *n = (*n).min(2));
+                opts.catchup_records = opts.catchup_records.min(5_000);
+                opts.catchup_timeout = opts.catchup_timeout.min(Duration::from_secs(30));
+            }
+            let report = fanout::run(&ctx, &g.label, &opts).await?;
+            emit(g.json, &report)?;
+            let ok = report.ok();
+            if !ok {
+                eprintln!("FAN-OUT: a sub-phase failed or did not verify (see above)");
             }
             Ok(ok)
         }
@@ -562,6 +665,9 @@ async fn run(cli: Cli) -> Result<bool> {
             targets: subject,
             extra_out,
             targets_out,
+            fanout,
+            fanout_floor,
+            fanout_out,
         } => {
             let mut servers = Vec::new();
             for spec in runs {
@@ -627,16 +733,48 @@ async fn run(cli: Cli) -> Result<bool> {
             if !puts.is_empty() {
                 out(targets::extra_table(&puts), &extra_out)?;
             }
+            let mut fanouts: Vec<(String, Vec<fanout::FanoutReport>)> = Vec::new();
+            for spec in fanout {
+                let (label, path) = spec
+                    .split_once('=')
+                    .with_context(|| format!("--fanout {spec:?}: expected LABEL=FILE"))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+                let rows = text
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with('{'))
+                    .map(serde_json::from_str::<fanout::FanoutReport>)
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_context(|| format!("parsing {path}"))?;
+                if !rows.is_empty() {
+                    fanouts.push((label.to_string(), rows));
+                }
+            }
+            let floor = match fanout_floor {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    fanout_table::floor_from_lines(
+                        text.lines().filter(|l| l.trim_start().starts_with('{')),
+                    )
+                    .with_context(|| format!("parsing {}", path.display()))?
+                }
+                None => None,
+            };
+            if !fanouts.is_empty() {
+                out(fanout_table::tables(&fanouts, floor.as_ref()), &fanout_out)?;
+            }
             if let Some(subject) = subject {
                 let inputs = targets::Inputs {
                     all: &servers,
                     puts: &puts,
                     disk: &disk,
                 };
-                out(
-                    targets::targets_table(&targets::checks(&inputs, &subject)),
-                    &targets_out,
-                )?;
+                let mut checks = targets::checks(&inputs, &subject);
+                if !fanouts.is_empty() {
+                    checks.extend(fanout_table::checks(&fanouts, floor.as_ref(), &subject));
+                }
+                out(targets::targets_table(&checks), &targets_out)?;
             }
             Ok(true)
         }

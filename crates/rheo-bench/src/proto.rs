@@ -47,6 +47,10 @@ pub fn stream_only_body(stream: &str) -> Bytes {
     json_bytes(serde_json::json!({"StreamName": stream}))
 }
 
+pub fn delete_stream_enforced_body(stream: &str) -> Bytes {
+    json_bytes(serde_json::json!({"StreamName": stream, "EnforceConsumerDeletion": true}))
+}
+
 pub fn describe_stream_body(stream: &str, exclusive_start: Option<&str>) -> Bytes {
     match exclusive_start {
         Some(s) => {
@@ -255,11 +259,20 @@ pub fn describe_consumer_body(stream_arn: &str, name: &str) -> Bytes {
 }
 
 pub fn subscribe_body(consumer_arn: &str, shard: &str) -> Bytes {
+    subscribe_body_at(consumer_arn, shard, "LATEST", None)
+}
+
+/// SubscribeToShard from `kind` (LATEST, TRIM_HORIZON, AFTER_SEQUENCE_NUMBER with `seq`).
+pub fn subscribe_body_at(consumer_arn: &str, shard: &str, kind: &str, seq: Option<&str>) -> Bytes {
+    let mut position = serde_json::json!({"Type": kind});
+    if let Some(seq) = seq {
+        position["SequenceNumber"] = serde_json::Value::from(seq);
+    }
     Bytes::from(
         serde_json::json!({
             "ConsumerARN": consumer_arn,
             "ShardId": shard,
-            "StartingPosition": {"Type": "LATEST"},
+            "StartingPosition": position,
         })
         .to_string(),
     )
@@ -285,4 +298,7 @@ pub struct ConsumerDescription {
 pub struct SubscribeEvent {
     #[serde(default)]
     pub records: Vec<ReadRecord>,
+    /// Where a new subscription resumes (AFTER_SEQUENCE_NUMBER) to miss nothing.
+    #[serde(default)]
+    pub continuation_sequence_number: Option<String>,
 }

@@ -12,6 +12,10 @@ use crate::summary::{median, median_row, Row};
 pub const HALF_RATE: &str = "half-rate";
 pub const SMALL: &str = "100B";
 pub const LARGE: &str = "256KiB";
+/// The main put workload against enough shards that nothing is throttled, with the server's
+/// throughput limits on and off.
+pub const LIMITS_ON: &str = "limits-on";
+pub const LIMITS_OFF: &str = "limits-off";
 
 /// Figures of one `put --json` run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -299,6 +303,42 @@ pub fn checks(inputs: &Inputs<'_>, subject: &str) -> Vec<Check> {
             met: None,
         },
     });
+    let (on, off) = (
+        find_put(inputs, subject, LIMITS_ON),
+        find_put(inputs, subject, LIMITS_OFF),
+    );
+    let target =
+        "put records/s with throughput limits on (nothing throttled) within 5% of limits off"
+            .to_string();
+    v.push(match (on, off) {
+        (Some(on), Some(off)) if off.rps > 0.0 => {
+            let ratio = on.rps / off.rps;
+            Check {
+                target,
+                measured: format!(
+                    "{:.0} vs {:.0} rec/s: {:.1}%{}",
+                    on.rps,
+                    off.rps,
+                    100.0 * ratio,
+                    if on.errors > 0 {
+                        format!(
+                            "; {} records refused or requests failed with limits on: add shards",
+                            on.errors
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+                // Throttled records would make it a different workload, not a cleaner figure.
+                met: Some(ratio >= 0.95 && on.errors == 0),
+            }
+        }
+        _ => Check {
+            target,
+            measured: "not measured".into(),
+            met: None,
+        },
+    });
     v
 }
 
@@ -486,7 +526,9 @@ mod tests {
                 Some(false),
                 Some(true),
                 Some(false),
-                Some(true)
+                Some(true),
+                // No limits-on/off runs given.
+                None
             ],
             "{c:#?}"
         );
@@ -510,6 +552,41 @@ mod tests {
         );
         assert_eq!(alone.iter().filter(|c| c.met.is_some()).count(), 2);
         assert!(targets_table(&alone).contains("not measured"));
+        // Limits on vs off: 96% of the rate is within 5%, unless records were refused.
+        let limits = |on_errors: u64| {
+            let mut on = put_row(96_000.0, 96.0, None);
+            on.errors = on_errors;
+            vec![
+                ("rheo".to_string(), LIMITS_ON.to_string(), vec![on]),
+                (
+                    "rheo".to_string(),
+                    LIMITS_OFF.to_string(),
+                    vec![put_row(100_000.0, 100.0, None)],
+                ),
+            ]
+        };
+        let last = |puts: &[(String, String, Vec<PutRow>)]| {
+            checks(
+                &Inputs {
+                    all: &all,
+                    puts,
+                    disk: &disk,
+                },
+                "rheo",
+            )
+            .pop()
+            .unwrap()
+        };
+        let clean = last(&limits(0));
+        assert_eq!(clean.met, Some(true), "{clean:?}");
+        assert!(clean.measured.contains("96.0%"), "{}", clean.measured);
+        let throttled = last(&limits(12));
+        assert_eq!(throttled.met, Some(false), "{throttled:?}");
+        assert!(
+            throttled.measured.contains("12 records refused"),
+            "{}",
+            throttled.measured
+        );
         let x = extra_table(&puts);
         assert!(
             x.contains("| rheo | half-rate | 1 | 60000 | 61.0 | 1.0 / 5.0 | 2.0 / 12.0 | 50000 |"),
