@@ -78,8 +78,7 @@ pub(crate) struct ShardMeter {
 /// What the scaler remembers of a stream between looks (touched only by the scaler).
 #[derive(Debug, Default)]
 struct ScaleState {
-    /// Start of the window the meters are counting now; `None` until the first look, which
-    /// measures from the stream's creation.
+    /// Start of the window the meters are counting now; `None` until the first look.
     window_start_ms: Option<i64>,
     /// Highest load (in shards) seen, and when.
     peak: f64,
@@ -182,6 +181,11 @@ impl Streams {
         // Serialised with every administrative operation, as a user's reshard is.
         let _admin = self.inner.admin.lock().await;
         for handle in self.handles() {
+            // A stream whose CREATING or UPDATING time is up is ACTIVE, and measured, now.
+            if let Err(e) = self.settle(&handle).await {
+                tracing::warn!(error = %e, "could not complete a stream transition");
+                continue;
+            }
             if let Err(e) = self.scale_stream(&handle).await {
                 tracing::warn!(error = %e, "on-demand scaling failed");
             }
@@ -315,7 +319,18 @@ impl Streams {
     /// stream's read lock.
     fn decide(&self, state: &StreamState, now: i64, config: &ScaleConfig) -> Option<Change> {
         let mut scale = state.meters.scale.lock();
-        let start = scale.window_start_ms.unwrap_or(state.meta.created_ms);
+        // A stream is judged on whole windows only: the first look (after creation, a restart
+        // or a switch to on-demand) starts one, so a part-measured window never splits or
+        // merges anything.
+        let Some(start) = scale.window_start_ms else {
+            scale.window_start_ms = Some(now);
+            for m in state.meters.shards.values() {
+                m.records.store(0, Ordering::Relaxed);
+                m.bytes.store(0, Ordering::Relaxed);
+                m.throttled.store(0, Ordering::Relaxed);
+            }
+            return None;
+        };
         let elapsed_ms = now - start;
         if elapsed_ms <= 0 {
             return None;
@@ -468,6 +483,8 @@ mod tests {
         };
         s.create_stream(ctx, req).await.unwrap();
         clock.advance_ms(101);
+        // The scaler's first look starts the stream's first window.
+        s.scale_on_demand().await;
     }
 
     /// Puts `count` small records to the shard of a 4-shard stream owning the start of the
@@ -515,13 +532,13 @@ mod tests {
     async fn the_hottest_shard_splits_at_its_midpoint_within_twice_the_peak() {
         let (s, clock, ctx) = setup(false);
         create(&s, &clock, &ctx, "od", StreamMode::OnDemand).await;
-        // One second (from creation) at 950 + 700 + 700 records/s: a load of 2.35 shards, so
+        // One second at 950 + 700 + 700 records/s: a load of 2.35 shards, so
         // the bound is ceil(4.7) = 5 shards: one split, of the hottest shard, although three
         // are hot.
         put_to(&s, &ctx, "od", 0, 950).await;
         put_to(&s, &ctx, "od", 1, 700).await;
         put_to(&s, &ctx, "od", 2, 700).await;
-        clock.set_ms(T0 + 1000);
+        clock.set_ms(T0 + 1101);
         s.scale_on_demand().await;
         let all = shards(&s, &ctx, "od").await;
         assert_eq!(all.len(), 6);
@@ -580,7 +597,7 @@ mod tests {
         for q in 0..4 {
             put_to(&s, &ctx, "od", q, 1000).await;
         }
-        clock.set_ms(T0 + 1000);
+        clock.set_ms(T0 + 1101);
         s.scale_on_demand().await;
         // Load 4 shards: bound 8, every shard hot, every shard split.
         let all = shards(&s, &ctx, "od").await;
@@ -663,7 +680,7 @@ mod tests {
                 let out = s.put_records(&ctx, &target, batch(key, 450)).await.unwrap();
                 assert_eq!(out.failed_count, 0);
             }
-            clock.set_ms(T0 + 1000 * (second + 1));
+            clock.set_ms(T0 + 101 + 1000 * (second + 1));
         }
         // Over the 4 s window shard 0 used 25 % of its limit, but it was throttled: hot, and
         // the hottest. The load is 0.25 + 3 * 0.9 = 2.95 shards, a bound of 6: two splits.
@@ -685,7 +702,7 @@ mod tests {
         for q in 0..4 {
             put_to(&s, &ctx, "od", q, 1000).await;
         }
-        clock.set_ms(T0 + 1000);
+        clock.set_ms(T0 + 1101);
         s.scale_on_demand().await;
         assert_eq!(open(&shards(&s, &ctx, "od").await).len(), 8);
         // Quiet from now on. Before the delay has passed nothing merges.
@@ -725,7 +742,7 @@ mod tests {
         for q in 0..4 {
             put_to(&s, &ctx, "od", q, 1000).await;
         }
-        clock.set_ms(T0 + 1000);
+        clock.set_ms(T0 + 1101);
         s.scale_on_demand().await;
         let all = shards(&s, &ctx, "od").await;
         let keys: Vec<String> = open(&all)
@@ -759,7 +776,7 @@ mod tests {
         for q in 0..4 {
             put_to(&s, &ctx, "prov", q, 1500).await;
         }
-        clock.set_ms(T0 + 1000);
+        clock.set_ms(T0 + 1101);
         s.scale_on_demand().await;
         clock.advance_ms(10 * SCALE_DOWN_MS);
         s.scale_on_demand().await;
@@ -781,7 +798,7 @@ mod tests {
         for q in 0..4 {
             put_to(&s, &ctx, "od", q, 1000).await;
         }
-        clock.set_ms(T0 + 1000);
+        clock.set_ms(T0 + 1101);
         s.scale_on_demand().await;
         assert_eq!(open(&shards(&s, &ctx, "od").await).len(), 6);
     }
@@ -812,10 +829,11 @@ mod tests {
             .await
             .unwrap();
             clock.advance_ms(501);
+            s.scale_on_demand().await;
             for q in 0..4 {
                 put_to(&s, &ctx, "od", q, 1000).await;
             }
-            clock.set_ms(T0 + 1000);
+            clock.set_ms(T0 + 1501);
             s.scale_on_demand().await;
             let all = shards(&s, &ctx, "od").await;
             assert_eq!(open(&all).len(), 8);
