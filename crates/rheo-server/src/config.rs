@@ -464,6 +464,46 @@ mod tests {
     }
 
     #[test]
+    fn on_demand_scaling_settings_from_flags_file_and_defaults() {
+        let s = parse(&[]).resolve().unwrap();
+        assert_eq!(
+            (
+                s.on_demand_scale_interval_ms,
+                s.on_demand_scale_down_ms,
+                s.on_demand_hot_percent
+            ),
+            (60_000, 86_400_000, 50)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(
+            &path,
+            "on-demand-scale-interval-ms = 1000\non-demand-scale-down-ms = 5000\non-demand-hot-percent = 80\n",
+        )
+        .unwrap();
+        let s = parse(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--on-demand-scale-interval-ms",
+            "250",
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            (
+                s.on_demand_scale_interval_ms,
+                s.on_demand_scale_down_ms,
+                s.on_demand_hot_percent
+            ),
+            (250, 5000, 80)
+        );
+        assert!(parse(&["--on-demand-hot-percent", "0"]).resolve().is_err());
+        assert!(parse(&["--on-demand-scale-interval-ms", "0"])
+            .resolve()
+            .is_err());
+    }
+
+    #[test]
     fn sizes_take_units_as_the_help_writes_them() {
         for (text, bytes) in [
             ("16MiB", 16 << 20),
