@@ -198,6 +198,8 @@ impl Streams {
         let (change, region) = {
             let state = handle.read().await;
             if state.gone || state.meta.mode != StreamMode::OnDemand {
+                // Should it become on-demand, its first window starts at the next look.
+                state.meters.scale.lock().window_start_ms = None;
                 return Ok(());
             }
             // A stream in a transition (CREATING, UPDATING, DELETING) keeps counting; the
@@ -782,6 +784,29 @@ mod tests {
         s.scale_on_demand().await;
         let all = shards(&s, &ctx, "prov").await;
         assert_eq!((all.len(), open(&all).len()), (4, 4));
+    }
+
+    #[tokio::test]
+    async fn a_stream_switched_to_on_demand_scales_from_its_first_whole_window() {
+        let (s, clock, ctx) = setup(false);
+        create(&s, &clock, &ctx, "sw", StreamMode::Provisioned).await;
+        // Load while provisioned is not metered; the first look after the switch starts a window.
+        for q in 0..4 {
+            put_to(&s, &ctx, "sw", q, 1000).await;
+        }
+        s.update_stream_mode(&ctx, &StreamTarget::name("sw"), StreamMode::OnDemand)
+            .await
+            .unwrap();
+        clock.advance_ms(101);
+        s.scale_on_demand().await;
+        let all = shards(&s, &ctx, "sw").await;
+        assert_eq!((all.len(), open(&all).len()), (4, 4));
+        for q in 0..4 {
+            put_to(&s, &ctx, "sw", q, 1000).await;
+        }
+        clock.advance_ms(1000);
+        s.scale_on_demand().await;
+        assert_eq!(open(&shards(&s, &ctx, "sw").await).len(), 8);
     }
 
     #[tokio::test]
