@@ -73,6 +73,17 @@ pub struct ServeArgs {
     /// 2 MiB/s (ProvisionedThroughputExceededException past them): on/off, true/false [default: off].
     #[arg(long, env = "RHEO_THROUGHPUT_LIMITS", value_parser = BoolishValueParser::new())]
     pub throughput_limits: Option<bool>,
+    /// How often on-demand streams are looked at for scaling, in ms [default: 60000].
+    #[arg(long, env = "RHEO_ON_DEMAND_SCALE_INTERVAL_MS")]
+    pub on_demand_scale_interval_ms: Option<u64>,
+    /// How long two adjacent shards of an on-demand stream stay cold before they are merged,
+    /// and how long a peak counts, in ms [default: 86400000, 24 hours].
+    #[arg(long, env = "RHEO_ON_DEMAND_SCALE_DOWN_MS")]
+    pub on_demand_scale_down_ms: Option<u64>,
+    /// Share (percent) of a shard's write limit at which an on-demand shard is hot and split
+    /// [default: 50].
+    #[arg(long, env = "RHEO_ON_DEMAND_HOT_PERCENT")]
+    pub on_demand_hot_percent: Option<u32>,
     /// Open shards allowed per account and region [default: 500].
     #[arg(long, alias = "shardLimit", env = "RHEO_SHARD_LIMIT")]
     pub shard_limit: Option<u32>,
@@ -126,6 +137,9 @@ pub struct Settings {
     pub subscription_ms: u64,
     pub throughput_limits: bool,
     pub shard_limit: u32,
+    pub on_demand_scale_interval_ms: u64,
+    pub on_demand_scale_down_ms: u64,
+    pub on_demand_hot_percent: u32,
     pub account_id: String,
     pub max_body_bytes: usize,
     pub direct_io: bool,
@@ -166,6 +180,22 @@ impl ServeArgs {
         anyhow::ensure!(
             writer_queue_bytes_max > 0,
             "--writer-queue-bytes-max must be at least 1 byte"
+        );
+        let on_demand_scale_interval_ms = self
+            .on_demand_scale_interval_ms
+            .or(file.on_demand_scale_interval_ms)
+            .unwrap_or(60_000);
+        anyhow::ensure!(
+            on_demand_scale_interval_ms > 0,
+            "--on-demand-scale-interval-ms must be at least 1"
+        );
+        let on_demand_hot_percent = self
+            .on_demand_hot_percent
+            .or(file.on_demand_hot_percent)
+            .unwrap_or(50);
+        anyhow::ensure!(
+            (1..=100).contains(&on_demand_hot_percent),
+            "--on-demand-hot-percent must be 1 to 100"
         );
         Ok(Settings {
             host: self
@@ -208,6 +238,12 @@ impl ServeArgs {
                 .or(file.throughput_limits)
                 .unwrap_or(false),
             shard_limit: self.shard_limit.or(file.shard_limit).unwrap_or(500),
+            on_demand_scale_interval_ms,
+            on_demand_scale_down_ms: self
+                .on_demand_scale_down_ms
+                .or(file.on_demand_scale_down_ms)
+                .unwrap_or(86_400_000),
+            on_demand_hot_percent,
             account_id,
             max_body_bytes: self
                 .max_body_bytes
@@ -425,6 +461,46 @@ mod tests {
             (s.port, s.shard_limit, s.fsync),
             (9001, 3, FsyncPolicy::Always)
         );
+    }
+
+    #[test]
+    fn on_demand_scaling_settings_from_flags_file_and_defaults() {
+        let s = parse(&[]).resolve().unwrap();
+        assert_eq!(
+            (
+                s.on_demand_scale_interval_ms,
+                s.on_demand_scale_down_ms,
+                s.on_demand_hot_percent
+            ),
+            (60_000, 86_400_000, 50)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(
+            &path,
+            "on-demand-scale-interval-ms = 1000\non-demand-scale-down-ms = 5000\non-demand-hot-percent = 80\n",
+        )
+        .unwrap();
+        let s = parse(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--on-demand-scale-interval-ms",
+            "250",
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            (
+                s.on_demand_scale_interval_ms,
+                s.on_demand_scale_down_ms,
+                s.on_demand_hot_percent
+            ),
+            (250, 5000, 80)
+        );
+        assert!(parse(&["--on-demand-hot-percent", "0"]).resolve().is_err());
+        assert!(parse(&["--on-demand-scale-interval-ms", "0"])
+            .resolve()
+            .is_err());
     }
 
     #[test]

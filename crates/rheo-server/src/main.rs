@@ -107,6 +107,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         subscription_ms: settings.subscription_ms as i64,
         throughput_limits: settings.throughput_limits,
         shard_limit: settings.shard_limit,
+        on_demand: rheo_streams::ScaleConfig {
+            hot_percent: settings.on_demand_hot_percent,
+            scale_down_ms: i64::try_from(settings.on_demand_scale_down_ms).unwrap_or(i64::MAX),
+        },
         ..rheo_streams::Config::default()
     };
     let faults = rheo_api_kinesis::faults::Faults::new(settings.faults.clone())
@@ -129,6 +133,20 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         faults,
     });
 
+    // On-demand streams scale on their own clock: AWS reacts in minutes, tests in seconds.
+    let scaler = {
+        let streams = streams.clone();
+        let every = std::time::Duration::from_millis(settings.on_demand_scale_interval_ms);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                streams.scale_on_demand().await;
+            }
+        })
+    };
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(TICK_INTERVAL);
         let mut idle = memory::IdleTrim::default();
@@ -162,6 +180,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .await;
     ticker.abort();
+    scaler.abort();
     store.sync().await.context("final fsync")?;
     tracing::info!("stopped");
     Ok(())

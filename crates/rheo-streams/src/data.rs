@@ -234,6 +234,7 @@ impl Streams {
                 ));
             }
         }
+        crate::autoscale::record_put(&state, &slots, &refused, ENTRY_HEADER_LEN);
         let mut batches: Vec<(u64, LogId, Batch, Vec<u32>)> = slots
             .into_iter()
             .map(|(shard, log, n, bytes)| {

@@ -8,6 +8,7 @@
 
 pub mod account;
 mod admin;
+pub mod autoscale;
 pub mod catalog;
 pub mod clock;
 mod consumers;
@@ -31,6 +32,7 @@ pub mod types;
 
 pub use account::{Commitment, CommitmentStatus};
 pub use admin::SHARD_LEVEL_METRICS;
+pub use autoscale::ScaleConfig;
 pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::java_date;
 pub use error::KinesisError;

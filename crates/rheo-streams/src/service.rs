@@ -49,6 +49,8 @@ pub struct Config {
     /// Open shards per account and region.
     pub shard_limit: u32,
     pub on_demand_stream_limit: u32,
+    /// How on-demand streams scale by themselves (`autoscale.rs`).
+    pub on_demand: crate::autoscale::ScaleConfig,
 }
 
 impl Default for Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             throughput_limits: false,
             shard_limit: crate::limits::OPEN_SHARDS_PER_REGION_DEFAULT,
             on_demand_stream_limit: crate::limits::ON_DEMAND_STREAMS_PER_REGION_MAX,
+            on_demand: Default::default(),
         }
     }
 }
@@ -87,6 +90,8 @@ pub(crate) struct StreamState {
     /// Records placed so far by AUTO distribution: the next one goes to the open shard this
     /// counts to (round robin). Not persisted: evenness, not a particular order, is the promise.
     pub spread: std::sync::atomic::AtomicU64,
+    /// Per-shard write meters and the scaler's memory (on-demand streams, `autoscale.rs`).
+    pub meters: crate::autoscale::Meters,
 }
 
 impl StreamState {
@@ -97,6 +102,7 @@ impl StreamState {
             gone: false,
             throttle: Default::default(),
             spread: std::sync::atomic::AtomicU64::new(0),
+            meters: Default::default(),
         };
         state.rebuild_routes();
         state
@@ -114,6 +120,7 @@ impl StreamState {
             })
             .collect();
         routes.sort_by_key(|r| r.start);
+        self.meters.track(routes.iter().map(|r| r.shard_index));
         self.routes = routes;
     }
 
