@@ -6,6 +6,7 @@ per-record PutRecords ErrorCode/ErrorMessage (refused records written nowhere), 
 LimitExceeded, and UpdateShardCount's ten scalings a day.
 """
 
+import concurrent.futures
 import time
 
 import pytest
@@ -61,7 +62,7 @@ def test_past_a_shards_write_limit_records_and_put_record_are_refused(kinesis_li
     name = limited_stream(1)
     expected = f"Rate exceeded for shard {SHARD0} in stream {name} under account {ACCOUNT}."
     admitted = refused = 0
-    for chunk in range(3):
+    for chunk in range(4):
         r = kinesis_limited.put_records(StreamName=name, Records=[
             {"Data": b"x", "PartitionKey": f"k{chunk}-{i}"} for i in range(500)])
         for rec in r["Records"]:
@@ -73,27 +74,51 @@ def test_past_a_shards_write_limit_records_and_put_record_are_refused(kinesis_li
             else:
                 admitted += 1
         assert r["FailedRecordCount"] == sum("ErrorCode" in x for x in r["Records"])
-    # 1,500 records in well under a second: a second's budget (1,000 and what refilled
+    # 2,000 records in well under a second: a second's budget (1,000 and what refilled
     # meanwhile) goes in, the rest is refused.
-    assert 1000 <= admitted < 1500 and refused == 1500 - admitted, (admitted, refused)
-    assert_error(kinesis_limited.put_record, "ProvisionedThroughputExceededException", expected,
-                 StreamName=name, Data=b"late", PartitionKey="k")
+    assert 1000 <= admitted < 2000 and refused == 2000 - admitted, (admitted, refused)
     # Nothing refused was written.
     it = kinesis_limited.get_shard_iterator(StreamName=name, ShardId=SHARD0,
                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     got = kinesis_limited.get_records(ShardIterator=it)["Records"]
     assert len(got) == admitted
+    # Bytes: 1 MiB a second. Of three 1 MiB PutRecord calls in a row, one is refused.
+    errors = []
+    for _ in range(3):
+        try:
+            kinesis_limited.put_record(StreamName=name, Data=b"y" * (1024 * 1024 - 1),
+                                       PartitionKey="k")
+        except ClientError as e:
+            errors.append((e.response["Error"]["Code"], e.response["Error"]["Message"],
+                           e.response["ResponseMetadata"]["HTTPStatusCode"]))
+    assert errors, "three 1 MiB records in a row were all admitted"
+    assert set(errors) == {("ProvisionedThroughputExceededException", expected, 400)}, errors
 
 
-def test_a_sixth_get_records_in_a_second_is_refused(kinesis_limited, limited_stream):
+def test_get_records_past_five_calls_a_second_is_refused(kinesis_limited, limited_stream):
     name = limited_stream(1)
     it = kinesis_limited.get_shard_iterator(StreamName=name, ShardId=SHARD0,
                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    for _ in range(5):
-        kinesis_limited.get_records(ShardIterator=it)
-    assert_error(kinesis_limited.get_records, "ProvisionedThroughputExceededException",
-                 f"Rate exceeded for Shard - {SHARD0} in stream {name} under account {ACCOUNT}.",
-                 ShardIterator=it)
+    # Twelve calls at once from as many threads: a slow (debug, loaded) client sending them one
+    # after the other might never pass five a second.
+    def call(_):
+        try:
+            kinesis_limited.get_records(ShardIterator=it)
+            return None
+        except ClientError as e:
+            return e.response["Error"]["Code"], e.response["Error"]["Message"]
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(call, range(12)))
+    elapsed = time.monotonic() - start
+    served = results.count(None)
+    errors = {r for r in results if r is not None}
+    assert errors == {("ProvisionedThroughputExceededException",
+                       f"Rate exceeded for Shard - {SHARD0} in stream {name} under account "
+                       f"{ACCOUNT}.")}, results
+    # Five at once, and five a second after that (one more for rounding).
+    assert 5 <= served <= 5 + 5 * elapsed + 1, (served, elapsed)
     time.sleep(0.25)
     kinesis_limited.get_records(ShardIterator=it)
 
