@@ -149,7 +149,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         address = %local,
         storage = %settings.storage_label(),
         fsync = %settings.fsync,
-        throughput_limits = if settings.throughput_limits { "on" } else { "off" },
+        throughput_limits = %if settings.throughput_limits { "on" } else { "off" },
         "rheo ready"
     );
     println!("rheo ready on http://{local}");
