@@ -219,7 +219,8 @@ bench() { "$bench_bin" --endpoint "$endpoint" --stream "$1" "${@:2}"; }
 bench_bg() { exec "$bench_bin" --endpoint "$endpoint" --stream "$1" "${@:2}"; }
 
 # --- phases 1-3 ----------------------------------------------------------------------------------
-serve_args=(--create-stream-ms 0)
+# Limits off: the put load runs far past AWS's per-shard rates.
+serve_args=(--create-stream-ms 0 --throughput-limits off)
 data="$work/data"
 gib_bytes=$((1024 * 1024 * 1024))
 log "phase 1: empty server, then ${peak_secs}s of put load"
@@ -345,7 +346,7 @@ rm -rf "$data"
 # --- phase 4: many streams -----------------------------------------------------------------------
 if [ "$streams" -gt 0 ]; then
   log "phase 4: $streams streams x 10 shards"
-  serve_args=(--create-stream-ms 0 --shard-limit $((streams * 10 + 100)))
+  serve_args=(--create-stream-ms 0 --throughput-limits off --shard-limit $((streams * 10 + 100)))
   data="$work/data-streams"
   port=""
   start_server "$data"

@@ -84,7 +84,8 @@ start_server() {
   DATA="$WORK/data-$1"
   local fs=()
   [ -n "$FSYNC" ] && fs=(--fsync "$FSYNC")
-  "$RHEO" serve --port 0 --data-dir "$DATA" "${fs[@]}" --create-stream-ms 50 --delete-stream-ms 50 \
+  # Limits off: the sweep measures the server's ceiling, far past AWS's per-shard rates.
+  "$RHEO" serve --port 0 --data-dir "$DATA" "${fs[@]}" --throughput-limits off --create-stream-ms 50 --delete-stream-ms 50 \
     >"$WORK/$1.server.out" 2>"$WORK/$1.server.err" &
   SERVER_PID=$!
   local i

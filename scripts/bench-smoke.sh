@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib/start-rheo.sh
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-start_rheo target/debug/rheo "$work" --create-stream-ms 50 --delete-stream-ms 50 --consumer-status-ms 50
+# Limits off: the smoke run puts as fast as it can, far past a shard's 1,000 records/s.
+start_rheo target/debug/rheo "$work" --create-stream-ms 50 --delete-stream-ms 50 --consumer-status-ms 50 --throughput-limits off
 target/debug/rheo-bench --endpoint "$endpoint" --server-pid "$pid" --smoke all
 # Paced put (open loop at a fixed offered rate): runs, reports its target rate and acknowledges
 # records; latency from schedule is reported next to latency from send.

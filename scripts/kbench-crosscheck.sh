@@ -45,7 +45,8 @@ for name in rheo ferrokinesis kinesalite; do
   case $name in
     rheo)
       DATA="$(mktemp -d "$WORK/rheo-data.XXXXXX")"
-      "$REPO/target/release/rheo" serve --port "$port" --data-dir "$DATA" >/dev/null 2>&1 & ;;
+      # Limits off: kbench puts as fast as it can, past AWS's per-shard rates.
+      "$REPO/target/release/rheo" serve --port "$port" --data-dir "$DATA" --throughput-limits off >/dev/null 2>&1 & ;;
     ferrokinesis)
       [ -x "$WORK/ferrokinesis/bin/ferrokinesis" ] || { echo "skip $name: not installed" >&2; continue; }
       "$WORK/ferrokinesis/bin/ferrokinesis" --port "$port" --create-stream-ms 50 \

@@ -27,7 +27,8 @@ work=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-target/release/rheo serve --port 0 --data-dir "$work/data" --create-stream-ms 0 >"$work/out" 2>"$work/err" &
+# Limits off: the profile puts and reads as fast as it can, past AWS's per-shard rates.
+target/release/rheo serve --port 0 --data-dir "$work/data" --create-stream-ms 0 --throughput-limits off >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q 'rheo ready on' "$work/out" 2>/dev/null && break; sleep 0.1; done
 endpoint=$(grep -o 'http://[0-9.:]*' "$work/out" | head -n 1)

@@ -83,12 +83,18 @@ def rheo_server(**flags):
     """Runs a fresh Rheo server (on the storage RHEO_BLACKBOX_STORAGE names) with the suite's
     short timings, overridden or extended by `flags` (`subscription_ms="30000"` is
     `--subscription-ms 30000`), yields its endpoint, and stops it. For tests that need settings
-    the session's server does not have."""
+    the session's server does not have. A flag set to None is left out.
+
+    AWS's throughput limits are off here, as on the session's server: its tests poll
+    DescribeStream in tight loops, put megabytes at once and read back at once, far past AWS's
+    rates. `throughput_limits=None` starts a server at the default (limits on)."""
     settings = {
         "create_stream_ms": "100", "delete_stream_ms": "100", "update_stream_ms": "100",
-        "consumer_status_ms": "100", "subscription_ms": "3000", **flags,
+        "consumer_status_ms": "100", "subscription_ms": "3000", "throughput_limits": "off",
+        **flags,
     }
-    setting_args = [a for k, v in settings.items() for a in ("--" + k.replace("_", "-"), str(v))]
+    setting_args = [a for k, v in settings.items() if v is not None
+                    for a in ("--" + k.replace("_", "-"), str(v))]
     binary = os.environ.get("RHEO_BIN", os.path.join(REPO, "target", "debug", "rheo"))
     if not os.path.exists(binary):
         pytest.fail(f"Rheo binary not found at {binary}: build it or set RHEO_BIN / RHEO_ENDPOINT")
@@ -141,6 +147,16 @@ def endpoint():
         yield url
 
 
+@pytest.fixture(scope="session")
+def limits_endpoint():
+    """A server started with no --throughput-limits flag at all, so that the tests of the
+    limits prove they are on by default (skipped against an external endpoint)."""
+    if os.environ.get("RHEO_ENDPOINT"):
+        pytest.skip("needs its own server binary")
+    with rheo_server(throughput_limits=None) as url:
+        yield url
+
+
 def make_client(endpoint, validate=True, retries=None):
     """A boto3 Kinesis client for `endpoint`; by default one attempt per call, so a test sees
     each answer as the server gave it. `retries` is botocore's retry config (mode, attempts)."""
@@ -166,6 +182,12 @@ def kinesis(endpoint):
 
 
 @pytest.fixture(scope="session")
+def kinesis_limited(limits_endpoint):
+    """boto3 client of the server at the default settings, AWS's limits on."""
+    return make_client(limits_endpoint)
+
+
+@pytest.fixture(scope="session")
 def kinesis_nv(endpoint):
     """boto3 client with botocore's parameter validation off, so that invalid values
     reach the server and its own validation is what gets tested."""
@@ -175,10 +197,9 @@ def kinesis_nv(endpoint):
 # --------------------------------------------------------------------------- stream factory
 
 
-@pytest.fixture
-def stream(kinesis):
-    """Factory: stream(shard_count=1, **create_kwargs) -> name; created, waited ACTIVE,
-    and deleted (and waited gone) at teardown so tests stay independent."""
+def _stream_factory(kinesis):
+    """stream(shard_count=1, **create_kwargs) -> name on `kinesis`'s server; created, waited
+    ACTIVE, and deleted (and waited gone) at teardown so tests stay independent."""
     created = []
 
     def make(shard_count=1, name=None, wait=True, **kwargs):
@@ -207,6 +228,18 @@ def stream(kinesis):
             wait_gone(kinesis, name)
         except (AssertionError, ClientError):
             pass
+
+
+@pytest.fixture
+def stream(kinesis):
+    """Factory: stream(shard_count=1, **create_kwargs) -> name (see _stream_factory)."""
+    yield from _stream_factory(kinesis)
+
+
+@pytest.fixture
+def limited_stream(kinesis_limited):
+    """The stream factory on the server at the default settings (limits on)."""
+    yield from _stream_factory(kinesis_limited)
 
 
 # --------------------------------------------------------------------------- AWS CLI

@@ -30,7 +30,14 @@ def wait_status(kinesis, name, status="ACTIVE", timeout=15.0):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamStatus"]
+        try:
+            last = kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamStatus"]
+        except ClientError as e:
+            # A server with AWS's limits on allows 10 DescribeStream a second: wait as a client would.
+            if e.response["Error"]["Code"] != "LimitExceededException":
+                raise
+            time.sleep(0.2)
+            continue
         if last == status:
             return
         time.sleep(0.02)
@@ -45,6 +52,9 @@ def wait_gone(kinesis, name, timeout=15.0):
         except ClientError as e:
             if e.response["Error"]["Code"] == "ResourceNotFoundException":
                 return
+            if e.response["Error"]["Code"] == "LimitExceededException":
+                time.sleep(0.2)
+                continue
             raise
         time.sleep(0.02)
     raise AssertionError(f"stream {name} still exists after {timeout}s")

@@ -93,7 +93,9 @@ class Server:
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(
             [binary, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", data_dir,
-             "--create-stream-ms", "0", "--update-stream-ms", "0", *FSYNC],
+             "--create-stream-ms", "0", "--update-stream-ms", "0", *FSYNC,
+             # Limits off: the writers put as fast as they can, past a shard's 1,000 records/s.
+             "--throughput-limits", "off"],
             stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         self.host, self.port = self._wait_ready(30)

@@ -69,9 +69,12 @@ pub struct ServeArgs {
     /// How long a SubscribeToShard subscription lasts, in ms [default: 300000, AWS's 5 minutes].
     #[arg(long, env = "RHEO_SUBSCRIPTION_MS")]
     pub subscription_ms: Option<u64>,
-    /// AWS's per-shard limits: writes 1 MiB/s and 1,000 records/s, shared reads 5 calls/s and
-    /// 2 MiB/s (ProvisionedThroughputExceededException past them): on/off, true/false [default: off].
+    /// AWS's limits: per shard writes 1 MiB/s and 1,000 records/s, shared reads 5 calls/s and
+    /// 2 MiB/s (ProvisionedThroughputExceededException past them); control-plane call rates and
+    /// UpdateShardCount's 10 scalings per stream a day (LimitExceededException); all enforced
+    /// only while this is on: on/off, true/false, yes/no, 1/0 [default: on].
     #[arg(long, env = "RHEO_THROUGHPUT_LIMITS", value_parser = BoolishValueParser::new())]
+    #[serde(alias = "throughput_limits")]
     pub throughput_limits: Option<bool>,
     /// How often on-demand streams are looked at for scaling, in ms [default: 60000].
     #[arg(long, env = "RHEO_ON_DEMAND_SCALE_INTERVAL_MS")]
@@ -236,7 +239,7 @@ impl ServeArgs {
             throughput_limits: self
                 .throughput_limits
                 .or(file.throughput_limits)
-                .unwrap_or(false),
+                .unwrap_or(true),
             shard_limit: self.shard_limit.or(file.shard_limit).unwrap_or(500),
             on_demand_scale_interval_ms,
             on_demand_scale_down_ms: self
@@ -572,6 +575,57 @@ mod tests {
         assert!(
             Cli::try_parse_from(["rheo", "serve", "--writer-queue-bytes-max", "lots"]).is_err()
         );
+    }
+
+    #[test]
+    fn throughput_limits_are_on_by_default_and_switch_off_by_flag_env_or_file() {
+        assert!(
+            parse(&[]).resolve().unwrap().throughput_limits,
+            "on by default"
+        );
+        for (text, on) in [
+            ("off", false),
+            ("on", true),
+            ("0", false),
+            ("1", true),
+            ("no", false),
+            ("yes", true),
+            ("false", false),
+            ("true", true),
+        ] {
+            let s = parse(&["--throughput-limits", text]).resolve().unwrap();
+            assert_eq!(s.throughput_limits, on, "{text}");
+        }
+        assert!(Cli::try_parse_from(["rheo", "serve", "--throughput-limits", "maybe"]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        for text in ["throughput-limits = false\n", "throughput_limits = false\n"] {
+            std::fs::write(&path, text).unwrap();
+            let s = parse(&["--config", path.to_str().unwrap()])
+                .resolve()
+                .unwrap();
+            assert!(!s.throughput_limits, "{text}");
+        }
+        let s = parse(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--throughput-limits",
+            "on",
+        ])
+        .resolve()
+        .unwrap();
+        assert!(s.throughput_limits, "the flag wins over the file");
+        use clap::CommandFactory as _;
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("serve")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let at = help.find("--throughput-limits").unwrap();
+        let text = &help[at..];
+        let end = text.find("\n\n").unwrap_or(text.len());
+        assert!(text[..end].contains("[default: on]"), "{help}");
     }
 
     #[test]

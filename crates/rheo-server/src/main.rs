@@ -162,7 +162,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     });
 
-    tracing::info!(address = %local, storage = %settings.storage_label(), fsync = %settings.fsync, "rheo ready");
+    // The limits are named here because they change what clients see (throttling errors).
+    tracing::info!(
+        address = %local,
+        storage = %settings.storage_label(),
+        fsync = %settings.fsync,
+        throughput_limits = %if settings.throughput_limits { "on" } else { "off" },
+        "rheo ready"
+    );
     println!("rheo ready on http://{local}");
 
     let handler = move |peer, req| http::handle(app.clone(), peer, req);

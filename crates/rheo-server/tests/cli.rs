@@ -73,6 +73,31 @@ fn boolish_env_host_name_and_size_units_are_accepted() {
 }
 
 #[test]
+fn throughput_limits_are_on_unless_switched_off_and_the_ready_line_says_which() {
+    let ready = ready_log(&["--port", "0", "--in-memory"], &[]);
+    assert!(
+        ready.last().unwrap().contains("throughput_limits=on"),
+        "{ready:?}"
+    );
+    for off in ["0", "no", "false", "off"] {
+        let log = ready_log(
+            &["--port", "0", "--in-memory"],
+            &[("RHEO_THROUGHPUT_LIMITS", off)],
+        );
+        let ready = log.last().unwrap();
+        assert!(ready.contains("throughput_limits=off"), "{off}: {ready}");
+    }
+    let log = ready_log(
+        &["--port", "0", "--in-memory", "--throughput-limits", "on"],
+        &[("RHEO_THROUGHPUT_LIMITS", "off")],
+    );
+    assert!(
+        log.last().unwrap().contains("throughput_limits=on"),
+        "the flag wins over the env: {log:?}"
+    );
+}
+
+#[test]
 fn a_failed_bind_creates_no_data_directory() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();

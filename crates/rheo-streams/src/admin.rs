@@ -156,6 +156,7 @@ impl Streams {
             warm_throughput_mibps: req.warm_throughput_mibps,
             record_distribution,
             mode_switches_ms: Vec::new(),
+            scalings_ms: Vec::new(),
             consumers: Vec::new(),
             policy: None,
         };

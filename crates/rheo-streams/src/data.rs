@@ -18,6 +18,7 @@ use crate::messages;
 use crate::meta::{parse_shard_id, shard_id, RecordDistribution, StreamStatus};
 use crate::sequence::SequenceNumber;
 use crate::service::{StreamState, Streams};
+use crate::throttle::WriteShare;
 use crate::types::*;
 
 const ENTRY_VERSION: u8 = 1;
@@ -209,25 +210,33 @@ impl Streams {
         // Throughput limits: each record takes its shard's budget in request order; a refused
         // record is answered ProvisionedThroughputExceeded and written nowhere.
         let now = self.now_ms();
-        // `refused[i]`: the shard that refused record i.
+        // `refused[i]`: the shard that refused record i (empty: none was).
         let mut refused: Vec<Option<u64>> = Vec::new();
         if self.inner.config.throughput_limits {
-            refused = entries
+            let shares: Vec<WriteShare> = slots
                 .iter()
-                .zip(&slot_of)
-                .map(|(e, at)| {
-                    let shard = slots.get(*at).map_or(0, |s| s.0);
-                    let size = e.data.len() + e.partition_key.len();
-                    if state.throttle.admit_write(shard, size, now) {
-                        return None;
-                    }
-                    if let Some(slot) = slots.get_mut(*at) {
-                        slot.2 -= 1;
-                        slot.3 -= ENTRY_HEADER_LEN + size;
-                    }
-                    Some(shard)
+                .map(|&(shard, _, records, bytes)| WriteShare {
+                    shard,
+                    records,
+                    bytes: bytes - records * ENTRY_HEADER_LEN,
                 })
                 .collect();
+            let sizes = entries
+                .iter()
+                .zip(&slot_of)
+                .map(|(e, at)| (*at, e.data.len() + e.partition_key.len()));
+            refused = state.throttle.admit_writes(&shares, sizes, now);
+            for ((e, at), _) in entries
+                .iter()
+                .zip(&slot_of)
+                .zip(&refused)
+                .filter(|(_, r)| r.is_some())
+            {
+                if let Some(slot) = slots.get_mut(*at) {
+                    slot.2 -= 1;
+                    slot.3 -= ENTRY_HEADER_LEN + e.data.len() + e.partition_key.len();
+                }
+            }
             if let (true, Some(Some(shard))) = (single, refused.first()) {
                 return Err(KinesisError::ProvisionedThroughputExceeded(
                     messages::write_rate_exceeded(&shard_id(*shard), &name, ctx.account()),

@@ -103,6 +103,12 @@ pub const WARM_THROUGHPUT_MIBPS_MAX: u32 = 10 * 1024;
 pub const MODE_SWITCHES_PER_WINDOW_MAX: usize = 2;
 pub const MODE_SWITCH_WINDOW_MS: i64 = 24 * 3_600_000;
 
+/// UpdateShardCount scalings a stream may make in a rolling window (UpdateShardCount: "you
+/// cannot ... Scale more than ten times per rolling 24-hour period per stream"), enforced with
+/// the throughput limits.
+pub const SCALINGS_PER_WINDOW_MAX: usize = 10;
+pub const SCALING_WINDOW_MS: i64 = 24 * 3_600_000;
+
 /// How long a shard iterator stays valid (GetShardIterator: "A shard iterator expires 5
 /// minutes after it is returned to the requester").
 pub const ITERATOR_AGE_MS_MAX: i64 = 5 * 60 * 1000;

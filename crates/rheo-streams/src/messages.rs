@@ -214,6 +214,16 @@ pub(crate) fn ordering_with_auto(name: &str, account: &str) -> KinesisError {
     ))
 }
 
+/// An eleventh UpdateShardCount scaling within 24 hours. AWS's text was not found in public
+/// material; this states the documented rule.
+pub(crate) fn scaling_limit(name: &str, account: &str) -> KinesisError {
+    KinesisError::LimitExceeded(format!(
+        "UpdateShardCount cannot scale stream {name} under account {account} more than {} \
+         times in a rolling 24-hour period.",
+        crate::limits::SCALINGS_PER_WINDOW_MAX
+    ))
+}
+
 /// A third capacity-mode switch within 24 hours. AWS's text was not found in public material;
 /// this states the documented rule.
 pub(crate) fn mode_switch_limit(name: &str, account: &str) -> KinesisError {

@@ -205,6 +205,10 @@ pub struct StreamMeta {
     /// dropped at the next switch), for AWS's limit on switches a day.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mode_switches_ms: Vec<i64>,
+    /// When UpdateShardCount rescaled the stream within the last 24 hours (at most the newest
+    /// ten are kept), for AWS's limit of ten scalings a day; left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scalings_ms: Vec<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

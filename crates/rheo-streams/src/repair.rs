@@ -340,6 +340,7 @@ fn rebuild(store: &Store, g: &Group, now_ms: i64) -> Result<StreamMeta, RepairEr
         warm_throughput_mibps: None,
         record_distribution: Default::default(),
         mode_switches_ms: Vec::new(),
+        scalings_ms: Vec::new(),
         consumers: Vec::new(),
         policy: None,
     })

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{KinesisError, Result};
 use crate::hash::{parse_hash_key, split_evenly, HashRange};
-use crate::limits::TARGET_SHARD_COUNT_MAX;
+use crate::limits::{SCALINGS_PER_WINDOW_MAX, SCALING_WINDOW_MS, TARGET_SHARD_COUNT_MAX};
 use crate::messages;
 use crate::meta::{
     parse_shard_id, shard_id, NewShard, Pending, Reshard, ShardMeta, StreamMode, StreamStatus,
@@ -142,6 +142,11 @@ impl Streams {
         target: &StreamTarget,
         target_count: u32,
     ) -> Result<ShardCountChange> {
+        self.control_rate(
+            ctx,
+            crate::throttle::ControlOp::UpdateShardCount,
+            Some(target),
+        )?;
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         // Counted before taking this stream's write lock: counting reads every stream.
@@ -181,6 +186,18 @@ impl Streams {
                 target: target_count,
             });
         }
+        // Ten scalings a stream in a rolling 24 hours; a request that changes nothing is none.
+        // Counted with the limits off too, so that switching them on finds the day's history.
+        let now = self.now_ms();
+        state
+            .meta
+            .scalings_ms
+            .retain(|&t| now - t < SCALING_WINDOW_MS);
+        if self.inner.config.throughput_limits
+            && state.meta.scalings_ms.len() >= SCALINGS_PER_WINDOW_MAX
+        {
+            return Err(messages::scaling_limit(&name, ctx.account()));
+        }
         let old: Vec<(u64, HashRange)> = state
             .meta
             .open_shards()
@@ -189,6 +206,14 @@ impl Streams {
         let first = state.meta.next_shard_index();
         let plan = uniform_plan(&old, target_count, first);
         let logs = self.allocate_logs(plan.shards.len() as u64).await?;
+        // Only the newest ten matter: with the limits off the list stays bounded.
+        let keep_from = state
+            .meta
+            .scalings_ms
+            .len()
+            .saturating_sub(SCALINGS_PER_WINDOW_MAX - 1);
+        state.meta.scalings_ms.drain(..keep_from);
+        state.meta.scalings_ms.push(now);
         let open = plan
             .shards
             .into_iter()

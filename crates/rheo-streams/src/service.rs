@@ -44,7 +44,9 @@ pub struct Config {
     pub consumer_status_ms: i64,
     /// How long a SubscribeToShard subscription lasts.
     pub subscription_ms: i64,
-    /// Enforce AWS's per-shard write and shared-read limits (ProvisionedThroughputExceeded).
+    /// Enforce AWS's per-shard write and shared-read limits (ProvisionedThroughputExceeded),
+    /// the control-plane call rates and UpdateShardCount's scalings a day (LimitExceeded). On by
+    /// default: code tested against Rheo should meet the throttling it will meet in AWS.
     pub throughput_limits: bool,
     /// Open shards per account and region.
     pub shard_limit: u32,
@@ -62,7 +64,7 @@ impl Default for Config {
             update_stream_ms: 500,
             consumer_status_ms: 500,
             subscription_ms: crate::limits::SUBSCRIPTION_MS_DEFAULT,
-            throughput_limits: false,
+            throughput_limits: true,
             shard_limit: crate::limits::OPEN_SHARDS_PER_REGION_DEFAULT,
             on_demand_stream_limit: crate::limits::ON_DEMAND_STREAMS_PER_REGION_MAX,
             on_demand: Default::default(),

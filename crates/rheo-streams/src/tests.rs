@@ -19,6 +19,9 @@ fn setup() -> (Streams, ManualClock, Ctx) {
         delete_stream_ms: 100,
         update_stream_ms: 100,
         shard_limit: 50,
+        // Off: the clock stands still while these scenarios put and read in bulk, which AWS's
+        // per-second limits would refuse (`setup_limited` tests them).
+        throughput_limits: false,
         ..Config::default()
     };
     let streams = Streams::open(config, store, Arc::new(clock.clone())).unwrap();
@@ -1046,6 +1049,8 @@ async fn records_read_from_disk() {
     let ctx = Ctx::in_region("us-east-1");
     let config = || Config {
         create_stream_ms: 0,
+        // Off: reads many pages back to back with the clock standing still.
+        throughput_limits: false,
         ..Config::default()
     };
     {
@@ -1610,4 +1615,120 @@ async fn mode_switches_twice_a_day_at_most() {
     clock.advance_ms(101);
     let err = switch(StreamMode::Provisioned).await.unwrap_err();
     assert!(matches!(err, KinesisError::LimitExceeded(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_10_mib_get_records_answer_throttles_the_shard_for_5_seconds() {
+    let (s, clock, ctx) = setup_limited();
+    create(&s, &clock, &ctx, "big", 1).await;
+    let t = StreamTarget::name("big");
+    s.update_max_record_size(&ctx, &t, 10_240).await.unwrap();
+    clock.advance_ms(501);
+    // One record whose stored entry (version, key length, key, data) is exactly 10 MiB; a full
+    // byte bucket admits it (a large record bursts past the rate, then the bucket is in debt).
+    let data = vec![b'x'; 10 * 1024 * 1024 - 3 - 1];
+    s.put_record(
+        &ctx,
+        &t,
+        PutEntry {
+            data: Bytes::from(data),
+            partition_key: "k".into(),
+            explicit_hash_key: None,
+        },
+    )
+    .await
+    .unwrap();
+    let it = s
+        .get_shard_iterator(
+            &ctx,
+            GetShardIterator::trim_horizon(t.clone(), "shardId-000000000000"),
+        )
+        .await
+        .unwrap();
+    let out = s.get_records(&ctx, &it, None, None).await.unwrap();
+    assert_eq!(out.records.len(), 1);
+    let next = out.next_shard_iterator.unwrap();
+    let start = crate::clock::Clock::now_ms(&clock);
+    for after in [1, 1_000, 4_000, 4_999] {
+        clock.set_ms(start + after);
+        let e = s.get_records(&ctx, &next, None, None).await.unwrap_err();
+        assert_eq!(
+            e,
+            KinesisError::ProvisionedThroughputExceeded(
+                "Rate exceeded for Shard - shardId-000000000000 in stream big under account \
+                 000000000000."
+                    .into()
+            ),
+            "{after} ms after"
+        );
+    }
+    clock.set_ms(start + 5_000);
+    s.get_records(&ctx, &next, None, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn update_shard_count_scales_ten_times_a_day_and_remembers_across_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let open = |limits: bool| {
+        let store = Store::open(StoreConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..StoreConfig::default()
+        })
+        .unwrap();
+        let config = Config {
+            create_stream_ms: 100,
+            update_stream_ms: 100,
+            throughput_limits: limits,
+            ..Config::default()
+        };
+        Streams::open(config, store, Arc::new(clock.clone())).unwrap()
+    };
+    let ctx = Ctx::in_region("us-east-1");
+    let t = StreamTarget::name("sc");
+    let first_at;
+    {
+        let s = open(true);
+        create(&s, &clock, &ctx, "sc", 1).await;
+        first_at = crate::clock::Clock::now_ms(&clock);
+        for i in 0..6 {
+            s.update_shard_count(&ctx, &t, if i % 2 == 0 { 2 } else { 1 })
+                .await
+                .unwrap();
+            clock.advance_ms(1_000);
+        }
+        // A request that changes nothing is no scaling.
+        s.update_shard_count(&ctx, &t, 1).await.unwrap();
+    }
+    let s = open(true);
+    for i in 0..4 {
+        s.update_shard_count(&ctx, &t, if i % 2 == 0 { 2 } else { 1 })
+            .await
+            .unwrap();
+        clock.advance_ms(1_000);
+    }
+    // The eleventh within 24 hours, after a restart, is refused.
+    let e = s.update_shard_count(&ctx, &t, 2).await.unwrap_err();
+    assert_eq!(
+        e,
+        KinesisError::LimitExceeded(
+            "UpdateShardCount cannot scale stream sc under account 000000000000 more than 10 \
+             times in a rolling 24-hour period."
+                .into()
+        )
+    );
+    // With the limits off there is no quota.
+    drop(s);
+    let s = open(false);
+    s.update_shard_count(&ctx, &t, 2).await.unwrap();
+    clock.advance_ms(1_000);
+    drop(s);
+    // That one was counted too (the newest ten are kept): 24 hours after the second scaling,
+    // one is allowed again, and the next is refused, the others being younger.
+    let s = open(true);
+    clock.set_ms(first_at + 1_000 + crate::limits::SCALING_WINDOW_MS);
+    s.update_shard_count(&ctx, &t, 1).await.unwrap();
+    clock.advance_ms(101);
+    let e = s.update_shard_count(&ctx, &t, 2).await.unwrap_err();
+    assert!(matches!(e, KinesisError::LimitExceeded(_)), "{e:?}");
 }

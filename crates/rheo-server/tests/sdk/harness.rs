@@ -40,6 +40,19 @@ impl Server {
     /// The server runs on the disk engine in a fresh temporary directory, with the default fsync
     /// policy, unless `RHEO_TEST_STORAGE=memory`: defects hide on disk that memory never shows.
     pub fn start_with(extra: &[&str]) -> Self {
+        // Limits off: these tests poll DescribeStream in tight loops and put and read back in
+        // bulk, far past AWS's rates; `start_default` serves the tests of the limits.
+        let mut args = vec!["--throughput-limits", "off"];
+        args.extend_from_slice(extra);
+        Self::spawn(&args)
+    }
+
+    /// Starts a server with no `--throughput-limits` flag, as a user would: AWS's limits on.
+    pub fn start_default() -> Self {
+        Self::spawn(&[])
+    }
+
+    fn spawn(extra: &[&str]) -> Self {
         let data = match std::env::var("RHEO_TEST_STORAGE").as_deref() {
             Ok("memory") => None,
             Ok("disk") | Err(_) => Some(tempfile::tempdir().expect("a temporary data directory")),

@@ -1,4 +1,4 @@
-//! `--throughput-limits on` through the Rust SDK: a PutRecords past a shard's 1,000 records/s
+//! AWS's limits, on by default (the server gets no `--throughput-limits` flag), through the Rust SDK: a PutRecords past a shard's 1,000 records/s
 //! answers the extra records ProvisionedThroughputExceededException (written nowhere), PutRecord
 //! and the sixth GetRecords within a second are refused, all in AWS's words.
 
@@ -10,7 +10,7 @@ use crate::util::*;
 
 #[tokio::test]
 async fn throughput_limits_refuse_past_a_shards_budget() {
-    let server = Server::start_with(&["--throughput-limits", "on"]);
+    let server = Server::start_default();
     let client = server.client();
     create_active(&client, "limited", 1).await;
     let entry = |i: usize| {
