@@ -9,16 +9,12 @@ shards' one-second bursts are long spent at 1.5 times their limit and throttling
 """
 
 import os
-import shutil
-import signal
-import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import REPO, _client, _free_port, _wait_for_port
+from conftest import make_client, rheo_server
 from khelpers import all_shards, unique_name, wait_status
 
 pytestmark = pytest.mark.modern
@@ -32,33 +28,12 @@ THREADS = 4
 def scaling_endpoint():
     if os.environ.get("RHEO_ENDPOINT"):
         pytest.skip("needs a Rheo server started with short scaling timings")
-    binary = os.environ.get("RHEO_BIN", os.path.join(REPO, "target", "debug", "rheo"))
-    port = _free_port()
-    storage = os.environ.get("RHEO_BLACKBOX_STORAGE", "disk")
-    data_dir = tempfile.mkdtemp(prefix="rheo-scaling-") if storage == "disk" else None
-    storage_args = ["--data-dir", data_dir] if data_dir else ["--in-memory"]
-    log = tempfile.NamedTemporaryFile(prefix="rheo-scaling-", suffix=".log", delete=False)
-    proc = subprocess.Popen(
-        [
-            binary, "serve", "--host", "127.0.0.1", "--port", str(port), *storage_args,
-            "--create-stream-ms", "100", "--throughput-limits", "on",
-            "--on-demand-scale-interval-ms", "4000", "--on-demand-scale-down-ms", "600000",
-        ],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        assert _wait_for_port("127.0.0.1", port, proc, 20), "rheo did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
-        if data_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
+    with rheo_server(
+        throughput_limits="on",
+        on_demand_scale_interval_ms="4000",
+        on_demand_scale_down_ms="600000",
+    ) as url:
+        yield url
 
 
 class Load:
@@ -74,7 +49,7 @@ class Load:
         self.threads = [threading.Thread(target=self.run, args=(t,)) for t in range(THREADS)]
 
     def run(self, t):
-        client = _client(self.endpoint)
+        client = make_client(self.endpoint)
         period = BATCH * THREADS / RATE
         next_at = time.monotonic() + t * period / THREADS
         n = 0
@@ -110,7 +85,7 @@ class Load:
 
 
 def test_an_on_demand_stream_under_rising_load_splits_and_stops_throttling(scaling_endpoint):
-    kinesis = _client(scaling_endpoint)
+    kinesis = make_client(scaling_endpoint)
     name = unique_name("od")
     kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
     wait_status(kinesis, name, "ACTIVE")
