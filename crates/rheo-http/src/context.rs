@@ -70,6 +70,14 @@ pub struct RequestContext {
     pub account: Arc<str>,
     /// Access key id of the `Authorization` header, if the request carried one.
     pub principal: Option<String>,
+    /// The caller's ARN (`arn:aws:iam::<account>:user/<name>` or a role's), once authentication
+    /// knows it: from the credentials file under `--auth sigv4`, or for a listed key under
+    /// `--auth permissive`. What policies are evaluated for and what `aws:PrincipalArn` is.
+    pub principal_arn: Option<Arc<str>>,
+    /// The request came over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+    /// The `User-Agent` header as sent (audit log's `userAgent`), if any.
+    pub user_agent: Option<String>,
     /// Peer address of the connection, when the listener knows it.
     pub source: Option<SocketAddr>,
     /// The HTTP version the request came in (in the request's log line: which clients speak
@@ -85,6 +93,9 @@ impl RequestContext {
             region: String::new(),
             account,
             principal: None,
+            principal_arn: None,
+            secure_transport: false,
+            user_agent: None,
             source,
             http_version: http::Version::HTTP_11,
         }
