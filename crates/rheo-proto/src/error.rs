@@ -33,6 +33,9 @@ pub enum WireError {
     /// Well-formed SigV4 data that cannot be right (wrong scope, both header and query auth...).
     #[error("InvalidSignatureException: {0}")]
     InvalidSignature(String),
+    /// The access key id is not known, or the session token does not belong to it.
+    #[error("UnrecognizedClientException: The security token included in the request is invalid.")]
+    UnrecognizedClient,
     /// The Content-Type is not one of the AWS JSON / CBOR types (see [`unsupported_content_type`]).
     #[error("unsupported content type")]
     UnsupportedContentType {
@@ -51,6 +54,7 @@ impl WireError {
             WireError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             WireError::IncompleteSignature(_) => "IncompleteSignatureException",
             WireError::InvalidSignature(_) => "InvalidSignatureException",
+            WireError::UnrecognizedClient => "UnrecognizedClientException",
             WireError::UnsupportedContentType { has_target: true } => "UnknownOperationException",
             WireError::UnsupportedContentType { has_target: false } => "AccessDeniedException",
         }
@@ -64,7 +68,8 @@ impl WireError {
             | WireError::Validation(_)
             | WireError::MissingAuthenticationToken
             | WireError::IncompleteSignature(_)
-            | WireError::InvalidSignature(_) => 400,
+            | WireError::InvalidSignature(_)
+            | WireError::UnrecognizedClient => 400,
             WireError::UnsupportedContentType { has_target: true } => 404,
             WireError::UnsupportedContentType { has_target: false } => 403,
         }
@@ -79,6 +84,9 @@ impl WireError {
             | WireError::IncompleteSignature(m)
             | WireError::InvalidSignature(m) => m.clone(),
             WireError::MissingAuthenticationToken => "Missing Authentication Token".to_string(),
+            WireError::UnrecognizedClient => {
+                "The security token included in the request is invalid.".to_string()
+            }
             WireError::UnsupportedContentType { has_target: true } => String::new(),
             WireError::UnsupportedContentType { has_target: false } => {
                 "Unable to determine service/operation name to be authorized".to_string()

@@ -506,6 +506,8 @@ pub fn error_response(model: &Model, err: &WireError, request_id: &str) -> (u16,
             err.error_type().trim_end_matches("Exception").to_string(),
             403,
         ),
+        // The awsQuery services (CloudWatch, STS) name an unknown key this way.
+        WireError::UnrecognizedClient => ("InvalidClientTokenId".to_string(), 403),
         WireError::UnsupportedContentType { .. } => (err.error_type().to_string(), err.status()),
     };
     let message = match err {
