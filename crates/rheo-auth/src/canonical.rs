@@ -11,7 +11,10 @@ use http::HeaderMap;
 pub fn uri_encode(out: &mut String, bytes: &[u8], keep_slash: bool) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(char::from(b));
         } else {
             out.push('%');
@@ -184,11 +187,20 @@ mod tests {
     #[test]
     fn query_is_sorted_and_strictly_encoded() {
         assert_eq!(canonical_query(None, false), "");
-        assert_eq!(canonical_query(Some("Param2=value2&Param1=value1"), false), "Param1=value1&Param2=value2");
-        assert_eq!(canonical_query(Some("Param1=value2&Param1=Value1"), false), "Param1=Value1&Param1=value2");
+        assert_eq!(
+            canonical_query(Some("Param2=value2&Param1=value1"), false),
+            "Param1=value1&Param2=value2"
+        );
+        assert_eq!(
+            canonical_query(Some("Param1=value2&Param1=Value1"), false),
+            "Param1=Value1&Param1=value2"
+        );
         assert_eq!(canonical_query(Some("-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"), false),
             "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-        assert_eq!(canonical_query(Some("%E1%88%B4=x&a=%2f&b"), false), "%E1%88%B4=x&a=%2F&b=");
+        assert_eq!(
+            canonical_query(Some("%E1%88%B4=x&a=%2f&b"), false),
+            "%E1%88%B4=x&a=%2F&b="
+        );
         assert_eq!(canonical_query(Some("a=1+2"), false), "a=1%2B2");
         assert_eq!(
             canonical_query(Some("X-Amz-Signature=abc&X-Amz-Date=1"), true),

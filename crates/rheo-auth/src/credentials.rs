@@ -38,7 +38,9 @@ pub enum CredentialsError {
         access_key_id: String,
         problem: String,
     },
-    #[error("[[principal]] {index} ({access_key_id}): cannot read the policy file {path}: {source}")]
+    #[error(
+        "[[principal]] {index} ({access_key_id}): cannot read the policy file {path}: {source}"
+    )]
     PolicyFile {
         index: usize,
         access_key_id: String,
@@ -339,7 +341,10 @@ policy_files = ["p.json"]
         )
         .unwrap();
         let e = Credentials::load(&path).unwrap_err();
-        assert!(matches!(e, CredentialsError::PolicyFile { index: 1, .. }), "{e}");
+        assert!(
+            matches!(e, CredentialsError::PolicyFile { index: 1, .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("missing.json"), "{e}");
     }
 
@@ -374,10 +379,14 @@ policy_files = ["p.json"]
             "access_key_id = \"A\"\n{base}arn = \"arn:aws:s3:::bucket\"\n"
         ));
         assert!(e.contains("must be an IAM user or role ARN"), "{e}");
-        let e = one(&format!("access_key_id = \"A\"\n{base}session_token = \"\"\n"));
+        let e = one(&format!(
+            "access_key_id = \"A\"\n{base}session_token = \"\"\n"
+        ));
         assert!(e.contains("session_token must not be empty"), "{e}");
         // A typo is not silently ignored.
-        let e = one(&format!("access_key_id = \"A\"\n{base}secret_key = \"x\"\n"));
+        let e = one(&format!(
+            "access_key_id = \"A\"\n{base}secret_key = \"x\"\n"
+        ));
         assert!(e.contains("secret_key"), "{e}");
         // Missing required field.
         let e = one("access_key_id = \"A\"\naccount = \"123456789012\"\n");
@@ -410,6 +419,9 @@ policy_files = ["p.json"]
     fn debug_output_hides_secrets() {
         let creds = parse(ALICE).unwrap();
         let text = format!("{:?}", creds.get("ASIABOB").unwrap());
-        assert!(!text.contains("bob-secret") && !text.contains("bob-token"), "{text}");
+        assert!(
+            !text.contains("bob-secret") && !text.contains("bob-token"),
+            "{text}"
+        );
     }
 }

@@ -223,7 +223,12 @@ fn signed_request(
 const NOW: i64 = 1_765_000_000;
 const BODY: &[u8] = br#"{"StreamName":"s"}"#;
 
-fn post(v: &Verifier, h: &HeaderMap, body: &[u8], now: i64) -> Result<String, (String, String, u16)> {
+fn post(
+    v: &Verifier,
+    h: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<String, (String, String, u16)> {
     check(v, "POST", "/", None, h, body, now)
 }
 
@@ -284,7 +289,10 @@ fn a_malformed_signature_is_a_mismatch() {
         );
         let (ty, msg, _) = post(&v, &h, BODY, NOW).unwrap_err();
         assert_eq!(ty, "InvalidSignatureException", "{bad}");
-        assert!(msg.starts_with("The request signature we calculated"), "{bad}");
+        assert!(
+            msg.starts_with("The request signature we calculated"),
+            "{bad}"
+        );
     }
 }
 
@@ -351,14 +359,26 @@ fn payload_hash_forms() {
     let good = hex::encode(Sha256::digest(BODY));
     let mut h = signed_request(SUITE_SECRET, SUITE_KEY, NOW, BODY, None);
     // The body's own hash, sent unsigned, is fine.
-    h.insert("x-amz-content-sha256", HeaderValue::from_str(&good).unwrap());
+    h.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_str(&good).unwrap(),
+    );
     assert!(post(&v, &h, BODY, NOW).is_ok());
     // Another hash is a mismatch even though the signature covers the real body.
-    h.insert("x-amz-content-sha256", HeaderValue::from_str(&"a".repeat(64)).unwrap());
-    assert_eq!(post(&v, &h, BODY, NOW).unwrap_err().0, "InvalidSignatureException");
+    h.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_str(&"a".repeat(64)).unwrap(),
+    );
+    assert_eq!(
+        post(&v, &h, BODY, NOW).unwrap_err().0,
+        "InvalidSignatureException"
+    );
     // UNSIGNED-PAYLOAD: a JSON service hashes the body anyway, so a client that signed the
     // literal fails and one that signed the body passes.
-    h.insert("x-amz-content-sha256", HeaderValue::from_static("UNSIGNED-PAYLOAD"));
+    h.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+    );
     assert!(post(&v, &h, BODY, NOW).is_ok());
     // Chunked uploads are refused before anything else.
     h.insert(
@@ -413,7 +433,10 @@ fn presigned_requests_live_for_their_expiry() {
             400
         )
     );
-    assert_eq!(get(SUITE_NOW - 600).unwrap_err().1.split(':').next(), Some("Signature not yet current"));
+    assert_eq!(
+        get(SUITE_NOW - 600).unwrap_err().1.split(':').next(),
+        Some("Signature not yet current")
+    );
     // A changed parameter breaks the signature.
     let tampered = q.replace("Action=x", "Action=y");
     let (ty, msg, _) = check(&v, "GET", "/", Some(&tampered), &h, b"", SUITE_NOW).unwrap_err();
@@ -426,8 +449,14 @@ fn presigned_expiry_must_be_a_week_at_most() {
     let v = verifier("");
     let h = headers(&[("host", "localhost:4567")]);
     for (expires, want) in [
-        ("0", "X-Amz-Expires must be between 1 and 604800 seconds (a week), not 0."),
-        ("604801", "X-Amz-Expires must be between 1 and 604800 seconds (a week), not 604801."),
+        (
+            "0",
+            "X-Amz-Expires must be between 1 and 604800 seconds (a week), not 0.",
+        ),
+        (
+            "604801",
+            "X-Amz-Expires must be between 1 and 604800 seconds (a week), not 604801.",
+        ),
         ("soon", "X-Amz-Expires should be a number, not 'soon'."),
     ] {
         let q = presigned_query(SUITE_NOW, expires);
@@ -437,7 +466,16 @@ fn presigned_expiry_must_be_a_week_at_most() {
             "{expires}"
         );
     }
-    assert!(check(&v, "GET", "/", Some(&presigned_query(SUITE_NOW, "604800")), &h, b"", SUITE_NOW + 604_000).is_ok());
+    assert!(check(
+        &v,
+        "GET",
+        "/",
+        Some(&presigned_query(SUITE_NOW, "604800")),
+        &h,
+        b"",
+        SUITE_NOW + 604_000
+    )
+    .is_ok());
 }
 
 #[test]
@@ -445,12 +483,18 @@ fn a_date_header_can_stand_for_x_amz_date() {
     let v = verifier("");
     let mut h = signed_request(SUITE_SECRET, SUITE_KEY, SUITE_NOW, BODY, None);
     h.remove("x-amz-date");
-    h.insert("date", HeaderValue::from_static("Sun, 30 Aug 2015 12:36:00 GMT"));
+    h.insert(
+        "date",
+        HeaderValue::from_static("Sun, 30 Aug 2015 12:36:00 GMT"),
+    );
     // The signature named x-amz-date, which is gone now: a mismatch, not a date error.
     let (ty, msg, _) = post(&v, &h, BODY, SUITE_NOW).unwrap_err();
     assert_eq!(ty, "InvalidSignatureException");
     assert!(msg.contains("\nx-amz-date:\n"), "{msg}");
-    assert!(msg.contains("AWS4-HMAC-SHA256\n20150830T123600Z\n"), "{msg}");
+    assert!(
+        msg.contains("AWS4-HMAC-SHA256\n20150830T123600Z\n"),
+        "{msg}"
+    );
     h.insert("date", HeaderValue::from_static("yesterday"));
     let (ty, _, _) = post(&v, &h, BODY, SUITE_NOW).unwrap_err();
     assert_eq!(ty, "IncompleteSignatureException");

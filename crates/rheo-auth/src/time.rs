@@ -89,8 +89,17 @@ mod tests {
         let t = parse_basic("20150830T123600Z").unwrap();
         assert_eq!(t, 1_440_938_160);
         assert_eq!(format_basic(t), "20150830T123600Z");
-        assert_eq!(parse_basic("20240229T000000Z").map(format_basic).unwrap(), "20240229T000000Z");
-        for bad in ["20230229T000000Z", "20150830T243600Z", "2015083XT123600Z", "20150830 123600Z", ""] {
+        assert_eq!(
+            parse_basic("20240229T000000Z").map(format_basic).unwrap(),
+            "20240229T000000Z"
+        );
+        for bad in [
+            "20230229T000000Z",
+            "20150830T243600Z",
+            "2015083XT123600Z",
+            "20150830 123600Z",
+            "",
+        ] {
             assert_eq!(parse_basic(bad), None, "{bad}");
         }
     }

@@ -105,7 +105,10 @@ impl Verifier {
                 arn: Arc::from(p.arn.as_str()),
             })
             .collect();
-        let keys = credentials.principals().map(|_| Mutex::new(Vec::new())).collect();
+        let keys = credentials
+            .principals()
+            .map(|_| Mutex::new(Vec::new()))
+            .collect();
         Verifier {
             credentials,
             identities,
@@ -145,7 +148,10 @@ impl Verifier {
                 .get("x-amz-content-sha256")
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
-        if let Some(claimed) = claimed_hash.as_deref().filter(|c| c.starts_with("STREAMING-")) {
+        if let Some(claimed) = claimed_hash
+            .as_deref()
+            .filter(|c| c.starts_with("STREAMING-"))
+        {
             return Err(WireError::InvalidSignature(format!(
                 "x-amz-content-sha256 '{claimed}' (a chunked payload) is not supported by this service: sign the body as a whole."
             )));

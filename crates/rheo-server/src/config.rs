@@ -114,6 +114,15 @@ pub struct ServeArgs {
     /// Async runtime worker threads [default: one per core].
     #[arg(long, env = "RHEO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// How requests are authenticated: `permissive` (any well-formed SigV4 header; a key listed
+    /// in --credentials acts in its account) or `sigv4` (signatures verified against
+    /// --credentials, with AWS's errors) [default: permissive].
+    #[arg(long, env = "RHEO_AUTH")]
+    pub auth: Option<String>,
+    /// The credentials file (TOML `[[principal]]` entries: access key, secret, account, ARN,
+    /// session token, policies); required with `--auth sigv4`.
+    #[arg(long, env = "RHEO_CREDENTIALS")]
+    pub credentials: Option<PathBuf>,
     /// A TOML file with any of these settings (kebab-case keys, e.g. `max-body-bytes = "16MiB"`).
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
@@ -150,6 +159,28 @@ pub struct Settings {
     pub connections_max: usize,
     pub writer_queue_bytes_max: u64,
     pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
+    pub auth: AuthMode,
+    pub credentials: Option<PathBuf>,
+}
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Any well-formed SigV4 data is accepted (local use).
+    Permissive,
+    /// Signatures are verified against the credentials file.
+    Sigv4,
+}
+
+impl FromStr for AuthMode {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<AuthMode> {
+        match s {
+            "permissive" => Ok(AuthMode::Permissive),
+            "sigv4" => Ok(AuthMode::Sigv4),
+            other => anyhow::bail!("--auth {other}: expected permissive or sigv4"),
+        }
+    }
 }
 
 impl ServeArgs {
@@ -200,7 +231,26 @@ impl ServeArgs {
             (1..=100).contains(&on_demand_hot_percent),
             "--on-demand-hot-percent must be 1 to 100"
         );
+        let auth: AuthMode = self
+            .auth
+            .or(file.auth)
+            .as_deref()
+            .unwrap_or("permissive")
+            .parse()?;
+        // A relative path in the TOML file is the file's, as a reader of that file expects.
+        let credentials = self.credentials.or_else(|| {
+            file.credentials.map(|p| match &self.config {
+                Some(cfg) if p.is_relative() => cfg.parent().map_or(p.clone(), |d| d.join(&p)),
+                _ => p,
+            })
+        });
+        anyhow::ensure!(
+            auth != AuthMode::Sigv4 || credentials.is_some(),
+            "--auth sigv4 needs --credentials FILE (or RHEO_CREDENTIALS): the access keys and secrets to verify signatures against"
+        );
         Ok(Settings {
+            auth,
+            credentials,
             host: self
                 .host
                 .or(file.host)
@@ -350,6 +400,46 @@ mod tests {
             Command::Serve(a) => a,
             other => panic!("not serve: {other:?}"),
         }
+    }
+
+    #[test]
+    fn auth_is_permissive_unless_sigv4_with_credentials() {
+        let s = parse(&[]).resolve().unwrap();
+        assert_eq!(s.auth, AuthMode::Permissive);
+        assert_eq!(s.credentials, None);
+        let e = parse(&["--auth", "sigv4"]).resolve().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--auth sigv4 needs --credentials FILE"),
+            "{e}"
+        );
+        let e = parse(&["--auth", "none"]).resolve().unwrap_err();
+        assert!(
+            e.to_string().contains("expected permissive or sigv4"),
+            "{e}"
+        );
+        let s = parse(&["--auth", "sigv4", "--credentials", "/x/c.toml"])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.auth, AuthMode::Sigv4);
+        assert_eq!(s.credentials.as_deref(), Some(Path::new("/x/c.toml")));
+    }
+
+    #[test]
+    fn auth_settings_come_from_the_config_file_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(&path, "auth = \"sigv4\"\ncredentials = \"creds.toml\"\n").unwrap();
+        let s = parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.auth, AuthMode::Sigv4);
+        assert_eq!(s.credentials, Some(dir.path().join("creds.toml")));
+        // A flag wins over the file.
+        let s = parse(&["--config", path.to_str().unwrap(), "--auth", "permissive"])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.auth, AuthMode::Permissive);
     }
 
     #[test]

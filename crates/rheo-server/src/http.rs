@@ -1,9 +1,10 @@
 //! The HTTP front: one hyper service for HTTP/1.1 and cleartext HTTP/2 on the same port.
 //!
 //! Per request, in AWS's order: method and content type, `X-Amz-Target`, body size (refused
-//! from `Content-Length` before reading, and bounded while reading), SigV4 header, then the wire
-//! layer decodes and validates, the domain runs, and the wire layer encodes. Nothing here knows
-//! an operation's meaning.
+//! from `Content-Length` before reading, and bounded while reading), SigV4 header, then with
+//! the body in hand the authentication gate (signature verification under `--auth sigv4`), then
+//! the wire layer decodes and validates, the domain runs, and the wire layer encodes. Nothing
+//! here knows an operation's meaning.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,8 +25,10 @@ use rheo_streams::Streams;
 pub struct App {
     pub streams: Streams,
     pub model: &'static Model,
-    /// The account every request acts in until credentials map to accounts.
+    /// The account a request acts in unless its access key is in the credentials file.
     pub account: Arc<str>,
+    /// Authentication (`--auth`): who calls, and whether the signature is right.
+    pub auth: crate::auth::Gate,
     pub max_body_bytes: usize,
     /// Sees every decoded request before it runs, and every answer.
     pub chain: Chain,
@@ -147,6 +150,11 @@ async fn serve(
             return reply(StatusCode::BAD_REQUEST, None, Bytes::new());
         }
     };
+    // After the body (the payload hash needs it), before anything decodes it.
+    if let Err(e) = app.auth.check(&parts, &bytes, &auth, rc) {
+        return wire_error(&e, Some(protocol));
+    }
+    rc.user_agent = header("user-agent").map(str::to_string);
     rc.region = auth.region;
     rc.principal = Some(auth.access_key_id);
     // The domain's view of the context: the region is the one copy this adds per request (the

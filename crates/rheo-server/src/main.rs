@@ -1,6 +1,7 @@
 //! The `rheo` binary: reads the configuration and wires the storage engine, the domain, the wire
 //! layer and the HTTP server together. It holds no Kinesis logic of its own.
 
+mod auth;
 mod config;
 mod faults;
 mod fsck;
@@ -122,10 +123,18 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("loading stream metadata")?;
     // Ends streaming answers (SubscribeToShard) politely when the server stops.
     let shutdown = rheo_http::Shutdown::default();
+    let credentials = match &settings.credentials {
+        Some(path) => rheo_auth::Credentials::load(path)
+            .with_context(|| format!("--credentials {}", path.display()))?,
+        None => rheo_auth::Credentials::default(),
+    };
+    let auth = auth::Gate::new(settings.auth, credentials);
+    let auth_label = auth.describe();
     let app = Arc::new(http::App {
         streams: streams.clone(),
         model: rheo_api_kinesis::model(),
         account: streams.default_account(),
+        auth,
         max_body_bytes: settings.max_body_bytes,
         chain: rheo_http::middleware::Chain::new().with(rheo_http::middleware::RequestLog),
         router: http::App::router(),
@@ -168,8 +177,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         storage = %settings.storage_label(),
         fsync = %settings.fsync,
         throughput_limits = %if settings.throughput_limits { "on" } else { "off" },
+        auth = %auth_label,
         "rheo ready"
     );
+    // Scripts and tests parse this line as it is; the auth mode is in the log line above.
     println!("rheo ready on http://{local}");
 
     let handler = move |peer, req| http::handle(app.clone(), peer, req);
