@@ -44,6 +44,10 @@ pub use recent::DEFAULT_RECENT_BYTES_MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LogId(pub u64);
 
+/// Log ids below this are reserved for fixed tables of domains (log 0: the KMS key table);
+/// allocators of log ids start here, and a reserved log is never taken for an orphan.
+pub const FIRST_ALLOCATED_LOG: u64 = 1;
+
 /// Position of an entry within its log: dense, starting at 0, assigned at append time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Offset(pub u64);

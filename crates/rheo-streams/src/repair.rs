@@ -84,7 +84,8 @@ pub fn repair_metadata(store: &Store, opts: &RepairOptions) -> Result<MetaRepair
     let store_logs = store.log_ids();
     let mut orphans = Vec::new();
     for log in &store_logs {
-        if referenced.contains(&log.0) {
+        // A reserved log is another domain's table (the KMS keys), never a stream's.
+        if referenced.contains(&log.0) || log.0 < rheo_log::FIRST_ALLOCATED_LOG {
             continue;
         }
         let b = store

@@ -227,7 +227,7 @@ impl Streams {
         )?;
         let orphan_logs: Vec<LogId> = store_logs
             .into_iter()
-            .filter(|log| !referenced.contains(&log.0))
+            .filter(|log| log.0 >= rheo_log::FIRST_ALLOCATED_LOG && !referenced.contains(&log.0))
             .collect();
         for log in &orphan_logs {
             // Never deleted here: a log no metadata names is data we cannot account for (a lost
@@ -540,7 +540,7 @@ pub(crate) fn next_log_id(
         .chain(store_logs.iter().map(|l| l.0))
         .max()
         .map_or(1, |m| m.saturating_add(1))
-        .max(1);
+        .max(rheo_log::FIRST_ALLOCATED_LOG);
     Ok(match counter {
         // Every id ever handed out was reserved in the counter before anything named it.
         Counter::Valid(n) => n.max(known_next),
