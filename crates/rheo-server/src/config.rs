@@ -32,6 +32,8 @@ pub enum Command {
     Fsck(crate::fsck::FsckArgs),
     /// List, add or clear the fault rules of a running server (for testing retry code).
     Faults(crate::faults::FaultsArgs),
+    /// Print the CA that signed the generated TLS certificate (`rheo cert > ca.pem`).
+    Cert(crate::tls::CertArgs),
 }
 
 /// Every setting is optional here so that the TOML file can fill what flags and env leave out.
@@ -123,6 +125,28 @@ pub struct ServeArgs {
     /// session token, policies); required with `--auth sigv4`.
     #[arg(long, env = "RHEO_CREDENTIALS")]
     pub credentials: Option<PathBuf>,
+    /// TLS: off, on (a TLS port beside the plain one) or only (no plain port) [default: off].
+    #[arg(long, env = "RHEO_TLS")]
+    pub tls: Option<TlsMode>,
+    /// Port of the TLS listener (HTTP/2 and HTTP/1.1 by ALPN); 0 picks a free one [default: 4568].
+    #[arg(long, env = "RHEO_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// PEM certificate chain for the TLS port (with --tls-key); without both, a local CA and a
+    /// certificate signed by it are generated on first start and reused.
+    #[arg(long, env = "RHEO_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "RHEO_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra name (DNS name or IP address) for the generated certificate, beside localhost,
+    /// 127.0.0.1, ::1 and the host name; repeatable (comma-separated in the env var).
+    #[arg(long = "tls-san", env = "RHEO_TLS_SAN", value_delimiter = ',')]
+    #[serde(default, alias = "tls-sans")]
+    pub tls_san: Vec<String>,
+    /// Directory of the generated CA and certificate [default: <data-dir>/tls; in memory, a new
+    /// temporary directory, printed at start].
+    #[arg(long, env = "RHEO_TLS_DIR")]
+    pub tls_dir: Option<PathBuf>,
     /// A TOML file with any of these settings (kebab-case keys, e.g. `max-body-bytes = "16MiB"`).
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
@@ -161,6 +185,8 @@ pub struct Settings {
     pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
     pub auth: AuthMode,
     pub credentials: Option<PathBuf>,
+    /// `None` when TLS is off.
+    pub tls: Option<TlsSettings>,
 }
 
 /// How requests are authenticated.
@@ -181,6 +207,56 @@ impl FromStr for AuthMode {
             other => anyhow::bail!("--auth {other}: expected permissive or sigv4"),
         }
     }
+}
+
+/// `--tls`: whether the server has a TLS port, and a plain one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    #[default]
+    Off,
+    On,
+    Only,
+}
+
+impl FromStr for TlsMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(TlsMode::Off),
+            "on" => Ok(TlsMode::On),
+            "only" => Ok(TlsMode::Only),
+            _ => Err(format!("{text:?}: write on, off or only")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The TLS port's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Also a plain port (`--tls on`), or TLS only.
+    pub plain_too: bool,
+    pub port: u16,
+    pub certificate: Certificate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Certificate {
+    /// The operator's PEM files.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Generated into `dir` (a new temporary directory when `None`), naming these names.
+    Generated {
+        dir: Option<PathBuf>,
+        names: Vec<String>,
+    },
 }
 
 impl ServeArgs {
@@ -248,6 +324,32 @@ impl ServeArgs {
             auth != AuthMode::Sigv4 || credentials.is_some(),
             "--auth sigv4 needs --credentials FILE (or RHEO_CREDENTIALS): the access keys and secrets to verify signatures against"
         );
+        let data_dir = if in_memory {
+            None
+        } else {
+            Some(
+                self.data_dir
+                    .or(file.data_dir)
+                    .unwrap_or_else(|| PathBuf::from("rheo-data")),
+            )
+        };
+        let port = self.port.or(file.port).unwrap_or(4567);
+        let tls = resolve_tls(
+            TlsFlags {
+                mode: self.tls.or(file.tls).unwrap_or_default(),
+                port: self.tls_port.or(file.tls_port),
+                cert: self.tls_cert.or(file.tls_cert),
+                key: self.tls_key.or(file.tls_key),
+                sans: if self.tls_san.is_empty() {
+                    file.tls_san
+                } else {
+                    self.tls_san
+                },
+                dir: self.tls_dir.or(file.tls_dir),
+            },
+            port,
+            data_dir.as_deref(),
+        )?;
         Ok(Settings {
             auth,
             credentials,
@@ -255,16 +357,8 @@ impl ServeArgs {
                 .host
                 .or(file.host)
                 .unwrap_or_else(|| "127.0.0.1".into()),
-            port: self.port.or(file.port).unwrap_or(4567),
-            data_dir: if in_memory {
-                None
-            } else {
-                Some(
-                    self.data_dir
-                        .or(file.data_dir)
-                        .unwrap_or_else(|| PathBuf::from("rheo-data")),
-                )
-            },
+            port,
+            data_dir,
             fsync,
             create_stream_ms: self
                 .create_stream_ms
@@ -310,8 +404,71 @@ impl ServeArgs {
             connections_max,
             writer_queue_bytes_max,
             faults: file.faults,
+            tls,
         })
     }
+}
+
+/// The TLS settings as given, from flags, env or file.
+struct TlsFlags {
+    mode: TlsMode,
+    port: Option<u16>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    sans: Vec<String>,
+    dir: Option<PathBuf>,
+}
+
+fn resolve_tls(
+    flags: TlsFlags,
+    plain_port: u16,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<Option<TlsSettings>> {
+    if flags.mode == TlsMode::Off {
+        // A TLS setting with TLS off is a mistake to point out, not to ignore: the operator
+        // expects a TLS port.
+        let given = [
+            ("--tls-port", flags.port.is_some()),
+            ("--tls-cert", flags.cert.is_some()),
+            ("--tls-key", flags.key.is_some()),
+            ("--tls-san", !flags.sans.is_empty()),
+            ("--tls-dir", flags.dir.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+            anyhow::bail!("{flag} needs --tls on or --tls only");
+        }
+        return Ok(None);
+    }
+    let port = flags.port.unwrap_or(crate::tls::TLS_PORT_DEFAULT);
+    let plain_too = flags.mode == TlsMode::On;
+    anyhow::ensure!(
+        !(plain_too && port != 0 && port == plain_port),
+        "--tls-port {port} is the plain --port too: give them different ports (or --tls only)"
+    );
+    let certificate = match (flags.cert, flags.key) {
+        (Some(cert), Some(key)) => {
+            anyhow::ensure!(
+                flags.sans.is_empty(),
+                "--tls-san names the generated certificate; with --tls-cert, the names are the file's"
+            );
+            Certificate::Files { cert, key }
+        }
+        (None, None) => {
+            for san in &flags.sans {
+                crate::tls::check_san(san).map_err(|e| anyhow::anyhow!("--tls-san {e}"))?;
+            }
+            Certificate::Generated {
+                dir: crate::tls::dir_of(flags.dir.as_deref(), data_dir),
+                names: crate::tls::names(&flags.sans),
+            }
+        }
+        _ => anyhow::bail!("--tls-cert and --tls-key go together: give both or neither"),
+    };
+    Ok(Some(TlsSettings {
+        plain_too,
+        port,
+        certificate,
+    }))
 }
 
 impl Settings {
@@ -747,5 +904,124 @@ mod tests {
     fn bad_values_are_refused() {
         assert!(parse(&["--fsync", "sometimes"]).resolve().is_err());
         assert!(parse(&["--account-id", "12"]).resolve().is_err());
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_on_or_only_by_flag_env_or_file() {
+        assert_eq!(parse(&[]).resolve().unwrap().tls, None);
+        let s = parse(&["--tls", "on", "--data-dir", "/d"])
+            .resolve()
+            .unwrap();
+        let tls = s.tls.unwrap();
+        assert!(tls.plain_too);
+        assert_eq!(tls.port, 4568);
+        match tls.certificate {
+            Certificate::Generated { dir, names } => {
+                assert_eq!(dir, Some(PathBuf::from("/d/tls")));
+                assert_eq!(&names[..3], ["localhost", "127.0.0.1", "::1"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = parse(&["--tls", "only", "--tls-port", "9443"])
+            .resolve()
+            .unwrap();
+        let tls = s.tls.unwrap();
+        assert_eq!((tls.plain_too, tls.port), (false, 9443));
+        assert!(Cli::try_parse_from(["rheo", "serve", "--tls", "sometimes"]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(
+            &path,
+            "tls = \"on\"\ntls-port = 8443\ntls-san = [\"kinesis.test\"]\n",
+        )
+        .unwrap();
+        let s = parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        let tls = s.tls.unwrap();
+        assert_eq!(tls.port, 8443);
+        match tls.certificate {
+            Certificate::Generated { names, .. } => {
+                assert!(names.contains(&"kinesis.test".to_string()))
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = parse(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--tls",
+            "off",
+            "--tls-port",
+            "1",
+        ]);
+        assert!(
+            s.resolve().is_err(),
+            "a TLS setting with TLS off is refused"
+        );
+    }
+
+    #[test]
+    fn tls_flags_are_validated() {
+        let err = |args: &[&str]| parse(args).resolve().unwrap_err().to_string();
+        assert!(err(&["--tls", "on", "--tls-cert", "c.pem"]).contains("go together"));
+        assert!(err(&["--tls", "on", "--tls-key", "k.pem"]).contains("go together"));
+        assert!(err(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).contains("needs --tls on"));
+        assert!(err(&["--tls-san", "x.example"]).contains("needs --tls on"));
+        assert!(err(&["--tls", "on", "--port", "4568"]).contains("different ports"));
+        assert!(err(&["--tls", "on", "--tls-san", "not a name"]).contains("--tls-san"));
+        assert!(err(&[
+            "--tls",
+            "on",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-san",
+            "x.example"
+        ])
+        .contains("--tls-san"));
+        // `only` has no plain port to collide with; port 0 picks free ports for both.
+        assert!(parse(&["--tls", "only", "--port", "4568"])
+            .resolve()
+            .is_ok());
+        assert!(parse(&["--tls", "on", "--port", "0", "--tls-port", "0"])
+            .resolve()
+            .is_ok());
+        let s = parse(&["--tls", "on", "--tls-cert", "c.pem", "--tls-key", "k.pem"])
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            s.tls.unwrap().certificate,
+            Certificate::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            }
+        );
+        // Repeatable, and in memory the generated files go to --tls-dir (or a temp dir).
+        let s = parse(&[
+            "--in-memory",
+            "--tls",
+            "on",
+            "--tls-san",
+            "a.example",
+            "--tls-san",
+            "10.0.0.9",
+            "--tls-dir",
+            "/t",
+        ])
+        .resolve()
+        .unwrap();
+        match s.tls.unwrap().certificate {
+            Certificate::Generated { dir, names } => {
+                assert_eq!(dir, Some(PathBuf::from("/t")));
+                assert!(names.contains(&"a.example".into()) && names.contains(&"10.0.0.9".into()));
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = parse(&["--in-memory", "--tls", "on"]).resolve().unwrap();
+        assert!(matches!(
+            s.tls.unwrap().certificate,
+            Certificate::Generated { dir: None, .. }
+        ));
     }
 }

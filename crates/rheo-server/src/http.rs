@@ -64,6 +64,7 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
     let started = Instant::now();
     let mut rc = RequestContext::new(app.account.clone(), Some(peer));
     rc.http_version = req.version();
+    rc.secure_transport = rheo_http::Tls::of(&req);
     let mut op = None;
     if req.uri().path() == crate::faults::PATH {
         return faults_admin(&app, req).await;

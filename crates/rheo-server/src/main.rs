@@ -8,6 +8,7 @@ mod fsck;
 mod http;
 mod memory;
 mod metrics;
+mod tls;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -69,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => args,
         Command::Fsck(args) => return fsck::run(&args),
         Command::Faults(args) => return faults::run(args),
+        Command::Cert(args) => return tls::print_ca(&args),
     };
     let settings = args.resolve()?;
     memory::limit_malloc_arenas(settings.worker_threads.unwrap_or_else(|| {
@@ -87,10 +89,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Bind first: a port in use or a bad address must not leave a fresh data directory behind.
-    let listener = TcpListener::bind((settings.host.as_str(), settings.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
-    let local = listener.local_addr()?;
+    let plain_port = settings.tls.as_ref().is_none_or(|t| t.plain_too);
+    let listener = match plain_port {
+        true => Some(bind(&settings.host, settings.port).await?),
+        false => None,
+    };
+    let local = listener.as_ref().map(TcpListener::local_addr).transpose()?;
+    let tls_listener = match &settings.tls {
+        Some(tls) => Some(bind(&settings.host, tls.port).await?),
+        None => None,
+    };
+    let tls_local = tls_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
+    // The operator's files are checked before the data directory is made, for the same reason.
+    let tls_files = match settings.tls.as_ref().map(|t| &t.certificate) {
+        Some(config::Certificate::Files { cert, key }) => Some(
+            rheo_http::TlsConfig::from_pem_files(cert, key)
+                .context("the --tls-cert/--tls-key files")?,
+        ),
+        _ => None,
+    };
     let store = Store::open(StoreConfig {
         dir: settings.data_dir.clone(),
         fsync: settings.fsync,
@@ -99,6 +119,18 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         ..StoreConfig::default()
     })
     .with_context(|| format!("cannot open the storage at {}", settings.storage_label()))?;
+    // Generated after the store opened: the default directory is inside the data directory.
+    let tls_config = match (&settings.tls, tls_files) {
+        (_, Some(files)) => Some(files),
+        (
+            Some(config::TlsSettings {
+                certificate: config::Certificate::Generated { dir, names },
+                ..
+            }),
+            None,
+        ) => Some(generated_tls(dir.as_deref(), names)?),
+        _ => None,
+    };
     let domain = rheo_streams::Config {
         account_id: settings.account_id.clone(),
         create_stream_ms: settings.create_stream_ms as i64,
@@ -172,20 +204,25 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     });
 
     // The limits are named here because they change what clients see (throttling errors).
+    let shown = |a: Option<std::net::SocketAddr>| a.map_or("none".to_string(), |a| a.to_string());
     tracing::info!(
-        address = %local,
+        address = %shown(local),
+        tls_address = %shown(tls_local),
         storage = %settings.storage_label(),
         fsync = %settings.fsync,
         throughput_limits = %if settings.throughput_limits { "on" } else { "off" },
         auth = %auth_label,
         "rheo ready"
     );
-    // Scripts and tests parse this line as it is; the auth mode is in the log line above.
-    println!("rheo ready on http://{local}");
+    println!("{}", ready_line(local, tls_local));
 
     let handler = move |peer, req| http::handle(app.clone(), peer, req);
-    rheo_http::serve(
-        listener,
+    let listeners = rheo_http::Listeners {
+        plain: listener,
+        tls: tls_listener.zip(tls_config),
+    };
+    rheo_http::serve_all(
+        listeners,
         rheo_http::ServeConfig {
             connections_max: settings.connections_max,
         },
@@ -202,6 +239,52 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     store.sync().await.context("final fsync")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port}"))
+}
+
+/// The line scripts wait for on stdout. The TLS endpoint comes first, so that a reader taking
+/// the text after the last `http://` (as older scripts do) still finds the plain endpoint.
+fn ready_line(plain: Option<std::net::SocketAddr>, tls: Option<std::net::SocketAddr>) -> String {
+    match (tls, plain) {
+        (Some(t), Some(p)) => format!("rheo ready on https://{t} and http://{p}"),
+        (Some(t), None) => format!("rheo ready on https://{t}"),
+        (None, Some(p)) => format!("rheo ready on http://{p}"),
+        (None, None) => "rheo ready".to_string(),
+    }
+}
+
+/// The generated certificate in `dir` (made on first use), or in a new temporary directory
+/// when there is no data directory and no `--tls-dir`.
+fn generated_tls(
+    dir: Option<&std::path::Path>,
+    names: &[String],
+) -> anyhow::Result<rheo_http::TlsConfig> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!(
+            "rheo-tls-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        )),
+    };
+    let material = tls::ensure(&dir, names)
+        .with_context(|| format!("the TLS certificate in {}", dir.display()))?;
+    match material.made {
+        tls::Made::Ca => tracing::info!(dir = %dir.display(), "generated a TLS CA and certificate"),
+        tls::Made::Certificate => {
+            tracing::info!(dir = %dir.display(), "issued a new TLS certificate")
+        }
+        tls::Made::Nothing => {}
+    }
+    // On stdout, beside the ready line: where the CA to trust is.
+    println!("rheo TLS CA in {}", material.ca.display());
+    rheo_http::TlsConfig::from_pem_files(&material.cert, &material.key)
+        .context("the generated TLS certificate")
 }
 
 async fn shutdown_signal() {
