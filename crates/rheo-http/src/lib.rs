@@ -17,6 +17,7 @@ pub mod limits;
 pub mod listener;
 pub mod middleware;
 pub mod router;
+pub mod stats;
 
 pub use body::{FrameSender, FrameStream, ReplyBody, Shutdown};
 pub use context::{RequestContext, RequestId};

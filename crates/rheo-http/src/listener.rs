@@ -81,6 +81,7 @@ pub async fn serve<H, F>(
             _ = &mut stop => break,
         };
         let _ = socket.set_nodelay(true);
+        let open = crate::stats::OpenConnection::new();
         let handler = handler.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             // CORS is answered here, for every service alike: a preflight never reaches the
@@ -112,6 +113,7 @@ pub async fn serve<H, F>(
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);
+            drop(open);
         });
     }
     drop(listener);
