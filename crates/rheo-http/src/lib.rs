@@ -18,6 +18,7 @@ pub mod limits;
 pub mod listener;
 pub mod middleware;
 pub mod router;
+pub mod stats;
 pub mod tls;
 
 pub use body::{FrameSender, FrameStream, ReplyBody, Shutdown};

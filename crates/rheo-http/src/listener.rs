@@ -117,6 +117,7 @@ pub async fn serve_all<H, F>(
             }
         };
         let _ = socket.set_nodelay(true);
+        let open = crate::stats::OpenConnection::new();
         let handler = handler.clone();
         let builder = builder.clone();
         // Taken here, before the task starts, so that a shutdown beginning meanwhile still
@@ -151,6 +152,7 @@ pub async fn serve_all<H, F>(
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                     drop(permit);
+                    drop(open);
                 });
             }
             _ => {
@@ -162,6 +164,7 @@ pub async fn serve_all<H, F>(
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                     drop(permit);
+                    drop(open);
                 });
             }
         }

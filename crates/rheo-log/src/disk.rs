@@ -912,6 +912,8 @@ struct Shared {
     appends: AtomicU64,
     batches: AtomicU64,
     fsyncs: AtomicU64,
+    /// Per group write: its write plus sync time, entries and bytes (see [`crate::GroupStats`]).
+    groups: crate::GroupStats,
     /// Reads that went to the blocking pool because the recent cache did not cover them.
     pub(crate) blocking_reads: AtomicU64,
     /// Cold reads running on the blocking pool at once (one per core). Unbounded, 8 catch-up
@@ -1594,6 +1596,7 @@ impl DiskStore {
             appends: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            groups: crate::GroupStats::default(),
             blocking_reads: AtomicU64::new(0),
             cold_reads: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -2422,7 +2425,10 @@ impl DiskStore {
 
     pub(crate) fn stats(&self) -> StoreStats {
         // The queue's lock is taken (and released) before the state's: the two are never held together here.
-        let queue_peak = self.shared.queue.lock().queued_bytes_peak;
+        let (queue_now, queue_peak) = {
+            let q = self.shared.queue.lock();
+            (q.queued_bytes, q.queued_bytes_peak)
+        };
         let st = self.shared.state.lock();
         let holes = |lost: bool| -> u64 {
             st.logs
@@ -2444,7 +2450,33 @@ impl DiskStore {
             lost_entries: holes(true),
             blocking_reads: self.shared.blocking_reads.load(Ordering::Relaxed),
             writer_queue_bytes_peak: queue_peak,
+            writer_queue_bytes: queue_now,
         }
+    }
+
+    pub(crate) fn groups(&self) -> &crate::GroupStats {
+        &self.shared.groups
+    }
+
+    /// Live bytes of each log's data frames in the journal (a log's share of the segments; a
+    /// segment from an old `.idx` that does not record it counts whole, as reclamation prices it).
+    pub(crate) fn log_bytes(&self) -> Vec<(LogId, u64)> {
+        let st = self.shared.state.lock();
+        let mut out: HashMap<u64, u64> = HashMap::new();
+        for seg in st.segs.values() {
+            for (log, sl) in &seg.logs {
+                let live = st
+                    .logs
+                    .get(log)
+                    .is_some_and(|l| l.gen == sl.gen && sl.range.is_some_and(|(_, e)| e > l.start));
+                if live {
+                    *out.entry(*log).or_default() += sl.bytes.unwrap_or(seg.len);
+                }
+            }
+        }
+        let mut v: Vec<(LogId, u64)> = out.into_iter().map(|(l, b)| (LogId(l), b)).collect();
+        v.sort_unstable();
+        v
     }
 
     /// Ids of all live logs (for the fuzz harness and tests).
@@ -2794,6 +2826,7 @@ impl Writer {
             b
         });
         let head_len = seg_header.as_ref().map_or(0, |b| b.len() as u64);
+        let started = Instant::now();
         if total > 0 {
             let parts: Vec<&[u8]> = seg_header
                 .iter()
@@ -2813,6 +2846,12 @@ impl Writer {
             } else {
                 self.sync_active()?;
             }
+        }
+        if total > 0 {
+            let entries: u64 = frames.iter().map(|f| u64::from(f.header.count)).sum();
+            self.sh
+                .groups
+                .record(started.elapsed(), entries, total + head_len);
         }
         // Acknowledged = durable: under a syncing policy (and whenever asked) nothing is published before its sync.
         let durable = matches!(self.sh.policy, FsyncPolicy::Group | FsyncPolicy::Always);

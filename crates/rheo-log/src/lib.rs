@@ -142,7 +142,68 @@ pub struct StoreStats {
     /// Most payload bytes the writer's queue has held at once (appends admitted, not yet taken by
     /// the writer); at most `StoreConfig::writer_queue_bytes_max` plus one request (0 in memory mode).
     pub writer_queue_bytes_peak: u64,
+    /// Payload bytes in the writer's queue now (0 in memory mode).
+    pub writer_queue_bytes: u64,
 }
+
+/// Upper bounds (microseconds) of the group-write latency buckets: 50 us to 1 s.
+pub const GROUP_WRITE_US_BOUNDS: [u64; 14] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000,
+];
+/// Upper bounds of the entries-per-group buckets.
+pub const GROUP_ENTRIES_BOUNDS: [u64; 12] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
+/// Upper bounds (bytes) of the bytes-per-group buckets: 1 KiB to 16 MiB.
+pub const GROUP_BYTES_BOUNDS: [u64; 13] = [
+    1 << 10,
+    4 << 10,
+    16 << 10,
+    64 << 10,
+    128 << 10,
+    256 << 10,
+    512 << 10,
+    1 << 20,
+    2 << 20,
+    4 << 20,
+    8 << 20,
+    12 << 20,
+    16 << 20,
+];
+
+/// What each durable write of the journal cost and carried: one group-commit write (plus its
+/// sync under a syncing policy), its entries and its bytes. Recorded by the committer with
+/// atomics only.
+#[derive(Debug)]
+pub struct GroupStats {
+    /// Write plus sync time of a group, in microseconds.
+    pub write_us: rheo_stdx::hist::Histogram,
+    /// Entries of a group (every log's).
+    pub entries: rheo_stdx::hist::Histogram,
+    /// Bytes of a group as written (frames, headers included).
+    pub bytes: rheo_stdx::hist::Histogram,
+}
+
+impl Default for GroupStats {
+    fn default() -> Self {
+        GroupStats {
+            write_us: rheo_stdx::hist::Histogram::new(&GROUP_WRITE_US_BOUNDS),
+            entries: rheo_stdx::hist::Histogram::new(&GROUP_ENTRIES_BOUNDS),
+            bytes: rheo_stdx::hist::Histogram::new(&GROUP_BYTES_BOUNDS),
+        }
+    }
+}
+
+impl GroupStats {
+    pub(crate) fn record(&self, took: Duration, entries: u64, bytes: u64) {
+        self.write_us
+            .observe(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+        self.entries.observe(entries);
+        self.bytes.observe(bytes);
+    }
+}
+
+/// A store in memory has no journal: its group histograms stay empty.
+static NO_GROUPS: std::sync::LazyLock<GroupStats> = std::sync::LazyLock::new(GroupStats::default);
 
 #[derive(Debug)]
 enum Backend {
@@ -576,6 +637,22 @@ impl Store {
         match &*self.inner {
             Backend::Mem(_) => Vec::new(),
             Backend::Disk(d) => d.damage(),
+        }
+    }
+
+    /// The journal's group-write histograms (empty in memory mode).
+    pub fn group_stats(&self) -> &GroupStats {
+        match &*self.inner {
+            Backend::Mem(_) => &NO_GROUPS,
+            Backend::Disk(d) => d.groups(),
+        }
+    }
+
+    /// Bytes each live log holds in the journal, by log (in memory mode: payload bytes).
+    pub fn log_bytes(&self) -> Vec<(LogId, u64)> {
+        match &*self.inner {
+            Backend::Mem(m) => m.log_bytes(),
+            Backend::Disk(d) => d.log_bytes(),
         }
     }
 

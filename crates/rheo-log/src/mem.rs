@@ -200,6 +200,18 @@ impl MemStore {
         v
     }
 
+    /// Payload bytes each log holds (the memory store's "disk").
+    pub(crate) fn log_bytes(&self) -> Vec<(LogId, u64)> {
+        let g = self.inner.lock();
+        let mut v: Vec<(LogId, u64)> = g
+            .logs
+            .iter()
+            .map(|(id, l)| (*id, l.entries.iter().map(|(_, b)| b.len() as u64).sum()))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     pub(crate) fn stats(&self) -> StoreStats {
         let g = self.inner.lock();
         StoreStats {

@@ -147,6 +147,16 @@ pub struct ServeArgs {
     /// temporary directory, printed at start].
     #[arg(long, env = "RHEO_TLS_DIR")]
     pub tls_dir: Option<PathBuf>,
+    /// A second port serving only `GET /metrics` (Prometheus text), for a scraper that must not
+    /// reach the API; /metrics stays on the API port too [default: none].
+    #[arg(long, env = "RHEO_METRICS_PORT")]
+    #[serde(alias = "metrics_port")]
+    pub metrics_port: Option<u16>,
+    /// Log lines as text or JSON (one object a line, with the request id of the request being
+    /// handled) [default: text].
+    #[arg(long, env = "RHEO_LOG_FORMAT", value_enum)]
+    #[serde(alias = "log_format")]
+    pub log_format: Option<LogFormat>,
     /// A TOML file with any of these settings (kebab-case keys, e.g. `max-body-bytes = "16MiB"`).
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
@@ -155,6 +165,17 @@ pub struct ServeArgs {
     #[arg(skip)]
     #[serde(default)]
     pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (tracing's default formatter).
+    #[default]
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON formatter).
+    Json,
 }
 
 /// The resolved settings.
@@ -182,6 +203,8 @@ pub struct Settings {
     pub worker_threads: Option<usize>,
     pub connections_max: usize,
     pub writer_queue_bytes_max: u64,
+    pub metrics_port: Option<u16>,
+    pub log_format: LogFormat,
     pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
     pub auth: AuthMode,
     pub credentials: Option<PathBuf>,
@@ -403,6 +426,8 @@ impl ServeArgs {
                 .filter(|n| *n > 0),
             connections_max,
             writer_queue_bytes_max,
+            metrics_port: self.metrics_port.or(file.metrics_port),
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             faults: file.faults,
             tls,
         })
@@ -636,6 +661,30 @@ mod tests {
         assert!(s.direct_io);
         assert_eq!(s.worker_threads, None);
         assert_eq!(s.connections_max, rheo_http::CONNECTIONS_MAX_DEFAULT);
+    }
+
+    #[test]
+    fn metrics_port_and_log_format_from_flags_and_file() {
+        let s = parse(&[]).resolve().unwrap();
+        assert_eq!((s.metrics_port, s.log_format), (None, LogFormat::Text));
+        let s = parse(&["--metrics-port", "9100", "--log-format", "json"])
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            (s.metrics_port, s.log_format),
+            (Some(9100), LogFormat::Json)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rheo.toml");
+        std::fs::write(&path, "metrics-port = 9200\nlog-format = \"json\"\n").unwrap();
+        let s = parse(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            (s.metrics_port, s.log_format),
+            (Some(9200), LogFormat::Json)
+        );
+        assert!(Cli::try_parse_from(["rheo", "serve", "--log-format", "xml"]).is_err());
     }
 
     #[test]

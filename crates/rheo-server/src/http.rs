@@ -21,6 +21,7 @@ use rheo_http::{ReplyBody, RequestContext};
 use rheo_proto::{Model, Protocol, WireError};
 use rheo_streams::types::Ctx;
 use rheo_streams::Streams;
+use tracing::Instrument as _;
 
 pub struct App {
     pub streams: Streams,
@@ -60,9 +61,16 @@ impl App {
 type Reply = Response<ReplyBody>;
 
 pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Reply {
+    let rc = RequestContext::new(app.account.clone(), Some(peer));
+    // Every line logged while the request is handled carries its id, the x-amzn-RequestId the
+    // client sees.
+    let span = tracing::info_span!("request", request_id = %rc.request_id);
+    handle_in(app, rc, req).instrument(span).await
+}
+
+async fn handle_in(app: Arc<App>, mut rc: RequestContext, req: Request<Incoming>) -> Reply {
     crate::memory::count_request();
     let started = Instant::now();
-    let mut rc = RequestContext::new(app.account.clone(), Some(peer));
     rc.http_version = req.version();
     rc.secure_transport = rheo_http::Tls::of(&req);
     let mut op = None;
@@ -71,16 +79,15 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
     }
     let mut reply = match app.router.route(req.headers(), req.uri().path()) {
         Binding::Kinesis => serve(&app, &mut rc, &mut op, req).await,
-        Binding::Metrics if req.method() == Method::GET && req.uri().path() == "/metrics" => reply(
-            StatusCode::OK,
-            Some(crate::metrics::CONTENT_TYPE),
-            Bytes::from(crate::metrics::render(&app.streams)),
-        ),
+        Binding::Metrics if req.method() == Method::GET && req.uri().path() == "/metrics" => {
+            metrics_reply(&app.streams).await
+        }
         Binding::Metrics => serve(&app, &mut rc, &mut op, req).await,
     };
     if let Ok(id) = HeaderValue::from_bytes(rc.request_id.as_bytes()) {
         reply.headers_mut().insert("x-amzn-requestid", id);
     }
+    crate::metrics::count_request(op, reply.status().as_u16());
     app.chain.after(
         &rc,
         op.map(Operation::action),
@@ -88,6 +95,24 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
         started.elapsed(),
     );
     reply
+}
+
+/// `GET /metrics`'s answer (the API port's and the metrics port's).
+pub async fn metrics_reply(streams: &Streams) -> Reply {
+    reply(
+        StatusCode::OK,
+        Some(crate::metrics::CONTENT_TYPE),
+        Bytes::from(crate::metrics::render(streams).await),
+    )
+}
+
+/// The metrics port: `GET /metrics` and nothing else (404 with an empty body).
+pub async fn handle_metrics_port(streams: Streams, req: Request<Incoming>) -> Reply {
+    if req.method() == Method::GET && req.uri().path() == "/metrics" {
+        metrics_reply(&streams).await
+    } else {
+        reply(StatusCode::NOT_FOUND, None, Bytes::new())
+    }
 }
 
 /// The fault-injection admin endpoint (its own exact path: nothing else changes).

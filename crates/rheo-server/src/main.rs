@@ -22,21 +22,31 @@ use rheo_streams::clock::SystemClock;
 use rheo_streams::Streams;
 use tokio::net::TcpListener;
 
-use crate::config::{Cli, Command, Settings};
+use crate::config::{Cli, Command, LogFormat, Settings};
 
 /// How often stream transitions and retention are checked in the background.
 const TICK_INTERVAL: Duration = Duration::from_millis(100);
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RHEO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
+/// Installs the log subscriber: `RHEO_LOG` filters (default `info`), lines go to stderr.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RHEO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
         // Colour codes are noise in a file or a pipe (journald, docker logs, CI).
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // The request span's fields (its `request_id`) come out in `span` and `spans`.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,11 +78,22 @@ fn error_chain(e: &anyhow::Error) -> String {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let args = match cli.command {
         Command::Serve(args) => args,
-        Command::Fsck(args) => return fsck::run(&args),
-        Command::Faults(args) => return faults::run(args),
-        Command::Cert(args) => return tls::print_ca(&args),
+        Command::Fsck(args) => {
+            init_logging(LogFormat::Text);
+            return fsck::run(&args);
+        }
+        Command::Faults(args) => {
+            init_logging(LogFormat::Text);
+            return faults::run(args);
+        }
+        Command::Cert(args) => {
+            init_logging(LogFormat::Text);
+            return tls::print_ca(&args);
+        }
     };
+    // The settings name the log format, so they are read before anything logs.
     let settings = args.resolve()?;
+    init_logging(settings.log_format);
     memory::limit_malloc_arenas(settings.worker_threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
     }));
@@ -110,6 +131,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .context("the --tls-cert/--tls-key files")?,
         ),
         _ => None,
+    };
+    let metrics_listener = match settings.metrics_port {
+        Some(port) => Some(
+            TcpListener::bind((settings.host.as_str(), port))
+                .await
+                .with_context(|| {
+                    format!("cannot listen on {}:{port} (--metrics-port)", settings.host)
+                })?,
+        ),
+        None => None,
     };
     let store = Store::open(StoreConfig {
         dir: settings.data_dir.clone(),
@@ -188,6 +219,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             }
         })
     };
+    let metrics_streams = streams.clone();
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(TICK_INTERVAL);
         let mut idle = memory::IdleTrim::default();
@@ -216,6 +248,30 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     println!("{}", ready_line(local, tls_local));
 
+    // The metrics port: its own listener, stopped with the API's.
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            tracing::info!(address = %addr, "metrics port ready");
+            println!("rheo metrics on http://{addr}/metrics");
+            let streams = metrics_streams.clone();
+            let handler = move |_peer, req| http::handle_metrics_port(streams.clone(), req);
+            Some(tokio::spawn(rheo_http::serve(
+                listener,
+                rheo_http::ServeConfig {
+                    connections_max: 64,
+                },
+                rheo_http::Shutdown::default(),
+                async {
+                    let _ = metrics_stopped.await;
+                },
+                handler,
+            )))
+        }
+        None => None,
+    };
+
     let handler = move |peer, req| http::handle(app.clone(), peer, req);
     let listeners = rheo_http::Listeners {
         plain: listener,
@@ -234,6 +290,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         handler,
     )
     .await;
+    let _ = metrics_stop.send(());
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
     ticker.abort();
     scaler.abort();
     store.sync().await.context("final fsync")?;

@@ -73,6 +73,27 @@ pub fn limit_malloc_arenas(n: usize) {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn limit_malloc_arenas(_n: usize) {}
 
+/// The process's resident set size, from `/proc/self/statm` (Linux; `None` elsewhere or when
+/// it cannot be read).
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages.saturating_mul(page_size()))
+}
+
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn page_size() -> u64 {
+    // SAFETY: sysconf only reads a constant of the system; no memory is passed.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(n).ok().filter(|n| *n > 0).unwrap_or(4096)
+}
+
+#[cfg(not(unix))]
+fn page_size() -> u64 {
+    4096
+}
+
 /// Counts one request.
 pub fn count_request() {
     REQUESTS.fetch_add(1, Ordering::Relaxed);
@@ -86,6 +107,16 @@ pub fn requests() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::IdleTrim;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn resident_size_is_read() {
+        let rss = super::resident_bytes().unwrap();
+        assert!(
+            rss > 1024 * 1024,
+            "a test process holds more than 1 MiB: {rss}"
+        );
+    }
 
     #[test]
     fn trims_once_per_quiet_spell_after_activity() {

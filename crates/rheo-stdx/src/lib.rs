@@ -5,3 +5,4 @@
 //! anything here that knew one of them would couple the other to it.
 
 pub mod calendar;
+pub mod hist;

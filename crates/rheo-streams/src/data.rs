@@ -70,6 +70,59 @@ pub(crate) fn decode_entry(payload: &Bytes) -> Option<(String, Bytes)> {
     Some((pk, payload.slice(pk_end..)))
 }
 
+/// Adds one put's outcome to the stream's and its shards' metrics: records and bytes the journal
+/// accepted (`positions[k]` are the indexes of the records in `acks[k]`), and those refused for
+/// throttling (`refused[i]`: the shard that refused record i).
+fn record_put_metrics(
+    state: &StreamState,
+    entries: &[PutRecordRef<'_>],
+    positions: &[(u64, Vec<u32>)],
+    acks: &[std::result::Result<rheo_log::AppendAck, rheo_log::AppendError>],
+    refused: &[Option<u64>],
+    single: bool,
+) {
+    let m = &state.metrics;
+    let size = |i: &u32| {
+        entries
+            .get(*i as usize)
+            .map_or(0, |e| (e.data.len() + e.partition_key.len()) as u64)
+    };
+    let (mut records, mut bytes, mut failed) = (0u64, 0u64, 0u64);
+    for ((shard, idx), ack) in positions.iter().zip(acks) {
+        if ack.is_err() {
+            failed += idx.len() as u64;
+            continue;
+        }
+        let n = idx.len() as u64;
+        let b: u64 = idx.iter().map(size).sum();
+        records += n;
+        bytes += b;
+        if let Some(s) = state.shard_metrics.get(shard) {
+            s.incoming_records.add(n);
+            s.incoming_bytes.add(b);
+        }
+    }
+    let mut throttled = 0u64;
+    for shard in refused.iter().flatten() {
+        throttled += 1;
+        if let Some(s) = state.shard_metrics.get(shard) {
+            s.write_throttled.add(1);
+        }
+    }
+    m.incoming_records.add(records);
+    m.incoming_bytes.add(bytes);
+    m.write_throttled.add(throttled);
+    if single {
+        m.put_record_bytes.add(bytes);
+    } else {
+        m.put_records_bytes.add(bytes);
+        m.put_records_total.add(entries.len() as u64);
+        m.put_records_successful.add(records);
+        m.put_records_failed.add(failed);
+        m.put_records_throttled.add(throttled);
+    }
+}
+
 fn ensure_writable(state: &StreamState, name: &str, account: &str) -> Result<()> {
     match state.meta.status {
         StreamStatus::Active | StreamStatus::Updating if !state.gone => Ok(()),
@@ -145,8 +198,18 @@ impl Streams {
         entries: &[PutRecordRef<'_>],
         single: bool,
     ) -> Result<PutRecordsOutput> {
+        let started = std::time::Instant::now();
         let (name, handle) = self.lookup(ctx, target).await?;
         let state = handle.read().await;
+        // Times the call and counts its Success once the stream is known (CloudWatch publishes
+        // nothing for a stream that does not exist). An `Arc` clone: no lock, no allocation.
+        let metrics = state.metrics.clone();
+        let op = if single {
+            &metrics.put_record
+        } else {
+            &metrics.put_records
+        };
+        let mut timer = crate::metrics::OpTimer::start(op, started);
         ensure_writable(&state, &name, ctx.account())?;
         let record_max = state.meta.max_record_size_kib as usize * 1024;
         let auto = state.meta.record_distribution == RecordDistribution::Auto;
@@ -238,6 +301,10 @@ impl Streams {
                 }
             }
             if let (true, Some(Some(shard))) = (single, refused.first()) {
+                metrics.write_throttled.add(1);
+                if let Some(m) = state.shard_metrics.get(shard) {
+                    m.write_throttled.add(1);
+                }
                 return Err(KinesisError::ProvisionedThroughputExceeded(
                     messages::write_rate_exceeded(&shard_id(*shard), &name, ctx.account()),
                 ));
@@ -273,6 +340,7 @@ impl Streams {
         }
         let acks = self.inner.store.append_batches(requests).await;
         let encrypted = state.meta.encryption_key.is_some();
+        record_put_metrics(&state, entries, &positions, &acks, &refused, single);
         drop(state);
         let mut records: Vec<Option<PutRecordsEntry>> = vec![None; entries.len()];
         let mut failed = 0u32;
@@ -309,6 +377,7 @@ impl Streams {
         if single && failed > 0 {
             return Err(KinesisError::Internal("Internal service failure.".into()));
         }
+        timer.succeeded();
         Ok(PutRecordsOutput {
             failed_count: failed,
             records: records
@@ -456,6 +525,7 @@ impl Streams {
         max_bytes: usize,
         shared_read: bool,
     ) -> Result<GetRecordsOutput> {
+        let started = std::time::Instant::now();
         let it = ShardIterator::decode(iterator).map_err(|_| messages::invalid_shard_iterator())?;
         let limit = limit.unwrap_or(GET_RECORDS_LIMIT_MAX);
         if limit > GET_RECORDS_LIMIT_MAX || limit == 0 {
@@ -517,7 +587,7 @@ impl Streams {
         // released before the read: a read may pread the disk, and must not hold up puts,
         // resharding or deletion of the stream meanwhile. A shard that closes after this
         // snapshot gets a further iterator, and the next call sees it closed.
-        let (log, shard_index, children, encrypted) = {
+        let (log, shard_index, children, encrypted, metrics, shard_metrics) = {
             let state = handle.read().await;
             if state.meta.created_ms != it.stream_created_ms {
                 return Err(missing());
@@ -541,11 +611,25 @@ impl Streams {
                     .collect()
             });
             let encrypted = state.meta.encryption_key.is_some();
-            (LogId(shard.log), shard.index, children, encrypted)
+            (
+                LogId(shard.log),
+                shard.index,
+                children,
+                encrypted,
+                state.metrics.clone(),
+                state.shard_metrics.get(&shard.index).cloned(),
+            )
         };
+        // GetRecords.Latency and .Success; a subscription's reads are its events, counted by it.
+        let mut timer =
+            shared_read.then(|| crate::metrics::OpTimer::start(&metrics.get_records, started));
         if shared_read && self.inner.config.throughput_limits {
             let admitted = handle.read().await.throttle.admit_read(shard_index, now);
             if !admitted {
+                metrics.read_throttled.add(1);
+                if let Some(m) = &shard_metrics {
+                    m.read_throttled.add(1);
+                }
                 return Err(KinesisError::ProvisionedThroughputExceeded(
                     messages::read_rate_exceeded(&shard_id(shard_index), &it.stream_name, &account),
                 ));
@@ -590,6 +674,30 @@ impl Streams {
                 data,
                 partition_key,
             });
+        }
+        let out_bytes: u64 = records
+            .iter()
+            .map(|r| (r.data.len() + r.partition_key.len()) as u64)
+            .sum();
+        // CloudWatch's iterator age: how old the last record returned is (0 for none).
+        let age_ms = if records.is_empty() {
+            0
+        } else {
+            last_ts.map_or(0, |t| (now - t).max(0))
+        };
+        if let Some(m) = &shard_metrics {
+            m.outgoing_records.add(records.len() as u64);
+            m.outgoing_bytes.add(out_bytes);
+            m.iterator_age_ms
+                .store(age_ms, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some(timer) = timer.as_mut() {
+            metrics.get_records_bytes.add(out_bytes);
+            metrics.get_records_records.add(records.len() as u64);
+            metrics
+                .get_records_iterator_age_ms
+                .observe(u64::try_from(age_ms).unwrap_or(0));
+            timer.succeeded();
         }
         let caught_up = next >= bounds.end;
         let millis_behind_latest = if caught_up {

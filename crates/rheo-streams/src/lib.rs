@@ -20,6 +20,7 @@ pub mod iterator;
 pub mod limits;
 mod messages;
 pub mod meta;
+pub mod metrics;
 mod policy;
 mod repair;
 mod reshard;

@@ -94,6 +94,10 @@ pub(crate) struct StreamState {
     pub spread: std::sync::atomic::AtomicU64,
     /// Per-shard write meters and the scaler's memory (on-demand streams, `autoscale.rs`).
     pub meters: crate::autoscale::Meters,
+    /// CloudWatch's stream-level metrics (`metrics.rs`).
+    pub metrics: Arc<crate::metrics::StreamMetrics>,
+    /// Shard-level metrics of every shard the metadata lists, by shard index.
+    pub shard_metrics: HashMap<u64, Arc<crate::metrics::ShardMetrics>>,
 }
 
 impl StreamState {
@@ -105,6 +109,8 @@ impl StreamState {
             throttle: Default::default(),
             spread: std::sync::atomic::AtomicU64::new(0),
             meters: Default::default(),
+            metrics: Default::default(),
+            shard_metrics: HashMap::new(),
         };
         state.rebuild_routes();
         state
@@ -124,6 +130,14 @@ impl StreamState {
         routes.sort_by_key(|r| r.start);
         self.meters.track(routes.iter().map(|r| r.shard_index));
         self.routes = routes;
+        // Shards keep their counters across resharding while the metadata lists them.
+        let mut old = std::mem::take(&mut self.shard_metrics);
+        self.shard_metrics = self
+            .meta
+            .shards
+            .iter()
+            .map(|s| (s.index, old.remove(&s.index).unwrap_or_default()))
+            .collect();
     }
 
     /// The open shard owning `key`.

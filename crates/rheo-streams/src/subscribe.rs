@@ -77,6 +77,8 @@ pub struct Subscription {
     window_started_ms: i64,
     window_bytes: u64,
     first: bool,
+    /// The consumer's SubscribeToShardEvent.* metrics.
+    metrics: std::sync::Arc<crate::metrics::ConsumerMetrics>,
 }
 
 impl Streams {
@@ -92,8 +94,35 @@ impl Streams {
                 KinesisError::InvalidArgument(format!("Invalid ConsumerARN: {}", req.consumer_arn))
             })?;
         let (name, handle) = self.lookup(ctx, &StreamTarget::arn(stream_arn)).await?;
+        let consumer_name = consumer_name.to_string();
+        let metrics = handle.read().await.metrics.clone();
+        metrics.subscribe_attempts.add(1);
+        let out = self
+            .subscribe_known(ctx, req, &consumer_name, secs, name, handle)
+            .await;
+        match &out {
+            Ok(_) => metrics.subscribe_successes.add(1),
+            // AWS's SubscribeToShard.RateExceeded: a second subscription of the same consumer
+            // and shard within the takeover window.
+            Err(KinesisError::ResourceInUse(m)) if m.starts_with(ANOTHER_SUBSCRIPTION) => {
+                metrics.subscribe_rate_exceeded.add(1)
+            }
+            Err(_) => {}
+        }
+        out
+    }
+
+    async fn subscribe_known(
+        &self,
+        ctx: &Ctx,
+        req: SubscribeToShard,
+        consumer_name: &str,
+        secs: i64,
+        name: String,
+        handle: crate::service::Handle,
+    ) -> Result<Subscription> {
         let account = ctx.account().to_string();
-        let (log, shard_index) = {
+        let (log, shard_index, consumer_metrics) = {
             let state = handle.read().await;
             let c = state
                 .meta
@@ -116,7 +145,11 @@ impl Streams {
                 .meta
                 .shard(index)
                 .ok_or_else(|| crate::messages::shard_not_found(&req.shard_id, &name, &account))?;
-            (LogId(shard.log), shard.index)
+            (
+                LogId(shard.log),
+                shard.index,
+                state.metrics.consumer(consumer_name),
+            )
         };
         let iterator = self
             .get_shard_iterator(
@@ -161,6 +194,7 @@ impl Streams {
             window_started_ms: now,
             window_bytes: 0,
             first: true,
+            metrics: consumer_metrics,
         })
     }
 }
@@ -173,10 +207,10 @@ fn continuation_before(shard_index: u64, next: Offset) -> String {
     }
 }
 
+const ANOTHER_SUBSCRIPTION: &str = "Another active subscription exists for this consumer: ";
+
 fn another_subscription(consumer_arn: &str) -> KinesisError {
-    KinesisError::ResourceInUse(format!(
-        "Another active subscription exists for this consumer: {consumer_arn}"
-    ))
+    KinesisError::ResourceInUse(format!("{ANOTHER_SUBSCRIPTION}{consumer_arn}"))
 }
 
 impl Subscription {
@@ -184,6 +218,30 @@ impl Subscription {
     /// event then keeps the client informed). `Ok(None)` once the subscription is over: its
     /// time is up, or the shard's end went out in the previous event.
     pub async fn next_event(&mut self, heartbeat: Duration) -> Result<Option<ShardEvent>> {
+        let out = self.next_event_inner(heartbeat).await;
+        let m = &self.metrics;
+        match &out {
+            Ok(Some(event)) => {
+                m.events.add(1);
+                m.event_successes.add(1);
+                m.event_records.add(event.records.len() as u64);
+                m.event_bytes.add(
+                    event
+                        .records
+                        .iter()
+                        .map(|r| (r.data.len() + r.partition_key.len()) as u64)
+                        .sum(),
+                );
+                m.millis_behind_latest
+                    .store(event.millis_behind_latest, Ordering::Relaxed);
+            }
+            Ok(None) => {}
+            Err(_) => m.events.add(1),
+        }
+        out
+    }
+
+    async fn next_event_inner(&mut self, heartbeat: Duration) -> Result<Option<ShardEvent>> {
         let Some(iterator) = self.iterator.clone() else {
             return Ok(None);
         };

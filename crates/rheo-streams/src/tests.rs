@@ -1732,3 +1732,144 @@ async fn update_shard_count_scales_ten_times_a_day_and_remembers_across_restart(
     let e = s.update_shard_count(&ctx, &t, 2).await.unwrap_err();
     assert!(matches!(e, KinesisError::LimitExceeded(_)), "{e:?}");
 }
+
+/// The one stream's metrics view.
+async fn metrics_of(s: &Streams, name: &str) -> crate::metrics::StreamMetricsView {
+    s.metrics_views()
+        .await
+        .into_iter()
+        .find(|v| v.name == name)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn puts_and_gets_are_counted_under_cloudwatch_names() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "m", 2).await;
+    let t = StreamTarget::name("m");
+    for i in 0..4 {
+        s.put_record(&ctx, &t, entry(&format!("k{i}"), "abcd"))
+            .await
+            .unwrap();
+    }
+    let batch: Vec<PutEntry> = (0..6).map(|i| entry(&format!("p{i}"), "xyz")).collect();
+    s.put_records(&ctx, &t, batch).await.unwrap();
+    let v = metrics_of(&s, "m").await;
+    let m = &v.stream;
+    // Bytes are data plus partition key, the size the write limits count: 4 * (2 + 4), 6 * (2 + 3).
+    assert_eq!(m.incoming_records.get(), 10);
+    assert_eq!(m.incoming_bytes.get(), 24 + 30);
+    assert_eq!(m.put_record_bytes.get(), 24);
+    assert_eq!(m.put_records_bytes.get(), 30);
+    assert_eq!(
+        (m.put_record.attempts.get(), m.put_record.successes.get()),
+        (4, 4)
+    );
+    assert_eq!(m.put_record.latency_us.snapshot().count, 4);
+    assert_eq!(
+        (m.put_records_total.get(), m.put_records_successful.get()),
+        (6, 6)
+    );
+    assert_eq!(
+        m.put_records_throttled.get() + m.put_records_failed.get(),
+        0
+    );
+    let per_shard: u64 = v.shards.iter().map(|(_, s)| s.incoming_records.get()).sum();
+    assert_eq!(per_shard, 10);
+    assert_eq!(v.logs.len(), 2);
+
+    let mut read = 0;
+    for (shard, _) in &v.shards {
+        let it = s
+            .get_shard_iterator(&ctx, GetShardIterator::trim_horizon(t.clone(), shard))
+            .await
+            .unwrap();
+        clock.advance_ms(250);
+        read += s
+            .get_records(&ctx, &it, None, None)
+            .await
+            .unwrap()
+            .records
+            .len();
+    }
+    assert_eq!(read, 10);
+    assert_eq!(m.get_records_records.get(), 10);
+    assert_eq!(m.get_records_bytes.get(), 54);
+    assert_eq!(m.get_records.successes.get(), 2);
+    let age = m.get_records_iterator_age_ms.snapshot();
+    assert_eq!(age.count, 2);
+    assert!(
+        age.sum >= 250,
+        "records read 250 ms after they arrived: {age:?}"
+    );
+    let out: u64 = v.shards.iter().map(|(_, s)| s.outgoing_bytes.get()).sum();
+    assert_eq!(out, 54);
+}
+
+#[tokio::test]
+async fn a_failed_call_counts_against_success_and_throttling_is_counted() {
+    let (s, clock, ctx) = setup_limited();
+    create(&s, &clock, &ctx, "th", 1).await;
+    let t = StreamTarget::name("th");
+    let entries: Vec<PutEntry> = (0..1200).map(|i| entry(&format!("k{i}"), "x")).collect();
+    let out = s.put_records(&ctx, &t, entries).await.unwrap();
+    assert_eq!(out.failed_count, 200);
+    s.put_record(&ctx, &t, entry("k", "late"))
+        .await
+        .unwrap_err();
+    let v = metrics_of(&s, "th").await;
+    let m = &v.stream;
+    assert_eq!(m.put_records_throttled.get(), 200);
+    assert_eq!(m.put_records_successful.get(), 1000);
+    assert_eq!(m.put_records_total.get(), 1200);
+    assert_eq!(m.write_throttled.get(), 201);
+    assert_eq!(
+        (m.put_record.attempts.get(), m.put_record.successes.get()),
+        (1, 0)
+    );
+    assert_eq!(v.shards[0].1.write_throttled.get(), 201);
+    let it = s
+        .get_shard_iterator(
+            &ctx,
+            GetShardIterator::trim_horizon(t, "shardId-000000000000"),
+        )
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        s.get_records(&ctx, &it, Some(1), None).await.unwrap();
+    }
+    s.get_records(&ctx, &it, Some(1), None).await.unwrap_err();
+    assert_eq!(m.read_throttled.get(), 1);
+    assert_eq!(v.shards[0].1.read_throttled.get(), 1);
+    assert_eq!(
+        (m.get_records.attempts.get(), m.get_records.successes.get()),
+        (6, 5)
+    );
+}
+
+#[tokio::test]
+async fn shard_metrics_follow_resharding_and_enhanced_monitoring() {
+    let (s, clock, ctx) = setup();
+    create(&s, &clock, &ctx, "sh", 1).await;
+    let t = StreamTarget::name("sh");
+    s.put_record(&ctx, &t, entry("k", "v")).await.unwrap();
+    assert!(metrics_of(&s, "sh").await.enhanced.is_empty());
+    s.set_enhanced_monitoring(&ctx, &t, vec!["ALL".into()], true)
+        .await
+        .unwrap();
+    let v = metrics_of(&s, "sh").await;
+    assert!(v.enhanced("IncomingBytes") && v.enhanced("IteratorAgeMilliseconds"));
+    s.set_enhanced_monitoring(&ctx, &t, vec!["IncomingBytes".into()], false)
+        .await
+        .unwrap();
+    let v = metrics_of(&s, "sh").await;
+    assert!(!v.enhanced("IncomingBytes") && v.enhanced("IncomingRecords"));
+    s.update_shard_count(&ctx, &t, 2).await.unwrap();
+    clock.advance_ms(101);
+    // Looking the stream up applies the due reshard (the server's ticker does it too).
+    s.describe_stream_summary(&ctx, &t).await.unwrap();
+    let v = metrics_of(&s, "sh").await;
+    assert_eq!(v.shards.len(), 3, "the parent and its two children");
+    // The parent keeps what it counted before the split.
+    assert_eq!(v.shards[0].1.incoming_records.get(), 1);
+}
