@@ -775,6 +775,11 @@ impl Streams {
     ) -> Result<()> {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
+        if let (Some(key), Some(vault)) = (&key_id, self.vault()) {
+            if crate::seal::key_id_well_formed(key) {
+                vault.prepare(ctx.account(), &ctx.region, key).await?;
+            }
+        }
         let mut state = handle.write().await;
         self.ensure_active(ctx, &state, &name)?;
         let mut epoch = None;

@@ -1,8 +1,9 @@
 //! The data path: PutRecord(s), GetShardIterator, GetRecords.
 //!
 //! A record is stored in its shard's log as one entry: `[version 1][u16 BE partition-key
-//! length][partition key][data]`. The log gives the offset and arrival timestamp; the sequence
-//! number is derived from (shard index, offset) and never stored.
+//! length][partition key][data]`, or, on an encrypted stream, sealed as version 2 (`seal.rs`:
+//! the same body under AES-256-GCM). The log gives the offset and arrival timestamp; the
+//! sequence number is derived from (shard index, offset) and never stored.
 
 use bytes::Bytes;
 use rheo_log::{Batch, EntryWriter, LogId, Offset};

@@ -39,7 +39,7 @@ pub use data::java_date;
 pub use error::KinesisError;
 pub use meta::{ConsumerStatus, RecordDistribution, StreamMode, StreamStatus};
 pub use repair::{repair_metadata, MetaRepair, RepairError, RepairOptions};
-pub use seal::{DataKey, KeyError, KeyVault};
+pub use seal::{DataKey, KeyError, KeyVault, PrepareFuture};
 pub use service::{Config, Streams};
 pub use subscribe::{ShardEvent, SubscribeToShard, Subscription};
 pub use zeroize::Zeroizing;

@@ -63,6 +63,9 @@ pub enum KeyError {
     AccessDenied(String),
     #[error("{0}")]
     Throttling(String),
+    /// The KMS failed (its storage): an internal failure of the request, text for the logs.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<KeyError> for KinesisError {
@@ -73,6 +76,10 @@ impl From<KeyError> for KinesisError {
             KeyError::InvalidState(m) => KinesisError::KmsInvalidState(m),
             KeyError::AccessDenied(m) => KinesisError::KmsAccessDenied(m),
             KeyError::Throttling(m) => KinesisError::KmsThrottling(m),
+            KeyError::Internal(m) => {
+                tracing::error!(error = %m, "the KMS failed");
+                KinesisError::Internal("Internal service failure.".into())
+            }
         }
     }
 }
@@ -95,7 +102,23 @@ pub trait KeyVault: Send + Sync + 'static {
     ) -> Result<Zeroizing<[u8; 32]>, KeyError>;
     /// Whether the key can be used now; cheap (in-memory), called on the put and read paths of encrypted streams.
     fn key_usable(&self, account: &str, region: &str, key_id: &str) -> Result<(), KeyError>;
+    /// Makes `key_id` ready for the synchronous calls above; StartStreamEncryption awaits it
+    /// first. A KMS creates the AWS-managed key an `alias/aws/...` names on first use, which
+    /// is a durable write. Nothing to do by default.
+    fn prepare<'a>(
+        &'a self,
+        account: &'a str,
+        region: &'a str,
+        key_id: &'a str,
+    ) -> PrepareFuture<'a> {
+        let _ = (account, region, key_id);
+        Box::pin(async { Ok(()) })
+    }
 }
+
+/// What [`KeyVault::prepare`] returns.
+pub type PrepareFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), KeyError>> + Send + 'a>>;
 
 /// Whether `key_id` has one of the forms AWS accepts for StartStreamEncryption's `KeyId`: a key
 /// id (a GUID, or `mrk-` and hex for a multi-Region key), a key ARN, an alias name
