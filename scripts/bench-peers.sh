@@ -31,6 +31,8 @@
 #                         1, 5 and 20 consumers on one shard, catch-up through SubscribeToShard
 #                         vs GetRecords, the durable floor of one write per ms)
 #   --no-limits           skip Rheo's put workload with --throughput-limits on vs off
+#   --no-encryption       skip Rheo's put workload on an encrypted stream (rheo-bench
+#                         --encrypt, records sealed at rest) vs a plain one, alternating
 #   --baseline-rev REV    also run Rheo built from git revision REV (a worktree and a
 #                         target dir under the work dir), just before today's Rheo, and
 #                         add ratios to it: a regression check that peers' noise and the
@@ -44,7 +46,7 @@ OUT="$REPO/docs/benchmarks.md"
 QUICK=0
 RUNS=""
 PORT_BASE=45670
-DO_KINESALITE=1 DO_KMOCK=1 DO_FERRO=1 DO_RHEO=1 DO_INSTALL=1 DO_EXTRA=1 DO_FANOUT=1 DO_LIMITS=1
+DO_KINESALITE=1 DO_KMOCK=1 DO_FERRO=1 DO_RHEO=1 DO_INSTALL=1 DO_EXTRA=1 DO_FANOUT=1 DO_LIMITS=1 DO_ENCRYPTION=1
 EXTRA=()
 SKIPPED=""
 BASE_REV=""
@@ -65,8 +67,9 @@ while [ $# -gt 0 ]; do
     --no-extra) DO_EXTRA=0 ;;
     --no-fanout) DO_FANOUT=0 ;;
     --no-limits) DO_LIMITS=0 ;;
+    --no-encryption) DO_ENCRYPTION=0 ;;
     --baseline-rev) BASE_REV="$2"; shift ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
@@ -191,6 +194,8 @@ SERVER_PID=""
 SERVER_DIR=""
 RHEO_LIMITS=off
 RHEO_SERVE_EXTRA=()
+# Global rheo-bench options for a run_put's setup (--encrypt for the encrypted workload).
+SETUP_EXTRA=()
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -294,10 +299,10 @@ run_put() {
   local name=$1 port=$2 wl=$3 run=$4; shift 4
   local out="$RESULTS/$name.$wl.run$run"
   start_server "$name" "$port" || return 1
-  note_cmd "--stream rheo-bench-x setup --shards ${SETUP_SHARDS:-4}"
+  note_cmd "--stream rheo-bench-x ${SETUP_EXTRA[*]:+${SETUP_EXTRA[*]} }setup --shards ${SETUP_SHARDS:-4}"
   note_cmd "--stream rheo-bench-x put $* --json"
   set +e
-  "$BENCH" --endpoint "http://127.0.0.1:$port" --stream rheo-bench-x setup --shards "${SETUP_SHARDS:-4}" \
+  "$BENCH" --endpoint "http://127.0.0.1:$port" --stream rheo-bench-x "${SETUP_EXTRA[@]}" setup --shards "${SETUP_SHARDS:-4}" \
     >"$out.setup" 2>&1 \
   && "$BENCH" --endpoint "http://127.0.0.1:$port" --server-pid "$SERVER_PID" --label "$name" \
     --stream rheo-bench-x --json put "$@" >"$out.out" 2>"$out.err"
@@ -457,6 +462,25 @@ for name in "${SERVERS[@]}"; do
       done
     done
     for wl in limits-off limits-on; do
+      if [ -s "$RESULTS/$name.$wl.jsonl" ]; then
+        PUT_ARGS+=(--put-run "$name:$wl=$RESULTS/$name.$wl.jsonl")
+      fi
+    done
+  fi
+
+  if [ "$DO_ENCRYPTION" = 1 ] && [ "$name" = rheo ]; then
+    # The main put shape on a durable server (every Rheo run is), one stream encrypted with
+    # the AWS-managed key and one plain; the order alternates run by run.
+    log "$name encrypted vs plain"
+    for run in $(seq 1 "$RUNS"); do
+      if [ $((run % 2)) = 1 ]; then modes="plain encrypted"; else modes="encrypted plain"; fi
+      for mode in $modes; do
+        SETUP_EXTRA=(); [ "$mode" = encrypted ] && SETUP_EXTRA=(--encrypt)
+        run_put "$name" "$port" "$mode" "$run" "${HALF[@]}" "${XPHASES[@]}" || true
+        SETUP_EXTRA=()
+      done
+    done
+    for wl in plain encrypted; do
       if [ -s "$RESULTS/$name.$wl.jsonl" ]; then
         PUT_ARGS+=(--put-run "$name:$wl=$RESULTS/$name.$wl.jsonl")
       fi

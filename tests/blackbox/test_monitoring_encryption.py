@@ -2,6 +2,8 @@
 
 import pytest
 
+from khelpers import wait_status
+
 ALL_METRICS = [
     "IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
     "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded",
@@ -35,6 +37,8 @@ def test_stream_encryption_marks_records(kinesis, stream):
                                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     rec = kinesis.get_records(ShardIterator=it)["Records"][0]
     assert (rec["Data"], rec["EncryptionType"]) == (b"secret", "KMS")
+    # StartStreamEncryption moved the stream to UPDATING: the next change waits for ACTIVE.
+    wait_status(kinesis, name, "ACTIVE")
     kinesis.stop_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId="alias/aws/kinesis")
     d = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     assert d["EncryptionType"] == "NONE"

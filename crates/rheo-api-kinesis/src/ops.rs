@@ -33,6 +33,11 @@ pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
         }
         KinesisError::Validation(_) => ("ValidationException", 400),
         KinesisError::AccessDenied(_) => ("AccessDeniedException", 400),
+        KinesisError::KmsDisabled(_) => ("KMSDisabledException", 400),
+        KinesisError::KmsNotFound(_) => ("KMSNotFoundException", 400),
+        KinesisError::KmsInvalidState(_) => ("KMSInvalidStateException", 400),
+        KinesisError::KmsAccessDenied(_) => ("KMSAccessDeniedException", 400),
+        KinesisError::KmsThrottling(_) => ("KMSThrottlingException", 400),
         KinesisError::Internal(_) => ("InternalFailure", 500),
         KinesisError::Damaged(_) => ("InternalFailure", 500),
         // `KinesisError` is non_exhaustive; a new variant is an internal failure until mapped.

@@ -21,7 +21,32 @@ use rheo_api_kinesis::Operation;
 use rheo_proto::{decode_request, encode_error, encode_response, Protocol};
 use rheo_streams::clock::ManualClock;
 use rheo_streams::types::*;
-use rheo_streams::{Config, Streams};
+use rheo_streams::{Config, DataKey, KeyError, KeyVault, Streams, Zeroizing};
+
+/// A vault with one fixed data key, so that both servers of a case seal alike and the
+/// records encrypted streams hold are really sealed (the reads open them on both paths).
+struct FixedVault;
+
+impl KeyVault for FixedVault {
+    fn generate_data_key(&self, _: &str, _: &str, _: &str) -> Result<DataKey, KeyError> {
+        Ok(DataKey {
+            plaintext: Zeroizing::new([7; 32]),
+            wrapped: b"fixed".to_vec(),
+            key_arn: "arn:aws:kms:us-east-1:000000000000:key/fixed".into(),
+        })
+    }
+    fn decrypt_data_key(
+        &self,
+        _: &str,
+        _: &str,
+        _: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+        Ok(Zeroizing::new([7; 32]))
+    }
+    fn key_usable(&self, _: &str, _: &str, _: &str) -> Result<(), KeyError> {
+        Ok(())
+    }
+}
 
 fn stream() -> StreamTarget {
     StreamTarget {
@@ -154,6 +179,7 @@ async fn fixture(s: &Script) -> (Streams, Arc<ManualClock>) {
     };
     let clock = Arc::new(ManualClock::new(1_790_000_000_000));
     let streams = Streams::open_in_memory(config, clock.clone()).unwrap();
+    assert!(streams.set_key_vault(Arc::new(FixedVault)));
     streams
         .create_stream(&ctx(), CreateStream::provisioned("s", s.shards))
         .await

@@ -57,6 +57,21 @@ pub async fn setup(ctx: &Ctx, shards: u32, wait: Duration) -> Result<Vec<String>
         Some("ResourceInUseException") => tracing::info!("stream {} already exists", ctx.stream),
         Some(_) => return Err(fail(Op::CreateStream, &resp)),
     }
+    let shards = wait_active(ctx, &mut conn, wait).await?;
+    let Some(key) = &ctx.encrypt else {
+        return Ok(shards);
+    };
+    // Records put from here on are sealed at rest: the stream goes UPDATING, then ACTIVE.
+    let resp = call_retrying(
+        &mut conn,
+        Op::StartStreamEncryption,
+        proto::start_stream_encryption_body(&ctx.stream, key),
+    )
+    .await?;
+    if !resp.is_success() {
+        return Err(fail(Op::StartStreamEncryption, &resp));
+    }
+    tracing::info!("stream {} encrypted with {key}", ctx.stream);
     wait_active(ctx, &mut conn, wait).await
 }
 

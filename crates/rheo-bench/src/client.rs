@@ -84,6 +84,7 @@ pub enum Op {
     RegisterStreamConsumer,
     DescribeStreamConsumer,
     SubscribeToShard,
+    StartStreamEncryption,
 }
 
 impl Op {
@@ -98,6 +99,7 @@ impl Op {
             Op::RegisterStreamConsumer => "Kinesis_20131202.RegisterStreamConsumer",
             Op::DescribeStreamConsumer => "Kinesis_20131202.DescribeStreamConsumer",
             Op::SubscribeToShard => "Kinesis_20131202.SubscribeToShard",
+            Op::StartStreamEncryption => "Kinesis_20131202.StartStreamEncryption",
         }
     }
 }

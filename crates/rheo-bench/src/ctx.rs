@@ -14,6 +14,8 @@ pub struct Ctx {
     pub stream: String,
     /// Server PIDs to sample during each phase (empty = none).
     pub server_pids: Vec<String>,
+    /// KMS key to start server-side encryption with on the streams `setup` creates.
+    pub encrypt: Option<String>,
 }
 
 impl Ctx {

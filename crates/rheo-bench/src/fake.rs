@@ -208,6 +208,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             stream: "t".into(),
             server_pids: vec!["self".into()],
+            encrypt: None,
         }
     }
 

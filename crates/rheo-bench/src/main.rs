@@ -85,6 +85,10 @@ struct Global {
     /// Region in the Authorization header.
     #[arg(long, global = true, default_value = "us-east-1")]
     region: String,
+    /// Start server-side encryption (StartStreamEncryption) on the streams `setup` and `all`
+    /// create, with this KMS key (default: the AWS-managed alias/aws/kinesis).
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "alias/aws/kinesis")]
+    encrypt: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -457,6 +461,7 @@ fn make_ctx(g: &Global, default_stream: String) -> Result<Ctx> {
         timeout: Duration::from_millis(g.request_timeout_ms.max(1)),
         stream: g.stream.clone().unwrap_or(default_stream),
         server_pids: g.server_pid.iter().map(u32::to_string).collect(),
+        encrypt: g.encrypt.clone(),
     })
 }
 

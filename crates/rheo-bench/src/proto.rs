@@ -43,6 +43,10 @@ pub fn create_stream_body(stream: &str, shards: u32) -> Bytes {
     json_bytes(serde_json::json!({"StreamName": stream, "ShardCount": shards}))
 }
 
+pub fn start_stream_encryption_body(stream: &str, key_id: &str) -> Bytes {
+    json_bytes(serde_json::json!({"StreamName": stream, "EncryptionType": "KMS", "KeyId": key_id}))
+}
+
 pub fn stream_only_body(stream: &str) -> Bytes {
     json_bytes(serde_json::json!({"StreamName": stream}))
 }

@@ -16,6 +16,10 @@ pub const LARGE: &str = "256KiB";
 /// throughput limits on and off.
 pub const LIMITS_ON: &str = "limits-on";
 pub const LIMITS_OFF: &str = "limits-off";
+/// The main put workload on an encrypted stream (`--encrypt`) and on a plain one, on a durable
+/// server, alternating.
+pub const ENCRYPTED: &str = "encrypted";
+pub const PLAIN: &str = "plain";
 
 /// Figures of one `put --json` run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -339,6 +343,31 @@ pub fn checks(inputs: &Inputs<'_>, subject: &str) -> Vec<Check> {
             met: None,
         },
     });
+    let (enc, plain) = (
+        find_put(inputs, subject, ENCRYPTED),
+        find_put(inputs, subject, PLAIN),
+    );
+    let target = "durable put records/s with encryption at rest within 15% of plain".to_string();
+    v.push(match (enc, plain) {
+        (Some(enc), Some(plain)) if plain.rps > 0.0 => {
+            let ratio = enc.rps / plain.rps;
+            Check {
+                target,
+                measured: format!(
+                    "{:.0} vs {:.0} rec/s: {:.1}%",
+                    enc.rps,
+                    plain.rps,
+                    100.0 * ratio
+                ),
+                met: Some(ratio >= 0.85 && enc.errors == 0),
+            }
+        }
+        _ => Check {
+            target,
+            measured: "not measured".into(),
+            met: None,
+        },
+    });
     v
 }
 
@@ -528,6 +557,8 @@ mod tests {
                 Some(false),
                 Some(true),
                 // No limits-on/off runs given.
+                None,
+                // No encrypted/plain runs given.
                 None
             ],
             "{c:#?}"
@@ -574,7 +605,8 @@ mod tests {
                 },
                 "rheo",
             )
-            .pop()
+            .into_iter()
+            .find(|c| c.target.contains("throughput limits"))
             .unwrap()
         };
         let clean = last(&limits(0));
@@ -596,5 +628,40 @@ mod tests {
             x.contains("| rheo | 100B | 1 | 250000 | 25.0 | 1.0 / 5.0 | closed loop | n/a |"),
             "{x}"
         );
+    }
+
+    #[test]
+    fn encryption_target_compares_encrypted_with_plain_puts() {
+        let all = Vec::new();
+        let disk = Vec::new();
+        let enc_check = |enc: f64| {
+            let puts = vec![
+                (
+                    "rheo".to_string(),
+                    ENCRYPTED.to_string(),
+                    vec![put_row(enc, 90.0, None)],
+                ),
+                (
+                    "rheo".to_string(),
+                    PLAIN.to_string(),
+                    vec![put_row(100_000.0, 100.0, None)],
+                ),
+            ];
+            checks(
+                &Inputs {
+                    all: &all,
+                    puts: &puts,
+                    disk: &disk,
+                },
+                "rheo",
+            )
+            .into_iter()
+            .find(|c| c.target.contains("encryption at rest"))
+            .unwrap()
+        };
+        let within = enc_check(90_000.0);
+        assert_eq!(within.met, Some(true), "{within:?}");
+        assert!(within.measured.contains("90.0%"), "{}", within.measured);
+        assert_eq!(enc_check(80_000.0).met, Some(false));
     }
 }

@@ -157,6 +157,7 @@ impl Streams {
             record_distribution,
             mode_switches_ms: Vec::new(),
             scalings_ms: Vec::new(),
+            data_keys: Vec::new(),
             consumers: Vec::new(),
             policy: None,
         };
@@ -760,7 +761,12 @@ impl Streams {
         ))
     }
 
-    /// Server-side encryption: `Some(key)` starts it with that KMS key, `None` stops it.
+    /// Server-side encryption: `Some(key)` starts it with that KMS key, `None` stops it. The
+    /// stream goes through UPDATING, as in AWS. Starting validates the key by taking the new
+    /// epoch's data key from the vault, so a key the KMS refuses fails the request with its
+    /// KMS* error and changes nothing; from the answer on, puts seal under that epoch
+    /// (records written while UPDATING are sealed too: earlier than AWS promises, never
+    /// later). Stopping leaves the sealed records sealed and readable.
     pub async fn set_encryption(
         &self,
         ctx: &Ctx,
@@ -769,10 +775,55 @@ impl Streams {
     ) -> Result<()> {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
+        if let (Some(key), Some(vault)) = (&key_id, self.vault()) {
+            if crate::seal::key_id_well_formed(key) {
+                vault.prepare(ctx.account(), &ctx.region, key).await?;
+            }
+        }
         let mut state = handle.write().await;
         self.ensure_active(ctx, &state, &name)?;
+        let mut epoch = None;
+        if let Some(key) = &key_id {
+            if !crate::seal::key_id_well_formed(key) {
+                return Err(messages::invalid_kms_key_id(key));
+            }
+            match self.vault() {
+                Some(vault) => {
+                    let e = self.new_epoch(ctx, &state, vault.as_ref(), key)?;
+                    state.meta.data_keys.push(e.meta.clone());
+                    epoch = Some(e);
+                }
+                None if crate::seal::is_default_alias(key) => {}
+                None => return Err(messages::kms_key_not_found(key, &ctx.region, ctx.account())),
+            }
+        }
+        let before = (
+            state.meta.encryption_key.clone(),
+            state.meta.status,
+            state.meta.pending.clone(),
+            state.meta.due_ms,
+        );
         state.meta.encryption_key = key_id;
-        self.persist(&state.meta)
+        state.meta.status = StreamStatus::Updating;
+        state.meta.pending = Some(Pending::Update);
+        state.meta.due_ms = self.now_ms() + self.inner.config.update_stream_ms;
+        if let Err(e) = self.persist(&state.meta) {
+            if epoch.is_some() {
+                state.meta.data_keys.pop();
+            }
+            (
+                state.meta.encryption_key,
+                state.meta.status,
+                state.meta.pending,
+                state.meta.due_ms,
+            ) = before;
+            return Err(e);
+        }
+        match epoch {
+            Some(e) => Self::install_epoch(&mut state, e),
+            None => state.sealer = None,
+        }
+        Ok(())
     }
 
     /// Shards still within retention, in shard-id order.

@@ -1,8 +1,9 @@
 //! The data path: PutRecord(s), GetShardIterator, GetRecords.
 //!
 //! A record is stored in its shard's log as one entry: `[version 1][u16 BE partition-key
-//! length][partition key][data]`. The log gives the offset and arrival timestamp; the sequence
-//! number is derived from (shard index, offset) and never stored.
+//! length][partition key][data]`, or, on an encrypted stream, sealed as version 2 (`seal.rs`:
+//! the same body under AES-256-GCM). The log gives the offset and arrival timestamp; the
+//! sequence number is derived from (shard index, offset) and never stored.
 
 use bytes::Bytes;
 use rheo_log::{Batch, EntryWriter, LogId, Offset};
@@ -200,7 +201,27 @@ impl Streams {
     ) -> Result<PutRecordsOutput> {
         let started = std::time::Instant::now();
         let (name, handle) = self.lookup(ctx, target).await?;
-        let state = handle.read().await;
+        // An encrypted stream's put needs a usable key (checked on every request, as AWS does)
+        // and an epoch with room; opening one takes the stream's write lock, so it is done
+        // with the read lock released, and the state looked at again.
+        let (state, seal) = loop {
+            let state = handle.read().await;
+            ensure_writable(&state, &name, ctx.account())?;
+            let (Some(key_id), Some(vault)) = (&state.meta.encryption_key, self.vault()) else {
+                break (state, None);
+            };
+            match &state.sealer {
+                Some(s) if s.key_id == *key_id && s.has_room(entries.len()) => {
+                    vault.key_usable(ctx.account(), &ctx.region, &s.key_arn)?;
+                    let s = s.clone();
+                    break (state, Some(s));
+                }
+                _ => {
+                    drop(state);
+                    self.refresh_epoch(ctx, &handle, entries.len()).await?;
+                }
+            }
+        };
         // Times the call and counts its Success once the stream is known (CloudWatch publishes
         // nothing for a stream that does not exist). An `Arc` clone: no lock, no allocation.
         let metrics = state.metrics.clone();
@@ -210,7 +231,6 @@ impl Streams {
             &metrics.put_records
         };
         let mut timer = crate::metrics::OpTimer::start(op, started);
-        ensure_writable(&state, &name, ctx.account())?;
         let record_max = state.meta.max_record_size_kib as usize * 1024;
         let auto = state.meta.record_distribution == RecordDistribution::Auto;
         // The request-size check comes before any per-record one, as in AWS.
@@ -311,25 +331,75 @@ impl Streams {
             }
         }
         crate::autoscale::record_put(&state, &slots, &refused, ENTRY_HEADER_LEN);
+        let overhead = if seal.is_some() {
+            crate::seal::SEALED_OVERHEAD
+        } else {
+            0
+        };
         let mut batches: Vec<(u64, LogId, Batch, Vec<u32>)> = slots
             .into_iter()
             .map(|(shard, log, n, bytes)| {
                 (
                     shard,
                     log,
-                    Batch::with_capacity_for(n, bytes),
+                    Batch::with_capacity_for(n, bytes + n * overhead),
                     Vec::with_capacity(n),
                 )
             })
             .collect();
+        // Sealing: one reservation of nonce counters for the whole request, and each entry
+        // encrypted in place in its batch's buffer (no lock, no extra copy per record).
+        let sealing = seal.as_ref().map(|s| {
+            let accepted = entries.len() - refused.iter().filter(|r| r.is_some()).count();
+            let identity = crate::seal::StreamIdentity {
+                region: &state.meta.region,
+                name: &state.meta.name,
+                created_ms: state.meta.created_ms,
+            };
+            let aads: Vec<Vec<u8>> = batches
+                .iter()
+                .map(|b| crate::seal::aad(&identity, b.0, s.epoch))
+                .collect();
+            (s, s.reserve(accepted), aads)
+        });
+        let mut sealed = 0u64;
+        let mut seal_failed = false;
         for (i, (e, at)) in entries.iter().zip(slot_of.iter().copied()).enumerate() {
             if refused.get(i).is_some_and(Option::is_some) {
                 continue;
             }
             if let Some(b) = batches.get_mut(at) {
-                b.2.push_with(|w| write_entry(w, e.partition_key, e.data));
+                match &sealing {
+                    None => b.2.push_with(|w| write_entry(w, e.partition_key, e.data)),
+                    Some((s, first, aads)) => {
+                        let counter = first + sealed;
+                        sealed += 1;
+                        let aad = aads.get(at).map(Vec::as_slice).unwrap_or_default();
+                        let pk = e.partition_key.as_bytes();
+                        let len = crate::seal::sealed_len(pk.len(), e.data.len());
+                        b.2.push_with(|w| {
+                            seal_failed |= w
+                                .put_with(len, |out| {
+                                    crate::seal::seal_into(
+                                        out,
+                                        s.cipher(),
+                                        s.epoch,
+                                        counter,
+                                        aad,
+                                        pk,
+                                        e.data,
+                                    )
+                                })
+                                .is_err();
+                        });
+                    }
+                }
                 b.3.push(i as u32);
             }
+        }
+        if seal_failed {
+            tracing::error!(stream = %name, "a record could not be sealed");
+            return Err(KinesisError::Internal("Internal service failure.".into()));
         }
         batches.retain(|b| !b.3.is_empty());
         let mut positions = Vec::with_capacity(batches.len());
@@ -655,12 +725,57 @@ impl Streams {
             // Nothing at the iterator below the end: a range marked lost by repair ends the stored data.
             next = self.inner.store.readable_from(log, next);
         }
+        // Sealed entries: the keys of their epochs, checked usable (KMS* errors otherwise).
+        let mut epochs: Vec<u32> = Vec::new();
+        for e in &entries {
+            if let Some(epoch) = crate::seal::sealed_epoch(&e.payload) {
+                if !epochs.contains(&epoch) {
+                    epochs.push(epoch);
+                }
+            }
+        }
+        let ciphers = if epochs.is_empty() {
+            Default::default()
+        } else {
+            self.read_ciphers(ctx, &handle, &epochs).await?
+        };
+        let identity = crate::seal::StreamIdentity {
+            region: &it.region,
+            name: &it.stream_name,
+            created_ms: it.stream_created_ms,
+        };
         let mut records = Vec::with_capacity(entries.len());
         let mut last_ts = None;
         for e in entries {
             next = Offset(e.offset.0 + 1);
             last_ts = Some(e.timestamp_ms);
-            let Some((partition_key, data)) = decode_entry(&e.payload) else {
+            let decoded = match crate::seal::sealed_epoch(&e.payload) {
+                None => decode_entry(&e.payload),
+                Some(epoch) => {
+                    let aad = crate::seal::aad(&identity, shard_index, epoch);
+                    let opened = ciphers
+                        .get(&epoch)
+                        .and_then(|c| crate::seal::open(&e.payload, c, &aad));
+                    if opened.is_none() {
+                        // Sealed bytes that do not authenticate were altered (or moved): never
+                        // served, and named like any damaged range.
+                        tracing::error!(
+                            shard = %shard_id(shard_index),
+                            offset = e.offset.0,
+                            epoch,
+                            "a sealed record does not authenticate"
+                        );
+                        return Err(KinesisError::Damaged(format!(
+                            "Internal service failure: the record of {} with sequence number {} \
+                             is damaged in storage (it does not authenticate) and cannot be served",
+                            shard_id(shard_index),
+                            SequenceNumber::new(shard_index, e.offset),
+                        )));
+                    }
+                    opened
+                }
+            };
+            let Some((partition_key, data)) = decoded else {
                 tracing::error!(
                     log = log.0,
                     offset = e.offset.0,

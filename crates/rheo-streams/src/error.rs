@@ -24,6 +24,17 @@ pub enum KinesisError {
     Validation(String),
     #[error("{0}")]
     AccessDenied(String),
+    /// The stream's KMS key is disabled (the message is the KMS's).
+    #[error("{0}")]
+    KmsDisabled(String),
+    #[error("{0}")]
+    KmsNotFound(String),
+    #[error("{0}")]
+    KmsInvalidState(String),
+    #[error("{0}")]
+    KmsAccessDenied(String),
+    #[error("{0}")]
+    KmsThrottling(String),
     /// The storage engine failed; the request may or may not have taken effect on disk.
     #[error("{0}")]
     Internal(String),

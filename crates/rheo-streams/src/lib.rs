@@ -24,6 +24,7 @@ pub mod metrics;
 mod policy;
 mod repair;
 mod reshard;
+pub mod seal;
 pub mod sequence;
 mod service;
 mod subscribe;
@@ -39,8 +40,12 @@ pub use data::java_date;
 pub use error::KinesisError;
 pub use meta::{ConsumerStatus, RecordDistribution, StreamMode, StreamStatus};
 pub use repair::{repair_metadata, MetaRepair, RepairError, RepairOptions};
+pub use seal::{DataKey, KeyError, KeyVault, PrepareFuture};
 pub use service::{Config, Streams};
 pub use subscribe::{ShardEvent, SubscribeToShard, Subscription};
+pub use zeroize::Zeroizing;
 
+#[cfg(test)]
+mod encryption_tests;
 #[cfg(test)]
 mod tests;

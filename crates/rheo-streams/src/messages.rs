@@ -233,3 +233,28 @@ pub(crate) fn mode_switch_limit(name: &str, account: &str) -> KinesisError {
         crate::limits::MODE_SWITCHES_PER_WINDOW_MAX
     ))
 }
+
+/// StartStreamEncryption's `KeyId` in none of the forms AWS accepts.
+pub(crate) fn invalid_kms_key_id(key_id: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "KeyId {key_id} is invalid. It must be a key id, a key ARN, an alias name prefixed by \
+         \"alias/\" or an alias ARN."
+    ))
+}
+
+/// A key the KMS does not know, in the KMS's wording (which Kinesis passes on): keys are named
+/// by their ARN, aliases by theirs.
+pub(crate) fn kms_key_not_found(key_id: &str, region: &str, account: &str) -> KinesisError {
+    let arn = |resource: &str| format!("arn:aws:kms:{region}:{account}:{resource}");
+    KinesisError::KmsNotFound(if key_id.starts_with("arn:") {
+        if key_id.contains(":alias/") {
+            format!("Alias {key_id} is not found.")
+        } else {
+            format!("Key '{key_id}' does not exist")
+        }
+    } else if key_id.starts_with("alias/") {
+        format!("Alias {} is not found.", arn(key_id))
+    } else {
+        format!("Key '{}' does not exist", arn(&format!("key/{key_id}")))
+    })
+}

@@ -107,6 +107,9 @@ pub enum Pending {
     Mode(StreamMode),
     /// UPDATING -> ACTIVE at the new warm throughput (MiB/s) of an on-demand stream.
     WarmThroughput(u32),
+    /// UPDATING -> ACTIVE with nothing else to apply (Start/StopStreamEncryption, whose change
+    /// took effect when requested).
+    Update,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +212,21 @@ pub struct StreamMeta {
     /// ten are kept), for AWS's limit of ten scalings a day; left out when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scalings_ms: Vec<i64>,
+    /// The wrapped data key of every encryption epoch the stream ever had, in epoch order
+    /// (`seal.rs`): records sealed in an epoch need its key as long as they are retained.
+    /// Left out while the stream was never encrypted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_keys: Vec<DataKeyMeta>,
+}
+
+/// One encryption epoch's data key, as the KMS wrapped it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataKeyMeta {
+    pub epoch: u32,
+    /// The KMS key that wrapped it (checked usable before its records are served).
+    pub key_arn: String,
+    /// The wrapped key, base64.
+    pub wrapped: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

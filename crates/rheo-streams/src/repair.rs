@@ -342,6 +342,7 @@ fn rebuild(store: &Store, g: &Group, now_ms: i64) -> Result<StreamMeta, RepairEr
         record_distribution: Default::default(),
         mode_switches_ms: Vec::new(),
         scalings_ms: Vec::new(),
+        data_keys: Vec::new(),
         consumers: Vec::new(),
         policy: None,
     })

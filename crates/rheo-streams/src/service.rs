@@ -98,6 +98,12 @@ pub(crate) struct StreamState {
     pub metrics: Arc<crate::metrics::StreamMetrics>,
     /// Shard-level metrics of every shard the metadata lists, by shard index.
     pub shard_metrics: HashMap<u64, Arc<crate::metrics::ShardMetrics>>,
+    /// The encryption epoch puts seal under (`seal.rs`). Never persisted: after a restart the
+    /// first put of an encrypted stream opens a new epoch, so no nonce counter restarts under
+    /// a key that was used before.
+    pub sealer: Option<Arc<crate::seal::Sealer>>,
+    /// Unwrapped data keys of earlier epochs, for reads.
+    pub keys: crate::seal::KeyCache,
 }
 
 impl StreamState {
@@ -111,6 +117,8 @@ impl StreamState {
             meters: Default::default(),
             metrics: Default::default(),
             shard_metrics: HashMap::new(),
+            sealer: None,
+            keys: Default::default(),
         };
         state.rebuild_routes();
         state
@@ -179,6 +187,8 @@ pub(crate) struct Inner {
     pub subscriptions: crate::subscribe::Registry,
     /// Control-plane rate budgets (used when `Config::throughput_limits` is on).
     pub control: crate::throttle::ControlThrottle,
+    /// The KMS that data keys of encrypted streams come from ([`Streams::set_key_vault`]).
+    pub vault: std::sync::OnceLock<Arc<dyn crate::seal::KeyVault>>,
 }
 
 /// How far past every known log id the next one starts when the durable counter is unreadable and some damaged
@@ -271,6 +281,7 @@ impl Streams {
                 damaged_names,
                 subscriptions: Default::default(),
                 control: Default::default(),
+                vault: Default::default(),
                 admin: Mutex::new(()),
                 next_log: Mutex::new(next_log),
             }),
@@ -279,6 +290,18 @@ impl Streams {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Gives the service the KMS its encrypted streams take data keys from; once, before the
+    /// first request (false if one was set already). Without a vault, StartStreamEncryption
+    /// accepts only the AWS-managed `alias/aws/kinesis` and records are marked KMS but stored
+    /// as they are: there is nothing to wrap a data key with. The server always sets one.
+    pub fn set_key_vault(&self, vault: Arc<dyn crate::seal::KeyVault>) -> bool {
+        self.inner.vault.set(vault).is_ok()
+    }
+
+    pub(crate) fn vault(&self) -> Option<&Arc<dyn crate::seal::KeyVault>> {
+        self.inner.vault.get()
     }
 
     pub fn store(&self) -> &Store {
@@ -466,6 +489,11 @@ impl Streams {
             }
             Pending::Mode(mode) => {
                 state.meta.mode = mode;
+                state.meta.status = StreamStatus::Active;
+                state.meta.pending = None;
+                self.persist(&state.meta)?;
+            }
+            Pending::Update => {
                 state.meta.status = StreamStatus::Active;
                 state.meta.pending = None;
                 self.persist(&state.meta)?;

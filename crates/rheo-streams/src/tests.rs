@@ -1025,6 +1025,14 @@ async fn monitoring_and_encryption_are_recorded() {
     assert!(r.encrypted);
     let d = s.describe_stream_summary(&ctx, &t).await.unwrap();
     assert_eq!(d.encryption_key.as_deref(), Some("alias/aws/kinesis"));
+    // StartStreamEncryption moves the stream through UPDATING, as in AWS: another change
+    // waits for ACTIVE.
+    assert_eq!(d.status, StreamStatus::Updating);
+    assert!(matches!(
+        s.set_encryption(&ctx, &t, None).await,
+        Err(KinesisError::ResourceInUse(_))
+    ));
+    clock.advance_ms(101);
     s.set_encryption(&ctx, &t, None).await.unwrap();
     assert!(
         !s.put_record(&ctx, &t, entry("k", "y"))
