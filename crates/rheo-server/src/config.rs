@@ -114,6 +114,22 @@ pub struct ServeArgs {
     /// Async runtime worker threads [default: one per core].
     #[arg(long, env = "RHEO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// The audit log (CloudTrail-shaped JSON lines, one per API call): a file (rotated by
+    /// size), `stdout`, or `off` [default: off].
+    #[arg(long, env = "RHEO_AUDIT_LOG")]
+    pub audit_log: Option<String>,
+    /// Also record data events (PutRecord, PutRecords, GetRecords, GetShardIterator,
+    /// SubscribeToShard), as a CloudTrail trail with data events does; the env var takes
+    /// 1/0, yes/no, true/false [default: off].
+    #[arg(long, env = "RHEO_AUDIT_DATA_EVENTS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    #[serde(default)]
+    pub audit_data_events: bool,
+    /// Size at which the audit file is rotated: bytes, or with a unit [default: 100MiB].
+    #[arg(long, env = "RHEO_AUDIT_LOG_MAX_BYTES")]
+    pub audit_log_max_bytes: Option<ByteSize>,
+    /// Rotated audit files kept (FILE.1 the newest ... FILE.N) [default: 5].
+    #[arg(long, env = "RHEO_AUDIT_LOG_KEEP")]
+    pub audit_log_keep: Option<usize>,
     /// A TOML file with any of these settings (kebab-case keys, e.g. `max-body-bytes = "16MiB"`).
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
@@ -150,6 +166,7 @@ pub struct Settings {
     pub connections_max: usize,
     pub writer_queue_bytes_max: u64,
     pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
+    pub audit: rheo_audit::AuditConfig,
 }
 
 impl ServeArgs {
@@ -200,6 +217,31 @@ impl ServeArgs {
             (1..=100).contains(&on_demand_hot_percent),
             "--on-demand-hot-percent must be 1 to 100"
         );
+        let audit_output: rheo_audit::Output = self
+            .audit_log
+            .or(file.audit_log)
+            .unwrap_or_else(|| "off".into())
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--audit-log: {e}"))?;
+        let audit_max_bytes = self
+            .audit_log_max_bytes
+            .or(file.audit_log_max_bytes)
+            .map_or(rheo_audit::MAX_BYTES_DEFAULT, |b| b.0 as u64);
+        anyhow::ensure!(
+            audit_max_bytes > 0,
+            "--audit-log-max-bytes must be at least 1 byte"
+        );
+        let audit = rheo_audit::AuditConfig {
+            output: audit_output,
+            data_events: self.audit_data_events || file.audit_data_events,
+            rotation: rheo_audit::Rotation {
+                max_bytes: audit_max_bytes,
+                keep: self
+                    .audit_log_keep
+                    .or(file.audit_log_keep)
+                    .unwrap_or(rheo_audit::KEEP_DEFAULT),
+            },
+        };
         Ok(Settings {
             host: self
                 .host
@@ -260,6 +302,7 @@ impl ServeArgs {
             connections_max,
             writer_queue_bytes_max,
             faults: file.faults,
+            audit,
         })
     }
 }

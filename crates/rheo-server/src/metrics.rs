@@ -42,6 +42,12 @@ pub fn render(streams: &Streams) -> String {
         stats.lost_entries,
     );
     metric(
+        "rheo_audit_events_dropped_total",
+        "counter",
+        "Audit log lines dropped because the writer could not keep up (or could not write).",
+        rheo_audit::dropped_events_total(),
+    );
+    metric(
         "rheo_streams_damaged_metadata",
         "gauge",
         "Streams whose catalog metadata is damaged and that are refused until repaired.",
