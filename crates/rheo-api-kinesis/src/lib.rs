@@ -9,6 +9,7 @@
 //! **Architecture invariant:** knows its domain (`rheo-streams`) and the protocol
 //! (`rheo-proto`), never the storage engine or the HTTP server.
 
+pub mod audit;
 pub mod fast;
 pub mod faults;
 pub mod fuzzing;

@@ -392,6 +392,10 @@ pub async fn handle(
 ) -> Result<Vec<u8>, Failure> {
     let decoded = decode(op, protocol, body)?;
     if !chain.is_empty() {
+        // Described before `before`, so that a refused call is recorded with its parameters.
+        if chain.records(crate::audit::event_kind(op)) {
+            let _ = rc.call.set(crate::audit::describe(op, &decoded, rc));
+        }
         let mut resources = [Resource {
             service: STREAM.0,
             kind: STREAM.1,

@@ -36,6 +36,10 @@ pub async fn subscribe(
     body: &[u8],
 ) -> Result<Subscribed, Failure> {
     let decoded = decode(Operation::SubscribeToShard, protocol, body)?;
+    if !chain.is_empty() && chain.records(crate::audit::event_kind(Operation::SubscribeToShard)) {
+        let call = crate::audit::describe(Operation::SubscribeToShard, &decoded, rc);
+        let _ = rc.call.set(call);
+    }
     if !faults.is_empty() {
         let injection = faults.inject(Operation::SubscribeToShard, &decoded.fault_target());
         if !injection.delay.is_zero() {

@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use crate::middleware::CallDetail;
 
 /// A request id in AWS's shape (a version-4 UUID, 36 characters), returned in
 /// `x-amzn-RequestId` and written in the request's log line. Kept inline so that naming a
@@ -83,6 +85,11 @@ pub struct RequestContext {
     /// The HTTP version the request came in (in the request's log line: which clients speak
     /// HTTP/2 is a question the log answers).
     pub http_version: http::Version,
+    /// The binding's description of the decoded call (redacted parameters, resources), set
+    /// once by the binding and only when the middleware chain records such calls
+    /// (`Chain::records`); `after` finds it here. Settable through a shared reference because
+    /// the pipelines see the context as `&RequestContext`.
+    pub call: OnceLock<CallDetail>,
 }
 
 impl RequestContext {
@@ -98,6 +105,7 @@ impl RequestContext {
             user_agent: None,
             source,
             http_version: http::Version::HTTP_11,
+            call: OnceLock::new(),
         }
     }
 }

@@ -44,6 +44,59 @@ pub struct Request<'a> {
     pub resources: &'a [Resource<'a>],
 }
 
+/// How CloudTrail classes a call: read-only or not, data event or management event. Service
+/// knowledge, so the binding says it (`kinesis:PutRecord` is a data event, `kinesis:CreateStream`
+/// a management one); a middleware that records calls decides from it what to record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventKind {
+    pub read_only: bool,
+    /// A data event (records in or out); otherwise a management event.
+    pub data: bool,
+}
+
+/// A resource as a call record names it: its ARN and its CloudFormation type
+/// (`AWS::Kinesis::Stream`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallResource {
+    pub arn: String,
+    pub kind: &'static str,
+}
+
+/// What the binding tells recording middlewares (the audit log) about a decoded call. Made only
+/// when [`Chain::records`] says a middleware wants it, so an empty or non-recording chain pays
+/// nothing for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallDetail {
+    /// The request's parameters as one JSON object with CloudTrail's camelCase keys, already
+    /// redacted by the binding: never record data, partition keys, key material, plaintexts,
+    /// ciphertexts, secrets or signatures. `None` when there is nothing to show.
+    pub parameters: Option<String>,
+    /// The resources the call touched.
+    pub resources: Vec<CallResource>,
+}
+
+/// The error a request was answered with: its `__type` and message (empty where the answer
+/// has none). The front puts it into the reply's extensions, where [`Outcome`] is taken from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What `after` is told about an answered request.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome<'a> {
+    /// The IAM action (`kinesis:PutRecords`); `None` when the request named no operation.
+    pub action: Option<&'a str>,
+    pub kind: EventKind,
+    pub status: u16,
+    pub latency: Duration,
+    /// Set when the request failed.
+    pub error: Option<&'a CallError>,
+    /// From the binding, when the chain records this kind of call and the request was decoded.
+    pub detail: Option<&'a CallDetail>,
+}
+
 /// A middleware's refusal, answered in the request's protocol with this type and status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -58,16 +111,15 @@ pub trait Middleware: Send + Sync {
         Ok(())
     }
 
-    /// Called once the answer is known (also for requests refused before decoding, with no
-    /// action).
-    fn after(
-        &self,
-        _context: &RequestContext,
-        _action: Option<&str>,
-        _status: u16,
-        _latency: Duration,
-    ) {
+    /// Whether this middleware records calls of this kind and so needs the binding's
+    /// [`CallDetail`] (the request parameters and resources) in [`Outcome::detail`].
+    fn records(&self, _kind: EventKind) -> bool {
+        false
     }
+
+    /// Called once the answer is known (also for requests refused before decoding, with no
+    /// detail, or with no action when the request named no operation).
+    fn after(&self, _context: &RequestContext, _outcome: &Outcome<'_>) {}
 }
 
 /// The middlewares in order. Empty costs one length check per request.
@@ -95,16 +147,16 @@ impl Chain {
         self.items.iter().try_for_each(|m| m.before(request))
     }
 
+    /// Whether some middleware records calls of this kind: the binding makes the call's
+    /// [`CallDetail`] only then.
+    pub fn records(&self, kind: EventKind) -> bool {
+        self.items.iter().any(|m| m.records(kind))
+    }
+
     /// Runs every `after`, last first (the way wrapping layers unwind).
-    pub fn after(
-        &self,
-        context: &RequestContext,
-        action: Option<&str>,
-        status: u16,
-        latency: Duration,
-    ) {
+    pub fn after(&self, context: &RequestContext, outcome: &Outcome<'_>) {
         for m in self.items.iter().rev() {
-            m.after(context, action, status, latency);
+            m.after(context, outcome);
         }
     }
 }
@@ -114,18 +166,13 @@ impl Chain {
 pub struct RequestLog;
 
 impl Middleware for RequestLog {
-    fn after(
-        &self,
-        context: &RequestContext,
-        action: Option<&str>,
-        status: u16,
-        latency: Duration,
-    ) {
+    fn after(&self, context: &RequestContext, outcome: &Outcome<'_>) {
         tracing::debug!(
             request_id = %context.request_id,
-            action = action.unwrap_or("-"),
-            status,
-            latency_us = latency.as_micros() as u64,
+            action = outcome.action.unwrap_or("-"),
+            status = outcome.status,
+            error = outcome.error.map_or("-", |e| e.code),
+            latency_us = outcome.latency.as_micros() as u64,
             principal = context.principal.as_deref().unwrap_or("-"),
             source = ?context.source,
             http = ?context.http_version,
@@ -164,11 +211,14 @@ mod tests {
             self.0.lock().unwrap().push(format!("before {}", self.1));
             Ok(())
         }
-        fn after(&self, _c: &RequestContext, _a: Option<&str>, status: u16, _l: Duration) {
+        fn records(&self, kind: EventKind) -> bool {
+            self.1 == "b" && !kind.data
+        }
+        fn after(&self, _c: &RequestContext, outcome: &Outcome<'_>) {
             self.0
                 .lock()
                 .unwrap()
-                .push(format!("after {} {status}", self.1));
+                .push(format!("after {} {}", self.1, outcome.status));
         }
     }
 
@@ -209,7 +259,17 @@ mod tests {
                 ..request
             })
             .is_ok());
-        chain.after(&ctx, Some("kinesis:PutRecords"), 200, Duration::ZERO);
+        chain.after(
+            &ctx,
+            &Outcome {
+                action: Some("kinesis:PutRecords"),
+                kind: EventKind::default(),
+                status: 200,
+                latency: Duration::ZERO,
+                error: None,
+                detail: None,
+            },
+        );
         assert_eq!(
             *seen.lock().unwrap(),
             [
@@ -221,5 +281,13 @@ mod tests {
             ]
         );
         assert!(Chain::new().is_empty());
+        // One middleware recording management events is enough for the binding to describe
+        // a management call; nobody records data events here.
+        assert!(chain.records(EventKind::default()));
+        assert!(!chain.records(EventKind {
+            data: true,
+            read_only: false
+        }));
+        assert!(!Chain::new().with(RequestLog).records(EventKind::default()));
     }
 }

@@ -157,6 +157,22 @@ pub struct ServeArgs {
     #[arg(long, env = "RHEO_LOG_FORMAT", value_enum)]
     #[serde(alias = "log_format")]
     pub log_format: Option<LogFormat>,
+    /// The audit log (CloudTrail-shaped JSON lines, one per API call): a file (rotated by
+    /// size), `stdout`, or `off` [default: off].
+    #[arg(long, env = "RHEO_AUDIT_LOG")]
+    pub audit_log: Option<String>,
+    /// Also record data events (PutRecord, PutRecords, GetRecords, GetShardIterator,
+    /// SubscribeToShard), as a CloudTrail trail with data events does; the env var takes
+    /// 1/0, yes/no, true/false [default: off].
+    #[arg(long, env = "RHEO_AUDIT_DATA_EVENTS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    #[serde(default)]
+    pub audit_data_events: bool,
+    /// Size at which the audit file is rotated: bytes, or with a unit [default: 100MiB].
+    #[arg(long, env = "RHEO_AUDIT_LOG_MAX_BYTES")]
+    pub audit_log_max_bytes: Option<ByteSize>,
+    /// Rotated audit files kept (FILE.1 the newest ... FILE.N) [default: 5].
+    #[arg(long, env = "RHEO_AUDIT_LOG_KEEP")]
+    pub audit_log_keep: Option<usize>,
     /// A TOML file with any of these settings (kebab-case keys, e.g. `max-body-bytes = "16MiB"`).
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
@@ -210,6 +226,7 @@ pub struct Settings {
     pub credentials: Option<PathBuf>,
     /// `None` when TLS is off.
     pub tls: Option<TlsSettings>,
+    pub audit: rheo_audit::AuditConfig,
 }
 
 /// How requests are authenticated.
@@ -373,6 +390,31 @@ impl ServeArgs {
             port,
             data_dir.as_deref(),
         )?;
+        let audit_output: rheo_audit::Output = self
+            .audit_log
+            .or(file.audit_log)
+            .unwrap_or_else(|| "off".into())
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--audit-log: {e}"))?;
+        let audit_max_bytes = self
+            .audit_log_max_bytes
+            .or(file.audit_log_max_bytes)
+            .map_or(rheo_audit::MAX_BYTES_DEFAULT, |b| b.0 as u64);
+        anyhow::ensure!(
+            audit_max_bytes > 0,
+            "--audit-log-max-bytes must be at least 1 byte"
+        );
+        let audit = rheo_audit::AuditConfig {
+            output: audit_output,
+            data_events: self.audit_data_events || file.audit_data_events,
+            rotation: rheo_audit::Rotation {
+                max_bytes: audit_max_bytes,
+                keep: self
+                    .audit_log_keep
+                    .or(file.audit_log_keep)
+                    .unwrap_or(rheo_audit::KEEP_DEFAULT),
+            },
+        };
         Ok(Settings {
             auth,
             credentials,
@@ -430,6 +472,7 @@ impl ServeArgs {
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             faults: file.faults,
             tls,
+            audit,
         })
     }
 }

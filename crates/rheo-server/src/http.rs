@@ -16,7 +16,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use rheo_api_kinesis::{ops, subscribe, Operation};
 use rheo_http::limits::{declared_too_large, read_body, BodyError};
-use rheo_http::middleware::Chain;
+use rheo_http::middleware::{CallError, Chain, Outcome};
 use rheo_http::{ReplyBody, RequestContext};
 use rheo_proto::{Model, Protocol, WireError};
 use rheo_streams::types::Ctx;
@@ -88,12 +88,17 @@ async fn handle_in(app: Arc<App>, mut rc: RequestContext, req: Request<Incoming>
         reply.headers_mut().insert("x-amzn-requestid", id);
     }
     crate::metrics::count_request(op, reply.status().as_u16());
-    app.chain.after(
-        &rc,
-        op.map(Operation::action),
-        reply.status().as_u16(),
-        started.elapsed(),
-    );
+    let outcome = Outcome {
+        action: op.map(Operation::action),
+        kind: op
+            .map(rheo_api_kinesis::audit::event_kind)
+            .unwrap_or_default(),
+        status: reply.status().as_u16(),
+        latency: started.elapsed(),
+        error: reply.extensions().get::<CallError>(),
+        detail: rc.call.get(),
+    };
+    app.chain.after(&rc, &outcome);
     reply
 }
 
@@ -155,6 +160,9 @@ async fn serve(
         Err(e) => return wire_error(&e, Some(protocol)),
     };
     *op_seen = Some(op);
+    if app.chain.records(rheo_api_kinesis::audit::event_kind(op)) {
+        rc.user_agent = header("user-agent").map(str::to_string);
+    }
     let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
     if declared_too_large(declared, app.max_body_bytes) {
         return too_large();
@@ -249,22 +257,31 @@ fn failed(op: Operation, protocol: Protocol, failure: ops::Failure) -> Reply {
                 tracing::error!(operation = op.name(), error = ?failure, "request failed");
             }
             let body = rheo_proto::encode_error(protocol, ty, &message);
-            reply(
+            let mut resp = reply(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 Some(protocol.content_type()),
                 Bytes::from(body),
-            )
+            );
+            resp.extensions_mut()
+                .insert(CallError { code: ty, message });
+            resp
         }
     }
 }
 
+/// A wire-level refusal; the error also goes into the reply's extensions, for `after`.
 fn wire_error(e: &WireError, protocol: Option<Protocol>) -> Reply {
     let (status, content_type, body) = e.to_response(protocol);
-    reply(
+    let mut resp = reply(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         content_type,
         Bytes::from(body),
-    )
+    );
+    resp.extensions_mut().insert(CallError {
+        code: e.error_type(),
+        message: e.message(),
+    });
+    resp
 }
 
 /// AWS answers an oversized body with 413 and an empty body.

@@ -184,6 +184,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let streams = Streams::open(domain, store.clone(), Arc::new(SystemClock))
         .context("loading stream metadata")?;
+    let audit = rheo_audit::AuditLog::start(&settings.audit).context("--audit-log")?;
+    let mut chain = rheo_http::middleware::Chain::new().with(rheo_http::middleware::RequestLog);
+    if let Some(audit) = &audit {
+        chain = chain.with(audit.clone());
+    }
     // Ends streaming answers (SubscribeToShard) politely when the server stops.
     let shutdown = rheo_http::Shutdown::default();
     let credentials = match &settings.credentials {
@@ -199,7 +204,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         account: streams.default_account(),
         auth,
         max_body_bytes: settings.max_body_bytes,
-        chain: rheo_http::middleware::Chain::new().with(rheo_http::middleware::RequestLog),
+        chain,
         router: http::App::router(),
         shutdown: shutdown.clone(),
         faults,
@@ -244,6 +249,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         fsync = %settings.fsync,
         throughput_limits = %if settings.throughput_limits { "on" } else { "off" },
         auth = %auth_label,
+        audit_log = %match &settings.audit.output {
+            rheo_audit::Output::Off => "off".to_string(),
+            rheo_audit::Output::Stdout => "stdout".to_string(),
+            rheo_audit::Output::File(p) => p.display().to_string(),
+        },
         "rheo ready"
     );
     println!("{}", ready_line(local, tls_local));
@@ -296,6 +306,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     ticker.abort();
     scaler.abort();
+    if let Some(audit) = &audit {
+        // The last calls' lines are written before the process ends.
+        audit.flush(Duration::from_secs(5));
+    }
     store.sync().await.context("final fsync")?;
     tracing::info!("stopped");
     Ok(())

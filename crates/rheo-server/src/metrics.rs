@@ -352,6 +352,12 @@ fn storage(t: &mut Text, streams: &Streams, views: &[(String, StreamMetricsView)
         stats.lost_entries,
     );
     t.single(
+        "rheo_audit_events_dropped_total",
+        "counter",
+        "Audit log lines dropped because the writer could not keep up (or could not write).",
+        rheo_audit::dropped_events_total(),
+    );
+    t.single(
         "rheo_streams_damaged_metadata",
         "gauge",
         "Streams whose catalog metadata is damaged and that are refused until repaired.",
