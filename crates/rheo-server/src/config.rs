@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// Async runtime worker threads [default: one per core].
     #[arg(long, env = "RHEO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// The KMS master key file (32 bytes, or 64 hex digits) that wraps every KMS key
+    /// [default: <data-dir>/kms/master.key, created with mode 0600; ephemeral with --in-memory].
+    #[arg(long, env = "RHEO_KMS_MASTER_KEY")]
+    pub kms_master_key: Option<PathBuf>,
     /// A TOML file with any of these settings (kebab-case keys, e.g. `max-body-bytes = "16MiB"`).
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
@@ -149,6 +153,7 @@ pub struct Settings {
     pub worker_threads: Option<usize>,
     pub connections_max: usize,
     pub writer_queue_bytes_max: u64,
+    pub kms_master_key: Option<PathBuf>,
     pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
 }
 
@@ -259,6 +264,7 @@ impl ServeArgs {
                 .filter(|n| *n > 0),
             connections_max,
             writer_queue_bytes_max,
+            kms_master_key: self.kms_master_key.or(file.kms_master_key),
             faults: file.faults,
         })
     }

@@ -23,6 +23,8 @@ use rheo_streams::Streams;
 
 pub struct App {
     pub streams: Streams,
+    /// The local KMS (`TrentService.*` targets).
+    pub kms: rheo_kms::Kms,
     pub model: &'static Model,
     /// The account every request acts in until credentials map to accounts.
     pub account: Arc<str>,
@@ -41,6 +43,7 @@ pub struct App {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
     Kinesis,
+    Kms,
     /// `GET /metrics` (Prometheus text); anything else on that path is the fallback's.
     Metrics,
 }
@@ -50,11 +53,12 @@ impl App {
         // The fallback answers what AWS answers a request without a known target.
         rheo_http::Router::new(Binding::Kinesis)
             .target_prefix(rheo_api_kinesis::TARGET_PREFIX, Binding::Kinesis)
+            .target_prefix(rheo_api_kms::TARGET_PREFIX, Binding::Kms)
             .path_prefix("/metrics", Binding::Metrics)
     }
 }
 
-type Reply = Response<ReplyBody>;
+pub(crate) type Reply = Response<ReplyBody>;
 
 pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Reply {
     crate::memory::count_request();
@@ -62,11 +66,13 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
     let mut rc = RequestContext::new(app.account.clone(), Some(peer));
     rc.http_version = req.version();
     let mut op = None;
+    let mut kms_op = None;
     if req.uri().path() == crate::faults::PATH {
         return faults_admin(&app, req).await;
     }
     let mut reply = match app.router.route(req.headers(), req.uri().path()) {
         Binding::Kinesis => serve(&app, &mut rc, &mut op, req).await,
+        Binding::Kms => crate::kms::serve(&app, &mut rc, &mut kms_op, req).await,
         Binding::Metrics if req.method() == Method::GET && req.uri().path() == "/metrics" => reply(
             StatusCode::OK,
             Some(crate::metrics::CONTENT_TYPE),
@@ -79,7 +85,8 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> 
     }
     app.chain.after(
         &rc,
-        op.map(Operation::action),
+        op.map(Operation::action)
+            .or(kms_op.map(rheo_api_kms::Operation::action)),
         reply.status().as_u16(),
         started.elapsed(),
     );
@@ -224,7 +231,7 @@ fn failed(op: Operation, protocol: Protocol, failure: ops::Failure) -> Reply {
     }
 }
 
-fn wire_error(e: &WireError, protocol: Option<Protocol>) -> Reply {
+pub(crate) fn wire_error(e: &WireError, protocol: Option<Protocol>) -> Reply {
     let (status, content_type, body) = e.to_response(protocol);
     reply(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
@@ -234,11 +241,11 @@ fn wire_error(e: &WireError, protocol: Option<Protocol>) -> Reply {
 }
 
 /// AWS answers an oversized body with 413 and an empty body.
-fn too_large() -> Reply {
+pub(crate) fn too_large() -> Reply {
     reply(StatusCode::PAYLOAD_TOO_LARGE, None, Bytes::new())
 }
 
-fn reply(status: StatusCode, content_type: Option<&'static str>, body: Bytes) -> Reply {
+pub(crate) fn reply(status: StatusCode, content_type: Option<&'static str>, body: Bytes) -> Reply {
     let len = body.len();
     let mut resp = Response::new(ReplyBody::full(body));
     *resp.status_mut() = status;
