@@ -151,6 +151,8 @@ pub struct DataKey {
 /// Why [`Kms::open`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    #[error("cannot open a store for the KMS: {0}")]
+    Store(String),
     #[error("cannot open the KMS key table: {0}")]
     Table(#[from] rheo_kv::KvError),
     #[error("KMS key table entry {key} is damaged: {why}")]
@@ -421,6 +423,14 @@ impl Kms {
                 write: tokio::sync::Mutex::new(()),
             }),
         })
+    }
+
+    /// A KMS with nothing durable: an in-memory store and an ephemeral master key (tests,
+    /// tools).
+    pub async fn open_ephemeral() -> Result<Kms, OpenError> {
+        let store = Store::open(rheo_log::StoreConfig::default())
+            .map_err(|e| OpenError::Store(e.to_string()))?;
+        Kms::open(store, MasterKey::ephemeral(), Arc::new(SystemClock)).await
     }
 
     /// Stops the table's committer once queued writes are answered.

@@ -173,6 +173,10 @@ pub struct ServeArgs {
     /// Rotated audit files kept (FILE.1 the newest ... FILE.N) [default: 5].
     #[arg(long, env = "RHEO_AUDIT_LOG_KEEP")]
     pub audit_log_keep: Option<usize>,
+    /// The KMS master key file (32 bytes, or 64 hex digits) that wraps every KMS key
+    /// [default: <data-dir>/kms/master.key, created with mode 0600; ephemeral with --in-memory].
+    #[arg(long, env = "RHEO_KMS_MASTER_KEY")]
+    pub kms_master_key: Option<PathBuf>,
     /// A TOML file with any of these settings (kebab-case keys, e.g. `max-body-bytes = "16MiB"`).
     #[arg(long, env = "RHEO_CONFIG")]
     #[serde(skip)]
@@ -221,6 +225,7 @@ pub struct Settings {
     pub writer_queue_bytes_max: u64,
     pub metrics_port: Option<u16>,
     pub log_format: LogFormat,
+    pub kms_master_key: Option<PathBuf>,
     pub faults: Vec<rheo_api_kinesis::faults::FaultRule>,
     pub auth: AuthMode,
     pub credentials: Option<PathBuf>,
@@ -470,6 +475,7 @@ impl ServeArgs {
             writer_queue_bytes_max,
             metrics_port: self.metrics_port.or(file.metrics_port),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            kms_master_key: self.kms_master_key.or(file.kms_master_key),
             faults: file.faults,
             tls,
             audit,

@@ -25,6 +25,8 @@ use tracing::Instrument as _;
 
 pub struct App {
     pub streams: Streams,
+    /// The local KMS (`TrentService.*` targets).
+    pub kms: rheo_kms::Kms,
     pub model: &'static Model,
     /// The account a request acts in unless its access key is in the credentials file.
     pub account: Arc<str>,
@@ -45,6 +47,7 @@ pub struct App {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
     Kinesis,
+    Kms,
     /// `GET /metrics` (Prometheus text); anything else on that path is the fallback's.
     Metrics,
 }
@@ -54,11 +57,12 @@ impl App {
         // The fallback answers what AWS answers a request without a known target.
         rheo_http::Router::new(Binding::Kinesis)
             .target_prefix(rheo_api_kinesis::TARGET_PREFIX, Binding::Kinesis)
+            .target_prefix(rheo_api_kms::TARGET_PREFIX, Binding::Kms)
             .path_prefix("/metrics", Binding::Metrics)
     }
 }
 
-type Reply = Response<ReplyBody>;
+pub(crate) type Reply = Response<ReplyBody>;
 
 pub async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Reply {
     let rc = RequestContext::new(app.account.clone(), Some(peer));
@@ -74,11 +78,13 @@ async fn handle_in(app: Arc<App>, mut rc: RequestContext, req: Request<Incoming>
     rc.http_version = req.version();
     rc.secure_transport = rheo_http::Tls::of(&req);
     let mut op = None;
+    let mut kms_op = None;
     if req.uri().path() == crate::faults::PATH {
         return faults_admin(&app, req).await;
     }
     let mut reply = match app.router.route(req.headers(), req.uri().path()) {
         Binding::Kinesis => serve(&app, &mut rc, &mut op, req).await,
+        Binding::Kms => crate::kms::serve(&app, &mut rc, &mut kms_op, req).await,
         Binding::Metrics if req.method() == Method::GET && req.uri().path() == "/metrics" => {
             metrics_reply(&app.streams).await
         }
@@ -89,7 +95,9 @@ async fn handle_in(app: Arc<App>, mut rc: RequestContext, req: Request<Incoming>
     }
     crate::metrics::count_request(op, reply.status().as_u16());
     let outcome = Outcome {
-        action: op.map(Operation::action),
+        action: op
+            .map(Operation::action)
+            .or(kms_op.map(rheo_api_kms::Operation::action)),
         kind: op
             .map(rheo_api_kinesis::audit::event_kind)
             .unwrap_or_default(),
@@ -270,7 +278,7 @@ fn failed(op: Operation, protocol: Protocol, failure: ops::Failure) -> Reply {
 }
 
 /// A wire-level refusal; the error also goes into the reply's extensions, for `after`.
-fn wire_error(e: &WireError, protocol: Option<Protocol>) -> Reply {
+pub(crate) fn wire_error(e: &WireError, protocol: Option<Protocol>) -> Reply {
     let (status, content_type, body) = e.to_response(protocol);
     let mut resp = reply(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
@@ -285,11 +293,11 @@ fn wire_error(e: &WireError, protocol: Option<Protocol>) -> Reply {
 }
 
 /// AWS answers an oversized body with 413 and an empty body.
-fn too_large() -> Reply {
+pub(crate) fn too_large() -> Reply {
     reply(StatusCode::PAYLOAD_TOO_LARGE, None, Bytes::new())
 }
 
-fn reply(status: StatusCode, content_type: Option<&'static str>, body: Bytes) -> Reply {
+pub(crate) fn reply(status: StatusCode, content_type: Option<&'static str>, body: Bytes) -> Reply {
     let len = body.len();
     let mut resp = Response::new(ReplyBody::full(body));
     *resp.status_mut() = status;

@@ -6,6 +6,7 @@ mod config;
 mod faults;
 mod fsck;
 mod http;
+mod kms;
 mod memory;
 mod metrics;
 mod tls;
@@ -184,6 +185,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let streams = Streams::open(domain, store.clone(), Arc::new(SystemClock))
         .context("loading stream metadata")?;
+    let kms = kms::open(&settings, store.clone()).await?;
     let audit = rheo_audit::AuditLog::start(&settings.audit).context("--audit-log")?;
     let mut chain = rheo_http::middleware::Chain::new().with(rheo_http::middleware::RequestLog);
     if let Some(audit) = &audit {
@@ -200,6 +202,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let auth_label = auth.describe();
     let app = Arc::new(http::App {
         streams: streams.clone(),
+        kms: kms.clone(),
         model: rheo_api_kinesis::model(),
         account: streams.default_account(),
         auth,
@@ -233,6 +236,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             every.tick().await;
             streams.tick().await;
             ticks += 1;
+            // KMS keys whose deletion window ended already answer as deleted; once a minute
+            // they are removed from the table.
+            if ticks.is_multiple_of(600) {
+                if let Err(e) = kms.delete_due().await {
+                    tracing::warn!(error = %e, "removing deleted KMS keys failed");
+                }
+            }
             // About once a second: a second without requests after some is a quiet spell.
             if ticks.is_multiple_of(10) && idle.due(memory::requests()) {
                 tokio::task::spawn_blocking(memory::release_free_memory);
