@@ -392,6 +392,51 @@ def test_a_presigned_request_with_a_wrong_secret_is_refused(sigv4):
     assert a["message"].startswith(MISMATCH)
 
 
+# --------------------------------------------------------------------------- namespacing
+
+
+def test_streams_are_namespaced_by_account(sigv4):
+    alice, bob = client(sigv4, *ALICE[:2]), client(sigv4, *BOB[:2])
+    name = unique_name()
+    alice.create_stream(StreamName=name, ShardCount=1)
+    wait_status(alice, name, "ACTIVE")
+    # Bob does not see Alice's stream and can create his own of the same name.
+    with pytest.raises(ClientError) as e:
+        bob.describe_stream_summary(StreamName=name)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert name not in bob.list_streams()["StreamNames"]
+    bob.create_stream(StreamName=name, ShardCount=2)
+    wait_status(bob, name, "ACTIVE")
+    a = alice.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    b = bob.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert a["StreamARN"] == f"arn:aws:kinesis:{REGION}:{ALICE[2]}:stream/{name}"
+    assert b["StreamARN"] == f"arn:aws:kinesis:{REGION}:{BOB[2]}:stream/{name}"
+    assert (a["OpenShardCount"], b["OpenShardCount"]) == (1, 2)
+    alice.put_record(StreamName=name, Data=b"alice's", PartitionKey="p")
+    it = bob.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")
+    assert bob.get_records(ShardIterator=it["ShardIterator"])["Records"] == []
+    # The temporary key of Alice's account sees her stream.
+    temp = client(sigv4, TEMP[0], TEMP[1], TEMP[3])
+    assert name in temp.list_streams()["StreamNames"]
+    alice.delete_stream(StreamName=name)
+    bob.delete_stream(StreamName=name)
+
+
+def test_permissive_mode_takes_listed_accounts_and_the_default_otherwise(permissive):
+    name = unique_name()
+    alice = client(permissive, ALICE[0], "any-secret-is-fine")
+    alice.create_stream(StreamName=name, ShardCount=1)
+    wait_status(alice, name, "ACTIVE")
+    arn = alice.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    assert arn == f"arn:aws:kinesis:{REGION}:{ALICE[2]}:stream/{name}"
+    other = client(permissive, "AKIDUNLISTED", "x")
+    assert name not in other.list_streams()["StreamNames"]
+    other.create_stream(StreamName=name, ShardCount=1)
+    wait_status(other, name, "ACTIVE")
+    arn = other.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    assert arn == f"arn:aws:kinesis:{REGION}:000000000000:stream/{name}"
+
+
 # --------------------------------------------------------------------------- startup
 
 

@@ -73,7 +73,8 @@ impl Streams {
         if let Some(err) = self.damaged_stream(&ctx.region, ctx.account(), &req.name) {
             return Err(err);
         }
-        if let Some(existing) = self.get_handle(&ctx.region, &req.name) {
+        let owner = self.stored_account(ctx.account());
+        if let Some(existing) = self.get_handle(ctx.account(), &ctx.region, &req.name) {
             self.settle(&existing).await?;
             if !existing.read().await.gone {
                 return Err(messages::stream_exists(&req.name, ctx.account()));
@@ -81,11 +82,11 @@ impl Streams {
         }
         // An entry the registry does not know may still be on disk: damage whose file name did not say its key
         // (a hashed name). Creating would overwrite it; a catalog read per CreateStream is cheap.
-        match self
-            .inner
-            .store
-            .catalog_get(&crate::service::catalog_key(&ctx.region, &req.name))
-        {
+        match self.inner.store.catalog_get(&crate::service::catalog_key(
+            owner.as_deref(),
+            &ctx.region,
+            &req.name,
+        )) {
             Ok(None) => {}
             Ok(Some(_)) => {
                 return Err(messages::stream_damaged(
@@ -99,7 +100,7 @@ impl Streams {
             }
             Err(e) => return Err(e.into()),
         }
-        let open = self.open_shard_total(&ctx.region).await;
+        let open = self.open_shard_total(ctx.account(), &ctx.region).await;
         let limit = self.inner.config.shard_limit;
         if open + u64::from(shard_count) > u64::from(limit) {
             return Err(messages::shard_limit(
@@ -111,7 +112,7 @@ impl Streams {
             ));
         }
         if mode == StreamMode::OnDemand {
-            let on_demand = self.on_demand_total(&ctx.region).await;
+            let on_demand = self.on_demand_total(ctx.account(), &ctx.region).await;
             if on_demand >= self.inner.config.on_demand_stream_limit {
                 return Err(KinesisError::LimitExceeded(format!(
                     "This request would exceed the on-demand stream limit for the account {} in {}. \
@@ -142,6 +143,7 @@ impl Streams {
             v: META_VERSION,
             name: req.name.clone(),
             region: ctx.region.clone(),
+            account: owner.clone(),
             created_ms: now,
             status: StreamStatus::Creating,
             pending: Some(Pending::Activate),
@@ -162,7 +164,7 @@ impl Streams {
             policy: None,
         };
         self.persist(&meta)?;
-        let key = (ctx.region.clone(), req.name.clone());
+        let key = (owner, ctx.region.clone(), req.name.clone());
         let handle = Arc::new(AsyncRwLock::new(StreamState::new(meta)));
         self.inner.registry.write().insert(key, handle);
         tracing::info!(stream = %req.name, region = %ctx.region, shard_count, "stream created");
@@ -283,11 +285,12 @@ impl Streams {
             (None, None) => None,
         };
         let limit = req.limit.unwrap_or(LIST_LIMIT_DEFAULT) as usize;
+        let owner = self.stored_account(ctx.account());
         let mut entries = Vec::new();
         for handle in self.handles() {
             self.settle(&handle).await?;
             let state = handle.read().await;
-            if state.gone || state.meta.region != ctx.region {
+            if state.gone || state.meta.region != ctx.region || state.meta.account != owner {
                 continue;
             }
             let m = &state.meta;
@@ -450,8 +453,8 @@ impl Streams {
         self.control_rate(ctx, crate::throttle::ControlOp::DescribeLimits, None)?;
         Ok(Limits {
             shard_limit: self.inner.config.shard_limit,
-            open_shard_count: self.open_shard_total(&ctx.region).await as u32,
-            on_demand_stream_count: self.on_demand_total(&ctx.region).await,
+            open_shard_count: self.open_shard_total(ctx.account(), &ctx.region).await as u32,
+            on_demand_stream_count: self.on_demand_total(ctx.account(), &ctx.region).await,
             on_demand_stream_count_limit: self.inner.config.on_demand_stream_limit,
         })
     }
@@ -862,22 +865,28 @@ impl Streams {
         }
     }
 
-    pub(crate) async fn open_shard_total(&self, region: &str) -> u64 {
+    /// Open shards of `account` in `region` (AWS's shard quota is per account and region).
+    pub(crate) async fn open_shard_total(&self, account: &str, region: &str) -> u64 {
+        let owner = self.stored_account(account);
         let mut total = 0u64;
         for handle in self.handles() {
             let state = handle.read().await;
-            if !state.gone && state.meta.region == region {
+            if !state.gone && state.meta.region == region && state.meta.account == owner {
                 total += state.meta.open_shard_count() as u64;
             }
         }
         total
     }
 
-    async fn on_demand_total(&self, region: &str) -> u32 {
+    async fn on_demand_total(&self, account: &str, region: &str) -> u32 {
+        let owner = self.stored_account(account);
         let mut total = 0;
         for handle in self.handles() {
             let state = handle.read().await;
-            if !state.gone && state.meta.region == region && state.meta.mode == StreamMode::OnDemand
+            if !state.gone
+                && state.meta.region == region
+                && state.meta.account == owner
+                && state.meta.mode == StreamMode::OnDemand
             {
                 total += 1;
             }

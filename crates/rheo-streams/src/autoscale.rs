@@ -195,7 +195,7 @@ impl Streams {
     async fn scale_stream(&self, handle: &Handle) -> crate::error::Result<()> {
         let now = self.now_ms();
         let config = &self.inner.config.on_demand;
-        let (change, region) = {
+        let (change, account, region) = {
             let state = handle.read().await;
             if state.gone || state.meta.mode != StreamMode::OnDemand {
                 // Should it become on-demand, its first window starts at the next look.
@@ -208,7 +208,12 @@ impl Streams {
                 return Ok(());
             }
             let change = self.decide(&state, now, config);
-            (change, state.meta.region.clone())
+            let account = state
+                .meta
+                .account
+                .clone()
+                .unwrap_or_else(|| self.inner.default_account.to_string());
+            (change, account, state.meta.region.clone())
         };
         let Some(change) = change else {
             return Ok(());
@@ -216,7 +221,7 @@ impl Streams {
         let mut change = change;
         if let Change::Split(splits) = &mut change {
             // The account's open-shard limit caps every stream's growth together.
-            let open_total = self.open_shard_total(&region).await;
+            let open_total = self.open_shard_total(&account, &region).await;
             let room = u64::from(self.inner.config.shard_limit).saturating_sub(open_total);
             splits.truncate(room.min(splits.len() as u64) as usize);
             if splits.is_empty() {

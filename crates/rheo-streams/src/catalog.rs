@@ -18,6 +18,8 @@ pub struct DamagedMeta {
     pub key: Option<String>,
     /// The catalog file, when the catalog itself found the damage.
     pub file: Option<String>,
+    /// The owning account when the key names one (not the configured account).
+    pub account: Option<String>,
     /// The stream's region and name, when the key says them.
     pub region: Option<String>,
     pub name: Option<String>,
@@ -31,7 +33,10 @@ pub struct DamagedMeta {
 impl std::fmt::Display for DamagedMeta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.region, &self.name, &self.file) {
-            (Some(region), Some(name), _) => write!(f, "stream {name} ({region})")?,
+            (Some(region), Some(name), _) => match &self.account {
+                Some(account) => write!(f, "stream {name} ({region}, account {account})")?,
+                None => write!(f, "stream {name} ({region})")?,
+            },
             (_, _, Some(file)) => write!(f, "catalog file {file}")?,
             _ => write!(f, "catalog key {:?}", self.key)?,
         }
@@ -46,17 +51,34 @@ pub(crate) struct Loaded {
     pub damaged: Vec<DamagedMeta>,
 }
 
-/// `stream/<region>/<name>` -> (region, name). Regions and stream names hold no '/'.
-pub(crate) fn split_key(key: &str) -> Option<(String, String)> {
-    let (region, name) = key.strip_prefix(CATALOG_STREAM_PREFIX)?.split_once('/')?;
-    (!region.is_empty() && !name.is_empty()).then(|| (region.to_string(), name.to_string()))
+/// `stream/<region>/<name>` -> (None, region, name), `stream/@<account>/<region>/<name>` ->
+/// (Some(account), region, name). Accounts, regions and stream names hold no '/'.
+pub(crate) fn split_key(key: &str) -> Option<(Option<String>, String, String)> {
+    let rest = key.strip_prefix(CATALOG_STREAM_PREFIX)?;
+    let (account, rest) = match rest.strip_prefix('@') {
+        Some(scoped) => {
+            let (account, rest) = scoped.split_once('/')?;
+            (
+                Some(account.to_string()).filter(|a| !a.is_empty())?.into(),
+                rest,
+            )
+        }
+        None => (None, rest),
+    };
+    let (region, name) = rest.split_once('/')?;
+    (!region.is_empty() && !name.is_empty() && !name.contains('/'))
+        .then(|| (account, region.to_string(), name.to_string()))
 }
 
 fn damaged(key: Option<&str>, file: Option<&str>, reason: String) -> DamagedMeta {
-    let (region, name) = key.and_then(split_key).unzip();
+    let (account, region, name) = match key.and_then(split_key) {
+        Some((a, r, n)) => (a, Some(r), Some(n)),
+        None => (None, None, None),
+    };
     DamagedMeta {
         key: key.map(str::to_string),
         file: file.map(str::to_string),
+        account,
         region,
         name,
         reason,
@@ -89,7 +111,7 @@ pub(crate) fn decode(key: &str, value: &[u8]) -> Result<StreamMeta, String> {
     }
     let meta: StreamMeta =
         serde_json::from_slice(value).map_err(|e| format!("metadata does not decode: {e}"))?;
-    if catalog_key(&meta.region, &meta.name) != key {
+    if catalog_key(meta.account.as_deref(), &meta.region, &meta.name) != key {
         return Err(format!(
             "metadata names stream {} in {}, not the stream of its key",
             meta.name, meta.region

@@ -177,6 +177,11 @@ pub struct StreamMeta {
     pub v: u32,
     pub name: String,
     pub region: String,
+    /// The owning account when it is not the server's configured one (`--account-id`):
+    /// streams are namespaced by account and region, so two accounts may each have a stream of
+    /// one name. Absent for the configured account, so those documents keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub created_ms: i64,
     pub status: StreamStatus,
     pub pending: Option<Pending>,

@@ -138,7 +138,8 @@ pub fn repair_metadata(store: &Store, opts: &RepairOptions) -> Result<MetaRepair
     );
     let mut replaced = BTreeSet::new();
     for g in &groups {
-        let key = catalog_key(&g.region, &g.name);
+        // Recovered streams go to the configured account, whose namespace `plan` checked.
+        let key = catalog_key(None, &g.region, &g.name);
         // The stream's own damaged entry is replaced by the new document (copied aside first).
         for d in loaded
             .damaged
@@ -233,12 +234,12 @@ fn plan(
         .to_string();
     let taken: BTreeSet<String> = metas
         .iter()
-        .filter(|m| m.region == region)
+        .filter(|m| m.region == region && m.account.is_none())
         .map(|m| m.name.clone())
         .chain(
             damaged
                 .iter()
-                .filter(|d| d.region.as_deref() == Some(region.as_str()))
+                .filter(|d| d.region.as_deref() == Some(region.as_str()) && d.account.is_none())
                 .filter_map(|d| d.name.clone()),
         )
         .collect();
@@ -326,6 +327,7 @@ fn rebuild(store: &Store, g: &Group, now_ms: i64) -> Result<StreamMeta, RepairEr
         v: META_VERSION,
         name: g.name.clone(),
         region: g.region.clone(),
+        account: None,
         // Now, not the old stream's time: iterators of the lost incarnation (which name it) stay refused.
         created_ms: now_ms,
         status: StreamStatus::Active,
@@ -356,6 +358,7 @@ mod tests {
         DamagedMeta {
             key: name.map(|n| format!("stream/{}/{n}", region.unwrap_or("?"))),
             file: None,
+            account: None,
             region: region.map(str::to_string),
             name: name.map(str::to_string),
             reason: "crc mismatch".into(),

@@ -28,7 +28,7 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         // Counted before taking this stream's write lock: counting reads every stream.
-        let open_total = self.open_shard_total(&ctx.region).await;
+        let open_total = self.open_shard_total(ctx.account(), &ctx.region).await;
         let mut state = handle.write().await;
         self.ensure_active(ctx, &state, &name)?;
         self.ensure_provisioned(ctx, &state, &name, "SplitShard")?;
@@ -150,7 +150,7 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let (name, handle) = self.lookup(ctx, target).await?;
         // Counted before taking this stream's write lock: counting reads every stream.
-        let open_total = self.open_shard_total(&ctx.region).await;
+        let open_total = self.open_shard_total(ctx.account(), &ctx.region).await;
         let mut state = handle.write().await;
         self.ensure_active(ctx, &state, &name)?;
         self.ensure_provisioned(ctx, &state, &name, "UpdateShardCount")?;

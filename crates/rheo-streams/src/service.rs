@@ -168,11 +168,16 @@ impl StreamState {
 
 pub(crate) type Handle = Arc<AsyncRwLock<StreamState>>;
 
+/// A stream's place in the registry: (owning account as stored in its metadata, `None` for
+/// the configured account; region; name).
+pub(crate) type RegistryKey = (Option<String>, String, String);
+
 pub(crate) struct Inner {
     pub config: Config,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
-    pub registry: RwLock<HashMap<(String, String), Handle>>,
+    /// By (account as stored: `None` for the configured one, region, name).
+    pub registry: RwLock<HashMap<RegistryKey, Handle>>,
     pub admin: Mutex<()>,
     pub next_log: Mutex<u64>,
     /// `config.account_id`, shared with every request context filled from it.
@@ -181,8 +186,9 @@ pub(crate) struct Inner {
     pub orphan_logs: Vec<LogId>,
     /// Stream metadata found damaged at open: isolated, never served nor overwritten.
     pub damaged: Vec<DamagedMeta>,
-    /// (region, name) -> index in `damaged`, for the entries whose key names their stream.
-    pub damaged_names: HashMap<(String, String), usize>,
+    /// (account, region, name) -> index in `damaged`, for the entries whose key names their
+    /// stream.
+    pub damaged_names: HashMap<RegistryKey, usize>,
     /// Live SubscribeToShard subscriptions (see `subscribe.rs`).
     pub subscriptions: crate::subscribe::Registry,
     /// Control-plane rate budgets (used when `Config::throughput_limits` is on).
@@ -227,7 +233,7 @@ impl Streams {
         let mut referenced = std::collections::HashSet::new();
         for meta in loaded.metas {
             referenced.extend(catalog::referenced_logs(&meta));
-            let k = (meta.region.clone(), meta.name.clone());
+            let k = (meta.account.clone(), meta.region.clone(), meta.name.clone());
             registry.insert(k, Arc::new(AsyncRwLock::new(StreamState::new(meta))));
         }
         let mut damaged_names = HashMap::new();
@@ -239,7 +245,7 @@ impl Streams {
                 "stream metadata is damaged: the stream is not served and its entry is kept untouched; run rheo fsck"
             );
             if let (Some(region), Some(name)) = (&d.region, &d.name) {
-                damaged_names.insert((region.clone(), name.clone()), i);
+                damaged_names.insert((d.account.clone(), region.clone(), name.clone()), i);
             }
         }
         let store_logs = store.log_ids();
@@ -326,10 +332,11 @@ impl Streams {
         account: &str,
         name: &str,
     ) -> Option<KinesisError> {
-        let i = *self
-            .inner
-            .damaged_names
-            .get(&(region.to_string(), name.to_string()))?;
+        let i = *self.inner.damaged_names.get(&(
+            self.stored_account(account),
+            region.to_string(),
+            name.to_string(),
+        ))?;
         let d = self.inner.damaged.get(i)?;
         Some(messages::stream_damaged(name, account, &d.reason))
     }
@@ -342,6 +349,11 @@ impl Streams {
     /// no other. Shared, so a context per request costs a reference count, not an allocation.
     pub fn default_account(&self) -> std::sync::Arc<str> {
         self.inner.default_account.clone()
+    }
+
+    /// How metadata records a request's account: `None` for the configured one.
+    pub(crate) fn stored_account(&self, account: &str) -> Option<String> {
+        (account != &*self.inner.default_account).then(|| account.to_string())
     }
 
     pub fn stream_arn(&self, region: &str, account: &str, name: &str) -> String {
@@ -361,7 +373,7 @@ impl Streams {
     }
 
     pub(crate) fn persist(&self, meta: &StreamMeta) -> Result<()> {
-        let key = catalog_key(&meta.region, &meta.name);
+        let key = catalog_key(meta.account.as_deref(), &meta.region, &meta.name);
         let doc = serde_json::to_vec(meta)
             .map_err(|e| KinesisError::Internal(format!("cannot encode metadata: {e}")))?;
         self.inner.store.catalog_put(&key, &doc)?;
@@ -437,7 +449,7 @@ impl Streams {
         account: &str,
         name: &str,
     ) -> Result<Handle> {
-        let Some(handle) = self.get_handle(region, name) else {
+        let Some(handle) = self.get_handle(account, region, name) else {
             return Err(self
                 .damaged_stream(region, account, name)
                 .unwrap_or_else(|| messages::stream_not_found(name, account)));
@@ -449,12 +461,14 @@ impl Streams {
         Ok(handle)
     }
 
-    pub(crate) fn get_handle(&self, region: &str, name: &str) -> Option<Handle> {
-        self.inner
-            .registry
-            .read()
-            .get(&(region.to_string(), name.to_string()))
-            .cloned()
+    /// The stream `name` of `account` (as the request names it) in `region`.
+    pub(crate) fn get_handle(&self, account: &str, region: &str, name: &str) -> Option<Handle> {
+        let key = (
+            self.stored_account(account),
+            region.to_string(),
+            name.to_string(),
+        );
+        self.inner.registry.read().get(&key).cloned()
     }
 
     pub(crate) fn handles(&self) -> Vec<Handle> {
@@ -519,10 +533,14 @@ impl Streams {
                 for shard in &state.meta.shards {
                     self.inner.store.delete_log(LogId(shard.log)).await?;
                 }
-                let key = (state.meta.region.clone(), state.meta.name.clone());
+                let key = (
+                    state.meta.account.clone(),
+                    state.meta.region.clone(),
+                    state.meta.name.clone(),
+                );
                 self.inner
                     .store
-                    .catalog_delete(&catalog_key(&key.0, &key.1))?;
+                    .catalog_delete(&catalog_key(key.0.as_deref(), &key.1, &key.2))?;
                 let mut reg = self.inner.registry.write();
                 if reg.get(&key).is_some_and(|h| Arc::ptr_eq(h, handle)) {
                     reg.remove(&key);
@@ -609,8 +627,13 @@ pub(crate) fn store_next_log_id(store: &Store, next: u64) -> Result<()> {
 
 pub(crate) const CATALOG_NEXT_LOG_KEY: &str = CATALOG_NEXT_LOG;
 
-pub(crate) fn catalog_key(region: &str, name: &str) -> String {
-    format!("{CATALOG_STREAM_PREFIX}{region}/{name}")
+/// `stream/<region>/<name>` for the configured account (the key every build before accounts
+/// wrote), `stream/@<account>/<region>/<name>` for another.
+pub(crate) fn catalog_key(account: Option<&str>, region: &str, name: &str) -> String {
+    match account {
+        None => format!("{CATALOG_STREAM_PREFIX}{region}/{name}"),
+        Some(account) => format!("{CATALOG_STREAM_PREFIX}@{account}/{region}/{name}"),
+    }
 }
 
 fn account_display(account: &str) -> String {
