@@ -187,7 +187,7 @@ async fn read_all(s: &Streams, name: &str, shard: &str) -> Result<Vec<Record>, K
 /// The raw entries of a shard's log, as the storage engine holds them.
 async fn raw_entries(s: &Streams, name: &str, shard: u64) -> (LogId, Vec<Bytes>) {
     let log = {
-        let h = s.get_handle(REGION, name).unwrap();
+        let h = s.get_handle(ACCOUNT, REGION, name).unwrap();
         let st = h.read().await;
         LogId(st.meta.shard(shard).unwrap().log)
     };
@@ -200,7 +200,7 @@ async fn raw_entries(s: &Streams, name: &str, shard: u64) -> (LogId, Vec<Bytes>)
 }
 
 async fn epochs(s: &Streams, name: &str) -> usize {
-    let h = s.get_handle(REGION, name).unwrap();
+    let h = s.get_handle(ACCOUNT, REGION, name).unwrap();
     let st = h.read().await;
     st.meta.data_keys.len()
 }
