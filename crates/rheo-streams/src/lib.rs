@@ -36,6 +36,7 @@ pub use autoscale::ScaleConfig;
 pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::java_date;
 pub use error::KinesisError;
+pub use policy::PolicyCheck;
 pub use meta::{ConsumerStatus, RecordDistribution, StreamMode, StreamStatus};
 pub use repair::{repair_metadata, MetaRepair, RepairError, RepairOptions};
 pub use service::{Config, Streams};
