@@ -32,6 +32,8 @@ pub enum Command {
     Fsck(crate::fsck::FsckArgs),
     /// List, add or clear the fault rules of a running server (for testing retry code).
     Faults(crate::faults::FaultsArgs),
+    /// Evaluate IAM policies offline (`rheo policy simulate`).
+    Policy(crate::policy::PolicyArgs),
 }
 
 /// Every setting is optional here so that the TOML file can fill what flags and env leave out.

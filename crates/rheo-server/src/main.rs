@@ -7,6 +7,7 @@ mod fsck;
 mod http;
 mod memory;
 mod metrics;
+mod policy;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -36,6 +37,11 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
+    // The simulator's exit code says allow or deny, so it answers for itself.
+    let cli = match cli.command {
+        Command::Policy(args) => return policy::main(args),
+        command => Cli { command },
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -68,6 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => args,
         Command::Fsck(args) => return fsck::run(&args),
         Command::Faults(args) => return faults::run(args),
+        Command::Policy(_) => anyhow::bail!("rheo policy answers in main"),
     };
     let settings = args.resolve()?;
     memory::limit_malloc_arenas(settings.worker_threads.unwrap_or_else(|| {
@@ -120,6 +127,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let streams = Streams::open(domain, store.clone(), Arc::new(SystemClock))
         .context("loading stream metadata")?;
+    // PutResourcePolicy checks the policy language with the same parser the authorizer uses,
+    // whatever the --auth mode, so a policy accepted here means the same in AWS.
+    streams.set_policy_check(policy::policy_check());
     // Ends streaming answers (SubscribeToShard) politely when the server stops.
     let shutdown = rheo_http::Shutdown::default();
     let app = Arc::new(http::App {

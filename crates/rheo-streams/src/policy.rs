@@ -116,7 +116,12 @@ impl Streams {
     }
 
     /// The canonical ARN of the stream or consumer a policy is attached to.
-    fn policy_arn(&self, ctx: &Ctx, meta: &crate::meta::StreamMeta, consumer: Option<(&str, i64)>) -> String {
+    fn policy_arn(
+        &self,
+        ctx: &Ctx,
+        meta: &crate::meta::StreamMeta,
+        consumer: Option<(&str, i64)>,
+    ) -> String {
         let stream = self.stream_arn(&meta.region, ctx.account(), &meta.name);
         match consumer {
             None => stream,
@@ -263,7 +268,10 @@ mod tests {
         let Err(KinesisError::InvalidArgument(msg)) = check_policy(arn, "{}", Some(&check)) else {
             panic!("the check must refuse");
         };
-        assert!(msg.contains(arn) && msg.ends_with("Missing required field Statement"), "{msg}");
+        assert!(
+            msg.contains(arn) && msg.ends_with("Missing required field Statement"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -272,12 +280,25 @@ mod tests {
         let s = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
         index.set(s.into(), Some("{}"));
         index.set(consumer_arn(s, "c", 1), Some("{\"a\":1}"));
-        index.set("arn:aws:kinesis:us-east-1:000000000000:stream/s2".into(), Some("{}"));
-        assert_eq!(index.get(&consumer_arn(s, "c", 1)).as_deref(), Some("{\"a\":1}"));
+        index.set(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s2".into(),
+            Some("{}"),
+        );
+        assert_eq!(
+            index.get(&consumer_arn(s, "c", 1)).as_deref(),
+            Some("{\"a\":1}")
+        );
         index.remove_stream(s);
         assert!(index.get(s).is_none() && index.get(&consumer_arn(s, "c", 1)).is_none());
-        assert!(index.get("arn:aws:kinesis:us-east-1:000000000000:stream/s2").is_some());
-        index.set("arn:aws:kinesis:us-east-1:000000000000:stream/s2".into(), None);
-        assert!(index.get("arn:aws:kinesis:us-east-1:000000000000:stream/s2").is_none());
+        assert!(index
+            .get("arn:aws:kinesis:us-east-1:000000000000:stream/s2")
+            .is_some());
+        index.set(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s2".into(),
+            None,
+        );
+        assert!(index
+            .get("arn:aws:kinesis:us-east-1:000000000000:stream/s2")
+            .is_none());
     }
 }
