@@ -396,13 +396,27 @@ pub async fn handle(
         if chain.records(crate::audit::event_kind(op)) {
             let _ = rc.call.set(crate::audit::describe(op, &decoded, rc));
         }
+        // A GetRecords names its stream only inside the iterator; policies need it, so the
+        // token is opened here (a garbled one names nothing, and the domain refuses it).
+        let iterator_stream;
         let mut resources = [Resource {
             service: STREAM.0,
             kind: STREAM.1,
             name: None,
             arn: None,
         }; 2];
-        let n = decoded.resources(&mut resources);
+        let mut n = decoded.resources(&mut resources);
+        if let (0, Decoded::Tree(input)) = (n, &decoded) {
+            if let Some(Ok(it)) = input
+                .get("ShardIterator")
+                .and_then(Node::as_str)
+                .map(rheo_streams::iterator::ShardIterator::decode)
+            {
+                iterator_stream = it.stream_name;
+                resources[0].name = Some(iterator_stream.as_str());
+                n = 1;
+            }
+        }
         let request = MiddlewareRequest {
             context: rc,
             action: op.action(),

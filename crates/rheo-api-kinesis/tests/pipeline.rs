@@ -154,12 +154,26 @@ fn the_chain_sees_action_and_arns_and_a_refusal_stops_the_request() {
             .unwrap();
         let got: serde_json::Value = serde_json::from_slice(&got).unwrap();
         assert_eq!(got["Records"].as_array().unwrap().len(), 0);
+        // A GetRecords names its stream only inside the iterator: the chain still sees it.
+        let refused = ops::handle(
+            &streams,
+            &chain,
+            &rheo_api_kinesis::faults::Faults::default(),
+            &rc,
+            &ctx,
+            Operation::GetRecords,
+            Protocol::Json,
+            body.as_bytes(),
+        )
+        .await;
+        assert!(matches!(refused, Err(Failure::Refused(_))), "{refused:?}");
     });
     assert_eq!(
         *seen.lock().unwrap(),
         [
             "kinesis:PutRecords arn:aws:kinesis:us-east-1:000000000000:stream/locked",
             "kinesis:PutRecords arn:aws:kinesis:us-east-1:000000000000:stream/open",
+            "kinesis:GetRecords arn:aws:kinesis:us-east-1:000000000000:stream/locked",
         ]
     );
 }

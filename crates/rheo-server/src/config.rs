@@ -34,6 +34,8 @@ pub enum Command {
     Faults(crate::faults::FaultsArgs),
     /// Print the CA that signed the generated TLS certificate (`rheo cert > ca.pem`).
     Cert(crate::tls::CertArgs),
+    /// Evaluate IAM policies offline (`rheo policy simulate`).
+    Policy(crate::policy::PolicyArgs),
 }
 
 /// Every setting is optional here so that the TOML file can fill what flags and env leave out.

@@ -9,6 +9,7 @@ mod http;
 mod kms;
 mod memory;
 mod metrics;
+mod policy;
 mod tls;
 
 use std::io::IsTerminal as _;
@@ -49,6 +50,11 @@ fn init_logging(format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The simulator's exit code says allow or deny, so it answers for itself.
+    let cli = match cli.command {
+        Command::Policy(args) => return policy::main(args),
+        command => Cli { command },
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -91,6 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(LogFormat::Text);
             return tls::print_ca(&args);
         }
+        Command::Policy(_) => anyhow::bail!("rheo policy answers in main"),
     };
     // The settings name the log format, so they are read before anything logs.
     let settings = args.resolve()?;
@@ -191,6 +198,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Some(audit) = &audit {
         chain = chain.with(audit.clone());
     }
+    // PutResourcePolicy checks the policy language with the same parser the authorizer uses,
+    // whatever the --auth mode, so a policy accepted here means the same in AWS.
+    streams.set_policy_check(policy::policy_check());
     // Ends streaming answers (SubscribeToShard) politely when the server stops.
     let shutdown = rheo_http::Shutdown::default();
     let credentials = match &settings.credentials {
@@ -198,6 +208,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             .with_context(|| format!("--credentials {}", path.display()))?,
         None => rheo_auth::Credentials::default(),
     };
+    // Policies are enforced where identities are proven: under --auth permissive any key is
+    // accepted, so there is no principal a policy could be trusted to name.
+    if settings.auth == config::AuthMode::Sigv4 {
+        let principals = credentials
+            .principals()
+            .map(|p| (p.arn.as_str(), p.account.as_str(), p.policies.as_slice()));
+        chain = chain.with(policy::authorizer(principals, streams.clone())?);
+    }
     let auth = auth::Gate::new(settings.auth, credentials);
     let auth_label = auth.describe();
     let app = Arc::new(http::App {

@@ -185,3 +185,167 @@ fn connections_max_bounds_the_connections_served_at_once() {
         "second served once the first closed"
     );
 }
+
+fn cases_file() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/policy/cases.json").to_string()
+}
+
+#[test]
+fn policy_simulate_runs_the_case_table() {
+    let out = rheo()
+        .args(["policy", "simulate", "--cases", &cases_file()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap();
+    assert!(last.ends_with("passed, 0 failed"), "{last}");
+    let n: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 40, "{last}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), n);
+    assert!(stdout.contains("ok    explicit deny wins over an allow in the same policy: explicit-deny by identity-based policy \"identity 1\", statement 1 (Sid \"NoPut\")"), "{stdout}");
+}
+
+#[test]
+fn policy_simulate_a_failing_case_table_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.json");
+    std::fs::write(
+        &file,
+        r#"[{"name":"wrong","identity":[],"request":{"principal":"arn:aws:iam::111111111111:user/a","action":"kinesis:PutRecord","resource":"*"},"expect":{"decision":"allow"}}]"#,
+    )
+    .unwrap();
+    let out = rheo()
+        .args(["policy", "simulate", "--cases"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  wrong: expected allow, got implicit-deny"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn policy_simulate_answers_allow_or_deny_with_the_deciding_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = dir.path().join("writer.json");
+    std::fs::write(
+        &identity,
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Write","Effect":"Allow","Action":"kinesis:Put*","Resource":"*"},
+            {"Sid":"TlsOnly","Effect":"Deny","Action":"kinesis:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#,
+    )
+    .unwrap();
+    let sim = |extra: &[&str]| {
+        let out = rheo()
+            .args(["policy", "simulate", "--policy"])
+            .arg(&identity)
+            .args(["--principal", "arn:aws:iam::111111111111:user/alice"])
+            .args([
+                "--resource",
+                "arn:aws:kinesis:us-east-1:111111111111:stream/orders",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = sim(&[
+        "--action",
+        "kinesis:PutRecord",
+        "--context",
+        "aws:SecureTransport=true",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out,
+        "allow by identity-based policy \"writer.json\", statement 0 (Sid \"Write\")\n"
+    );
+    let (code, out) = sim(&[
+        "--action",
+        "kinesis:PutRecord",
+        "--context",
+        "aws:SecureTransport=false",
+    ]);
+    assert_eq!(code, Some(3), "{out}");
+    assert_eq!(
+        out,
+        "explicit-deny by identity-based policy \"writer.json\", statement 1 (Sid \"TlsOnly\")\n\
+         User: arn:aws:iam::111111111111:user/alice is not authorized to perform: kinesis:PutRecord on resource: \
+         arn:aws:kinesis:us-east-1:111111111111:stream/orders with an explicit deny in an identity-based policy\n"
+    );
+    let (code, out) = sim(&[
+        "--action",
+        "kinesis:GetRecords",
+        "--context",
+        "aws:SecureTransport=true",
+    ]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.starts_with("implicit-deny\n")
+            && out
+                .contains("because no identity-based policy allows the kinesis:GetRecords action"),
+        "{out}"
+    );
+    // Cross-account: the resource policy must name the caller's account.
+    let shared = dir.path().join("shared.json");
+    std::fs::write(
+        &shared,
+        r#"{"Statement":{"Sid":"B","Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":"kinesis:PutRecord"}}"#,
+    )
+    .unwrap();
+    let out = rheo()
+        .args(["policy", "simulate", "--policy"])
+        .arg(&identity)
+        .arg("--resource-policy")
+        .arg(&shared)
+        .args([
+            "--principal",
+            "arn:aws:iam::222222222222:user/bob",
+            "--action",
+            "kinesis:PutRecord",
+        ])
+        .args([
+            "--resource",
+            "arn:aws:kinesis:us-east-1:111111111111:stream/orders",
+            "--context",
+            "aws:SecureTransport=true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "allow by resource-based policy \"shared.json\", statement 0 (Sid \"B\")\n"
+    );
+    // A policy the language refuses is an error (exit 1), not a deny.
+    std::fs::write(
+        &shared,
+        r#"{"Statement":{"Effect":"Allow","Action":"kinesis:*"}}"#,
+    )
+    .unwrap();
+    let out = rheo()
+        .args(["policy", "simulate", "--resource-policy"])
+        .arg(&shared)
+        .args([
+            "--principal",
+            "arn:aws:iam::222222222222:user/bob",
+            "--action",
+            "kinesis:PutRecord",
+            "--resource",
+            "*",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Missing required field Principal"));
+}

@@ -198,6 +198,10 @@ impl Streams {
         state.meta.pending = Some(Pending::Delete);
         state.meta.due_ms = self.now_ms() + self.inner.config.delete_stream_ms;
         self.persist(&state.meta)?;
+        // Its policies (and its consumers') go with it: a stream created again under the name
+        // starts without one, as in AWS.
+        let arn = self.stream_arn(&state.meta.region, ctx.account(), &name);
+        self.inner.policies.remove_stream(&arn);
         tracing::info!(stream = %name, "stream deleting");
         Ok(())
     }

@@ -175,12 +175,18 @@ impl Streams {
         if c.status == ConsumerStatus::Deleting {
             return Ok(());
         }
+        let created = c.created_secs();
         c.status = ConsumerStatus::Deleting;
         c.due_ms = due;
         if let Err(e) = self.persist(&state.meta) {
             state.meta = before;
             return Err(e);
         }
+        let stream_arn = self.stream_arn(&state.meta.region, ctx.account(), &name);
+        self.inner.policies.set(
+            crate::policy::consumer_arn(&stream_arn, consumer_name, created),
+            None,
+        );
         tracing::info!(stream = %name, consumer = %consumer_name, "consumer deregistering");
         Ok(())
     }

@@ -39,6 +39,7 @@ pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::java_date;
 pub use error::KinesisError;
 pub use meta::{ConsumerStatus, RecordDistribution, StreamMode, StreamStatus};
+pub use policy::PolicyCheck;
 pub use repair::{repair_metadata, MetaRepair, RepairError, RepairOptions};
 pub use seal::{DataKey, KeyError, KeyVault, PrepareFuture};
 pub use service::{Config, Streams};

@@ -103,6 +103,14 @@ pub(crate) fn policy_not_json(arn: &str) -> KinesisError {
     ))
 }
 
+/// A document the policy language refuses; AWS documents no text for it, so the reason is the
+/// language checker's (IAM's wording where it has one).
+pub(crate) fn policy_invalid(arn: &str, reason: &str) -> KinesisError {
+    KinesisError::InvalidArgument(format!(
+        "Policy for resource {arn} is not a valid policy document: {reason}"
+    ))
+}
+
 pub(crate) fn either_name_or_arn() -> KinesisError {
     KinesisError::InvalidArgument("Either StreamName or StreamARN should be provided.".into())
 }

@@ -195,6 +195,10 @@ pub(crate) struct Inner {
     pub control: crate::throttle::ControlThrottle,
     /// The KMS that data keys of encrypted streams come from ([`Streams::set_key_vault`]).
     pub vault: std::sync::OnceLock<Arc<dyn crate::seal::KeyVault>>,
+    /// Every resource policy by ARN, for the authorizer's synchronous reads (`policy.rs`).
+    pub policies: crate::policy::PolicyIndex,
+    /// The policy-language check PutResourcePolicy applies, once the server installs one.
+    pub policy_check: std::sync::OnceLock<crate::policy::PolicyCheck>,
 }
 
 /// How far past every known log id the next one starts when the durable counter is unreadable and some damaged
@@ -231,7 +235,13 @@ impl Streams {
         let loaded = catalog::load(store.catalog_scan(CATALOG_STREAM_PREFIX)?);
         let mut registry = HashMap::new();
         let mut referenced = std::collections::HashSet::new();
+        let policies = crate::policy::PolicyIndex::default();
         for meta in loaded.metas {
+            let arn = format!(
+                "arn:aws:kinesis:{}:{}:stream/{}",
+                meta.region, config.account_id, meta.name
+            );
+            policies.load(&arn, &meta);
             referenced.extend(catalog::referenced_logs(&meta));
             let k = (meta.account.clone(), meta.region.clone(), meta.name.clone());
             registry.insert(k, Arc::new(AsyncRwLock::new(StreamState::new(meta))));
@@ -288,6 +298,8 @@ impl Streams {
                 subscriptions: Default::default(),
                 control: Default::default(),
                 vault: Default::default(),
+                policies,
+                policy_check: std::sync::OnceLock::new(),
                 admin: Mutex::new(()),
                 next_log: Mutex::new(next_log),
             }),
