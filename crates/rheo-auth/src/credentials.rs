@@ -232,7 +232,8 @@ impl Entry {
 }
 
 /// An IAM or STS principal ARN of `account`: `arn:<partition>:iam::<account>:user/...`,
-/// `role/...`, or `arn:<partition>:sts::<account>:assumed-role/...`.
+/// `role/...`, the account's root user (`arn:<partition>:iam::<account>:root`, whose access
+/// keys AWS still issues), or `arn:<partition>:sts::<account>:assumed-role/...`.
 fn check_arn(arn: &str, account: &str) -> Result<(), String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, arn_account, resource] = parts.as_slice() else {
@@ -245,13 +246,16 @@ fn check_arn(arn: &str, account: &str) -> Result<(), String> {
         && !partition.is_empty()
         && region.is_empty()
         && match *service {
-            "iam" => matches!(kind, "user" | "role") && resource.len() > kind.len() + 1,
+            "iam" => {
+                *resource == "root"
+                    || (matches!(kind, "user" | "role") && resource.len() > kind.len() + 1)
+            }
             "sts" => kind == "assumed-role" && resource.len() > kind.len() + 1,
             _ => false,
         };
     if !shape_ok {
         return Err(format!(
-            "arn '{arn}' must be an IAM user or role ARN (arn:aws:iam::<account>:user/<name> or :role/<name>) or an STS assumed-role ARN"
+            "arn '{arn}' must be an IAM user, role or root ARN (arn:aws:iam::<account>:user/<name>, :role/<name> or :root) or an STS assumed-role ARN"
         ));
     }
     if *arn_account != account {
@@ -378,7 +382,16 @@ policy_files = ["p.json"]
         let e = one(&format!(
             "access_key_id = \"A\"\n{base}arn = \"arn:aws:s3:::bucket\"\n"
         ));
-        assert!(e.contains("must be an IAM user or role ARN"), "{e}");
+        assert!(e.contains("must be an IAM user, role or root ARN"), "{e}");
+        let root = parse(&format!(
+            "[[principal]]\naccess_key_id = \"A\"\n{base}arn = \"arn:aws:iam::123456789012:root\"\n"
+        ))
+        .unwrap();
+        assert_eq!(root.get("A").unwrap().arn, "arn:aws:iam::123456789012:root");
+        let e = one(&format!(
+            "access_key_id = \"A\"\n{base}arn = \"arn:aws:iam::123456789012:rooted\"\n"
+        ));
+        assert!(e.contains("must be an IAM user, role or root ARN"), "{e}");
         let e = one(&format!(
             "access_key_id = \"A\"\n{base}session_token = \"\"\n"
         ));
