@@ -14,6 +14,8 @@ import tempfile
 import time
 import urllib.request
 
+from prometheus_client.parser import text_string_to_metric_families
+
 import pytest
 
 from test_crash import REPO, Client, Server
@@ -55,19 +57,19 @@ def read_all(c, name):
 
 
 def metrics(srv):
-    """GET /metrics parsed: every sample line is `name value`, after its HELP and TYPE lines."""
+    """GET /metrics parsed by the Prometheus text parser (which refuses a malformed exposition):
+    the unlabelled samples by name, every one typed by its family's TYPE line."""
     with urllib.request.urlopen(f"http://{srv.host}:{srv.port}/metrics", timeout=10) as r:
         assert r.status == 200
         assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
         text = r.read().decode()
-    out, typed = {}, set()
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            typed.add(line.split()[2])
-        elif line and not line.startswith("#"):
-            name, value = line.split(" ")
-            assert name in typed, f"{name} has no TYPE line"
-            out[name] = int(value)
+    typed = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    out = {}
+    for family in text_string_to_metric_families(text):
+        assert family.name in typed or f"{family.name}_total" in typed, f"{family.name} has no TYPE line"
+        for sample in family.samples:
+            if not sample.labels:
+                out[sample.name] = int(sample.value)
     return out
 
 

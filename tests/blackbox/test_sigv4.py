@@ -36,17 +36,23 @@ ALICE = ("AKIDALICE", "alice-secret", "111111111111")
 BOB = ("AKIDBOB", "bob-secret", "222222222222")
 TEMP = ("ASIATEMP", "temp-secret", "111111111111", "temp-session-token")
 
+# This suite is about authentication: every principal is allowed everything, so that only the
+# signature decides (authorization has its own suite, test_policies.py).
+ALLOW_ALL = """'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'"""
+
 CREDENTIALS = f"""
 [[principal]]
 access_key_id = "{ALICE[0]}"
 secret_access_key = "{ALICE[1]}"
 account = "{ALICE[2]}"
 arn = "arn:aws:iam::{ALICE[2]}:user/alice"
+policies = [{ALLOW_ALL}]
 
 [[principal]]
 access_key_id = "{BOB[0]}"
 secret_access_key = "{BOB[1]}"
 account = "{BOB[2]}"
+policies = [{ALLOW_ALL}]
 
 [[principal]]
 access_key_id = "{TEMP[0]}"
@@ -54,6 +60,7 @@ secret_access_key = "{TEMP[1]}"
 account = "{TEMP[2]}"
 arn = "arn:aws:sts::{TEMP[2]}:assumed-role/writer/session"
 session_token = "{TEMP[3]}"
+policies = [{ALLOW_ALL}]
 """
 
 # AWS's answers, as its JSON services send them.
