@@ -82,7 +82,7 @@ def _wait_for_port(host, port, proc, timeout):
 def rheo_server(**flags):
     """Runs a fresh Rheo server (on the storage RHEO_BLACKBOX_STORAGE names) with the suite's
     short timings, overridden or extended by `flags` (`subscription_ms="30000"` is
-    `--subscription-ms 30000`), yields its endpoint, and stops it. For tests that need settings
+    `--subscription-ms 30000`; True is a switch), yields its endpoint, and stops it. For tests that need settings
     the session's server does not have. A flag set to None is left out.
 
     AWS's throughput limits are off here, as on the session's server: its tests poll
@@ -93,8 +93,10 @@ def rheo_server(**flags):
         "consumer_status_ms": "100", "subscription_ms": "3000", "throughput_limits": "off",
         **flags,
     }
+    # A flag set to True is a switch (`audit_data_events=True` is `--audit-data-events`).
     setting_args = [a for k, v in settings.items() if v is not None
-                    for a in ("--" + k.replace("_", "-"), str(v))]
+                    for a in (("--" + k.replace("_", "-"),) if v is True
+                              else ("--" + k.replace("_", "-"), str(v)))]
     binary = os.environ.get("RHEO_BIN", os.path.join(REPO, "target", "debug", "rheo"))
     if not os.path.exists(binary):
         pytest.fail(f"Rheo binary not found at {binary}: build it or set RHEO_BIN / RHEO_ENDPOINT")
