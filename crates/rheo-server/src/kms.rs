@@ -99,3 +99,78 @@ pub async fn serve(
         }
     }
 }
+
+/// The local KMS as Kinesis encryption at rest sees it ([`rheo_streams::KeyVault`]): the domain
+/// may not depend on the KMS crate, so the binary adapts one to the other here.
+pub struct Vault(pub rheo_kms::Kms);
+
+/// The KMS's refusal as the stream domain words it to Kinesis callers (KMSDisabledException,
+/// KMSNotFoundException, ...). A malformed key id is a key that cannot be found, as AWS answers
+/// StartStreamEncryption; anything else is the KMS failing, not the caller.
+fn key_error(e: rheo_kms::KmsError) -> rheo_streams::KeyError {
+    use rheo_kms::KmsError as K;
+    use rheo_streams::KeyError;
+    match e {
+        K::Disabled(m) => KeyError::Disabled(m),
+        K::NotFound(m) | K::Validation(m) => KeyError::NotFound(m),
+        K::InvalidState(m) => KeyError::InvalidState(m),
+        K::NotAuthorized(m) => KeyError::AccessDenied(m),
+        other => KeyError::Internal(other.to_string()),
+    }
+}
+
+impl rheo_streams::KeyVault for Vault {
+    fn generate_data_key(
+        &self,
+        account: &str,
+        region: &str,
+        key_id: &str,
+    ) -> Result<rheo_streams::DataKey, rheo_streams::KeyError> {
+        let (plaintext, wrapped, key_arn) = self
+            .0
+            .generate_data_key_for(account, region, key_id)
+            .map_err(key_error)?;
+        Ok(rheo_streams::DataKey {
+            plaintext,
+            wrapped,
+            key_arn,
+        })
+    }
+
+    fn decrypt_data_key(
+        &self,
+        account: &str,
+        region: &str,
+        wrapped: &[u8],
+    ) -> Result<rheo_streams::Zeroizing<[u8; 32]>, rheo_streams::KeyError> {
+        self.0
+            .decrypt_data_key(account, region, wrapped)
+            .map_err(key_error)
+    }
+
+    fn key_usable(
+        &self,
+        account: &str,
+        region: &str,
+        key_id: &str,
+    ) -> Result<(), rheo_streams::KeyError> {
+        self.0
+            .key_usable(account, region, key_id)
+            .map_err(key_error)
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        account: &'a str,
+        region: &'a str,
+        key_id: &'a str,
+    ) -> rheo_streams::PrepareFuture<'a> {
+        Box::pin(async move {
+            self.0
+                .ensure_key(account, region, key_id)
+                .await
+                .map(|_| ())
+                .map_err(key_error)
+        })
+    }
+}

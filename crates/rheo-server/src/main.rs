@@ -193,6 +193,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let streams = Streams::open(domain, store.clone(), Arc::new(SystemClock))
         .context("loading stream metadata")?;
     let kms = kms::open(&settings, store.clone()).await?;
+    // Records of encrypted streams are sealed under data keys of this KMS.
+    if !streams.set_key_vault(Arc::new(kms::Vault(kms.clone()))) {
+        anyhow::bail!("the streams already have a key vault");
+    }
     let audit = rheo_audit::AuditLog::start(&settings.audit).context("--audit-log")?;
     let mut chain = rheo_http::middleware::Chain::new().with(rheo_http::middleware::RequestLog);
     if let Some(audit) = &audit {
