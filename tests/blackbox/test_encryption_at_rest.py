@@ -172,8 +172,6 @@ def test_stopping_encryption_leaves_earlier_records_readable(server):
     assert [r["Data"] for r in read_all(k, name)] == [b"sealed", b"clear"]
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: GetRecords reports the stream's current "
-                   "EncryptionType for every record, not how each record was written")
 def test_each_record_reports_how_it_was_written(server):
     k = server.kinesis
     name = encrypted_stream(k, "alias/aws/kinesis")

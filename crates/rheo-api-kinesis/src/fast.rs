@@ -251,7 +251,7 @@ pub fn get_records_json(out: &GetRecordsOutput) -> Vec<u8> {
         json_bytes(&mut j, &r.data);
         j.extend_from_slice(b",\"PartitionKey\":");
         json_str(&mut j, &r.partition_key);
-        if out.encrypted {
+        if r.encrypted {
             j.extend_from_slice(b",\"EncryptionType\":\"KMS\"");
         }
         j.push(b'}');
@@ -375,6 +375,7 @@ mod tests {
             arrival_ms: ms,
             data: bytes::Bytes::from_static(data),
             partition_key: key.into(),
+            encrypted,
         };
         GetRecordsOutput {
             records: vec![

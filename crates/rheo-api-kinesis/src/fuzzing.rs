@@ -145,6 +145,8 @@ pub fn get_records_output(data: &[u8]) -> GetRecordsOutput {
             arrival_ms: r.i64(),
             data: Bytes::copy_from_slice(r.chunk()),
             partition_key: r.string(),
+            // Per record: an answer may mix sealed and plain records (around Start/Stop).
+            encrypted: r.byte() & 1 != 0,
         })
         .collect();
     let next_shard_iterator = (flags & 2 != 0).then(|| r.string());

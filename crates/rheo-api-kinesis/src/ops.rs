@@ -1385,7 +1385,7 @@ pub(crate) fn get_records_node(out: GetRecordsOutput) -> Node {
                 .with("ApproximateArrivalTimestamp", Node::Timestamp(r.arrival_ms))
                 .with("Data", r.data)
                 .with("PartitionKey", r.partition_key)
-                .with_opt("EncryptionType", out.encrypted.then_some("KMS"))
+                .with_opt("EncryptionType", r.encrypted.then_some("KMS"))
         })
         .collect();
     let children = out.child_shards.map(|c| {

@@ -749,7 +749,8 @@ impl Streams {
         for e in entries {
             next = Offset(e.offset.0 + 1);
             last_ts = Some(e.timestamp_ms);
-            let decoded = match crate::seal::sealed_epoch(&e.payload) {
+            let sealed = crate::seal::sealed_epoch(&e.payload);
+            let decoded = match sealed {
                 None => decode_entry(&e.payload),
                 Some(epoch) => {
                     let aad = crate::seal::aad(&identity, shard_index, epoch);
@@ -788,6 +789,7 @@ impl Streams {
                 arrival_ms: e.timestamp_ms,
                 data,
                 partition_key,
+                encrypted: sealed.is_some(),
             });
         }
         let out_bytes: u64 = records

@@ -383,6 +383,9 @@ pub struct Record {
     pub arrival_ms: i64,
     pub data: Bytes,
     pub partition_key: String,
+    /// The record was sealed at rest: its EncryptionType is KMS. Per record, not per stream:
+    /// records written before StartStreamEncryption or after StopStreamEncryption are plain.
+    pub encrypted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
