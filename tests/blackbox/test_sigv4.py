@@ -470,3 +470,23 @@ def test_a_bad_credentials_file_is_a_startup_error(tmp_path):
     assert p.returncode != 0
     assert "account must be 12 digits, not '12'" in p.stderr, p.stderr
     assert str(bad) in p.stderr
+
+
+def test_kms_requests_pass_the_same_gate(sigv4):
+    """KMS shares the port, so it shares the check: a wrong secret or an unknown key is refused
+    before the KMS sees the request, and the right key acts in its own account."""
+    def kms(key, secret):
+        return boto3.session.Session().client(
+            "kms", endpoint_url=sigv4, region_name=REGION, aws_access_key_id=key,
+            aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+    with pytest.raises(ClientError) as e:
+        kms(ALICE[0], "not-alice-secret").list_keys()
+    assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert e.value.response["Error"]["Message"].startswith(MISMATCH)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as e:
+        kms("AKIDNOBODY", "x").list_keys()
+    assert e.value.response["Error"]["Code"] == UNRECOGNIZED["type"]
+    assert e.value.response["Error"]["Message"] == UNRECOGNIZED["message"]
+    arn = kms(ALICE[0], ALICE[1]).create_key()["KeyMetadata"]["Arn"]
+    assert arn.startswith(f"arn:aws:kms:{REGION}:{ALICE[2]}:key/")

@@ -74,6 +74,16 @@ pub async fn serve(
             return reply(StatusCode::BAD_REQUEST, None, Bytes::new());
         }
     };
+    // The same gate as every other service: verified under --auth sigv4, and the caller's
+    // account, principal and ARN filled in.
+    if let Err(e) = app.auth.check(&parts, &bytes, &auth, rc) {
+        return wire_error(&e, Some(protocol));
+    }
+    rc.user_agent = parts
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     rc.region = auth.region;
     rc.principal = Some(auth.access_key_id);
     match ops::handle(&app.kms, &app.chain, rc, op, protocol, &bytes).await {
