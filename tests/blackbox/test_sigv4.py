@@ -490,3 +490,24 @@ def test_kms_requests_pass_the_same_gate(sigv4):
     assert e.value.response["Error"]["Message"] == UNRECOGNIZED["message"]
     arn = kms(ALICE[0], ALICE[1]).create_key()["KeyMetadata"]["Arn"]
     assert arn.startswith(f"arn:aws:kms:{REGION}:{ALICE[2]}:key/")
+
+
+def _ready_line(*args):
+    """The first stdout line of `rheo serve ARGS` (its ready line), the server stopped after."""
+    binary = os.environ.get("RHEO_BIN", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                    "target", "debug", "rheo"))
+    proc = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0",
+                             "--in-memory", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        return proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_ready_line_says_which_auth_mode_is_on(creds_file):
+    assert re.fullmatch(r"rheo ready on http://127\.0\.0\.1:\d+ \(auth: permissive\)",
+                        _ready_line()), "the default is permissive and says so"
+    assert re.fullmatch(r"rheo ready on http://127\.0\.0\.1:\d+ \(auth: sigv4 \(3 keys\)\)",
+                        _ready_line("--auth", "sigv4", "--credentials", creds_file))

@@ -288,7 +288,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         },
         "rheo ready"
     );
-    println!("{}", ready_line(local, tls_local));
+    println!("{}", ready_line(local, tls_local, &auth_label));
 
     // The metrics port: its own listener, stopped with the API's.
     let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -354,14 +354,22 @@ async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
 }
 
 /// The line scripts wait for on stdout. The TLS endpoint comes first, so that a reader taking
-/// the text after the last `http://` (as older scripts do) still finds the plain endpoint.
-fn ready_line(plain: Option<std::net::SocketAddr>, tls: Option<std::net::SocketAddr>) -> String {
-    match (tls, plain) {
-        (Some(t), Some(p)) => format!("rheo ready on https://{t} and http://{p}"),
-        (Some(t), None) => format!("rheo ready on https://{t}"),
-        (None, Some(p)) => format!("rheo ready on http://{p}"),
-        (None, None) => "rheo ready".to_string(),
-    }
+/// the text after the last `http://` (as older scripts do) still finds the plain endpoint; the
+/// auth mode comes last, in parentheses, so that a reader taking the first token after `on `
+/// gets the endpoint alone. Saying the mode here matters for `permissive`: a user who expected
+/// signatures to be checked sees at once that they are not.
+fn ready_line(
+    plain: Option<std::net::SocketAddr>,
+    tls: Option<std::net::SocketAddr>,
+    auth: &str,
+) -> String {
+    let on = match (tls, plain) {
+        (Some(t), Some(p)) => format!(" on https://{t} and http://{p}"),
+        (Some(t), None) => format!(" on https://{t}"),
+        (None, Some(p)) => format!(" on http://{p}"),
+        (None, None) => String::new(),
+    };
+    format!("rheo ready{on} (auth: {auth})")
 }
 
 /// The generated certificate in `dir` (made on first use), or in a new temporary directory
@@ -413,4 +421,27 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ready_line;
+
+    #[test]
+    fn the_ready_line_names_the_endpoints_then_the_auth_mode() {
+        let plain = "127.0.0.1:4567".parse().ok();
+        let tls = "127.0.0.1:4568".parse().ok();
+        assert_eq!(
+            ready_line(plain, None, "permissive"),
+            "rheo ready on http://127.0.0.1:4567 (auth: permissive)"
+        );
+        assert_eq!(
+            ready_line(plain, tls, "sigv4 (2 keys)"),
+            "rheo ready on https://127.0.0.1:4568 and http://127.0.0.1:4567 (auth: sigv4 (2 keys))"
+        );
+        assert_eq!(
+            ready_line(None, tls, "permissive"),
+            "rheo ready on https://127.0.0.1:4568 (auth: permissive)"
+        );
+    }
 }

@@ -93,7 +93,12 @@ impl Server {
             let mut tx = Some(tx);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(url) = line.trim().strip_prefix("rheo ready on ") {
+                // `rheo ready on http://A (auth: ...)`: the endpoint is the first word.
+                let url = line
+                    .trim()
+                    .strip_prefix("rheo ready on ")
+                    .and_then(|rest| rest.split_whitespace().next());
+                if let Some(url) = url {
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(url.to_string());
                     }
