@@ -125,9 +125,29 @@ def test_kms_calls_are_audited_without_key_material(tmp_path):
         records = lines(path, at_least=2)
     kms_records = [r for r in records if r["eventSource"] == "kms.amazonaws.com"]
     assert {r["eventName"] for r in kms_records} >= {"CreateKey", "Encrypt"}
+    by_name = {r["eventName"]: r for r in kms_records}
+    # CloudTrail marks a key change as a write and a use of the key as read-only.
+    assert by_name["CreateKey"]["readOnly"] is False
+    assert by_name["Encrypt"]["readOnly"] is True
+    assert all("Boto3" in r["userAgent"] or "botocore" in r["userAgent"] for r in kms_records)
     text = path.read_bytes()
     assert MARKER not in text and base64.b64encode(MARKER) not in text
     assert base64.b64encode(blob) not in text
+
+
+def test_a_refused_kms_call_is_recorded_with_its_error(tmp_path):
+    path = tmp_path / "audit.log"
+    with rheo_server(audit_log=str(path)) as endpoint:
+        kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id="AKIDAUDIT", aws_secret_access_key="s")
+        with pytest.raises(ClientError) as e:
+            kms.describe_key(KeyId="alias/no-such-alias")
+        assert e.value.response["Error"]["Code"] == "NotFoundException"
+        records = [r for r in lines(path) if r["eventName"] == "DescribeKey"]
+    assert len(records) == 1, records
+    assert records[0]["errorCode"] == "NotFoundException"
+    assert "alias/no-such-alias" in records[0]["errorMessage"]
+    assert records[0]["readOnly"] is True and records[0]["userAgent"]
 
 
 def test_rotation_keeps_the_configured_number_of_files(tmp_path):

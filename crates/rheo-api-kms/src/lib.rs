@@ -67,9 +67,53 @@ pub fn resolve(target: Option<&str>) -> Result<Operation, WireError> {
     Operation::from_name(name).ok_or(WireError::UnknownOperation)
 }
 
+/// CloudTrail's class of a KMS call: every one is a management event; the ones that change no
+/// key (Describe*, List*, Get*, and the cryptographic operations, which only use a key:
+/// Encrypt, Decrypt, ReEncrypt, Generate*, Sign, Verify*) are read-only, as CloudTrail marks them.
+pub fn event_kind(op: Operation) -> rheo_http::middleware::EventKind {
+    let name = op.name();
+    let read_only = [
+        "Describe",
+        "List",
+        "Get",
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "Generate",
+        "Sign",
+        "Verify",
+        "DeriveSharedSecret",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p));
+    rheo_http::middleware::EventKind {
+        read_only,
+        data: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_changes_are_write_events_and_key_uses_read_only() {
+        for (name, read_only) in [
+            ("CreateKey", false),
+            ("DisableKey", false),
+            ("ScheduleKeyDeletion", false),
+            ("CreateAlias", false),
+            ("DescribeKey", true),
+            ("ListAliases", true),
+            ("Encrypt", true),
+            ("GenerateDataKey", true),
+        ] {
+            let op = Operation::from_name(name);
+            let kind = op.map(event_kind);
+            assert_eq!(kind.map(|k| k.read_only), Some(read_only), "{name}");
+            assert_eq!(kind.map(|k| k.data), Some(false), "{name}");
+        }
+    }
 
     #[test]
     fn vendored_model_loads_with_its_service_names() {

@@ -100,6 +100,7 @@ async fn handle_in(app: Arc<App>, mut rc: RequestContext, req: Request<Incoming>
             .or(kms_op.map(rheo_api_kms::Operation::action)),
         kind: op
             .map(rheo_api_kinesis::audit::event_kind)
+            .or(kms_op.map(rheo_api_kms::event_kind))
             .unwrap_or_default(),
         status: reply.status().as_u16(),
         latency: started.elapsed(),
@@ -145,60 +146,105 @@ async fn faults_admin(app: &App, req: Request<Incoming>) -> Reply {
     reply(status, Some("application/json"), answer)
 }
 
-/// Answers one request; `rc` is filled as the request is understood and `op` once the target
-/// resolves, for the request's log line.
+/// A request that passed the front: its operation, wire protocol and body; the caller is
+/// authenticated and filled into the request context.
+pub(crate) struct Admitted<Op> {
+    pub op: Op,
+    pub protocol: Protocol,
+    pub bytes: Bytes,
+}
+
+/// The checks every AWS JSON service's request passes before its binding sees it, in AWS's
+/// order: method and content type, `X-Amz-Target` (`resolve`, the service's own), body size
+/// from `Content-Length`, the SigV4 header for `signing_name`, the body (bounded while read),
+/// then the authentication gate, which needs the body for the payload hash. `op_seen` is set as
+/// soon as the target resolves, so that a refusal's log and audit lines name the operation;
+/// `audited` says whether the audit log records it, and then the user agent is kept from that
+/// point on, for a refusal's line too (else it is copied only once the caller is known).
+pub(crate) async fn admit<Op: Copy>(
+    app: &App,
+    rc: &mut RequestContext,
+    op_seen: &mut Option<Op>,
+    req: Request<Incoming>,
+    signing_name: &str,
+    resolve: impl FnOnce(Option<&str>) -> Result<Op, WireError>,
+    audited: impl FnOnce(Op) -> bool,
+) -> Result<Admitted<Op>, Reply> {
+    let (parts, body) = req.into_parts();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let target = header("x-amz-target");
+    let protocol = Protocol::from_content_type(header("content-type"));
+    let Some(protocol) = protocol.filter(|_| parts.method == Method::POST) else {
+        return Err(wire_error(
+            &rheo_proto::unsupported_content_type(target),
+            None,
+        ));
+    };
+    let op = resolve(target).map_err(|e| wire_error(&e, Some(protocol)))?;
+    *op_seen = Some(op);
+    if audited(op) {
+        rc.user_agent = header("user-agent").map(str::to_string);
+    }
+    let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared_too_large(declared, app.max_body_bytes) {
+        return Err(too_large());
+    }
+    let auth = rheo_proto::parse_auth(
+        &parts.headers,
+        parts.uri.query(),
+        parts.version,
+        signing_name,
+    )
+    .map_err(|e| wire_error(&e, Some(protocol)))?;
+    let bytes = match read_body(body, declared, app.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => return Err(too_large()),
+        Err(BodyError::Read(e)) => {
+            tracing::debug!(error = %e, "request body could not be read");
+            return Err(reply(StatusCode::BAD_REQUEST, None, Bytes::new()));
+        }
+    };
+    app.auth
+        .check(&parts, &bytes, &auth, rc)
+        .map_err(|e| wire_error(&e, Some(protocol)))?;
+    if rc.user_agent.is_none() {
+        rc.user_agent = header("user-agent").map(str::to_string);
+    }
+    rc.region = auth.region;
+    rc.principal = Some(auth.access_key_id);
+    Ok(Admitted {
+        op,
+        protocol,
+        bytes,
+    })
+}
+
+/// Answers one Kinesis request; `rc` is filled as the request is understood and `op` once the
+/// target resolves, for the request's log line.
 async fn serve(
     app: &App,
     rc: &mut RequestContext,
     op_seen: &mut Option<Operation>,
     req: Request<Incoming>,
 ) -> Reply {
-    let (parts, body) = req.into_parts();
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let target = header("x-amz-target").map(str::to_string);
-    let protocol = Protocol::from_content_type(header("content-type"));
-    let Some(protocol) = protocol.filter(|_| parts.method == Method::POST) else {
-        return wire_error(
-            &rheo_proto::unsupported_content_type(target.as_deref()),
-            None,
-        );
-    };
-    let op = match rheo_api_kinesis::resolve(target.as_deref()) {
-        Ok(op) => op,
-        Err(e) => return wire_error(&e, Some(protocol)),
-    };
-    *op_seen = Some(op);
-    if app.chain.records(rheo_api_kinesis::audit::event_kind(op)) {
-        rc.user_agent = header("user-agent").map(str::to_string);
-    }
-    let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
-    if declared_too_large(declared, app.max_body_bytes) {
-        return too_large();
-    }
-    let auth = match rheo_proto::parse_auth(
-        &parts.headers,
-        parts.uri.query(),
-        parts.version,
+    let admitted = admit(
+        app,
+        rc,
+        op_seen,
+        req,
         &app.model.signing_name,
-    ) {
+        rheo_api_kinesis::resolve,
+        |op| app.chain.records(rheo_api_kinesis::audit::event_kind(op)),
+    )
+    .await;
+    let Admitted {
+        op,
+        protocol,
+        bytes,
+    } = match admitted {
         Ok(a) => a,
-        Err(e) => return wire_error(&e, Some(protocol)),
+        Err(reply) => return reply,
     };
-    let bytes = match read_body(body, declared, app.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge) => return too_large(),
-        Err(BodyError::Read(e)) => {
-            tracing::debug!(error = %e, "request body could not be read");
-            return reply(StatusCode::BAD_REQUEST, None, Bytes::new());
-        }
-    };
-    // After the body (the payload hash needs it), before anything decodes it.
-    if let Err(e) = app.auth.check(&parts, &bytes, &auth, rc) {
-        return wire_error(&e, Some(protocol));
-    }
-    rc.user_agent = header("user-agent").map(str::to_string);
-    rc.region = auth.region;
-    rc.principal = Some(auth.access_key_id);
     // The domain's view of the context: the region is the one copy this adds per request (the
     // request id, formatted twice before, is now inline, so the count of allocations fell).
     let ctx = Ctx::new(rc.region.as_str(), rc.account.clone());
@@ -252,29 +298,43 @@ fn event_stream(app: &App, subscribed: subscribe::Subscribed) -> Reply {
     resp
 }
 
-/// The answer to a refused or failed request.
+/// The answer to a refused or failed Kinesis request.
 fn failed(op: Operation, protocol: Protocol, failure: ops::Failure) -> Reply {
     match failure {
         ops::Failure::Wire(e) => wire_error(&e, Some(protocol)),
-        failure => {
-            let (ty, status, message) =
-                failure
-                    .parts()
-                    .unwrap_or(("InternalFailure", 500, String::new()));
-            if status >= 500 {
-                tracing::error!(operation = op.name(), error = ?failure, "request failed");
-            }
-            let body = rheo_proto::encode_error(protocol, ty, &message);
-            let mut resp = reply(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                Some(protocol.content_type()),
-                Bytes::from(body),
-            );
-            resp.extensions_mut()
-                .insert(CallError { code: ty, message });
-            resp
-        }
+        failure => refusal(
+            op.name(),
+            protocol,
+            failure.parts(),
+            "InternalFailure",
+            &failure,
+        ),
     }
+}
+
+/// A binding's refusal (`parts`: `__type`, status, message) as the reply, the error in the
+/// reply's extensions for `after` (the audit line's errorCode); without parts, a 500 of
+/// `internal_type`. 5xx are logged with the failure, since their message is left empty.
+pub(crate) fn refusal(
+    op_name: &str,
+    protocol: Protocol,
+    parts: Option<(&'static str, u16, String)>,
+    internal_type: &'static str,
+    failure: &dyn std::fmt::Debug,
+) -> Reply {
+    let (ty, status, message) = parts.unwrap_or((internal_type, 500, String::new()));
+    if status >= 500 {
+        tracing::error!(operation = op_name, error = ?failure, "request failed");
+    }
+    let body = rheo_proto::encode_error(protocol, ty, &message);
+    let mut resp = reply(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        Some(protocol.content_type()),
+        Bytes::from(body),
+    );
+    resp.extensions_mut()
+        .insert(CallError { code: ty, message });
+    resp
 }
 
 /// A wire-level refusal; the error also goes into the reply's extensions, for `after`.
