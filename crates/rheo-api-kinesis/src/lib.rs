@@ -75,19 +75,11 @@ pub const SIGNING_NAME: &str = "kinesis";
 /// The vendored botocore model, compiled in so the binary needs no files at run time.
 const MODEL_JSON: &str = include_str!("../../../models/kinesis-2013-12-02.json");
 
-static MODEL: LazyLock<Model> = LazyLock::new(|| match Model::from_json(MODEL_JSON) {
-    Ok(model) => model,
-    Err(err) => {
-        // The file is compiled in and covered by a unit test, so this is unreachable in a tested
-        // build; an empty model makes every target unknown instead of aborting the server.
-        tracing::error!(error = %err, "vendored Kinesis model failed to parse");
-        Model::default()
-    }
-});
+static MODEL: rheo_proto::VendoredModel = rheo_proto::VendoredModel::new("Kinesis", MODEL_JSON);
 
-/// The Kinesis 2013-12-02 model, parsed once.
+/// The Kinesis model, parsed once.
 pub fn model() -> &'static Model {
-    &MODEL
+    MODEL.model()
 }
 
 /// The model's shape of each [`Operation`], indexed by the id, so a request resolves its target
@@ -129,13 +121,7 @@ pub fn has_empty_output(op: Operation) -> bool {
 /// Missing header, wrong service prefix or an operation the model does not have all give
 /// `UnknownOperationException` (400, no message), as AWS does. Matching is case-sensitive.
 pub fn resolve(target: Option<&str>) -> Result<Operation, WireError> {
-    let (service, name) = target
-        .and_then(|t| t.trim().split_once('.'))
-        .ok_or(WireError::UnknownOperation)?;
-    if service != model().target_prefix || model().target_prefix.is_empty() {
-        return Err(WireError::UnknownOperation);
-    }
-    Operation::from_name(name).ok_or(WireError::UnknownOperation)
+    MODEL.resolve(target, Operation::from_name)
 }
 
 #[cfg(test)]

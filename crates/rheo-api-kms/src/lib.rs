@@ -27,19 +27,11 @@ pub const SIGNING_NAME: &str = "kms";
 
 const MODEL_JSON: &str = include_str!("../../../models/kms-2014-11-01.json");
 
-static MODEL: LazyLock<Model> = LazyLock::new(|| match Model::from_json(MODEL_JSON) {
-    Ok(model) => model,
-    Err(err) => {
-        // Compiled in and covered by a unit test; an empty model makes every target unknown
-        // instead of aborting the server.
-        tracing::error!(error = %err, "vendored KMS model failed to parse");
-        Model::default()
-    }
-});
+static MODEL: rheo_proto::VendoredModel = rheo_proto::VendoredModel::new("KMS", MODEL_JSON);
 
-/// The KMS 2014-11-01 model, parsed once.
+/// The KMS model, parsed once.
 pub fn model() -> &'static Model {
-    &MODEL
+    MODEL.model()
 }
 
 /// The model's shape of each [`Operation`], indexed by the id.
@@ -58,13 +50,7 @@ pub fn shape(op: Operation) -> Option<&'static rheo_proto::Operation> {
 /// Resolves `X-Amz-Target` (`TrentService.Encrypt`) to an operation id; anything else is
 /// `UnknownOperationException`, as AWS answers.
 pub fn resolve(target: Option<&str>) -> Result<Operation, WireError> {
-    let (service, name) = target
-        .and_then(|t| t.trim().split_once('.'))
-        .ok_or(WireError::UnknownOperation)?;
-    if service != model().target_prefix || model().target_prefix.is_empty() {
-        return Err(WireError::UnknownOperation);
-    }
-    Operation::from_name(name).ok_or(WireError::UnknownOperation)
+    MODEL.resolve(target, Operation::from_name)
 }
 
 /// CloudTrail's class of a KMS call: every one is a management event; the ones that change no

@@ -30,6 +30,7 @@
 //! service model it sees is test data (`models/`, in unit tests).
 
 mod auth;
+pub mod codegen;
 mod decode;
 mod encode;
 mod error;
@@ -44,6 +45,7 @@ mod raw;
 #[cfg(test)]
 mod request_tests;
 mod validate;
+mod vendored;
 
 pub use auth::{parse_auth, AuthInfo};
 pub use decode::decode_request;
@@ -54,6 +56,7 @@ pub use node::Node;
 pub use protocol::{parse_target, Protocol};
 pub use raw::MAX_DEPTH;
 pub use validate::{lower_first, MAX_REPORTED};
+pub use vendored::VendoredModel;
 
 /// The Kinesis model as test data: the codec is tested against a real model, which it does
 /// not otherwise know.
