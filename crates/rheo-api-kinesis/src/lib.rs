@@ -82,38 +82,21 @@ pub fn model() -> &'static Model {
     MODEL.model()
 }
 
-/// The model's shape of each [`Operation`], indexed by the id, so a request resolves its target
-/// once and never looks an operation up by name again.
-static SHAPES: LazyLock<Vec<Option<&'static rheo_proto::Operation>>> = LazyLock::new(|| {
-    Operation::ALL
-        .iter()
-        .map(|op| model().operation(op.name()))
-        .collect()
+/// Each [`Operation`]'s definition in the model and whether it answers an empty body.
+static INDEX: LazyLock<rheo_proto::OperationIndex> = LazyLock::new(|| {
+    rheo_proto::OperationIndex::new(model(), Operation::ALL.iter().map(|op| op.name()))
 });
 
 /// The model's definition of `op` (its input and output shapes). `None` only if the generated
 /// ids and the model disagree, which `tests/operations.rs` rules out.
 pub fn shape(op: Operation) -> Option<&'static rheo_proto::Operation> {
-    SHAPES.get(op as usize).copied().flatten()
+    INDEX.shape(op as usize)
 }
 
-/// Per [`Operation`], whether its answer has no members in the model (no output shape, or one
-/// with no members). AWS answers those with an empty body (`Content-Length: 0`), not `{}`.
-static EMPTY_OUTPUT: LazyLock<Vec<bool>> = LazyLock::new(|| {
-    Operation::ALL
-        .iter()
-        .map(|op| {
-            let output = shape(*op).and_then(|s| s.output.as_deref());
-            output
-                .and_then(|name| model().shape(name))
-                .is_none_or(|shape| shape.members().is_empty())
-        })
-        .collect()
-});
-
-/// Whether `op`'s answer has no members in the model, so its success body is empty.
+/// Whether `op`'s answer has no members in the model, so its success body is empty (AWS sends
+/// `Content-Length: 0`, not `{}`).
 pub fn has_empty_output(op: Operation) -> bool {
-    EMPTY_OUTPUT.get(op as usize).copied().unwrap_or(false)
+    INDEX.has_empty_output(op as usize)
 }
 
 /// Resolves `X-Amz-Target` (`Kinesis_20131202.PutRecord`) to an operation id.

@@ -34,17 +34,21 @@ pub fn model() -> &'static Model {
     MODEL.model()
 }
 
-/// The model's shape of each [`Operation`], indexed by the id.
-static SHAPES: LazyLock<Vec<Option<&'static rheo_proto::Operation>>> = LazyLock::new(|| {
-    Operation::ALL
-        .iter()
-        .map(|op| model().operation(op.name()))
-        .collect()
+/// Each [`Operation`]'s definition in the model and whether it answers an empty body.
+static INDEX: LazyLock<rheo_proto::OperationIndex> = LazyLock::new(|| {
+    rheo_proto::OperationIndex::new(model(), Operation::ALL.iter().map(|op| op.name()))
 });
 
-/// The model's definition of `op`.
+/// The model's definition of `op` (its input and output shapes). `None` only if the generated
+/// ids and the model disagree, which `tests/operations.rs` rules out.
 pub fn shape(op: Operation) -> Option<&'static rheo_proto::Operation> {
-    SHAPES.get(op as usize).copied().flatten()
+    INDEX.shape(op as usize)
+}
+
+/// Whether `op`'s answer has no members in the model, so its success body is empty (AWS sends
+/// `Content-Length: 0`, not `{}`).
+pub fn has_empty_output(op: Operation) -> bool {
+    INDEX.has_empty_output(op as usize)
 }
 
 /// Resolves `X-Amz-Target` (`TrentService.Encrypt`) to an operation id; anything else is

@@ -6,7 +6,6 @@
 //! [`error_parts`].
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use rheo_http::middleware::{Chain, Refusal, Request as MiddlewareRequest, Resource};
 use rheo_http::RequestContext;
@@ -111,24 +110,6 @@ pub const fn state(op: Operation) -> OperationState {
     }
 }
 
-/// Per operation, whether its answer has no members in the model: AWS then sends an empty
-/// body.
-static EMPTY_OUTPUT: LazyLock<Vec<bool>> = LazyLock::new(|| {
-    Operation::ALL
-        .iter()
-        .map(|op| {
-            crate::shape(*op)
-                .and_then(|s| s.output.as_deref())
-                .and_then(|name| crate::model().shape(name))
-                .is_none_or(|shape| shape.members().is_empty())
-        })
-        .collect()
-});
-
-fn has_empty_output(op: Operation) -> bool {
-    EMPTY_OUTPUT.get(op as usize).copied().unwrap_or(false)
-}
-
 /// The key the request names, for the middleware chain: by ARN, alias or key id.
 fn key_resource(key_id: &str) -> Resource<'_> {
     let base = Resource {
@@ -195,7 +176,7 @@ pub async fn handle(
     let output = dispatch(kms, scope, op, &input)
         .await
         .map_err(Failure::Domain)?;
-    if has_empty_output(op) {
+    if crate::has_empty_output(op) {
         return Ok(Vec::new());
     }
     Ok(encode_response(protocol, &output))

@@ -56,7 +56,7 @@ pub use node::Node;
 pub use protocol::{parse_target, Protocol};
 pub use raw::MAX_DEPTH;
 pub use validate::{lower_first, MAX_REPORTED};
-pub use vendored::VendoredModel;
+pub use vendored::{OperationIndex, VendoredModel};
 
 /// The Kinesis model as test data: the codec is tested against a real model, which it does
 /// not otherwise know.

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use crate::{Model, WireError};
+use crate::{Model, Operation, WireError};
 
 pub struct VendoredModel {
     /// The service as logs name it (`Kinesis`).
@@ -56,6 +56,46 @@ impl VendoredModel {
     }
 }
 
+/// Per operation id (a binding's generated enum, in order), the model's definition and whether
+/// its answer has no members (no output shape, or one with none): AWS answers those with an
+/// empty body (`Content-Length: 0`), not `{}`. Built once, so a request resolved to an id
+/// never looks its operation up by name.
+pub struct OperationIndex {
+    shapes: Vec<Option<&'static Operation>>,
+    empty_output: Vec<bool>,
+}
+
+impl OperationIndex {
+    /// The index of `names` (the binding's `Operation::ALL`, by name) in `model`.
+    pub fn new(model: &'static Model, names: impl IntoIterator<Item = &'static str>) -> Self {
+        let shapes: Vec<Option<&'static Operation>> =
+            names.into_iter().map(|n| model.operation(n)).collect();
+        let empty_output = shapes
+            .iter()
+            .map(|op| {
+                op.and_then(|o| o.output.as_deref())
+                    .and_then(|name| model.shape(name))
+                    .is_none_or(|shape| shape.members().is_empty())
+            })
+            .collect();
+        OperationIndex {
+            shapes,
+            empty_output,
+        }
+    }
+
+    /// The model's definition of operation `id`; `None` only if the generated ids and the
+    /// model disagree, which each binding's `tests/operations.rs` rules out.
+    pub fn shape(&self, id: usize) -> Option<&'static Operation> {
+        self.shapes.get(id).copied().flatten()
+    }
+
+    /// Whether operation `id`'s success body is empty.
+    pub fn has_empty_output(&self, id: usize) -> bool {
+        self.empty_output.get(id).copied().unwrap_or(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +124,24 @@ mod tests {
                 Err(WireError::UnknownOperation)
             ));
         }
+    }
+
+    #[test]
+    fn the_index_knows_each_operation_and_which_answer_nothing() {
+        static M: VendoredModel = VendoredModel::new(
+            "Svc",
+            r#"{"metadata":{"targetPrefix":"Svc_1","protocol":"json"},
+            "operations":{"A":{"name":"A","input":{"shape":"In"},"output":{"shape":"Out"}},
+                          "B":{"name":"B","input":{"shape":"In"}}},
+            "shapes":{"In":{"type":"structure","members":{}},
+                      "Out":{"type":"structure","members":{"X":{"shape":"S"}}},
+                      "S":{"type":"string"}}}"#,
+        );
+        let index = OperationIndex::new(M.model(), ["A", "B", "Missing"]);
+        assert_eq!(index.shape(0).map(|o| o.name.as_str()), Some("A"));
+        assert!(!index.has_empty_output(0));
+        assert!(index.has_empty_output(1));
+        assert!(index.shape(2).is_none() && index.shape(9).is_none());
     }
 
     #[test]
