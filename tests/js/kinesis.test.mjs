@@ -11,11 +11,6 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import {
@@ -38,79 +33,13 @@ import {
 } from "@aws-sdk/client-kinesis";
 import { NodeHttp2Handler } from "@smithy/node-http-handler";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "..", "..");
-const defaultBin = process.env.CARGO_TARGET_DIR
-  ? path.join(process.env.CARGO_TARGET_DIR, "debug", "rheo")
-  : path.join(repo, "target", "debug", "rheo");
-const rheoBin = process.env.RHEO_BIN || defaultBin;
-const region = "us-east-1";
-const credentials = { accessKeyId: "test", secretAccessKey: "test" };
+import { Rheo, credentials, region } from "./lib/rheo.mjs";
 
-let server;
+let rheo;
 let endpoint;
-let dataDir;
-let serverLog = "";
-
-/** Starts rheo on a free port and resolves with its endpoint once it prints its ready line. */
-function startRheo() {
-  assert.ok(existsSync(rheoBin), `rheo binary not found at ${rheoBin}: build it or set RHEO_BIN`);
-  dataDir = mkdtempSync(path.join(tmpdir(), "rheo-js-"));
-  server = spawn(
-    rheoBin,
-    [
-      "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir,
-      "--create-stream-ms", "100", "--delete-stream-ms", "100", "--update-stream-ms", "100",
-      "--consumer-status-ms", "100", "--subscription-ms", "3000",
-    ],
-    // One debug line per request, naming its id and HTTP version; nothing else at debug.
-    { env: { ...process.env, RHEO_LOG: "warn,rheo_http=debug" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  server.stderr.setEncoding("utf8");
-  server.stderr.on("data", (chunk) => { serverLog += chunk; });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`rheo not ready in 20 s:\n${out}\n${serverLog}`)), 20_000);
-    server.on("exit", (code) => reject(new Error(`rheo exited with ${code}:\n${out}\n${serverLog}`)));
-    server.stdout.setEncoding("utf8");
-    server.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/rheo ready on (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-}
-
-/** The HTTP version Rheo logged for this request id (waits briefly: the line follows the answer). */
-async function versionSeen(requestId) {
-  assert.match(requestId ?? "", /^[0-9a-f-]{36}$/, "the answer carries x-amzn-RequestId");
-  for (let i = 0; i < 100; i++) {
-    const line = serverLog.split("\n").find((l) => l.includes(`request_id=${requestId}`));
-    const m = line?.match(/http=(HTTP\/[0-9.]+)/);
-    if (m) return m[1];
-    await sleep(20);
-  }
-  assert.fail(`no request log line for ${requestId}`);
-}
-
-/** Sends `command` and asserts that Rheo saw it over HTTP/2. */
-async function sendH2(client, command) {
-  const out = await client.send(command);
-  assert.equal(await versionSeen(out.$metadata.requestId), "HTTP/2.0");
-  return out;
-}
-
-async function waitActive(client, name) {
-  for (let i = 0; i < 200; i++) {
-    const { StreamDescriptionSummary: s } = await sendH2(client, new DescribeStreamSummaryCommand({ StreamName: name }));
-    if (s.StreamStatus === "ACTIVE") return s;
-    await sleep(25);
-  }
-  assert.fail(`stream ${name} never became ACTIVE`);
-}
+const versionSeen = (requestId) => rheo.versionSeen(requestId);
+const sendH2 = (client, command) => rheo.sendH2(client, command);
+const waitActive = (client, name) => rheo.waitActive(client, name);
 
 async function waitGone(client, name) {
   for (let i = 0; i < 200; i++) {
@@ -198,17 +127,17 @@ async function roundTrip(client, name) {
 
 describe("@aws-sdk/client-kinesis v3 against rheo (disk engine)", () => {
   before(async () => {
-    endpoint = await startRheo();
+    rheo = await Rheo.start({
+      args: [
+        "--create-stream-ms", "100", "--delete-stream-ms", "100", "--update-stream-ms", "100",
+        "--consumer-status-ms", "100", "--subscription-ms", "3000",
+      ],
+    });
+    endpoint = rheo.http;
   });
 
   after(async () => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((resolve) => server.once("exit", resolve));
-      server.kill("SIGTERM");
-      await Promise.race([exited, sleep(5000)]);
-      if (server.exitCode === null) server.kill("SIGKILL");
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await rheo?.stop();
   });
 
   test("the default client (HTTP/2, signs :authority) works end to end", async () => {

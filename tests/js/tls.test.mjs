@@ -7,12 +7,10 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import http2 from "node:http2";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import {
@@ -29,69 +27,14 @@ import {
 } from "@aws-sdk/client-kinesis";
 import { NodeHttp2Handler } from "@smithy/node-http-handler";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "..", "..");
-const defaultBin = process.env.CARGO_TARGET_DIR
-  ? path.join(process.env.CARGO_TARGET_DIR, "debug", "rheo")
-  : path.join(repo, "target", "debug", "rheo");
-const rheoBin = process.env.RHEO_BIN || defaultBin;
-const region = "us-east-1";
-const credentials = { accessKeyId: "test", secretAccessKey: "test" };
+import { Rheo, credentials, region, rheoBin } from "./lib/rheo.mjs";
 
-let server;
-let dataDir;
-let serverLog = "";
+let rheo;
 let httpsEndpoint; // https://localhost:<port>
 let ca; // the CA PEM, as `rheo cert` prints it
-
-/** Starts rheo with a TLS port and resolves with the https endpoint from its ready line. */
-function startRheo() {
-  assert.ok(existsSync(rheoBin), `rheo binary not found at ${rheoBin}: build it or set RHEO_BIN`);
-  dataDir = mkdtempSync(path.join(tmpdir(), "rheo-js-tls-"));
-  server = spawn(
-    rheoBin,
-    [
-      "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir,
-      "--tls", "on", "--tls-port", "0",
-      "--create-stream-ms", "100", "--consumer-status-ms", "100", "--subscription-ms", "3000",
-    ],
-    { env: { ...process.env, RHEO_LOG: "warn,rheo_http=debug" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  server.stderr.setEncoding("utf8");
-  server.stderr.on("data", (chunk) => { serverLog += chunk; });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`rheo not ready in 20 s:\n${out}\n${serverLog}`)), 20_000);
-    server.on("exit", (code) => reject(new Error(`rheo exited with ${code}:\n${out}\n${serverLog}`)));
-    server.stdout.setEncoding("utf8");
-    server.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/rheo ready on https:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(`https://localhost:${m[1]}`);
-      }
-    });
-  });
-}
-
-/** The HTTP version rheo logged for this request id. */
-async function versionSeen(requestId) {
-  assert.match(requestId ?? "", /^[0-9a-f-]{36}$/, "the answer carries x-amzn-RequestId");
-  for (let i = 0; i < 100; i++) {
-    const line = serverLog.split("\n").find((l) => l.includes(`request_id=${requestId}`));
-    const m = line?.match(/http=(HTTP\/[0-9.]+)/);
-    if (m) return m[1];
-    await sleep(20);
-  }
-  assert.fail(`no request log line for ${requestId}`);
-}
-
-async function sendH2(client, command) {
-  const out = await client.send(command);
-  assert.equal(await versionSeen(out.$metadata.requestId), "HTTP/2.0");
-  return out;
-}
+const versionSeen = (requestId) => rheo.versionSeen(requestId);
+const sendH2 = (client, command) => rheo.sendH2(client, command);
+const waitActive = (client, name) => rheo.waitActive(client, name);
 
 function tlsClient() {
   return new KinesisClient({
@@ -102,33 +45,26 @@ function tlsClient() {
   });
 }
 
-async function waitActive(client, name) {
-  for (let i = 0; i < 200; i++) {
-    const { StreamDescriptionSummary: s } = await sendH2(client, new DescribeStreamSummaryCommand({ StreamName: name }));
-    if (s.StreamStatus === "ACTIVE") return s;
-    await sleep(25);
-  }
-  assert.fail(`stream ${name} never became ACTIVE`);
-}
-
 describe("@aws-sdk/client-kinesis v3 over TLS (HTTP/2 by ALPN)", () => {
   before(async () => {
-    httpsEndpoint = await startRheo();
+    rheo = await Rheo.start({
+      prefix: "rheo-js-tls-",
+      args: [
+        "--tls", "on", "--tls-port", "0",
+        "--create-stream-ms", "100", "--consumer-status-ms", "100", "--subscription-ms", "3000",
+      ],
+    });
+    httpsEndpoint = rheo.https;
+    assert.ok(httpsEndpoint, rheo.readyLine);
     // `rheo cert` prints the CA the server generated into its data directory.
-    const cert = spawnSync(rheoBin, ["cert", "--data-dir", dataDir], { encoding: "utf8" });
+    const cert = spawnSync(rheoBin, ["cert", "--data-dir", rheo.dataDir], { encoding: "utf8" });
     assert.equal(cert.status, 0, cert.stderr);
     ca = cert.stdout;
-    assert.equal(ca, readFileSync(path.join(dataDir, "tls", "ca.pem"), "utf8"));
+    assert.equal(ca, readFileSync(path.join(rheo.dataDir, "tls", "ca.pem"), "utf8"));
   });
 
   after(async () => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((resolve) => server.once("exit", resolve));
-      server.kill("SIGTERM");
-      await Promise.race([exited, sleep(5000)]);
-      if (server.exitCode === null) server.kill("SIGKILL");
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await rheo?.stop();
   });
 
   test("ALPN picks h2 on the TLS port", async () => {
