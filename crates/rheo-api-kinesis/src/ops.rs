@@ -412,8 +412,21 @@ pub async fn handle(
                 .and_then(Node::as_str)
                 .map(rheo_streams::iterator::ShardIterator::decode)
             {
-                iterator_stream = it.stream_name;
-                resources[0].name = Some(iterator_stream.as_str());
+                // The iterator names its stream's account (an iterator obtained across
+                // accounts names the owner's): the policy judged is that stream's.
+                match &it.account {
+                    Some(account) => {
+                        iterator_stream = format!(
+                            "arn:aws:kinesis:{}:{account}:stream/{}",
+                            it.region, it.stream_name
+                        );
+                        resources[0].arn = Some(iterator_stream.as_str());
+                    }
+                    None => {
+                        iterator_stream = it.stream_name;
+                        resources[0].name = Some(iterator_stream.as_str());
+                    }
+                }
                 n = 1;
             }
         }
@@ -424,6 +437,16 @@ pub async fn handle(
         };
         chain.before(&request).map_err(Failure::Refused)?;
     }
+    // The owner's resource policy granted this request on a stream of its account: the domain
+    // may act there, for the operations AWS lets such a policy share.
+    let granted;
+    let ctx = match rc.granted_account.get() {
+        Some(owner) => {
+            granted = ctx.granted_by(owner.clone());
+            &granted
+        }
+        None => ctx,
+    };
     if !faults.is_empty() {
         let injection = faults.inject(op, &decoded.fault_target());
         if !injection.delay.is_zero() {

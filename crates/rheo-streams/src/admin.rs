@@ -213,6 +213,9 @@ impl Streams {
         limit: Option<u32>,
         exclusive_start_shard_id: Option<&str>,
     ) -> Result<StreamDescription> {
+        // Shared across accounts when the stream's owner granted it (`service::reach`).
+        let acting = crate::service::reach(ctx, target.arn.as_deref());
+        let ctx = &*acting;
         self.control_rate(
             ctx,
             crate::throttle::ControlOp::DescribeStream,
@@ -256,6 +259,9 @@ impl Streams {
         ctx: &Ctx,
         target: &StreamTarget,
     ) -> Result<StreamSummary> {
+        // Shared across accounts when the stream's owner granted it (`service::reach`).
+        let acting = crate::service::reach(ctx, target.arn.as_deref());
+        let ctx = &*acting;
         self.control_rate(
             ctx,
             crate::throttle::ControlOp::DescribeStreamSummary,
@@ -328,6 +334,9 @@ impl Streams {
     }
 
     pub async fn list_shards(&self, ctx: &Ctx, req: ListShards) -> Result<ListShardsOutput> {
+        // Shared across accounts when the stream's owner granted it (`service::reach`).
+        let acting = crate::service::reach(ctx, req.target.arn.as_deref());
+        let ctx = &*acting;
         self.control_rate(
             ctx,
             crate::throttle::ControlOp::ListShards,
