@@ -125,7 +125,10 @@ fn another_account_needs_the_resource_policy() {
     };
     assert_eq!(run(&chain, &bob, "kinesis:PutRecord", &[shared]), Ok(()));
     // The allowed request is marked as granted by the owner's account, for the domain.
-    assert_eq!(bob.granted_account.get().as_deref(), Some("111111111111"));
+    assert_eq!(
+        bob.granted_account.get().map(|a| &**a),
+        Some("111111111111")
+    );
     let bob = ctx(Some(BOB), "222222222222");
     assert_eq!(
         run(&chain, &bob, "kinesis:GetRecords", &[shared]).unwrap_err(),

@@ -351,14 +351,21 @@ async fn a_granted_account_registers_describes_and_subscribes_by_arn() {
         )
         .await
         .unwrap();
-    assert!(c.arn.starts_with(&format!("{ARN}/consumer/partner:")), "{}", c.arn);
+    assert!(
+        c.arn.starts_with(&format!("{ARN}/consumer/partner:")),
+        "{}",
+        c.arn
+    );
     assert_eq!(c.stream_arn, ARN);
     clock.advance_ms(501);
     let described = s
         .describe_stream_consumer(&granted, &ConsumerTarget::arn(&c.arn))
         .await
         .unwrap();
-    assert_eq!((described.arn.as_str(), described.stream_arn.as_str()), (c.arn.as_str(), ARN));
+    assert_eq!(
+        (described.arn.as_str(), described.stream_arn.as_str()),
+        (c.arn.as_str(), ARN)
+    );
     let mut sub = s
         .subscribe_to_shard(&granted, req(&c.arn, IteratorType::TrimHorizon, None))
         .await
