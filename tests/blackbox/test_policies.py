@@ -311,6 +311,25 @@ def test_a_granted_partner_writes_and_reads_the_owner_s_stream_by_arn(server, ad
     assert f"under account {A2}" in e.value.response["Error"]["Message"]
 
 
+def test_a_granted_partner_pages_through_the_owner_s_shards(server, admin):
+    """The NextToken of a ListShards by ARN names A1's stream: the next page is judged by A1's
+    policy and read from A1's stream."""
+    name = f"shared-{unique_name()}"
+    admin.create_stream(StreamName=name, ShardCount=3)
+    wait_status(admin, name, "ACTIVE")
+    arn = stream_arn(name)
+    partner = as_(server, "AKIDXACCT")
+    _grant(admin, arn, "kinesis:ListShards")
+    first = partner.list_shards(StreamARN=arn, MaxResults=2)
+    assert [s["ShardId"] for s in first["Shards"]] == ["shardId-000000000000", "shardId-000000000001"]
+    rest = partner.list_shards(NextToken=first["NextToken"])
+    assert [s["ShardId"] for s in rest["Shards"]] == ["shardId-000000000002"]
+    admin.delete_resource_policy(ResourceARN=arn)
+    with pytest.raises(ClientError) as e:
+        partner.list_shards(NextToken=first["NextToken"])
+    denied(e, who("AKIDXACCT")[3], "kinesis:ListShards", arn, no_resource("kinesis:ListShards"))
+
+
 def test_an_ungranted_partner_is_refused_in_the_resource_policy_s_words(server, admin):
     name = make_stream(admin, "shared-")
     arn = stream_arn(name)

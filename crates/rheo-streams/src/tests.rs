@@ -241,6 +241,60 @@ async fn the_account_comes_from_the_request_context() {
 }
 
 #[tokio::test]
+async fn a_granted_account_pages_through_the_owner_s_shards() {
+    let (s, clock, _) = setup();
+    let owner = Ctx::new("us-east-1", "111122223333".into());
+    create(&s, &clock, &owner, "a", 3).await;
+    let arn = "arn:aws:kinesis:us-east-1:111122223333:stream/a";
+    let partner = Ctx::new("us-east-1", "444455556666".into());
+    let granted = partner.granted_by("111122223333".into());
+    let first = s
+        .list_shards(
+            &granted,
+            ListShards {
+                target: StreamTarget::arn(arn),
+                max_results: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.shards.len(), 2);
+    let token = first.next_token.unwrap();
+    // The token names the owner's stream, for the security layer too.
+    assert_eq!(
+        crate::list_shards_token_stream(&token),
+        Some((Some("111122223333".to_string()), "a".to_string()))
+    );
+    let page = |ctx: Ctx| {
+        let s = s.clone();
+        let token = token.clone();
+        async move {
+            s.list_shards(
+                &ctx,
+                ListShards {
+                    next_token: Some(token),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    };
+    let rest = page(granted.clone()).await.unwrap();
+    assert_eq!(
+        rest.shards.iter().map(|s| s.shard_id.as_str()).collect::<Vec<_>>(),
+        ["shardId-000000000002"]
+    );
+    assert_eq!(page(owner).await.unwrap().shards.len(), 1);
+    // Without the grant the next page is not found, in the owner's words.
+    let err = page(partner).await.unwrap_err();
+    assert!(
+        matches!(&err, KinesisError::ResourceNotFound(m) if m.contains("111122223333")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn put_routes_by_md5_and_reads_back_in_order() {
     let (s, clock, ctx) = setup();
     create(&s, &clock, &ctx, "a", 4).await;
