@@ -330,6 +330,33 @@ def test_a_granted_partner_pages_through_the_owner_s_shards(server, admin):
     denied(e, who("AKIDXACCT")[3], "kinesis:ListShards", arn, no_resource("kinesis:ListShards"))
 
 
+def test_a_granted_partner_uses_the_owner_s_key_on_an_encrypted_stream(server, admin):
+    """Records a partner writes to A1's encrypted stream are sealed under A1's KMS key (the
+    partner's account holds no such key) and read back through it."""
+    kms = boto3.client("kms", endpoint_url=server, region_name=REGION,
+                       aws_access_key_id=ADMIN[0], aws_secret_access_key=ADMIN[1],
+                       config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    key = kms.create_key()["KeyMetadata"]
+    assert key["Arn"].split(":")[4] == A1
+    name = make_stream(admin, "shared-")
+    arn = stream_arn(name)
+    admin.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=key["Arn"])
+    wait_status(admin, name, "ACTIVE")
+    _grant(admin, arn, ["kinesis:PutRecord", "kinesis:GetShardIterator", "kinesis:GetRecords"])
+    partner = as_(server, "AKIDXACCT")
+    assert partner.put_record(StreamARN=arn, Data=b"sealed", PartitionKey="k")["EncryptionType"] == "KMS"
+    it = partner.get_shard_iterator(StreamARN=arn, ShardId="shardId-000000000000",
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = partner.get_records(ShardIterator=it)["Records"]
+    assert [(r["Data"], r["EncryptionType"]) for r in records] == [(b"sealed", "KMS")]
+    # The owner's key governs: disabled, it refuses the partner too.
+    kms.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as e:
+        partner.put_record(StreamARN=arn, Data=b"x", PartitionKey="k")
+    assert e.value.response["Error"]["Code"] == "KMSDisabledException", e.value.response["Error"]
+    kms.enable_key(KeyId=key["KeyId"])
+
+
 def test_an_ungranted_partner_is_refused_in_the_resource_policy_s_words(server, admin):
     name = make_stream(admin, "shared-")
     arn = stream_arn(name)
