@@ -282,7 +282,10 @@ async fn a_granted_account_pages_through_the_owner_s_shards() {
     };
     let rest = page(granted.clone()).await.unwrap();
     assert_eq!(
-        rest.shards.iter().map(|s| s.shard_id.as_str()).collect::<Vec<_>>(),
+        rest.shards
+            .iter()
+            .map(|s| s.shard_id.as_str())
+            .collect::<Vec<_>>(),
         ["shardId-000000000002"]
     );
     assert_eq!(page(owner).await.unwrap().shards.len(), 1);
