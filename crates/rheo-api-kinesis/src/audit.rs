@@ -88,7 +88,9 @@ pub fn describe(op: Operation, decoded: &Decoded<'_>, rc: &RequestContext) -> Ca
                 resources.push(CallResource {
                     arn: format!(
                         "arn:aws:kinesis:{}:{}:stream/{}",
-                        it.region, rc.account, it.stream_name
+                        it.region,
+                        it.account.as_deref().unwrap_or(&rc.account),
+                        it.stream_name
                     ),
                     kind: "AWS::Kinesis::Stream",
                 });

@@ -396,9 +396,12 @@ pub async fn handle(
         if chain.records(crate::audit::event_kind(op)) {
             let _ = rc.call.set(crate::audit::describe(op, &decoded, rc));
         }
-        // A GetRecords names its stream only inside the iterator; policies need it, so the
-        // token is opened here (a garbled one names nothing, and the domain refuses it).
-        let iterator_stream;
+        // A GetRecords names its stream only inside the iterator, and a ListShards after its
+        // first page inside its NextToken; policies need it, so the token is opened here (a
+        // garbled one names nothing, and the domain refuses it). Either names its stream's
+        // account (the owner's, when obtained across accounts): the policy judged is that
+        // stream's.
+        let token_stream;
         let mut resources = [Resource {
             service: STREAM.0,
             kind: STREAM.1,
@@ -407,13 +410,27 @@ pub async fn handle(
         }; 2];
         let mut n = decoded.resources(&mut resources);
         if let (0, Decoded::Tree(input)) = (n, &decoded) {
-            if let Some(Ok(it)) = input
-                .get("ShardIterator")
-                .and_then(Node::as_str)
-                .map(rheo_streams::iterator::ShardIterator::decode)
-            {
-                iterator_stream = it.stream_name;
-                resources[0].name = Some(iterator_stream.as_str());
+            let token = |m: &str| input.get(m).and_then(Node::as_str);
+            let named = match op {
+                Operation::GetRecords => token("ShardIterator")
+                    .and_then(|t| rheo_streams::iterator::ShardIterator::decode(t).ok())
+                    .map(|it| (it.region, it.account, it.stream_name)),
+                Operation::ListShards => token("NextToken")
+                    .and_then(rheo_streams::list_shards_token_stream)
+                    .map(|(account, name)| (rc.region.clone(), account, name)),
+                _ => None,
+            };
+            if let Some((region, account, name)) = named {
+                match account {
+                    Some(account) => {
+                        token_stream = format!("arn:aws:kinesis:{region}:{account}:stream/{name}");
+                        resources[0].arn = Some(token_stream.as_str());
+                    }
+                    None => {
+                        token_stream = name;
+                        resources[0].name = Some(token_stream.as_str());
+                    }
+                }
                 n = 1;
             }
         }
@@ -424,6 +441,16 @@ pub async fn handle(
         };
         chain.before(&request).map_err(Failure::Refused)?;
     }
+    // The owner's resource policy granted this request on a stream of its account: the domain
+    // may act there, for the operations AWS lets such a policy share.
+    let granted;
+    let ctx = match rc.granted_account.get() {
+        Some(owner) => {
+            granted = ctx.granted_by(owner.clone());
+            &granted
+        }
+        None => ctx,
+    };
     if !faults.is_empty() {
         let injection = faults.inject(op, &decoded.fault_target());
         if !injection.delay.is_zero() {

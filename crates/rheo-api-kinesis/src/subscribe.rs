@@ -84,6 +84,15 @@ pub async fn subscribe(
             .map(str::to_string),
         timestamp_ms: member("Timestamp").and_then(Node::as_timestamp_ms),
     };
+    // A consumer of another account is reached only when its owner's policy granted this.
+    let granted;
+    let ctx = match rc.granted_account.get() {
+        Some(owner) => {
+            granted = ctx.granted_by(owner.clone());
+            &granted
+        }
+        None => ctx,
+    };
     let subscription = streams
         .subscribe_to_shard(ctx, req)
         .await

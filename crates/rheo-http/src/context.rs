@@ -90,6 +90,12 @@ pub struct RequestContext {
     /// (`Chain::records`); `after` finds it here. Settable through a shared reference because
     /// the pipelines see the context as `&RequestContext`.
     pub call: OnceLock<CallDetail>,
+    /// An account other than the caller's whose resource policy the policy middleware found
+    /// allowing this request on a resource of that account (cross-account access). Set by that
+    /// middleware's `before` only, through a shared reference like `call`; the binding lets
+    /// the domain act in that account for the operations its service shares. Never set when
+    /// no policy is enforced.
+    pub granted_account: OnceLock<Arc<str>>,
 }
 
 impl RequestContext {
@@ -106,6 +112,7 @@ impl RequestContext {
             source,
             http_version: http::Version::HTTP_11,
             call: OnceLock::new(),
+            granted_account: OnceLock::new(),
         }
     }
 }

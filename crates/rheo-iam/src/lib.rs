@@ -118,6 +118,13 @@ impl Authorizer {
         let outcome = evaluate(policies, &facts);
         let statement = outcome.statement.and_then(|r| policies.statement(r));
         if outcome.decision == Decision::Allow {
+            // Across accounts an Allow means the owner's resource policy granted it (the
+            // evaluation requires one): the request may now reach that account's resource.
+            // The first such account is kept; a request naming resources of two other
+            // accounts reaches only the first, the binding refusing the other as unknown.
+            if let Some(owner) = pattern::arn_account(resource).filter(|a| *a != account) {
+                let _ = ctx.granted_account.set(Arc::from(owner));
+            }
             tracing::trace!(
                 request_id = %ctx.request_id, principal, action, resource,
                 policy = statement.map(|(p, _)| p.name.as_str()),

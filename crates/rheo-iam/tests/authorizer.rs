@@ -124,6 +124,12 @@ fn another_account_needs_the_resource_policy() {
         ..stream("orders")
     };
     assert_eq!(run(&chain, &bob, "kinesis:PutRecord", &[shared]), Ok(()));
+    // The allowed request is marked as granted by the owner's account, for the domain.
+    assert_eq!(
+        bob.granted_account.get().map(|a| &**a),
+        Some("111111111111")
+    );
+    let bob = ctx(Some(BOB), "222222222222");
     assert_eq!(
         run(&chain, &bob, "kinesis:GetRecords", &[shared]).unwrap_err(),
         format!("User: {BOB} is not authorized to perform: kinesis:GetRecords on resource: arn:aws:kinesis:us-east-1:111111111111:stream/shared because no resource-based policy allows the kinesis:GetRecords action")
@@ -131,11 +137,14 @@ fn another_account_needs_the_resource_policy() {
     assert!(run(&chain, &bob, "kinesis:PutRecord", &[private])
         .unwrap_err()
         .contains("because no resource-based policy allows"));
-    // Bob's own streams are his identity policy's business.
+    // A refusal grants nothing.
+    assert!(bob.granted_account.get().is_none());
+    // Bob's own streams are his identity policy's business, and no grant of another account.
     assert_eq!(
         run(&chain, &bob, "kinesis:DeleteStream", &[stream("mine")]),
         Ok(())
     );
+    assert!(bob.granted_account.get().is_none());
 }
 
 #[test]

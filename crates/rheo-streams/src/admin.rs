@@ -213,6 +213,9 @@ impl Streams {
         limit: Option<u32>,
         exclusive_start_shard_id: Option<&str>,
     ) -> Result<StreamDescription> {
+        // Shared across accounts when the stream's owner granted it (`service::reach`).
+        let acting = crate::service::reach(ctx, target.arn.as_deref());
+        let ctx = &*acting;
         self.control_rate(
             ctx,
             crate::throttle::ControlOp::DescribeStream,
@@ -256,6 +259,9 @@ impl Streams {
         ctx: &Ctx,
         target: &StreamTarget,
     ) -> Result<StreamSummary> {
+        // Shared across accounts when the stream's owner granted it (`service::reach`).
+        let acting = crate::service::reach(ctx, target.arn.as_deref());
+        let ctx = &*acting;
         self.control_rate(
             ctx,
             crate::throttle::ControlOp::DescribeStreamSummary,
@@ -328,12 +334,17 @@ impl Streams {
     }
 
     pub async fn list_shards(&self, ctx: &Ctx, req: ListShards) -> Result<ListShardsOutput> {
+        // Shared across accounts when the stream's owner granted it (`service::reach`).
+        let acting = crate::service::reach(ctx, req.target.arn.as_deref());
+        let ctx = &*acting;
         self.control_rate(
             ctx,
             crate::throttle::ControlOp::ListShards,
             Some(&req.target),
         )?;
         let now = self.now_ms();
+        // A NextToken names its stream's account (the owner's, when issued across accounts).
+        let mut token_account = None;
         let (name, after, created_filter, filter) = match &req.next_token {
             Some(token) => {
                 if req.target.name.is_some() || req.target.arn.is_some() {
@@ -357,6 +368,7 @@ impl Streams {
                         "The timestamp of the NextToken has expired: {token}"
                     )));
                 }
+                token_account = t.account;
                 (
                     t.name,
                     Some(t.after),
@@ -378,6 +390,10 @@ impl Streams {
                 (name, after, req.stream_creation_ms, req.filter.clone())
             }
         };
+        let paged = ctx.acting_in(token_account.as_deref()).ok_or_else(|| {
+            messages::stream_not_found(&name, token_account.as_deref().unwrap_or_default())
+        })?;
+        let ctx = &*paged;
         let handle = self.lookup_name(&ctx.region, ctx.account(), &name).await?;
         let state = handle.read().await;
         let m = &state.meta;
@@ -439,6 +455,7 @@ impl Streams {
             (true, Some(last)) => Some(
                 ShardsToken {
                     name: name.clone(),
+                    account: Some(ctx.account().to_string()),
                     created_ms: m.created_ms,
                     after: last.index as i64,
                     issued_ms: now,
@@ -965,14 +982,26 @@ fn decode_list_streams_token(token: &str) -> Result<String> {
 pub(crate) fn fuzz_next_tokens(text: &str) {
     let _ = decode_list_streams_token(text);
     if let Ok(t) = ShardsToken::decode(text) {
-        let again = ShardsToken::decode(&t.encode()).map(|u| (u.name, u.created_ms, u.after));
-        assert_eq!(again.ok(), Some((t.name, t.created_ms, t.after)));
+        let again =
+            ShardsToken::decode(&t.encode()).map(|u| (u.name, u.account, u.created_ms, u.after));
+        assert_eq!(again.ok(), Some((t.name, t.account, t.created_ms, t.after)));
     }
 }
 
-/// The state a ListShards NextToken carries: which stream, where to resume, when issued.
+/// The stream a ListShards NextToken pages through, as (its account, its name): what the
+/// security layer judges a request that names its stream only by such a token on. `None`
+/// for anything that is not one of our tokens; the account is `None` in tokens of earlier
+/// builds (the caller's own).
+pub fn list_shards_token_stream(token: &str) -> Option<(Option<String>, String)> {
+    ShardsToken::decode(token).ok().map(|t| (t.account, t.name))
+}
+
+/// The state a ListShards NextToken carries: which stream (and whose), where to resume, when
+/// issued.
 struct ShardsToken {
     name: String,
+    /// `None` in a `v1` token (the caller's account).
+    account: Option<String>,
     created_ms: i64,
     after: i64,
     issued_ms: i64,
@@ -980,28 +1009,50 @@ struct ShardsToken {
 
 impl ShardsToken {
     fn encode(&self) -> String {
-        let body = format!(
-            "v1|{}|{}|{}|{}",
-            self.created_ms, self.after, self.issued_ms, self.name
-        );
+        let body = match &self.account {
+            // Stream names and account ids hold no `|`.
+            Some(account) => format!(
+                "v2|{}|{}|{}|{account}|{}",
+                self.created_ms, self.after, self.issued_ms, self.name
+            ),
+            None => format!(
+                "v1|{}|{}|{}|{}",
+                self.created_ms, self.after, self.issued_ms, self.name
+            ),
+        };
         crate::token::seal(&body)
     }
 
     fn decode(token: &str) -> Result<Self> {
         let bad = || crate::token::invalid(token);
         let body = crate::token::open(token)?;
-        let mut parts = body.splitn(5, '|');
-        if parts.next() != Some("v1") {
-            return Err(bad());
-        }
+        let mut parts = body.splitn(6, '|');
+        let with_account = match parts.next() {
+            Some("v1") => false,
+            Some("v2") => true,
+            _ => return Err(bad()),
+        };
         let mut num =
             || -> Result<i64> { parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad) };
         let created_ms = num()?;
         let after = num()?;
         let issued_ms = num()?;
-        let name = parts.next().ok_or_else(bad)?.to_string();
+        let account = match with_account {
+            true => Some(parts.next().ok_or_else(bad)?.to_string()),
+            false => None,
+        };
+        // A v1 body splits in five at most: a `|` in its name would make a sixth part.
+        let name = match (with_account, parts.next(), parts.next()) {
+            (true, Some(name), None) => name.to_string(),
+            (false, Some(first), rest) => match rest {
+                None => first.to_string(),
+                Some(more) => format!("{first}|{more}"),
+            },
+            _ => return Err(bad()),
+        };
         Ok(ShardsToken {
             name,
+            account,
             created_ms,
             after,
             issued_ms,

@@ -69,6 +69,9 @@ impl Streams {
         ctx: &Ctx,
         req: RegisterConsumer,
     ) -> Result<ConsumerInfo> {
+        // Shared across accounts when the stream's owner granted it (`service::reach`).
+        let acting = crate::service::reach(ctx, Some(&req.stream_arn));
+        let ctx = &*acting;
         self.control_rate(
             ctx,
             crate::throttle::ControlOp::RegisterStreamConsumer,
@@ -136,6 +139,16 @@ impl Streams {
         ctx: &Ctx,
         target: &ConsumerTarget,
     ) -> Result<ConsumerInfo> {
+        // Shared across accounts when the owner granted it; AWS asks for the consumer's ARN
+        // then, and its stream's ARN names the same account.
+        let acting = crate::service::reach(
+            ctx,
+            target
+                .consumer_arn
+                .as_deref()
+                .or(target.stream_arn.as_deref()),
+        );
+        let ctx = &*acting;
         self.control_rate(
             ctx,
             crate::throttle::ControlOp::DescribeStreamConsumer,

@@ -154,6 +154,8 @@ impl Streams {
         target: &StreamTarget,
         sequence_number: &str,
     ) -> Result<()> {
+        let acting = crate::service::reach(ctx, target.arn.as_deref());
+        let ctx = &*acting;
         let (name, handle) = self.lookup(ctx, target).await?;
         // AWS: "PutRecord requests that include this field are rejected" on a stream with
         // service-managed distribution, where ordering does not apply.
@@ -200,6 +202,10 @@ impl Streams {
         single: bool,
     ) -> Result<PutRecordsOutput> {
         let started = std::time::Instant::now();
+        // Shared across accounts when the stream's owner granted it (`service::reach`): the
+        // put, its key and its answer are then the owner's stream's.
+        let acting = crate::service::reach(ctx, target.arn.as_deref());
+        let ctx = &*acting;
         let (name, handle) = self.lookup(ctx, target).await?;
         // An encrypted stream's put needs a usable key (checked on every request, as AWS does)
         // and an epoch with room; opening one takes the stream's write lock, so it is done
@@ -464,6 +470,8 @@ impl Streams {
     }
 
     pub async fn get_shard_iterator(&self, ctx: &Ctx, req: GetShardIterator) -> Result<String> {
+        let acting = crate::service::reach(ctx, req.target.arn.as_deref());
+        let ctx = &*acting;
         let name = self.target_name(ctx, &req.target)?;
         let account = ctx.account().to_string();
         let index = parse_shard_id(&req.shard_id)
@@ -557,6 +565,9 @@ impl Streams {
         Ok(ShardIterator {
             issued_ms: self.now_ms(),
             region: ctx.region.clone(),
+            // The owner's: GetRecords with this iterator reads the stream it was issued for,
+            // whoever's account the reader is in.
+            account: Some(ctx.account().to_string()),
             stream_name: name,
             stream_created_ms: created_ms,
             shard_index,
@@ -616,6 +627,19 @@ impl Streams {
         if it.region != ctx.region {
             return Err(messages::invalid_shard_iterator());
         }
+        // The iterator names its stream's account (none in tokens of earlier builds: the
+        // reader's own); another account's stream is read only when its owner granted it.
+        let acting = ctx.acting_in(it.account.as_deref());
+        let ctx = match &acting {
+            Some(c) => &**c,
+            None => {
+                return Err(messages::shard_not_found(
+                    &shard_id(it.shard_index),
+                    &it.stream_name,
+                    it.account.as_deref().unwrap_or_default(),
+                ))
+            }
+        };
         if let Some(arn) = stream_arn {
             let target = StreamTarget {
                 name: None,

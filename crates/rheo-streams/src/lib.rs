@@ -33,7 +33,7 @@ mod token;
 pub mod types;
 
 pub use account::{Commitment, CommitmentStatus};
-pub use admin::SHARD_LEVEL_METRICS;
+pub use admin::{list_shards_token_stream, SHARD_LEVEL_METRICS};
 pub use autoscale::ScaleConfig;
 pub use catalog::{check_catalog, DamagedMeta, MetaCheck};
 pub use data::java_date;

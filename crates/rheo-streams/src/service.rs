@@ -237,9 +237,12 @@ impl Streams {
         let mut referenced = std::collections::HashSet::new();
         let policies = crate::policy::PolicyIndex::default();
         for meta in loaded.metas {
+            // A stream of another account is found by its own account's ARN.
             let arn = format!(
                 "arn:aws:kinesis:{}:{}:stream/{}",
-                meta.region, config.account_id, meta.name
+                meta.region,
+                meta.account.as_deref().unwrap_or(&config.account_id),
+                meta.name
             );
             policies.load(&arn, &meta);
             referenced.extend(catalog::referenced_logs(&meta));
@@ -646,6 +649,19 @@ pub(crate) fn catalog_key(account: Option<&str>, region: &str, name: &str) -> St
         None => format!("{CATALOG_STREAM_PREFIX}{region}/{name}"),
         Some(account) => format!("{CATALOG_STREAM_PREFIX}@{account}/{region}/{name}"),
     }
+}
+
+/// The context an operation that AWS lets a resource policy share across accounts acts in on
+/// the stream `arn` names (a consumer ARN's stream): the owner's when the owner granted the
+/// request ([`Ctx::acting_in`]), else the request's own, in which an ARN of another account
+/// then names no stream. Calls that name a stream only by `StreamName` always act in the
+/// caller's account.
+pub(crate) fn reach<'c>(ctx: &'c Ctx, arn: Option<&str>) -> std::borrow::Cow<'c, Ctx> {
+    let owner = arn
+        .and_then(parse_stream_arn)
+        .map(|(_, account, _)| account);
+    ctx.acting_in(owner)
+        .unwrap_or(std::borrow::Cow::Borrowed(ctx))
 }
 
 fn account_display(account: &str) -> String {

@@ -89,6 +89,10 @@ impl Streams {
         ctx: &Ctx,
         req: SubscribeToShard,
     ) -> Result<Subscription> {
+        // Shared across accounts when the consumer's owner granted it (`service::reach`): the
+        // subscription then reads, and checks its consumer in, the owner's stream.
+        let acting = crate::service::reach(ctx, Some(&req.consumer_arn));
+        let ctx = &*acting;
         let (stream_arn, consumer_name, secs) =
             parse_consumer_arn(&req.consumer_arn).ok_or_else(|| {
                 KinesisError::InvalidArgument(format!("Invalid ConsumerARN: {}", req.consumer_arn))

@@ -174,6 +174,127 @@ async fn the_account_comes_from_the_request_context() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("111122223333"), "{err}");
+
+    // Granted by the owner's resource policy (the security layer marks the context), another
+    // account reaches the stream by its ARN, and every answer names the owner.
+    let granted = other.granted_by("111122223333".into());
+    let sum = s.describe_stream_summary(&granted, &by_arn).await.unwrap();
+    assert_eq!(sum.arn, "arn:aws:kinesis:us-east-1:111122223333:stream/a");
+    s.put_record(&granted, &by_arn, entry("k", "from-partner"))
+        .await
+        .unwrap();
+    let it = s
+        .get_shard_iterator(
+            &granted,
+            GetShardIterator::trim_horizon(by_arn.clone(), "shardId-000000000000"),
+        )
+        .await
+        .unwrap();
+    let got = s.get_records(&granted, &it, None, None).await.unwrap();
+    let data: Vec<&[u8]> = got.records.iter().map(|r| &r.data[..]).collect();
+    assert_eq!(data, [&b"from-partner"[..]]);
+    // The iterator names the owner's stream: its next one too, and the owner reads it as well.
+    let next = got.next_shard_iterator.unwrap();
+    assert!(s.get_records(&granted, &next, None, None).await.is_ok());
+    assert_eq!(
+        s.get_records(&ctx, &it, None, None)
+            .await
+            .unwrap()
+            .records
+            .len(),
+        1
+    );
+    // Without the grant the same iterator leads nowhere, in the owner's words.
+    let err = s.get_records(&other, &it, None, None).await.unwrap_err();
+    assert!(
+        matches!(&err, KinesisError::ResourceNotFound(m) if m.contains("111122223333")),
+        "{err:?}"
+    );
+    // A grant of some other account opens nothing here.
+    let elsewhere = other.granted_by("999999999999".into());
+    let err = s
+        .describe_stream_summary(&elsewhere, &by_arn)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, KinesisError::ResourceNotFound(m) if m.contains("under account 111122223333")),
+        "{err:?}"
+    );
+    // A stream named by name is always the caller's own.
+    let err = s
+        .describe_stream_summary(&granted, &StreamTarget::name("a"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, KinesisError::ResourceNotFound(m) if m.contains("444455556666")),
+        "{err:?}"
+    );
+    // Only what AWS lets a resource policy share crosses accounts: not tags, not deletion.
+    let err = s
+        .add_tags(&granted, &by_arn, vec![("t".into(), "v".into())])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KinesisError::ResourceNotFound(_)), "{err:?}");
+    let err = s.delete_stream(&granted, &by_arn).await.unwrap_err();
+    assert!(matches!(err, KinesisError::ResourceNotFound(_)), "{err:?}");
+    assert!(s.describe_stream_summary(&ctx, &by_arn).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_granted_account_pages_through_the_owner_s_shards() {
+    let (s, clock, _) = setup();
+    let owner = Ctx::new("us-east-1", "111122223333".into());
+    create(&s, &clock, &owner, "a", 3).await;
+    let arn = "arn:aws:kinesis:us-east-1:111122223333:stream/a";
+    let partner = Ctx::new("us-east-1", "444455556666".into());
+    let granted = partner.granted_by("111122223333".into());
+    let first = s
+        .list_shards(
+            &granted,
+            ListShards {
+                target: StreamTarget::arn(arn),
+                max_results: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.shards.len(), 2);
+    let token = first.next_token.unwrap();
+    // The token names the owner's stream, for the security layer too.
+    assert_eq!(
+        crate::list_shards_token_stream(&token),
+        Some((Some("111122223333".to_string()), "a".to_string()))
+    );
+    let page = |ctx: Ctx| {
+        let s = s.clone();
+        let token = token.clone();
+        async move {
+            s.list_shards(
+                &ctx,
+                ListShards {
+                    next_token: Some(token),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    };
+    let rest = page(granted.clone()).await.unwrap();
+    assert_eq!(
+        rest.shards
+            .iter()
+            .map(|s| s.shard_id.as_str())
+            .collect::<Vec<_>>(),
+        ["shardId-000000000002"]
+    );
+    assert_eq!(page(owner).await.unwrap().shards.len(), 1);
+    // Without the grant the next page is not found, in the owner's words.
+    let err = page(partner).await.unwrap_err();
+    assert!(
+        matches!(&err, KinesisError::ResourceNotFound(m) if m.contains("111122223333")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -17,6 +17,12 @@ pub struct Ctx {
     pub region: String,
     /// Shared, not owned: filling a context per request must not allocate.
     pub account: std::sync::Arc<str>,
+    /// Another account whose resource policy the security layer found granting this request
+    /// (AWS's cross-account access). Only then does an ARN of that account resolve in it, and
+    /// only for the operations AWS lets a resource policy share; otherwise an ARN of another
+    /// account names no stream. `None` when nothing was granted, and always without policies
+    /// enforced (`--auth permissive`): no identity, no grant.
+    pub granted_account: Option<std::sync::Arc<str>>,
 }
 
 impl Ctx {
@@ -24,6 +30,7 @@ impl Ctx {
         Ctx {
             region: region.into(),
             account,
+            granted_account: None,
         }
     }
 
@@ -33,8 +40,32 @@ impl Ctx {
         Ctx::new(region, crate::service::DEFAULT_ACCOUNT_ID.into())
     }
 
+    /// This context, with `account`'s resource policy found granting the request.
+    pub fn granted_by(&self, account: std::sync::Arc<str>) -> Ctx {
+        Ctx {
+            granted_account: Some(account),
+            ..self.clone()
+        }
+    }
+
     pub fn account(&self) -> &str {
         &self.account
+    }
+
+    /// The context a request acts in on a resource of `owner` (`None`: its own account): its
+    /// own, or the owner's when the owner's resource policy granted the request, so that
+    /// everything the call touches and answers (ARNs, messages, keys, metrics) is the owner's.
+    /// `None` for another account that granted nothing.
+    pub(crate) fn acting_in(&self, owner: Option<&str>) -> Option<std::borrow::Cow<'_, Ctx>> {
+        let Some(owner) = owner.filter(|o| *o != self.account()) else {
+            return Some(std::borrow::Cow::Borrowed(self));
+        };
+        let granted = self.granted_account.as_ref().filter(|g| &***g == owner)?;
+        Some(std::borrow::Cow::Owned(Ctx {
+            region: self.region.clone(),
+            account: granted.clone(),
+            granted_account: None,
+        }))
     }
 }
 

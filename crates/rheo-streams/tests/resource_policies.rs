@@ -98,3 +98,28 @@ async fn unknown_resources_are_not_found() {
     };
     assert!(msg.contains(&consumer), "{msg}");
 }
+
+/// The authorizer reads policies by ARN: after a restart a stream of an account other than the
+/// configured one must still be found under its own account's ARN (the index was rebuilt with
+/// the configured account's, so a cross-account grant on such a stream vanished at restart).
+#[tokio::test]
+async fn a_restart_keeps_the_policy_of_another_account_s_stream_under_its_arn() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let owner = Ctx::new(ctx().region, "111111111111".into());
+    let s = open(dir.path(), &clock);
+    s.create_stream(&owner, CreateStream::provisioned("shared", 1))
+        .await
+        .unwrap();
+    clock.advance_ms(101);
+    let arn = s.stream_arn(&owner.region, owner.account(), "shared");
+    s.put_resource_policy(&owner, &arn, POLICY).await.unwrap();
+    assert_eq!(s.resource_policy_of(&arn).as_deref(), Some(POLICY));
+    s.store().sync().await.unwrap();
+    drop(s);
+
+    let s = open(dir.path(), &clock);
+    assert_eq!(s.resource_policy_of(&arn).as_deref(), Some(POLICY));
+    let configured = s.stream_arn(&owner.region, ctx().account(), "shared");
+    assert!(s.resource_policy_of(&configured).is_none());
+}

@@ -317,3 +317,59 @@ async fn with_throughput_limits_a_subscription_is_paced_at_2_mib_a_second() {
         t.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_account_registers_describes_and_subscribes_by_arn() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let s = open(d.path(), &clock);
+    let owned = setup(&s, &clock).await;
+    put(&s, 0..2).await;
+    let partner = Ctx::new("us-east-1", "222222222222".into());
+    let granted = partner.granted_by("000000000000".into());
+    // Without the owner's grant the owner's consumer is not found, in the owner's words.
+    let Err(KinesisError::ResourceNotFound(m)) = s
+        .describe_stream_consumer(&partner, &ConsumerTarget::arn(&owned))
+        .await
+    else {
+        panic!("an ungranted consumer ARN of another account must name nothing");
+    };
+    assert!(m.contains("000000000000"), "{m}");
+    assert!(s
+        .subscribe_to_shard(&partner, req(&owned, IteratorType::TrimHorizon, None))
+        .await
+        .is_err());
+    // Granted, the partner registers a consumer on the owner's stream; it is the owner's.
+    let c = s
+        .register_stream_consumer(
+            &granted,
+            RegisterConsumer {
+                stream_arn: ARN.into(),
+                consumer_name: "partner".into(),
+                tags: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        c.arn.starts_with(&format!("{ARN}/consumer/partner:")),
+        "{}",
+        c.arn
+    );
+    assert_eq!(c.stream_arn, ARN);
+    clock.advance_ms(501);
+    let described = s
+        .describe_stream_consumer(&granted, &ConsumerTarget::arn(&c.arn))
+        .await
+        .unwrap();
+    assert_eq!(
+        (described.arn.as_str(), described.stream_arn.as_str()),
+        (c.arn.as_str(), ARN)
+    );
+    let mut sub = s
+        .subscribe_to_shard(&granted, req(&c.arn, IteratorType::TrimHorizon, None))
+        .await
+        .unwrap();
+    let ev = sub.next_event(HEARTBEAT).await.unwrap().unwrap();
+    assert_eq!(data(&ev.records), ["r0000", "r0001"]);
+}
