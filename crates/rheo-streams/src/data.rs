@@ -746,6 +746,9 @@ impl Streams {
         };
         let mut records = Vec::with_capacity(entries.len());
         let mut last_ts = None;
+        // The AAD of the epoch last seen: a read's records are nearly always of one epoch,
+        // so it is built once, not once per record.
+        let mut aad_of: Option<(u32, Vec<u8>)> = None;
         for e in entries {
             next = Offset(e.offset.0 + 1);
             last_ts = Some(e.timestamp_ms);
@@ -753,10 +756,16 @@ impl Streams {
             let decoded = match sealed {
                 None => decode_entry(&e.payload),
                 Some(epoch) => {
-                    let aad = crate::seal::aad(&identity, shard_index, epoch);
+                    let aad = match &aad_of {
+                        Some((at, aad)) if *at == epoch => aad,
+                        _ => {
+                            let aad = crate::seal::aad(&identity, shard_index, epoch);
+                            &aad_of.insert((epoch, aad)).1
+                        }
+                    };
                     let opened = ciphers
                         .get(&epoch)
-                        .and_then(|c| crate::seal::open(&e.payload, c, &aad));
+                        .and_then(|c| crate::seal::open(&e.payload, c, aad));
                     if opened.is_none() {
                         // Sealed bytes that do not authenticate were altered (or moved): never
                         // served, and named like any damaged range.
