@@ -375,28 +375,24 @@ impl Streams {
                         let counter = first + sealed;
                         sealed += 1;
                         let aad = aads.get(at).map(Vec::as_slice).unwrap_or_default();
-                        let pk = e.partition_key.as_bytes();
-                        let len = crate::seal::sealed_len(pk.len(), e.data.len());
                         b.2.push_with(|w| {
-                            seal_failed |= w
-                                .put_with(len, |out| {
-                                    crate::seal::seal_into(
-                                        out,
-                                        s.cipher(),
-                                        s.epoch,
-                                        counter,
-                                        aad,
-                                        pk,
-                                        e.data,
-                                    )
-                                })
-                                .is_err();
+                            seal_failed |= crate::seal::write_sealed(
+                                w,
+                                s.cipher(),
+                                s.epoch,
+                                counter,
+                                aad,
+                                e.partition_key.as_bytes(),
+                                e.data,
+                            )
+                            .is_err();
                         });
                     }
                 }
                 b.3.push(i as u32);
             }
         }
+        // A failed seal may have left its plaintext in a batch: no batch is written then.
         if seal_failed {
             tracing::error!(stream = %name, "a record could not be sealed");
             return Err(KinesisError::Internal("Internal service failure.".into()));

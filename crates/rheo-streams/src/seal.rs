@@ -265,43 +265,74 @@ fn nonce_bytes(epoch: u32, counter: u64) -> [u8; 12] {
     n
 }
 
-/// Writes the sealed entry of (`partition_key`, `data`) into `out`, which is exactly
-/// [`sealed_len`] bytes: the plaintext is laid out in place and encrypted there, so sealing
-/// costs no copy beyond the one a plain entry takes.
-pub(crate) fn seal_into(
-    out: &mut [u8],
+/// Where a sealed entry is written: a log batch's entry, or (tests) a plain buffer.
+pub(crate) trait EntryOut {
+    fn put(&mut self, bytes: &[u8]);
+    /// Bytes written so far.
+    fn written(&self) -> usize;
+    /// The bytes written from `from` on, to encrypt in place.
+    fn written_mut(&mut self, from: usize) -> &mut [u8];
+}
+
+impl EntryOut for rheo_log::EntryWriter<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        rheo_log::EntryWriter::put(self, bytes);
+    }
+    fn written(&self) -> usize {
+        self.len()
+    }
+    fn written_mut(&mut self, from: usize) -> &mut [u8] {
+        rheo_log::EntryWriter::written_mut(self, from)
+    }
+}
+
+impl EntryOut for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn written(&self) -> usize {
+        self.len()
+    }
+    fn written_mut(&mut self, from: usize) -> &mut [u8] {
+        let at = from.min(self.len());
+        self.get_mut(at..).unwrap_or_default()
+    }
+}
+
+/// Appends the sealed entry of (`partition_key`, `data`) to `out`: the plaintext is laid out
+/// once, as for a plain entry, and encrypted where it lies, so sealing costs no copy and no
+/// zero-filling beyond what a plain entry takes.
+pub(crate) fn write_sealed(
+    out: &mut impl EntryOut,
     cipher: &Cipher,
     epoch: u32,
     counter: u64,
     aad: &[u8],
     partition_key: &[u8],
     data: &[u8],
-) -> Result<usize, SealError> {
-    let body_len = 2 + partition_key.len() + data.len();
-    let total = SEALED_HEADER_LEN + body_len + TAG_LEN;
-    let Some((header, rest)) = out
-        .get_mut(..total)
-        .map(|o| o.split_at_mut(SEALED_HEADER_LEN))
-    else {
-        return Err(SealError);
-    };
+) -> Result<(), SealError> {
     let nonce = nonce_bytes(epoch, counter);
-    header[0] = SEALED_VERSION;
-    header[1..].copy_from_slice(&nonce);
-    let (body, tag_out) = rest.split_at_mut(body_len);
+    out.put(&[SEALED_VERSION]);
+    out.put(&nonce);
+    let body_at = out.written();
     let pk_len = partition_key.len().min(u16::MAX as usize);
-    body[..2].copy_from_slice(&(pk_len as u16).to_be_bytes());
-    body[2..2 + pk_len].copy_from_slice(partition_key.get(..pk_len).unwrap_or_default());
-    body[2 + pk_len..].copy_from_slice(data);
+    out.put(&(pk_len as u16).to_be_bytes());
+    out.put(partition_key.get(..pk_len).unwrap_or_default());
+    out.put(data);
     let tag = cipher
         .0
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), body)
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            out.written_mut(body_at),
+        )
         .map_err(|_| SealError)?;
-    tag_out.copy_from_slice(tag.as_ref());
-    Ok(total)
+    out.put(tag.as_ref());
+    Ok(())
 }
 
 /// Bytes of the sealed entry of a record with `pk_len` bytes of partition key and `data_len` of data.
+#[cfg(test)]
 pub(crate) fn sealed_len(pk_len: usize, data_len: usize) -> usize {
     SEALED_HEADER_LEN + 2 + pk_len + data_len + TAG_LEN
 }
@@ -496,9 +527,9 @@ mod tests {
     }
 
     fn sealed(c: &Cipher, aad: &[u8], counter: u64, pk: &str, data: &[u8]) -> Bytes {
-        let mut out = vec![0u8; sealed_len(pk.len(), data.len())];
-        let n = seal_into(&mut out, c, 3, counter, aad, pk.as_bytes(), data).unwrap();
-        assert_eq!(n, out.len());
+        let mut out = Vec::new();
+        write_sealed(&mut out, c, 3, counter, aad, pk.as_bytes(), data).unwrap();
+        assert_eq!(out.len(), sealed_len(pk.len(), data.len()));
         Bytes::from(out)
     }
 
