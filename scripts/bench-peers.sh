@@ -475,7 +475,8 @@ for name in "${SERVERS[@]}"; do
     for run in $(seq 1 "$RUNS"); do
       if [ $((run % 2)) = 1 ]; then modes="plain encrypted"; else modes="encrypted plain"; fi
       for mode in $modes; do
-        SETUP_EXTRA=(); [ "$mode" = encrypted ] && SETUP_EXTRA=(--encrypt)
+        # The key is given: a bare --encrypt before `setup` would take "setup" as its value.
+        SETUP_EXTRA=(); [ "$mode" = encrypted ] && SETUP_EXTRA=(--encrypt alias/aws/kinesis)
         run_put "$name" "$port" "$mode" "$run" "${HALF[@]}" "${XPHASES[@]}" || true
         SETUP_EXTRA=()
       done

@@ -67,7 +67,10 @@ impl Batch {
     pub fn push_with(&mut self, write: impl FnOnce(&mut EntryWriter<'_>)) {
         let at = self.buf.len();
         self.buf.extend_from_slice(&[0; 4]);
-        let mut w = EntryWriter { buf: &mut self.buf };
+        let mut w = EntryWriter {
+            buf: &mut self.buf,
+            start: at + 4,
+        };
         write(&mut w);
         let len = self.buf.len() - at - 4;
         // Entries larger than 4 GiB cannot be described by the frame; `Store::append_batches`
@@ -112,9 +115,30 @@ impl Batch {
 /// cannot disturb the ones before it.
 pub struct EntryWriter<'a> {
     buf: &'a mut Vec<u8>,
+    /// Where this entry's bytes begin in `buf`.
+    start: usize,
 }
 
 impl EntryWriter<'_> {
+    /// Bytes written to this entry so far.
+    pub fn len(&self) -> usize {
+        self.buf.len().saturating_sub(self.start)
+    }
+
+    /// Whether nothing was written to this entry yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// This entry's bytes from `from` (an offset in the entry) to what was written last, to
+    /// be transformed in place (encrypted where the plaintext was laid out, which spares a
+    /// zero-filled [`EntryWriter::put_with`] region). Never reaches an earlier entry; past
+    /// the end it is empty.
+    pub fn written_mut(&mut self, from: usize) -> &mut [u8] {
+        let at = self.start.saturating_add(from).min(self.buf.len());
+        self.buf.get_mut(at..).unwrap_or_default()
+    }
+
     /// Appends bytes to the entry.
     pub fn put(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
@@ -168,6 +192,24 @@ mod tests {
             p,
             vec![Bytes::from("one"), Bytes::from("xyz"), Bytes::new()]
         );
+    }
+
+    #[test]
+    fn written_mut_sees_only_this_entry() {
+        let mut b = Batch::new();
+        b.push(b"first");
+        b.push_with(|w| {
+            assert!(w.is_empty());
+            w.put(b"xyz");
+            assert_eq!(w.len(), 3);
+            assert_eq!(w.written_mut(0), b"xyz");
+            w.written_mut(1).copy_from_slice(b"YZ");
+            assert!(w.written_mut(9).is_empty());
+            w.put(b"!");
+        });
+        let p = b.into_payloads();
+        assert_eq!(&p[0][..], b"first");
+        assert_eq!(&p[1][..], b"xYZ!");
     }
 
     #[test]

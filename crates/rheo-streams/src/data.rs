@@ -381,28 +381,24 @@ impl Streams {
                         let counter = first + sealed;
                         sealed += 1;
                         let aad = aads.get(at).map(Vec::as_slice).unwrap_or_default();
-                        let pk = e.partition_key.as_bytes();
-                        let len = crate::seal::sealed_len(pk.len(), e.data.len());
                         b.2.push_with(|w| {
-                            seal_failed |= w
-                                .put_with(len, |out| {
-                                    crate::seal::seal_into(
-                                        out,
-                                        s.cipher(),
-                                        s.epoch,
-                                        counter,
-                                        aad,
-                                        pk,
-                                        e.data,
-                                    )
-                                })
-                                .is_err();
+                            seal_failed |= crate::seal::write_sealed(
+                                w,
+                                s.cipher(),
+                                s.epoch,
+                                counter,
+                                aad,
+                                e.partition_key.as_bytes(),
+                                e.data,
+                            )
+                            .is_err();
                         });
                     }
                 }
                 b.3.push(i as u32);
             }
         }
+        // A failed seal may have left its plaintext in a batch: no batch is written then.
         if seal_failed {
             tracing::error!(stream = %name, "a record could not be sealed");
             return Err(KinesisError::Internal("Internal service failure.".into()));
@@ -770,6 +766,9 @@ impl Streams {
         };
         let mut records = Vec::with_capacity(entries.len());
         let mut last_ts = None;
+        // The AAD of the epoch last seen: a read's records are nearly always of one epoch,
+        // so it is built once, not once per record.
+        let mut aad_of: Option<(u32, Vec<u8>)> = None;
         for e in entries {
             next = Offset(e.offset.0 + 1);
             last_ts = Some(e.timestamp_ms);
@@ -777,10 +776,16 @@ impl Streams {
             let decoded = match sealed {
                 None => decode_entry(&e.payload),
                 Some(epoch) => {
-                    let aad = crate::seal::aad(&identity, shard_index, epoch);
+                    let aad = match &aad_of {
+                        Some((at, aad)) if *at == epoch => aad,
+                        _ => {
+                            let aad = crate::seal::aad(&identity, shard_index, epoch);
+                            &aad_of.insert((epoch, aad)).1
+                        }
+                    };
                     let opened = ciphers
                         .get(&epoch)
-                        .and_then(|c| crate::seal::open(&e.payload, c, &aad));
+                        .and_then(|c| crate::seal::open(&e.payload, c, aad));
                     if opened.is_none() {
                         // Sealed bytes that do not authenticate were altered (or moved): never
                         // served, and named like any damaged range.
