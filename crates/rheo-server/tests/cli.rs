@@ -163,7 +163,12 @@ fn connections_max_bounds_the_connections_served_at_once() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut ready)
         .unwrap();
-    let addr = ready.trim().rsplit("http://").next().unwrap().to_owned();
+    // `rheo ready on http://A (auth: permissive)`: the address is the word after `http://`.
+    let addr = ready
+        .split_once("http://")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
     let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut first = std::net::TcpStream::connect(&addr).unwrap();
     first.write_all(request).unwrap();
