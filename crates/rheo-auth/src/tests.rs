@@ -517,3 +517,69 @@ fn over_http2_the_authority_is_signed() {
     };
     assert!(v.verify(&req, &auth, NOW).is_ok());
 }
+
+/// Verify with the body's digest computed chunk by chunk, as the server reads a body.
+fn post_digested(
+    v: &Verifier,
+    h: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<String, (String, String, u16)> {
+    let auth = rheo_proto::parse_auth(h, None, Version::HTTP_11, "service")
+        .map_err(|e| (e.error_type().to_string(), e.message(), e.status()))?;
+    let mut hasher = crate::BodyHasher::new();
+    for chunk in body.chunks(5) {
+        hasher.update(chunk);
+    }
+    let digest = hasher.finish();
+    let req = Request {
+        method: "POST",
+        path: "/",
+        query: None,
+        authority: None,
+        headers: h,
+        body,
+    };
+    v.verify_digested(&req, &auth, now, &digest)
+        .map(|a| a.principal.access_key_id.clone())
+        .map_err(|e| (e.error_type().to_string(), e.message(), e.status()))
+}
+
+#[test]
+fn a_digest_hashed_while_reading_verifies_as_the_body_does() {
+    let v = verifier("");
+    let h = signed_request(SUITE_SECRET, SUITE_KEY, NOW, BODY, None);
+    assert_eq!(post_digested(&v, &h, BODY, NOW).as_deref(), Ok(SUITE_KEY));
+    // Another body (and its own digest) is still a mismatch, with the same answer as without
+    // the digest.
+    let other = br#"{"StreamName":"t"}"#;
+    let digested = post_digested(&v, &h, other, NOW).unwrap_err();
+    assert_eq!(digested, post(&v, &h, other, NOW).unwrap_err());
+    assert_eq!(digested.0, "InvalidSignatureException");
+    // A wrong secret too.
+    let h = signed_request("not-the-secret", SUITE_KEY, NOW, BODY, None);
+    assert_eq!(
+        post_digested(&v, &h, BODY, NOW).unwrap_err(),
+        post(&v, &h, BODY, NOW).unwrap_err()
+    );
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "the digest is not the body's")]
+fn a_digest_of_another_body_is_a_bug_debug_builds_catch() {
+    let v = verifier("");
+    let h = signed_request(SUITE_SECRET, SUITE_KEY, NOW, BODY, None);
+    let auth = rheo_proto::parse_auth(&h, None, Version::HTTP_11, "service").unwrap();
+    let mut hasher = crate::BodyHasher::new();
+    hasher.update(b"something else");
+    let req = Request {
+        method: "POST",
+        path: "/",
+        query: None,
+        authority: None,
+        headers: &h,
+        body: BODY,
+    };
+    let _ = v.verify_digested(&req, &auth, NOW, &hasher.finish());
+}
