@@ -18,9 +18,7 @@ mod time;
 mod verify;
 
 pub use credentials::{Credentials, CredentialsError, Principal};
-pub use verify::{
-    Authenticated, BodyDigest, BodyHasher, Identity, Request, Verifier, MAX_SKEW_SECS,
-};
+pub use verify::{Authenticated, Identity, Request, Verifier, MAX_SKEW_SECS};
 
 #[cfg(test)]
 mod tests;

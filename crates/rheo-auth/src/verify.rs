@@ -15,9 +15,6 @@
 //!
 //! Cost per request: one SHA-256 of the body, one of the canonical request, one HMAC of the
 //! string to sign; the four-HMAC signing key is derived once per (key, day, region, service).
-//! The body's SHA-256 is nearly all of it (at SHA-NI speed, about 0.45 ms for a 700 KB
-//! PutRecords, against microseconds for the rest), so a server can compute it while the body
-//! arrives ([`BodyHasher`], then [`Verifier::verify_digested`]) rather than after.
 
 use std::sync::Arc;
 
@@ -71,29 +68,6 @@ pub struct Identity {
 pub struct Authenticated<'a> {
     pub principal: &'a Principal,
     pub identity: &'a Identity,
-}
-
-/// The SHA-256 of a request body, computed while it was read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyDigest([u8; 32]);
-
-/// Hashes a body chunk by chunk as it arrives; [`BodyHasher::finish`] gives the digest
-/// [`Verifier::verify_digested`] takes in place of hashing the body again.
-#[derive(Debug, Clone, Default)]
-pub struct BodyHasher(Sha256);
-
-impl BodyHasher {
-    pub fn new() -> BodyHasher {
-        BodyHasher::default()
-    }
-
-    pub fn update(&mut self, chunk: &[u8]) {
-        self.0.update(chunk);
-    }
-
-    pub fn finish(self) -> BodyDigest {
-        BodyDigest(self.0.finalize().into())
-    }
 }
 
 struct DerivedKey {
@@ -167,33 +141,6 @@ impl Verifier {
         auth: &AuthInfo,
         now: i64,
     ) -> Result<Authenticated<'v>, WireError> {
-        self.verify_inner(req, auth, now, None)
-    }
-
-    /// [`Verifier::verify`] with the body's SHA-256 already computed as it was read: `digest`
-    /// must come from a [`BodyHasher`] fed exactly `req.body` (debug builds check it).
-    pub fn verify_digested<'v>(
-        &'v self,
-        req: &Request<'_>,
-        auth: &AuthInfo,
-        now: i64,
-        digest: &BodyDigest,
-    ) -> Result<Authenticated<'v>, WireError> {
-        debug_assert_eq!(
-            digest.0,
-            <[u8; 32]>::from(Sha256::digest(req.body)),
-            "the digest is not the body's"
-        );
-        self.verify_inner(req, auth, now, Some(digest))
-    }
-
-    fn verify_inner<'v>(
-        &'v self,
-        req: &Request<'_>,
-        auth: &AuthInfo,
-        now: i64,
-        digest: Option<&BodyDigest>,
-    ) -> Result<Authenticated<'v>, WireError> {
         let claimed_hash = if auth.presigned {
             query_param(req.query, "X-Amz-Content-Sha256")
         } else {
@@ -233,12 +180,7 @@ impl Verifier {
             return Err(WireError::UnrecognizedClient);
         }
 
-        // Hashed only once the cheap refusals (date, key, token) are behind us, unless the
-        // caller hashed while reading.
-        let body_hash = match digest {
-            Some(d) => hex::encode(d.0),
-            None => hex::encode(Sha256::digest(req.body)),
-        };
+        let body_hash = hex::encode(Sha256::digest(req.body));
         let payload_hash = match claimed_hash.as_deref() {
             Some("UNSIGNED-PAYLOAD") if self.accept_unsigned_payload => "UNSIGNED-PAYLOAD",
             _ => body_hash.as_str(),

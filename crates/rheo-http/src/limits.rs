@@ -25,28 +25,12 @@ pub fn declared_too_large(declared: Option<usize>, max: usize) -> bool {
 /// copied. Collecting the chunks first and concatenating them afterwards held every large
 /// request twice (a 4 MiB PutRecords of 256 KiB records peaked the server at 0.6 GB RSS).
 pub async fn read_body<B>(
-    body: B,
-    declared: Option<usize>,
-    max: usize,
-) -> Result<Bytes, BodyError<B::Error>>
-where
-    B: Body + Unpin,
-{
-    read_body_observed(body, declared, max, |_| {}).await
-}
-
-/// [`read_body`], showing each chunk to `observe` as it is copied: a digest of the body (the
-/// SigV4 payload hash) is then computed while the rest is still arriving, on bytes still in
-/// cache, instead of in a second pass over the whole body after the last byte.
-pub async fn read_body_observed<B, F>(
     mut body: B,
     declared: Option<usize>,
     max: usize,
-    mut observe: F,
 ) -> Result<Bytes, BodyError<B::Error>>
 where
     B: Body + Unpin,
-    F: FnMut(&[u8]),
 {
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(max));
     while let Some(frame) = body.frame().await {
@@ -56,7 +40,6 @@ where
             if buf.len() + data.len() > max {
                 return Err(BodyError::TooLarge);
             }
-            observe(data);
             buf.extend_from_slice(data);
         }
     }
@@ -80,36 +63,5 @@ mod tests {
         assert!(declared_too_large(Some(6), 5));
         assert!(!declared_too_large(Some(5), 5));
         assert!(!declared_too_large(None, 5));
-    }
-
-    /// A body that yields its chunks one frame each, as a socket delivers them.
-    struct Chunks(std::collections::VecDeque<Bytes>);
-
-    impl Body for Chunks {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-        fn poll_frame(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-            std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
-        }
-    }
-
-    #[tokio::test]
-    async fn the_observer_sees_every_chunk_in_order() {
-        let chunks = ["ab", "", "cde"].map(|s| Bytes::from_static(s.as_bytes()));
-        let mut seen = Vec::new();
-        let got = read_body_observed(Chunks(chunks.into()), None, 10, |c| seen.push(c.to_vec()))
-            .await
-            .unwrap();
-        assert_eq!(&got[..], b"abcde");
-        assert_eq!(seen, vec![b"ab".to_vec(), Vec::new(), b"cde".to_vec()]);
-        // Over the limit: refused, whatever was observed.
-        let chunks = ["abcdef", "ghijk"].map(|s| Bytes::from_static(s.as_bytes()));
-        assert!(matches!(
-            read_body_observed(Chunks(chunks.into()), None, 10, |_| {}).await,
-            Err(BodyError::TooLarge)
-        ));
     }
 }

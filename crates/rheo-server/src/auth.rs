@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rheo_auth::{BodyDigest, BodyHasher, Credentials, Verifier};
+use rheo_auth::{Credentials, Verifier};
 use rheo_http::RequestContext;
 use rheo_proto::{AuthInfo, WireError};
 
@@ -37,19 +37,11 @@ impl Gate {
         }
     }
 
-    /// A hasher to feed the body to as it is read, when the gate will need its SHA-256
-    /// (`--auth sigv4`); `None` in permissive mode, which never hashes.
-    pub fn body_hasher(&self) -> Option<BodyHasher> {
-        (self.mode == AuthMode::Sigv4).then(BodyHasher::new)
-    }
-
     /// Authenticate a request whose SigV4 data `auth` has parsed, and fill `rc` with who calls.
-    /// `digest` is the body's SHA-256 from [`Gate::body_hasher`], when it was fed the body.
     pub fn check(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
-        digest: Option<&BodyDigest>,
         auth: &AuthInfo,
         rc: &mut RequestContext,
     ) -> Result<(), WireError> {
@@ -67,11 +59,7 @@ impl Gate {
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-                let verified = match digest {
-                    Some(d) => self.verifier.verify_digested(&request, auth, now, d)?,
-                    None => self.verifier.verify(&request, auth, now)?,
-                };
-                Some(verified.identity)
+                Some(self.verifier.verify(&request, auth, now)?.identity)
             }
         };
         if let Some(identity) = identity {

@@ -15,8 +15,7 @@ use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use rheo_api_kinesis::{ops, subscribe, Operation};
-use rheo_auth::BodyHasher;
-use rheo_http::limits::{declared_too_large, read_body, read_body_observed, BodyError};
+use rheo_http::limits::{declared_too_large, read_body, BodyError};
 use rheo_http::middleware::{CallError, Chain, Outcome};
 use rheo_http::{ReplyBody, RequestContext};
 use rheo_proto::{Model, Protocol, WireError};
@@ -185,14 +184,7 @@ async fn serve(
         Ok(a) => a,
         Err(e) => return wire_error(&e, Some(protocol)),
     };
-    // Under --auth sigv4 the payload hash is computed as the body arrives, not after.
-    let mut hasher = app.auth.body_hasher();
-    let observe = |chunk: &[u8]| {
-        if let Some(h) = hasher.as_mut() {
-            h.update(chunk);
-        }
-    };
-    let bytes = match read_body_observed(body, declared, app.max_body_bytes, observe).await {
+    let bytes = match read_body(body, declared, app.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => return too_large(),
         Err(BodyError::Read(e)) => {
@@ -201,13 +193,7 @@ async fn serve(
         }
     };
     // After the body (the payload hash needs it), before anything decodes it.
-    if let Err(e) = app.auth.check(
-        &parts,
-        &bytes,
-        hasher.map(BodyHasher::finish).as_ref(),
-        &auth,
-        rc,
-    ) {
+    if let Err(e) = app.auth.check(&parts, &bytes, &auth, rc) {
         return wire_error(&e, Some(protocol));
     }
     rc.user_agent = header("user-agent").map(str::to_string);

@@ -6,8 +6,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use rheo_api_kms::{ops, Operation};
-use rheo_auth::BodyHasher;
-use rheo_http::limits::{declared_too_large, read_body_observed, BodyError};
+use rheo_http::limits::{declared_too_large, read_body, BodyError};
 use rheo_http::RequestContext;
 use rheo_proto::Protocol;
 
@@ -67,14 +66,7 @@ pub async fn serve(
         Ok(a) => a,
         Err(e) => return wire_error(&e, Some(protocol)),
     };
-    // Under --auth sigv4 the payload hash is computed as the body arrives, not after.
-    let mut hasher = app.auth.body_hasher();
-    let observe = |chunk: &[u8]| {
-        if let Some(h) = hasher.as_mut() {
-            h.update(chunk);
-        }
-    };
-    let bytes = match read_body_observed(body, declared, app.max_body_bytes, observe).await {
+    let bytes = match read_body(body, declared, app.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => return too_large(),
         Err(BodyError::Read(e)) => {
@@ -84,13 +76,7 @@ pub async fn serve(
     };
     // The same gate as every other service: verified under --auth sigv4, and the caller's
     // account, principal and ARN filled in.
-    if let Err(e) = app.auth.check(
-        &parts,
-        &bytes,
-        hasher.map(BodyHasher::finish).as_ref(),
-        &auth,
-        rc,
-    ) {
+    if let Err(e) = app.auth.check(&parts, &bytes, &auth, rc) {
         return wire_error(&e, Some(protocol));
     }
     rc.user_agent = parts
