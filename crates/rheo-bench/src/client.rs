@@ -217,7 +217,11 @@ impl Signer {
             None,
             "rheo-bench",
         );
-        let host = endpoint.host_header.to_str().unwrap_or_default().to_string();
+        let host = endpoint
+            .host_header
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
         Some(Signer {
             identity: creds.into(),
             region: auth.region.clone(),
@@ -562,9 +566,8 @@ mod tests {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        let auth =
-            rheo_proto::parse_auth(req.headers(), None, http::Version::HTTP_11, "kinesis")
-                .map_err(|e| e.message())?;
+        let auth = rheo_proto::parse_auth(req.headers(), None, http::Version::HTTP_11, "kinesis")
+            .map_err(|e| e.message())?;
         let request = rheo_auth::Request {
             method: req.method().as_str(),
             path: req.uri().path(),
@@ -614,13 +617,19 @@ mod tests {
         let mut tampered = big.to_vec();
         tampered.push(b' ');
         let err = verify_with(&v, &req, &tampered).unwrap_err();
-        assert!(err.contains("signature we calculated does not match"), "{err}");
+        assert!(
+            err.contains("signature we calculated does not match"),
+            "{err}"
+        );
 
         // A wrong secret is refused too.
         let mut wrong = signing_conn("not-the-secret", None);
         let req = wrong.request(Op::DescribeStream, small.clone()).unwrap();
         let err = verify_with(&v, &req, &small).unwrap_err();
-        assert!(err.contains("signature we calculated does not match"), "{err}");
+        assert!(
+            err.contains("signature we calculated does not match"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -87,7 +87,12 @@ struct Global {
     region: String,
     /// Secret access key: sign every request for real (SigV4 over the exact body, as the SDKs
     /// do) instead of sending a well-formed fake signature.
-    #[arg(long, global = true, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
     secret_key: Option<String>,
     /// Session token of temporary credentials, sent as `x-amz-security-token` and signed.
     #[arg(long, global = true, env = "AWS_SESSION_TOKEN", hide_env_values = true)]

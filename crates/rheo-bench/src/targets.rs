@@ -396,7 +396,10 @@ pub fn checks(inputs: &Inputs<'_>, subject: &str) -> Vec<Check> {
                     unsigned.rps,
                     100.0 * ratio,
                     if signed.errors > 0 {
-                        format!("; {} records refused or requests failed signed", signed.errors)
+                        format!(
+                            "; {} records refused or requests failed signed",
+                            signed.errors
+                        )
                     } else {
                         String::new()
                     }
@@ -747,7 +750,11 @@ mod tests {
         assert_eq!(check(&puts_with(89_000.0, 0)).met, Some(false));
         let refused = check(&puts_with(95_000.0, 7));
         assert_eq!(refused.met, Some(false), "{refused:?}");
-        assert!(refused.measured.contains("7 records refused"), "{}", refused.measured);
+        assert!(
+            refused.measured.contains("7 records refused"),
+            "{}",
+            refused.measured
+        );
         let x = extra_table(&puts_with(91_000.0, 0));
         assert!(x.contains("| Rheo (sigv4) | sigv4 | 1 | 91000 |"), "{x}");
         assert!(x.contains("| rheo | unsigned | 1 | 100000 |"), "{x}");
