@@ -33,6 +33,9 @@
 #   --no-limits           skip Rheo's put workload with --throughput-limits on vs off
 #   --no-encryption       skip Rheo's put workload on an encrypted stream (rheo-bench
 #                         --encrypt, records sealed at rest) vs a plain one, alternating
+#   --no-sigv4            skip Rheo's put workload with every request signed and verified
+#                         (rheo serve --auth sigv4 --credentials, rheo-bench --secret-key) vs
+#                         the default permissive server, alternating
 #   --baseline-rev REV    also run Rheo built from git revision REV (a worktree and a
 #                         target dir under the work dir), just before today's Rheo, and
 #                         add ratios to it: a regression check that peers' noise and the
@@ -46,7 +49,7 @@ OUT="$REPO/docs/benchmarks.md"
 QUICK=0
 RUNS=""
 PORT_BASE=45670
-DO_KINESALITE=1 DO_KMOCK=1 DO_FERRO=1 DO_RHEO=1 DO_INSTALL=1 DO_EXTRA=1 DO_FANOUT=1 DO_LIMITS=1 DO_ENCRYPTION=1
+DO_KINESALITE=1 DO_KMOCK=1 DO_FERRO=1 DO_RHEO=1 DO_INSTALL=1 DO_EXTRA=1 DO_FANOUT=1 DO_LIMITS=1 DO_ENCRYPTION=1 DO_SIGV4=1
 EXTRA=()
 SKIPPED=""
 BASE_REV=""
@@ -68,8 +71,9 @@ while [ $# -gt 0 ]; do
     --no-fanout) DO_FANOUT=0 ;;
     --no-limits) DO_LIMITS=0 ;;
     --no-encryption) DO_ENCRYPTION=0 ;;
+    --no-sigv4) DO_SIGV4=0 ;;
     --baseline-rev) BASE_REV="$2"; shift ;;
-    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
@@ -196,20 +200,44 @@ RHEO_LIMITS=off
 RHEO_SERVE_EXTRA=()
 # Global rheo-bench options for a run_put's setup (--encrypt for the encrypted workload).
 SETUP_EXTRA=()
+# Global rheo-bench options for both of a run_put's commands (the sigv4 workload's key and
+# secret), and the label its JSON and row carry (default: the server's name).
+BENCH_AUTH=()
+PUT_LABEL=""
+# The sigv4 workload: one principal allowed everything (an identity policy is needed for the
+# puts to be authorized); the secret is the benchmark's own, not a credential of anyone's.
+SIGV4_KEY=AKIDRHEOBENCH
+SIGV4_SECRET=rheo-bench-not-a-secret
+SIGV4_CREDS="$WORK/sigv4-credentials.toml"
+cat >"$SIGV4_CREDS" <<EOF
+[[principal]]
+access_key_id = "$SIGV4_KEY"
+secret_access_key = "$SIGV4_SECRET"
+account = "123456789012"
+arn = "arn:aws:iam::123456789012:user/rheo-bench"
+policies = ["{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"]
+EOF
+# Set while the server under test verifies signatures: the readiness probe signs for real.
+SERVER_SIGV4=0
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Waits until the endpoint answers ListStreams with HTTP 200.
 wait_ready() {
-  local port=$1 pid=$2 i
+  local port=$1 pid=$2 i sign
   for i in $(seq 1 300); do
     if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    if [ "$SERVER_SIGV4" = 1 ]; then
+      # curl signs the probe itself; a 200 also proves the credentials file was read right.
+      sign=(--aws-sigv4 "aws:amz:us-east-1:kinesis" --user "$SIGV4_KEY:$SIGV4_SECRET")
+    else
+      sign=(-H "X-Amz-Date: $(date -u +%Y%m%dT%H%M%SZ)"
+        -H "Authorization: AWS4-HMAC-SHA256 Credential=test/$(date -u +%Y%m%d)/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000")
+    fi
     if curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/" \
         -H 'Content-Type: application/x-amz-json-1.1' \
         -H 'X-Amz-Target: Kinesis_20131202.ListStreams' \
-        -H "X-Amz-Date: $(date -u +%Y%m%dT%H%M%SZ)" \
-        -H "Authorization: AWS4-HMAC-SHA256 Credential=test/$(date -u +%Y%m%d)/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000" \
-        -d '{}' 2>/dev/null | grep -q '^200$'; then
+        "${sign[@]}" -d '{}' 2>/dev/null | grep -q '^200$'; then
       return 0
     fi
     sleep 0.2
@@ -299,12 +327,12 @@ run_put() {
   local name=$1 port=$2 wl=$3 run=$4; shift 4
   local out="$RESULTS/$name.$wl.run$run"
   start_server "$name" "$port" || return 1
-  note_cmd "--stream rheo-bench-x ${SETUP_EXTRA[*]:+${SETUP_EXTRA[*]} }setup --shards ${SETUP_SHARDS:-4}"
-  note_cmd "--stream rheo-bench-x put $* --json"
+  note_cmd "${BENCH_AUTH[*]:+${BENCH_AUTH[*]} }--stream rheo-bench-x ${SETUP_EXTRA[*]:+${SETUP_EXTRA[*]} }setup --shards ${SETUP_SHARDS:-4}"
+  note_cmd "${BENCH_AUTH[*]:+${BENCH_AUTH[*]} }--stream rheo-bench-x put $* --json"
   set +e
-  "$BENCH" --endpoint "http://127.0.0.1:$port" --stream rheo-bench-x "${SETUP_EXTRA[@]}" setup --shards "${SETUP_SHARDS:-4}" \
+  "$BENCH" --endpoint "http://127.0.0.1:$port" "${BENCH_AUTH[@]}" --stream rheo-bench-x "${SETUP_EXTRA[@]}" setup --shards "${SETUP_SHARDS:-4}" \
     >"$out.setup" 2>&1 \
-  && "$BENCH" --endpoint "http://127.0.0.1:$port" --server-pid "$SERVER_PID" --label "$name" \
+  && "$BENCH" --endpoint "http://127.0.0.1:$port" "${BENCH_AUTH[@]}" --server-pid "$SERVER_PID" --label "${PUT_LABEL:-$name}" \
     --stream rheo-bench-x --json put "$@" >"$out.out" 2>"$out.err"
   local rc=$?
   set -e
@@ -487,6 +515,29 @@ for name in "${SERVERS[@]}"; do
       fi
     done
   fi
+
+  if [ "$DO_SIGV4" = 1 ] && [ "$name" = rheo ]; then
+    # The main put shape on a durable server, once with every request signed by rheo-bench
+    # (aws-sigv4, as the SDKs sign) and verified by `--auth sigv4`, once against the default
+    # permissive server with the fake header; the order alternates run by run.
+    log "$name sigv4 vs plain"
+    for run in $(seq 1 "$RUNS"); do
+      if [ $((run % 2)) = 1 ]; then modes="unsigned sigv4"; else modes="sigv4 unsigned"; fi
+      for mode in $modes; do
+        if [ "$mode" = sigv4 ]; then
+          SERVER_SIGV4=1 RHEO_SERVE_EXTRA=(--auth sigv4 --credentials "$SIGV4_CREDS")
+          BENCH_AUTH=(--access-key "$SIGV4_KEY" --secret-key "$SIGV4_SECRET") PUT_LABEL="Rheo (sigv4)"
+        fi
+        run_put "$name" "$port" "$mode" "$run" "${HALF[@]}" "${XPHASES[@]}" || true
+        SERVER_SIGV4=0 RHEO_SERVE_EXTRA=() BENCH_AUTH=() PUT_LABEL=""
+      done
+    done
+    for wl in unsigned sigv4; do
+      if [ -s "$RESULTS/$name.$wl.jsonl" ]; then
+        PUT_ARGS+=(--put-run "$name:$wl=$RESULTS/$name.$wl.jsonl")
+      fi
+    done
+  fi
   port=$((port + 1))
 done
 if [ ${#COMPARE_ARGS[@]} -eq 0 ]; then log "no server produced results"; exit 1; fi
@@ -537,6 +588,8 @@ COMMAND="scripts/bench-peers.sh"
 [ "$DO_EXTRA" = 0 ] && COMMAND+=" --no-extra"
 [ "$DO_FANOUT" = 0 ] && COMMAND+=" --no-fanout"
 [ "$DO_LIMITS" = 0 ] && COMMAND+=" --no-limits"
+[ "$DO_ENCRYPTION" = 0 ] && COMMAND+=" --no-encryption"
+[ "$DO_SIGV4" = 0 ] && COMMAND+=" --no-sigv4"
 [ "$DO_KMOCK" = 0 ] && COMMAND+=" --no-kinesis-mock"
 [ "$DO_FERRO" = 0 ] && COMMAND+=" --no-ferrokinesis"
 [ "$DO_KINESALITE" = 0 ] && COMMAND+=" --no-kinesalite"
@@ -646,6 +699,16 @@ Each run is a fresh server, a 4-shard stream and one \`rheo-bench put\` (${XPHAS
   \`--shard-limit $((LIMITS_SHARDS * 2))\`), the two alternating run by run. Enough shards that no
   shard reaches its 1,000 records/s or 1 MiB/s, so the difference is the cost of the admission
   checks, not throttling; a refused record would show in the errors column.
+- **plain / encrypted** (Rheo only): \`${HALF[*]} ${XPHASES[*]}\` on a plain stream and on one
+  encrypted at rest (\`rheo-bench --encrypt\`: StartStreamEncryption with alias/aws/kinesis),
+  the two alternating run by run.
+- **unsigned / sigv4** (Rheo only; the sigv4 row is labelled Rheo (sigv4)): \`${HALF[*]} ${XPHASES[*]}\`
+  against the default permissive server (a well-formed fake signature, not checked) and against
+  \`rheo serve --auth sigv4 --credentials FILE\` (one principal with an allow-all identity
+  policy) with every request signed for real by rheo-bench (\`--secret-key\`: aws-sigv4 over the
+  exact body, as the SDKs sign; the client remembers the SHA-256 of its pre-built bodies), the
+  two alternating run by run. The server hashes every body, rebuilds the canonical request and
+  checks the signature and the identity policy for each request.
 
 $XNOTES
 $EXTRA_TABLE
@@ -701,6 +764,6 @@ Servers (one fresh process per run, PORT from \`--port-base\`):
     node $WORK/node_modules/kinesalite/cli.js --port PORT --createStreamMs 50 --deleteStreamMs 50 --updateStreamMs 50
     (cd $WORK/node_modules/kinesis-local && KINESIS_MOCK_PLAIN_PORT=PORT KINESIS_MOCK_TLS_PORT=PORT+1000 node main.js)
     $WORK/ferrokinesis/bin/ferrokinesis --port PORT --create-stream-ms 50 --delete-stream-ms 50 --update-stream-ms 50
-    target/release/rheo serve --port PORT --data-dir \$(mktemp -d) --throughput-limits off   (on for limits-on, with --shard-limit $((LIMITS_SHARDS * 2)))
+    target/release/rheo serve --port PORT --data-dir \$(mktemp -d) --throughput-limits off   (on for limits-on, with --shard-limit $((LIMITS_SHARDS * 2)); --auth sigv4 --credentials FILE for sigv4)
 EOF
 log "wrote $OUT"

@@ -85,6 +85,18 @@ struct Global {
     /// Region in the Authorization header.
     #[arg(long, global = true, default_value = "us-east-1")]
     region: String,
+    /// Secret access key: sign every request for real (SigV4 over the exact body, as the SDKs
+    /// do) instead of sending a well-formed fake signature.
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    secret_key: Option<String>,
+    /// Session token of temporary credentials, sent as `x-amz-security-token` and signed.
+    #[arg(long, global = true, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
+    session_token: Option<String>,
     /// Start server-side encryption (StartStreamEncryption) on the streams `setup` and `all`
     /// create, with this KMS key (default: the AWS-managed alias/aws/kinesis).
     #[arg(long, global = true, num_args = 0..=1, default_missing_value = "alias/aws/kinesis")]
@@ -457,6 +469,8 @@ fn make_ctx(g: &Global, default_stream: String) -> Result<Ctx> {
         auth: Arc::new(AuthConfig {
             access_key: g.access_key.clone(),
             region: g.region.clone(),
+            secret_key: g.secret_key.clone().filter(|s| !s.is_empty()),
+            session_token: g.session_token.clone().filter(|s| !s.is_empty()),
         }),
         timeout: Duration::from_millis(g.request_timeout_ms.max(1)),
         stream: g.stream.clone().unwrap_or(default_stream),
@@ -497,6 +511,7 @@ async fn run(cli: Cli) -> Result<bool> {
             opts.rate = rate;
             let (mut report, _) = put::run(&ctx, &opts).await?;
             report.stream_shards = shards;
+            report.label = Some(g.label.clone());
             print_put(&report);
             emit(g.json, &report)?;
             Ok(report.duplicate_acks == 0)

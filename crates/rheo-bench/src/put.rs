@@ -153,6 +153,11 @@ pub struct PutReport {
     pub duplicate_acks: u64,
     /// Open shards of the stream (filled in by the caller that knows them).
     pub stream_shards: Option<usize>,
+    /// `--label` of the run (filled in by the caller), the name its row carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Whether every request was signed for real (`--secret-key`).
+    pub signed: bool,
     /// Server and client resource use over the measured span (after the
     /// warm-up), so each figure can be told apart from the warm-up's.
     pub server: Option<Usage>,
@@ -382,6 +387,8 @@ pub async fn run(ctx: &Ctx, opts: &PutOpts) -> anyhow::Result<(PutReport, SeqLog
             .collect(),
         duplicate_acks: total.acks.duplicates(),
         stream_shards: None,
+        label: None,
+        signed: ctx.auth.secret_key.is_some(),
         server,
         client: Some(client),
         host,

@@ -35,6 +35,8 @@ pub(crate) struct PutIn {
     #[serde(default)]
     pub stream_shards: Option<usize>,
     #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
     pub target_rate: Option<f64>,
     #[serde(default)]
     pub latency_from_schedule: Option<Lat>,

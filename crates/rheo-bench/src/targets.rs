@@ -20,6 +20,10 @@ pub const LIMITS_OFF: &str = "limits-off";
 /// server, alternating.
 pub const ENCRYPTED: &str = "encrypted";
 pub const PLAIN: &str = "plain";
+/// The main put workload with every request signed (`--secret-key`) against a server verifying
+/// signatures (`--auth sigv4`), and unsigned against the default permissive server, alternating.
+pub const SIGV4: &str = "sigv4";
+pub const UNSIGNED: &str = "unsigned";
 
 /// Figures of one `put --json` run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,6 +39,8 @@ pub struct PutRow {
     pub cpu_cores: Option<f64>,
     pub peak_rss_mb: Option<f64>,
     pub errors: u64,
+    /// The run's `--label`, when its JSON has one.
+    pub label: Option<String>,
 }
 
 impl PutRow {
@@ -51,6 +57,7 @@ impl PutRow {
             cpu_cores: p.server.as_ref().map(|u| u.cpu_cores),
             peak_rss_mb: p.server.as_ref().map(|u| u.peak_rss_mb),
             errors: p.errors(),
+            label: p.label,
         })
     }
 }
@@ -70,6 +77,7 @@ pub fn median_put(rows: &[PutRow]) -> PutRow {
         cpu_cores: opt(&|r| r.cpu_cores),
         peak_rss_mb: opt(&|r| r.peak_rss_mb),
         errors: rows.iter().map(|r| r.errors).sum(),
+        label: rows.first().and_then(|r| r.label.clone()),
     }
 }
 
@@ -134,6 +142,8 @@ pub fn extra_table(puts: &[(String, String, Vec<PutRow>)]) -> String {
     );
     for (server, workload, rows) in puts {
         let m = median_put(rows);
+        // The runs' own label (`Rheo (sigv4)`) when they carry one, else the server's name.
+        let server = m.label.as_deref().unwrap_or(server);
         let sched = match (m.sched_p50, m.sched_p99) {
             (Some(a), Some(b)) => format!("{a:.1} / {b:.1}"),
             _ => "closed loop".into(),
@@ -368,6 +378,42 @@ pub fn checks(inputs: &Inputs<'_>, subject: &str) -> Vec<Check> {
             met: None,
         },
     });
+    let (signed, unsigned) = (
+        find_put(inputs, subject, SIGV4),
+        find_put(inputs, subject, UNSIGNED),
+    );
+    let target =
+        "durable put records/s with every request signed and verified (--auth sigv4) within 10% of unsigned"
+            .to_string();
+    v.push(match (signed, unsigned) {
+        (Some(signed), Some(unsigned)) if unsigned.rps > 0.0 => {
+            let ratio = signed.rps / unsigned.rps;
+            Check {
+                target,
+                measured: format!(
+                    "{:.0} vs {:.0} rec/s: {:.1}%{}",
+                    signed.rps,
+                    unsigned.rps,
+                    100.0 * ratio,
+                    if signed.errors > 0 {
+                        format!(
+                            "; {} records refused or requests failed signed",
+                            signed.errors
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+                // A refused signature would make it a different workload.
+                met: Some(ratio >= 0.90 && signed.errors == 0),
+            }
+        }
+        _ => Check {
+            target,
+            measured: "not measured".into(),
+            met: None,
+        },
+    });
     v
 }
 
@@ -428,6 +474,7 @@ mod tests {
             cpu_cores: None,
             peak_rss_mb: None,
             errors: 0,
+            label: None,
         }
     }
 
@@ -559,6 +606,8 @@ mod tests {
                 // No limits-on/off runs given.
                 None,
                 // No encrypted/plain runs given.
+                None,
+                // No sigv4/unsigned runs given.
                 None
             ],
             "{c:#?}"
@@ -663,5 +712,57 @@ mod tests {
         assert_eq!(within.met, Some(true), "{within:?}");
         assert!(within.measured.contains("90.0%"), "{}", within.measured);
         assert_eq!(enc_check(80_000.0).met, Some(false));
+    }
+
+    #[test]
+    fn sigv4_target_compares_signed_with_unsigned_puts_and_names_the_row() {
+        let all = Vec::new();
+        let disk = Vec::new();
+        let puts_with = |signed: f64, errors: u64| {
+            let mut row = put_row(signed, 90.0, None);
+            row.errors = errors;
+            row.label = Some("Rheo (sigv4)".into());
+            vec![
+                ("rheo".to_string(), SIGV4.to_string(), vec![row]),
+                (
+                    "rheo".to_string(),
+                    UNSIGNED.to_string(),
+                    vec![put_row(100_000.0, 100.0, None)],
+                ),
+            ]
+        };
+        let check = |puts: &[(String, String, Vec<PutRow>)]| {
+            checks(
+                &Inputs {
+                    all: &all,
+                    puts,
+                    disk: &disk,
+                },
+                "rheo",
+            )
+            .into_iter()
+            .find(|c| c.target.contains("--auth sigv4"))
+            .unwrap()
+        };
+        let within = check(&puts_with(91_000.0, 0));
+        assert_eq!(within.met, Some(true), "{within:?}");
+        assert!(within.measured.contains("91.0%"), "{}", within.measured);
+        assert_eq!(check(&puts_with(89_000.0, 0)).met, Some(false));
+        let refused = check(&puts_with(95_000.0, 7));
+        assert_eq!(refused.met, Some(false), "{refused:?}");
+        assert!(
+            refused.measured.contains("7 records refused"),
+            "{}",
+            refused.measured
+        );
+        let x = extra_table(&puts_with(91_000.0, 0));
+        assert!(x.contains("| Rheo (sigv4) | sigv4 | 1 | 91000 |"), "{x}");
+        assert!(x.contains("| rheo | unsigned | 1 | 100000 |"), "{x}");
+        // The label a put run's JSON carries is read back.
+        let line = r#"{"records_per_sec":1.0,"mb_per_sec":1.0,"latency":{"p50_ms":1.0,"p99_ms":2.0},"label":"Rheo (sigv4)"}"#;
+        assert_eq!(
+            PutRow::from_json(line).unwrap().label.as_deref(),
+            Some("Rheo (sigv4)")
+        );
     }
 }
