@@ -46,6 +46,16 @@ pub fn error_parts(e: &KinesisError) -> (&'static str, u16) {
     }
 }
 
+/// The domain's context for a request: the caller's own, or, when the owner's resource policy
+/// granted the request on a stream or consumer of its account (the authorizer recorded that
+/// account), one that may act there, for the operations AWS lets such a policy share.
+pub(crate) fn granted_ctx<'a>(rc: &RequestContext, ctx: &'a Ctx) -> std::borrow::Cow<'a, Ctx> {
+    match rc.granted_account.get() {
+        Some(owner) => std::borrow::Cow::Owned(ctx.granted_by(owner.clone())),
+        None => std::borrow::Cow::Borrowed(ctx),
+    }
+}
+
 /// Why [`execute`] produced no answer: the request was refused by the wire layer (serialization,
 /// validation), names an operation of the model this server does not implement, or was refused
 /// by the domain.
@@ -441,16 +451,8 @@ pub async fn handle(
         };
         chain.before(&request).map_err(Failure::Refused)?;
     }
-    // The owner's resource policy granted this request on a stream of its account: the domain
-    // may act there, for the operations AWS lets such a policy share.
-    let granted;
-    let ctx = match rc.granted_account.get() {
-        Some(owner) => {
-            granted = ctx.granted_by(owner.clone());
-            &granted
-        }
-        None => ctx,
-    };
+    let granted = granted_ctx(rc, ctx);
+    let ctx = &*granted;
     if !faults.is_empty() {
         let injection = faults.inject(op, &decoded.fault_target());
         if !injection.delay.is_zero() {

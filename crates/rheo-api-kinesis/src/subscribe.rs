@@ -85,14 +85,8 @@ pub async fn subscribe(
         timestamp_ms: member("Timestamp").and_then(Node::as_timestamp_ms),
     };
     // A consumer of another account is reached only when its owner's policy granted this.
-    let granted;
-    let ctx = match rc.granted_account.get() {
-        Some(owner) => {
-            granted = ctx.granted_by(owner.clone());
-            &granted
-        }
-        None => ctx,
-    };
+    let granted = crate::ops::granted_ctx(rc, ctx);
+    let ctx = &*granted;
     let subscription = streams
         .subscribe_to_shard(ctx, req)
         .await
